@@ -1,0 +1,51 @@
+# Two commands do everything on a fresh machine: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+SAMPLE_KB := chatbot/sample/knowledge_base.jsonl
+CHROMIUM := /usr/bin/chromium
+
+.PHONY: install run test lint format browser clean bench
+
+install: $(VENV)/.installed
+
+# torch goes in first and alone: pip then takes the CPU build from local disk, and the constraints
+# file keeps every later install from pulling a multi-GB CUDA build.
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $@
+
+run: install
+	$(BIN)/chatbot db upgrade
+	$(BIN)/chatbot import-faq $(SAMPLE_KB) --if-empty
+	$(BIN)/chatbot serve --host $(HOST) --port $(PORT)
+
+# Debian's Chromium for the browser tests (Playwright's own download cannot reach its host).
+browser:
+	@test -x $(CHROMIUM) || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  else echo "browser tests need Debian's chromium: sudo apt-get install chromium"; fi; }
+
+test: install browser
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check chatbot tests bench migrations
+	$(BIN)/ruff format --check chatbot tests bench
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff check --fix chatbot tests bench
+	$(BIN)/ruff format chatbot tests bench
+
+bench: install
+	$(BIN)/python bench/banking77_base.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

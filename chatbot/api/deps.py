@@ -1,0 +1,70 @@
+"""Every FastAPI dependency, as an Annotated alias."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Header, HTTPException, Request, status
+from sqlalchemy.orm import Session
+
+from chatbot.config import Settings
+from chatbot.conversation.manager import ConversationManager
+from chatbot.db import conversations as store
+from chatbot.db.models import Conversation
+from chatbot.events import EventBus
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    with request.app.state.session_factory() as session:
+        yield session
+
+
+def get_manager(request: Request) -> ConversationManager:
+    manager: ConversationManager | None = getattr(request.app.state, "manager", None)
+    if manager is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "the model is not loaded yet")
+    return manager
+
+
+def get_bus(request: Request) -> EventBus:
+    bus: EventBus = request.app.state.bus
+    return bus
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+SessionDep = Annotated[Session, Depends(get_session)]
+ManagerDep = Annotated[ConversationManager, Depends(get_manager)]
+BusDep = Annotated[EventBus, Depends(get_bus)]
+
+
+def bearer_token(authorization: Annotated[str | None, Header()] = None) -> str:
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "missing bearer token: send 'Authorization: Bearer TOKEN' "
+            "with the token from POST /api/v1/conversations",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return token.strip()
+
+
+def customer_conversation(
+    conversation_id: str, session: SessionDep, token: Annotated[str, Depends(bearer_token)]
+) -> Conversation:
+    """The conversation in the path, if the caller's token is the one issued for it."""
+    conversation = store.get_conversation(session, conversation_id)
+    # The same answer for a wrong token and an unknown id: ids cannot be probed.
+    if conversation is None or not store.token_matches(conversation, token):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "conversation not found")
+    return conversation
+
+
+CustomerConversation = Annotated[Conversation, Depends(customer_conversation)]
+CustomerToken = Annotated[str, Depends(bearer_token)]

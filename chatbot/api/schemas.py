@@ -1,0 +1,103 @@
+"""Request and response bodies of the customer API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from chatbot.api.markdown import render_markdown
+from chatbot.db.models import Message, Role
+
+
+class Button(BaseModel):
+    intent: str
+    question: str
+
+
+class ConversationCreated(BaseModel):
+    id: str
+    token: str = Field(description="Bearer token authorising this customer for this conversation.")
+
+
+class ConversationCreate(BaseModel):
+    language: str | None = Field(None, max_length=16, pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]+)*$")
+
+
+class MessageCreate(BaseModel):
+    text: str = Field(min_length=1, description="What the customer wrote.")
+    intent: str | None = Field(
+        None, max_length=200, description="Set when the customer clicked a suggestion button."
+    )
+
+
+class FeedbackCreate(BaseModel):
+    helpful: bool
+
+
+class MessagePublic(BaseModel):
+    id: int
+    role: Role
+    text: str
+    html: str | None = Field(description="Sanitised HTML of a bot or staff message's Markdown.")
+    intent: str | None
+    confidence: float | None
+    action: str | None
+    suggestions: list[Button]
+    follow_ups: list[Button]
+    handoff: bool
+    helpful: bool | None
+    model_version: str | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, message: Message) -> MessagePublic:
+        return cls(
+            id=message.id,
+            role=message.role,
+            text=message.text,
+            html=None if message.role is Role.CUSTOMER else render_markdown(message.text),
+            intent=message.intent,
+            confidence=message.confidence,
+            action=message.action,
+            suggestions=[Button(**b) for b in message.suggestions or []],
+            follow_ups=[Button(**b) for b in message.follow_ups or []],
+            handoff=message.action == "handoff",
+            helpful=message.helpful,
+            model_version=message.model_version,
+            created_at=message.created_at,
+        )
+
+
+class TurnPublic(BaseModel):
+    message: MessagePublic
+    reply: MessagePublic | None = Field(description="None while a person holds the conversation.")
+
+
+class ConversationPublic(BaseModel):
+    id: str
+    status: str
+
+
+class TranscriptPublic(BaseModel):
+    conversation: ConversationPublic
+    messages: list[MessagePublic]
+
+
+class HandoffPublic(BaseModel):
+    status: str
+    message: MessagePublic | None
+
+
+class FeedbackPublic(BaseModel):
+    id: int
+    helpful: bool
+
+
+class WidgetConfig(BaseModel):
+    title: str
+    color: str
+    company: str
+    greeting: str
+    placeholder: str
+    language: str

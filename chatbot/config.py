@@ -1,0 +1,106 @@
+"""Settings: one class, read from the environment (prefix ``CHATBOT_``) and an optional ``.env``."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every setting of the chatbot. Each field's description is its documentation (see README)."""
+
+    model_config = SettingsConfigDict(env_prefix="CHATBOT_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        "",
+        description="SQLAlchemy URL of the database. Empty: a SQLite file `chatbot.db` under the "
+        "data directory. PostgreSQL: `postgresql+psycopg://user@host/db`.",
+    )
+    data_dir: Path = Field(
+        Path("var"), description="Directory for the SQLite database, model versions and uploads."
+    )
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto",
+        description="Where the encoder runs: `auto` takes CUDA when available, else the CPU.",
+    )
+    secret_key: str = Field(
+        "change-me-in-production",
+        description="Secret for signing sessions and tokens. Set a long random value in "
+        "production.",
+    )
+    base_model: Path | None = Field(
+        None,
+        description="Local Hugging Face encoder directory used as the base model. Empty: the "
+        "packaged all-MiniLM-L6-v2 (its weights' sha256 is verified on load).",
+    )
+    torch_threads: int = Field(
+        0, ge=0, description="CPU threads for torch. 0: one per available core."
+    )
+    max_sequence_length: int = Field(
+        128, ge=8, le=512, description="Longest input, in tokens, the encoder reads of a message."
+    )
+    answer_threshold: float = Field(
+        0.55,
+        ge=0,
+        le=1,
+        description="Confidence at or above which the bot answers directly (if no rival is close).",
+    )
+    clarify_threshold: float = Field(
+        0.3,
+        ge=0,
+        le=1,
+        description="Confidence below which the bot falls back (offers a person) instead of asking "
+        "'did you mean ...?'. Between this and answer_threshold it asks.",
+    )
+    clarify_margin: float = Field(
+        0.04,
+        ge=0,
+        le=1,
+        description="When the best two intents' scores are closer than this, the bot asks which "
+        "one was meant, even if confident.",
+    )
+    max_suggestions: int = Field(3, ge=1, le=5, description="Most intents offered when clarifying.")
+    fallbacks_before_handoff: int = Field(
+        2,
+        ge=1,
+        description="Consecutive fallbacks after which the bot hands the conversation to a person.",
+    )
+    max_message_chars: int = Field(
+        2000, ge=10, description="Longest customer message accepted, in characters."
+    )
+    max_import_bytes: int = Field(
+        20_000_000, ge=1, description="Largest knowledge base file accepted for import, in bytes."
+    )
+    cors_origins: list[str] = Field(
+        default_factory=lambda: ["*"],
+        description="Origins allowed to call the customer API from a browser (sites embedding the "
+        "widget). Customer calls carry bearer tokens, not cookies, so `*` is safe.",
+    )
+    company_name: str = Field("Harbor & Pine", description="Company name shown in the widget.")
+    widget_title: str = Field("Chat with us", description="Title of the chat widget.")
+    widget_color: str = Field(
+        "#1f6f5c", pattern=r"^#[0-9a-fA-F]{6}$", description="Accent colour of the widget."
+    )
+
+    @model_validator(mode="after")
+    def _thresholds_ordered(self) -> Settings:
+        if self.clarify_threshold > self.answer_threshold:
+            raise ValueError("clarify_threshold must not exceed answer_threshold")
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'chatbot.db'}"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

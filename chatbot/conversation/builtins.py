@@ -1,0 +1,100 @@
+"""Built-in intents every company needs: greeting, thanks, goodbye and asking for a person.
+
+They are matched by patterns, not by the model: they must work in every language we ship before any
+knowledge base is loaded, and a request for a person must never be mistaken for an FAQ topic.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+GREETING = "greeting"
+THANKS = "thanks"
+GOODBYE = "goodbye"
+HUMAN = "human"
+
+# Short messages that are nothing but small talk; "hi, where is my order?" is a question instead.
+_SMALL_TALK = {
+    GREETING: re.compile(
+        r"^(hi+|hello+|hey+|hiya|howdy|good (morning|afternoon|evening)|greetings|yo)"
+        r"( there| team| all)?[\s!.,]*$"
+        r"|^(你好|您好|嗨|哈喽|早上好|下午好|晚上好)[\s!！。,，啊呀]*$",
+        re.IGNORECASE,
+    ),
+    THANKS: re.compile(
+        r"^((thanks?|thank you|thx|ty|cheers)( (so|very) much| a lot| a bunch)?( for (the|your) "
+        r"help)?|(great|perfect|awesome|ok(ay)?|brilliant)[,!.]? thanks?( you)?)[\s!.,]*$"
+        r"|^(谢谢|多谢|感谢|谢了|谢谢你|谢谢您)[\s!！。,，啊呀]*$",
+        re.IGNORECASE,
+    ),
+    GOODBYE: re.compile(
+        r"^(bye+|goodbye|good bye|see (you|ya)( later)?|cya|that'?s all|have a (nice|good) day)"
+        r"[\s!.,]*$|^(再见|拜拜|没有了|就这样)[\s!！。,，啊呀吧]*$",
+        re.IGNORECASE,
+    ),
+}
+
+_HUMAN = re.compile(
+    r"\b(talk|speak|chat|connect|transfer|put)\b.{0,30}\b(human|person|people|agent|someone|"
+    r"somebody|representative|rep|operator|staff|advisor|adviser|customer service)\b"
+    r"|\b(real|live|actual)\s+(human|person|agent|people)\b"
+    r"|^\s*(human|agent|operator|representative|a person|person)( please)?[\s!.]*$"
+    r"|人工|真人|转客服|找客服|联系客服|客服人员",
+    re.IGNORECASE,
+)
+
+REPLIES: dict[str, dict[str, str]] = {
+    GREETING: {
+        "en": "Hello! How can I help you today?",
+        "zh": "您好！请问有什么可以帮您？",
+    },
+    THANKS: {
+        "en": "You're welcome! Is there anything else I can help with?",
+        "zh": "不客气！还有什么可以帮您的吗？",
+    },
+    GOODBYE: {
+        "en": "Thanks for chatting with us. Have a great day!",
+        "zh": "感谢您的咨询，祝您生活愉快！",
+    },
+    HUMAN: {
+        "en": "I'm connecting you with a member of our team. Someone will reply here shortly.",
+        "zh": "正在为您转接人工客服，请稍候，工作人员会尽快在这里回复您。",
+    },
+}
+
+# What the bot says when it cannot help, and the button it offers.
+FALLBACK = {
+    "en": "Sorry, I'm not sure I can help with that. Could you rephrase it, or would you like to "
+    "talk to a person?",
+    "zh": "抱歉，我不太确定能否帮到您。您可以换个说法，或者转接人工客服。",
+}
+CLARIFY = {"en": "Did you mean one of these?", "zh": "您是想问以下哪个问题？"}
+HUMAN_BUTTON = {"en": "Talk to a person", "zh": "转人工客服"}
+
+
+@dataclass(frozen=True)
+class BuiltinMatch:
+    intent: str
+
+
+def match_builtin(text: str) -> BuiltinMatch | None:
+    """The built-in intent a message is, if any.
+
+    Example:
+        >>> match_builtin("can I talk to a real person?").intent
+        'human'
+        >>> match_builtin("hi, where is my order?") is None
+        True
+    """
+    stripped = text.strip()
+    if _HUMAN.search(stripped):
+        return BuiltinMatch(HUMAN)
+    for intent, pattern in _SMALL_TALK.items():
+        if pattern.match(stripped):
+            return BuiltinMatch(intent)
+    return None
+
+
+def localized(texts: dict[str, str], language: str) -> str:
+    return texts.get(language.split("-")[0], texts["en"])

@@ -1,0 +1,51 @@
+"""What to do with an understood message: answer, ask which was meant, or fall back."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from chatbot.nlu.engine import Prediction
+
+
+class Action(enum.StrEnum):
+    ANSWER = "answer"  # reply with the intent's answer
+    CLARIFY = "clarify"  # "did you mean ...?" with the closest intents as buttons
+    FALLBACK = "fallback"  # cannot help: offer a person
+    HANDOFF = "handoff"  # hand the conversation to a person
+    SMALLTALK = "smalltalk"  # greeting, thanks, goodbye
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    answer: float = 0.55
+    clarify: float = 0.3
+    margin: float = 0.04
+    max_suggestions: int = 3
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: Action
+    intent: str | None
+    suggestions: tuple[str, ...] = ()
+
+
+def decide(prediction: Prediction, thresholds: Thresholds) -> Decision:
+    """Answer when confident and no rival is close; ask when unsure; else fall back.
+
+    Example:
+        >>> decide(prediction, Thresholds()).action   # confidence 0.9, margin 0.2
+        <Action.ANSWER: 'answer'>
+    """
+    if prediction.intent is None or prediction.confidence < thresholds.clarify:
+        return Decision(Action.FALLBACK, prediction.intent)
+    if prediction.confidence >= thresholds.answer and prediction.margin >= thresholds.margin:
+        return Decision(Action.ANSWER, prediction.intent)
+    # Offer the best intent and the rivals that are plausible too.
+    candidates = tuple(
+        ranked.intent
+        for ranked in prediction.ranking[: thresholds.max_suggestions]
+        if ranked.confidence >= thresholds.clarify
+    )
+    return Decision(Action.CLARIFY, prediction.intent, candidates)

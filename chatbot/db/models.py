@@ -1,0 +1,163 @@
+"""Typed tables. A conversation is an append-only log of messages with typed columns."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from chatbot.db.base import Base, utcnow
+
+
+def _enum(cls: type[enum.Enum]) -> Enum:
+    # Stored as the value string with a CHECK constraint: portable across SQLite and PostgreSQL,
+    # and new members need no ALTER TYPE.
+    return Enum(
+        cls,
+        native_enum=False,
+        create_constraint=True,
+        length=16,
+        values_callable=lambda members: [m.value for m in members],
+    )
+
+
+class Role(enum.StrEnum):
+    CUSTOMER = "customer"
+    BOT = "bot"
+    STAFF = "staff"
+    SYSTEM = "system"
+
+
+class ConversationStatus(enum.StrEnum):
+    BOT = "bot"  # the bot answers
+    WAITING = "waiting"  # handed off, waiting for a person: the bot stays silent
+    WITH_STAFF = "with_staff"  # a person holds the conversation: the bot stays silent
+    CLOSED = "closed"
+
+
+class KnowledgeBase(Base):
+    __tablename__ = "knowledge_bases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    # Bumped on every change, so serving processes know when to rebuild their index.
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    intents: Mapped[list[Intent]] = relationship(
+        back_populates="knowledge_base", cascade="all, delete-orphan", order_by="Intent.id"
+    )
+
+
+class Intent(Base):
+    __tablename__ = "intents"
+    __table_args__ = (UniqueConstraint("knowledge_base_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    knowledge_base_id: Mapped[int] = mapped_column(
+        ForeignKey("knowledge_bases.id", ondelete="CASCADE"), index=True
+    )
+    key: Mapped[str] = mapped_column(String(200))
+    answer: Mapped[str] = mapped_column(Text)
+    category: Mapped[str | None] = mapped_column(String(200))
+    language: Mapped[str] = mapped_column(String(16), default="en")
+    follow_ups: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+    knowledge_base: Mapped[KnowledgeBase] = relationship(back_populates="intents")
+    phrasings: Mapped[list[Phrasing]] = relationship(
+        back_populates="intent", cascade="all, delete-orphan", order_by="Phrasing.position"
+    )
+
+
+class Phrasing(Base):
+    __tablename__ = "phrasings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    intent_id: Mapped[int] = mapped_column(ForeignKey("intents.id", ondelete="CASCADE"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    # Order in the source file; the first phrasing is the intent's canonical question.
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    intent: Mapped[Intent] = relationship(back_populates="phrasings")
+
+
+class Conversation(Base):
+    __tablename__ = "conversations"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    # Only a hash of the customer's bearer token is kept.
+    token_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[ConversationStatus] = mapped_column(
+        _enum(ConversationStatus), default=ConversationStatus.BOT, index=True
+    )
+    language: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    messages: Mapped[list[Message]] = relationship(
+        back_populates="conversation", cascade="all, delete-orphan", order_by="Message.id"
+    )
+
+
+class Message(Base):
+    __tablename__ = "messages"
+    __table_args__ = (Index("ix_messages_conversation_id_id", "conversation_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    role: Mapped[Role] = mapped_column(_enum(Role))
+    text: Mapped[str] = mapped_column(Text)
+    # What the bot made of a customer message (on the bot's reply): intent key, confidence 0..1,
+    # the decision taken, the suggestions offered, which model version and how long it took.
+    intent: Mapped[str | None] = mapped_column(String(200), index=True)
+    confidence: Mapped[float | None] = mapped_column(Float)
+    action: Mapped[str | None] = mapped_column(String(16))
+    suggestions: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    follow_ups: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    model_version: Mapped[str | None] = mapped_column(String(100))
+    latency_ms: Mapped[float | None] = mapped_column(Float)
+    helpful: Mapped[bool | None] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    conversation: Mapped[Conversation] = relationship(back_populates="messages")
+
+
+class ModelVersion(Base):
+    __tablename__ = "model_versions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[str] = mapped_column(String(100), unique=True)
+    kind: Mapped[str] = mapped_column(String(16), default="base")  # base | fine-tuned
+    base_model: Mapped[str] = mapped_column(Text)
+    path: Mapped[str | None] = mapped_column(Text)
+    weights_sha256: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="ready")
+    is_active: Mapped[bool] = mapped_column(Boolean, default=False)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    activated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

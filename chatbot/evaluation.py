@@ -1,0 +1,153 @@
+"""Scoring a model on a labelled file: accuracy, macro-F1, out-of-scope precision and recall."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import statistics
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from chatbot.knowledge.spec import ImportRejected, Problem
+
+OUT_OF_SCOPE_LABELS = {"", "oos", "out_of_scope"}
+
+
+@dataclass(frozen=True)
+class LabelledMessage:
+    text: str
+    intent: str | None  # None: out of scope, the bot should not answer from the knowledge base
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the bot did with one labelled message."""
+
+    predicted: str | None  # best intent
+    answered: bool  # False when it fell back instead of answering or asking
+    latency_ms: float
+
+
+def read_labelled_file(path: Path) -> list[LabelledMessage]:
+    """Read a CSV or JSONL file with ``text`` and ``intent`` columns.
+
+    Example:
+        >>> read_labelled_file(Path("test.csv"))[0]
+        LabelledMessage(text='How do I locate my card?', intent='card_arrival')
+    """
+    name = path.name
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ImportRejected([Problem(name, f"cannot read the file: {exc.strerror}")]) from exc
+    try:
+        content = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ImportRejected(
+            [Problem(name, f"unreadable encoding: not UTF-8 (byte offset {exc.start})")]
+        ) from exc
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        records = _csv_records(name, content)
+    elif suffix in {".jsonl", ".ndjson"}:
+        records = _jsonl_records(name, content)
+    else:
+        raise ImportRejected([Problem(name, "unsupported format: use .csv or .jsonl")])
+    problems: list[Problem] = []
+    messages: list[LabelledMessage] = []
+    for row, record in records:
+        text = str(record.get("text") or "").strip()
+        label = str(record.get("intent") or "").strip()
+        if not text:
+            problems.append(Problem(name, "missing text", row=row, column="text"))
+            continue
+        intent = None if label.lower() in OUT_OF_SCOPE_LABELS else label
+        messages.append(LabelledMessage(text, intent))
+    if not messages and not problems:
+        problems.append(Problem(name, "empty file: no rows"))
+    if problems:
+        raise ImportRejected(problems)
+    return messages
+
+
+def _csv_records(name: str, content: str) -> list[tuple[int, dict[str, Any]]]:
+    reader = csv.DictReader(io.StringIO(content, newline=""))
+    if reader.fieldnames is None:
+        return []
+    if "text" not in reader.fieldnames or "intent" not in reader.fieldnames:
+        missing = [c for c in ("text", "intent") if c not in (reader.fieldnames or [])]
+        raise ImportRejected(
+            [Problem(name, f"missing column '{c}'", row=1, column=c) for c in missing]
+        )
+    return [(index + 2, record) for index, record in enumerate(reader)]
+
+
+def _jsonl_records(name: str, content: str) -> list[tuple[int, dict[str, Any]]]:
+    records = []
+    for number, line in enumerate(content.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ImportRejected([Problem(name, f"invalid JSON: {exc.msg}", row=number)]) from exc
+        if not isinstance(record, dict):
+            raise ImportRejected([Problem(name, "a line must be a JSON object", row=number)])
+        records.append((number, record))
+    return records
+
+
+def score(examples: Sequence[LabelledMessage], outcomes: Sequence[Outcome]) -> dict[str, Any]:
+    """Accuracy and macro-F1 over in-scope rows; out-of-scope precision/recall over all rows.
+
+    A message counts as judged out of scope when the bot fell back instead of answering.
+    """
+    in_scope = [(e, o) for e, o in zip(examples, outcomes, strict=True) if e.intent is not None]
+    correct = sum(e.intent == o.predicted for e, o in in_scope)
+    has_oos = any(e.intent is None for e in examples)
+    true_oos = sum(
+        e.intent is None and not o.answered for e, o in zip(examples, outcomes, strict=True)
+    )
+    flagged = sum(not o.answered for o in outcomes)
+    latencies = [o.latency_ms for o in outcomes]
+    return {
+        "n": len(examples),
+        "n_in_scope": len(in_scope),
+        "accuracy": correct / len(in_scope) if in_scope else None,
+        "macro_f1": macro_f1(
+            [e.intent or "" for e, _ in in_scope], [o.predicted or "" for _, o in in_scope]
+        ),
+        "oos_precision": (true_oos / flagged if flagged else 0.0) if has_oos else None,
+        "oos_recall": true_oos / sum(e.intent is None for e in examples) if has_oos else None,
+        "in_scope_answered": (
+            sum(o.answered for _, o in in_scope) / len(in_scope) if in_scope else None
+        ),
+        "latency_ms_p50": statistics.median(latencies) if latencies else None,
+        "latency_ms_p95": (
+            statistics.quantiles(latencies, n=20)[-1] if len(latencies) >= 2 else None
+        ),
+    }
+
+
+def macro_f1(truth: Sequence[str], predicted: Sequence[str]) -> float | None:
+    """Unweighted mean F1 over the labels that occur in ``truth``."""
+    labels = set(truth)
+    if not labels:
+        return None
+    true_positive: Counter[str] = Counter()
+    predicted_count = Counter(predicted)
+    truth_count = Counter(truth)
+    for t, p in zip(truth, predicted, strict=True):
+        if t == p:
+            true_positive[t] += 1
+    f1s = []
+    for label in labels:
+        tp = true_positive[label]
+        precision = tp / predicted_count[label] if predicted_count[label] else 0.0
+        recall = tp / truth_count[label]
+        f1s.append(2 * precision * recall / (precision + recall) if precision + recall else 0.0)
+    return sum(f1s) / len(f1s)

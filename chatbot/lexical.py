@@ -1,0 +1,77 @@
+"""Lexical matching: TF-IDF cosine over words and Chinese character n-grams.
+
+The base encoder is English-only: to it every Chinese sentence looks alike. Exact tokens also catch
+product codes and names that an encoder blurs. Scores are cosines in 0..1, like the dense side, so
+the two can be mixed with one weight.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+_TOKEN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[^\W_]+", re.UNICODE)
+_CJK_START = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
+def tokenize(text: str) -> list[str]:
+    """Lowercased words; runs of Chinese characters become character unigrams and bigrams.
+
+    Example:
+        >>> tokenize("退货 policy for HP-2041?")
+        ['退', '货', '退货', 'policy', 'for', 'hp', '2041']
+    """
+    tokens: list[str] = []
+    for run in _TOKEN.findall(text.lower()):
+        if _CJK_START.match(run):
+            tokens.extend(run)
+            tokens.extend(run[i : i + 2] for i in range(len(run) - 1))
+        else:
+            tokens.append(run)
+    return tokens
+
+
+@dataclass(frozen=True)
+class LexicalIndex:
+    """An inverted index of L2-normalised TF-IDF document vectors."""
+
+    idf: dict[str, float]
+    postings: dict[str, list[tuple[int, float]]]  # token -> [(document, weight)]
+    size: int
+
+
+def build_lexical_index(documents: Sequence[str]) -> LexicalIndex:
+    """Index documents (phrasings) for :func:`lexical_scores`."""
+    counts = [Counter(tokenize(doc)) for doc in documents]
+    document_frequency: Counter[str] = Counter()
+    for count in counts:
+        document_frequency.update(count.keys())
+    n = len(documents)
+    idf = {t: math.log((n + 1) / (df + 1)) + 1 for t, df in document_frequency.items()}
+    postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
+    for doc, count in enumerate(counts):
+        weights = _weights(count, idf)
+        for token, weight in weights.items():
+            postings[token].append((doc, weight))
+    return LexicalIndex(idf, dict(postings), n)
+
+
+def lexical_scores(index: LexicalIndex, query: str) -> list[float]:
+    """Cosine between the query and every indexed document, in document order."""
+    scores = [0.0] * index.size
+    for token, weight in _weights(Counter(tokenize(query)), index.idf).items():
+        for doc, doc_weight in index.postings.get(token, ()):
+            scores[doc] += weight * doc_weight
+    return scores
+
+
+def _weights(count: Counter[str], idf: dict[str, float]) -> dict[str, float]:
+    # Tokens the index has never seen carry no evidence either way, but still lengthen the query.
+    raw = {t: (1 + math.log(c)) * idf.get(t, 0.0) for t, c in count.items()}
+    top_idf = max(idf.values(), default=1.0)
+    unseen = sum(((1 + math.log(c)) * top_idf) ** 2 for t, c in count.items() if t not in idf)
+    norm = math.sqrt(sum(w * w for w in raw.values()) + unseen) or 1.0
+    return {t: w / norm for t, w in raw.items() if w}

@@ -1,0 +1,66 @@
+"""The web application: create_app() wires routers; the lifespan loads the model once."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
+
+import chatbot
+from chatbot.api import chat, health, metrics, pages
+from chatbot.config import Settings, get_settings
+from chatbot.db.session import make_engine, make_session_factory
+from chatbot.events import InProcessEventBus
+from chatbot.nlu.engine import Encoder
+from chatbot.runtime import build_manager, load_encoder
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, *, encoder: Encoder | None = None) -> FastAPI:
+    """The app. Tests may pass an encoder; otherwise the lifespan loads the configured one."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.resolved_database_url)
+        app.state.session_factory = make_session_factory(engine)
+        app.state.bus = InProcessEventBus()
+        loaded: Encoder = (
+            encoder if encoder is not None else await run_in_threadpool(load_encoder, settings)
+        )
+        app.state.manager = await run_in_threadpool(
+            build_manager, settings, loaded, app.state.session_factory
+        )
+        log.info("ready: model %s", app.state.manager.engine.version)
+        try:
+            yield
+        finally:
+            app.state.manager = None
+            engine.dispose()
+
+    app = FastAPI(
+        title="Chatbot",
+        version=chatbot.__version__,
+        description="Customer-service chatbot API. Customer routes take the bearer token that "
+        "`POST /api/v1/conversations` returns.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=["GET", "POST"],
+        allow_headers=["Authorization", "Content-Type"],
+    )
+    app.include_router(chat.router)
+    app.include_router(pages.router)
+    app.include_router(health.router)
+    app.include_router(metrics.router)
+    app.mount("/static", StaticFiles(directory=pages.WEB_DIR / "static"), name="static")
+    return app
