@@ -11,8 +11,11 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from chatbot.config import Settings
 from chatbot.db.migrate import upgrade
 from chatbot.db.session import make_engine
+from chatbot.nlu.encoder import SentenceEncoder
+from chatbot.runtime import load_encoder
 
 
 @pytest.fixture(scope="session")
@@ -59,3 +62,9 @@ def postgres_url() -> str:
     if not url:
         pytest.skip("CHATBOT_TEST_POSTGRES_URL is not set: PostgreSQL tests skipped")
     return url
+
+
+@pytest.fixture(scope="session")
+def real_encoder() -> SentenceEncoder:
+    """The packaged all-MiniLM-L6-v2, loaded once per test session (about 4 s)."""
+    return load_encoder(Settings(torch_threads=0))

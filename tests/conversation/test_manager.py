@@ -1,0 +1,135 @@
+import pytest
+from sqlalchemy.orm import Session
+
+from chatbot.conversation.manager import ConversationManager
+from chatbot.conversation.policies import Thresholds
+from chatbot.db import conversations as store
+from chatbot.db.knowledge import import_intents, knowledge_revision
+from chatbot.db.models import ConversationStatus, Role
+from chatbot.knowledge.spec import IntentSpec
+from chatbot.nlu.encoder import SentenceEncoder
+from chatbot.nlu.engine import IntentEngine
+from tests.factories import shop_intents
+
+
+@pytest.fixture
+def manager(real_encoder: SentenceEncoder, db_session: Session) -> ConversationManager:
+    import_intents(db_session, shop_intents(), replace=True)
+    return ConversationManager(
+        IntentEngine(real_encoder, version="v-test"), Thresholds(), fallbacks_before_handoff=2
+    )
+
+
+def test_a_paraphrase_is_answered_and_both_messages_are_stored(
+    manager: ConversationManager, db_session: Session
+) -> None:
+    conversation, _ = store.start_conversation(db_session)
+    turn = manager.handle_message(db_session, conversation, "has my parcel shipped yet?")
+    assert turn.reply is not None
+    assert (turn.reply.action, turn.reply.intent) == ("answer", "track_order")
+    assert turn.reply.text.startswith("Follow your parcel")
+    assert turn.reply.model_version == "v-test"
+    assert turn.reply.latency_ms is not None and turn.reply.latency_ms > 0
+    assert turn.reply.follow_ups == [
+        {"intent": "cancel_order", "question": "How do I cancel my order?"}
+    ]
+    stored = store.list_messages(db_session, conversation.id)
+    assert [(m.role, m.text) for m in stored] == [
+        (Role.CUSTOMER, "has my parcel shipped yet?"),
+        (Role.BOT, turn.reply.text),
+    ]
+
+
+def test_a_clicked_suggestion_answers_that_intent(
+    manager: ConversationManager, db_session: Session
+) -> None:
+    conversation, _ = store.start_conversation(db_session)
+    turn = manager.handle_message(
+        db_session, conversation, "How do I cancel my order?", chosen_intent="cancel_order"
+    )
+    assert turn.reply is not None
+    assert (turn.reply.intent, turn.reply.confidence) == ("cancel_order", 1.0)
+
+
+def test_unrelated_questions_fall_back_then_hand_off(
+    manager: ConversationManager, db_session: Session
+) -> None:
+    conversation, _ = store.start_conversation(db_session)
+    first = manager.handle_message(db_session, conversation, "what is the capital of Peru?")
+    assert first.reply is not None and first.reply.action == "fallback"
+    assert first.reply.suggestions[0]["intent"] == "human"
+    second = manager.handle_message(db_session, conversation, "who painted the mona lisa?")
+    assert second.reply is not None and second.reply.action == "handoff"
+    assert conversation.status is ConversationStatus.WAITING
+
+
+def test_after_handoff_the_bot_stays_silent_until_handed_back(
+    manager: ConversationManager, db_session: Session
+) -> None:
+    conversation, _ = store.start_conversation(db_session)
+    handoff = manager.handle_message(db_session, conversation, "I want to talk to a human")
+    assert handoff.reply is not None and handoff.reply.action == "handoff"
+    silent = manager.handle_message(db_session, conversation, "where is my order?")
+    assert silent.reply is None
+    assert silent.customer.role is Role.CUSTOMER
+    store.set_status(db_session, conversation, ConversationStatus.BOT)
+    back = manager.handle_message(db_session, conversation, "where is my order?")
+    assert back.reply is not None and back.reply.intent == "track_order"
+
+
+def test_small_talk_is_answered_in_the_customers_language(
+    manager: ConversationManager, db_session: Session
+) -> None:
+    conversation, _ = store.start_conversation(db_session)
+    turn = manager.handle_message(db_session, conversation, "你好")
+    assert turn.reply is not None
+    assert (turn.reply.action, turn.reply.intent) == ("smalltalk", "greeting")
+    assert "您好" in turn.reply.text
+    thanks = manager.handle_message(db_session, conversation, "谢谢")
+    assert thanks.reply is not None and "不客气" in thanks.reply.text
+
+
+def test_chinese_questions_get_chinese_answers(
+    manager: ConversationManager, db_session: Session
+) -> None:
+    conversation, _ = store.start_conversation(db_session)
+    turn = manager.handle_message(db_session, conversation, "请问怎么申请退货")
+    assert turn.reply is not None and turn.reply.intent == "return_item_zh"
+
+
+def test_close_rivals_are_offered_as_suggestions(
+    real_encoder: SentenceEncoder, db_session: Session
+) -> None:
+    import_intents(db_session, shop_intents(), replace=True)
+    strict = ConversationManager(
+        IntentEngine(real_encoder, version="v"), Thresholds(answer=0.99, clarify=0.01)
+    )
+    conversation, _ = store.start_conversation(db_session)
+    turn = strict.handle_message(db_session, conversation, "order")
+    assert turn.reply is not None and turn.reply.action == "clarify"
+    offered = [s["intent"] for s in turn.reply.suggestions]
+    assert 1 <= len(offered) <= 3
+    assert {"track_order", "cancel_order"} & set(offered)
+
+
+def test_a_knowledge_base_change_is_picked_up_at_the_next_message(
+    manager: ConversationManager, db_session: Session
+) -> None:
+    conversation, _ = store.start_conversation(db_session)
+    manager.handle_message(db_session, conversation, "hello")
+    before = knowledge_revision(db_session)
+    import_intents(
+        db_session,
+        [
+            IntentSpec(
+                "gift_cards",
+                "Gift cards never expire.",
+                ("Do gift cards expire?", "how long is a gift card valid"),
+            )
+        ],
+        replace=False,
+    )
+    assert knowledge_revision(db_session) == before + 1
+    turn = manager.handle_message(db_session, conversation, "is my gift card still valid?")
+    assert turn.reply is not None and turn.reply.intent == "gift_cards"
+    assert manager.engine.revision == before + 1

@@ -1,0 +1,84 @@
+"""Tiny knowledge bases for tests."""
+
+from __future__ import annotations
+
+from chatbot.knowledge.spec import IntentSpec
+
+
+def shop_intents() -> list[IntentSpec]:
+    """Five English and two Chinese intents of a small shop."""
+    return [
+        IntentSpec(
+            "track_order",
+            "Follow your parcel with the **tracking link** in your confirmation email.",
+            (
+                "Where is my order?",
+                "How can I track my parcel?",
+                "my package hasn't arrived",
+                "when will my delivery come",
+                "is my order on its way",
+            ),
+            category="Orders",
+            follow_ups=("cancel_order",),
+        ),
+        IntentSpec(
+            "cancel_order",
+            "You can cancel within one hour of ordering from your account page.",
+            (
+                "How do I cancel my order?",
+                "I want to cancel an order",
+                "can I stop my purchase",
+                "cancel what I just bought",
+                "undo my order please",
+            ),
+            category="Orders",
+        ),
+        IntentSpec(
+            "return_item",
+            "Returns are free within 30 days: start one in the returns portal.",
+            (
+                "How do I return an item?",
+                "I want to send something back",
+                "what is your return policy",
+                "can I return a product I don't like",
+                "returning a purchase",
+            ),
+            category="Returns",
+        ),
+        IntentSpec(
+            "payment_methods",
+            "We accept cards, PayPal and Klarna.",
+            (
+                "What payment methods do you accept?",
+                "can I pay with PayPal",
+                "do you take credit cards",
+                "which ways can I pay",
+                "is Klarna available",
+            ),
+            category="Payments",
+        ),
+        IntentSpec(
+            "reset_password",
+            "Use *Forgot password* on the sign-in page to get a reset link.",
+            (
+                "How do I reset my password?",
+                "I forgot my password",
+                "can't log in to my account",
+                "change my login password",
+                "password reset link",
+            ),
+            category="Account",
+        ),
+        IntentSpec(
+            "return_item_zh",
+            "收货后30天内可免费退货。",
+            ("怎么退货？", "我想退货", "退货流程是什么", "可以退货吗", "如何申请退货"),
+            language="zh",
+        ),
+        IntentSpec(
+            "invoice_zh",
+            "订单完成后可在账户中下载发票。",
+            ("可以开发票吗？", "怎么开发票", "我需要发票", "发票在哪里下载", "如何获取发票"),
+            language="zh",
+        ),
+    ]
