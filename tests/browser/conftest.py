@@ -1,0 +1,226 @@
+"""A live server for the browser tests: the real app and model, its own SQLite database and a tiny
+knowledge base, served by uvicorn in a background thread; Playwright drives the system Chromium."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM = Path(os.environ.get("CHATBOT_TEST_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+SERVER_START_TIMEOUT_S = 240
+
+XSS_PAYLOAD = '<script>window.__pwned = 1</script> <img src=x onerror="window.__pwned=2">'
+
+# Five intents, five phrasings each. `returns` offers `refund_time` as a follow-up button;
+# `wood_care` smuggles markup that must never run or reach the page as elements.
+TINY_KNOWLEDGE_BASE = [
+    {
+        "intent": "returns",
+        "question": "How do I return an item?",
+        "alternates": "Can I send something back?|What is your returns policy?"
+        "|I want to return my order|How many days do I have to return a product?",
+        "answer": "You can return anything within **30 days** of delivery, free of charge. "
+        "Start a return from [Your orders](https://harborandpine.example/account/orders).",
+        "follow_ups": "refund_time",
+        "category": "Returns",
+        "language": "en",
+    },
+    {
+        "intent": "refund_time",
+        "question": "When will I get my refund?",
+        "alternates": "How long does a refund take?|I returned an item, where is my money?"
+        "|Has my refund been processed yet?|How many days until I am refunded?",
+        "answer": "Refunds reach your original payment method within **3-5 working days** "
+        "after your return arrives at our warehouse.",
+        "category": "Returns",
+        "language": "en",
+    },
+    {
+        "intent": "delivery_time",
+        "question": "How long does delivery take?",
+        "alternates": "When will my order arrive?|What are your shipping times?"
+        "|How fast do you deliver?|How many days is shipping?",
+        "answer": "Standard delivery takes 3-5 working days to the UK and most EU countries.",
+        "category": "Delivery",
+        "language": "en",
+    },
+    {
+        "intent": "contact",
+        "question": "How can I contact you?",
+        "alternates": "What is your phone number?|Can I email customer service?"
+        "|What is your support email address?|How do I get in touch with your team?",
+        "answer": "Call us on +44 20 7946 0123 (Monday to Friday, 9:00-18:00) "
+        "or email help@harborandpine.example.",
+        "category": "Contact",
+        "language": "en",
+    },
+    {
+        "intent": "wood_care",
+        "question": "How do I look after oiled oak?",
+        "alternates": "How should I clean my wooden board?|Care instructions for oak furniture"
+        "|Can I put the oak board in the dishwasher?|How do I oil a wooden chopping board?",
+        "answer": f"**Oiled oak** likes a damp cloth and fresh oil every six months. {XSS_PAYLOAD} "
+        "Never put it in the dishwasher.",
+        "category": "Care",
+        "language": "en",
+    },
+]
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    url: str
+    app: Any  # the FastAPI app, for reaching its event bus
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def chromium_executable() -> str:
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium): browser tests skipped")
+    return str(CHROMIUM)
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_executable: str) -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium_executable, args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The real app on a free 127.0.0.1 port."""
+    import uvicorn
+
+    from chatbot.config import Settings
+    from chatbot.db.knowledge import import_intents
+    from chatbot.db.migrate import upgrade
+    from chatbot.db.session import make_engine, make_session_factory, transaction
+    from chatbot.knowledge.files import read_faq_file
+    from chatbot.main import create_app
+
+    data_dir = tmp_path_factory.mktemp("browser")
+    database_url = f"sqlite:///{data_dir / 'chatbot.db'}"
+    upgrade(database_url)
+    knowledge_base = data_dir / "knowledge_base.jsonl"
+    knowledge_base.write_text(
+        "".join(json.dumps(row) + "\n" for row in TINY_KNOWLEDGE_BASE), encoding="utf-8"
+    )
+    engine = make_engine(database_url)
+    try:
+        with transaction(make_session_factory(engine)) as session:
+            import_intents(session, read_faq_file(knowledge_base, max_bytes=10**7), replace=True)
+    finally:
+        engine.dispose()
+
+    app = create_app(Settings(database_url=database_url, data_dir=data_dir))
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, name="live-server", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+    while not server.started:
+        if not thread.is_alive():
+            pytest.fail("the app did not start: see the log above")
+        if time.monotonic() > deadline:
+            server.should_exit = True
+            pytest.fail(f"the app did not start within {SERVER_START_TIMEOUT_S} s")
+        time.sleep(0.05)
+    yield LiveServer(url=f"http://127.0.0.1:{port}", app=app)
+    server.should_exit = True
+    thread.join(timeout=30)
+
+
+@pytest.fixture
+def new_page(browser, live_server: LiveServer) -> Iterator[object]:
+    """A factory of pages, each in a fresh browser context (its own localStorage).
+
+    The test fails if the page logs a JavaScript error.
+    """
+    contexts = []
+    errors: list[str] = []
+
+    def make(width: int = 1280, height: int = 800, **options: object):
+        context = browser.new_context(
+            base_url=live_server.url, viewport={"width": width, "height": height}, **options
+        )
+        context.set_default_timeout(20_000)
+        contexts.append(context)
+        page = context.new_page()
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+@pytest.fixture
+def other_origin() -> Iterator[Callable[[str], str]]:
+    """Serves HTML pages from a second loopback port, a different origin from the app's.
+
+    Call it with a page's HTML; it returns the page's URL.
+    """
+    pages: dict[str, bytes] = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = pages.get(self.path)
+            self.send_response(200 if body is not None else 404)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.end_headers()
+            self.wfile.write(body or b"not found")
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, name="other-origin", daemon=True)
+    thread.start()
+
+    def serve(html: str) -> str:
+        path = f"/page-{len(pages)}.html"
+        pages[path] = html.encode()
+        return f"http://127.0.0.1:{server.server_address[1]}{path}"
+
+    yield serve
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def screenshots() -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS

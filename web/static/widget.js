@@ -1,0 +1,962 @@
+/*
+ * The embeddable customer chat widget.
+ *
+ *   <script src="https://your-host/widget.js" defer></script>
+ *   <script src="https://your-host/widget.js" data-mode="inline" data-target="#chat-root" defer></script>
+ *
+ * Plain JavaScript, no build step and no dependencies. The API origin is the script's own origin, so
+ * the widget works on any site. Everything lives in an open shadow root: the host page's CSS cannot
+ * reach it, and its CSS cannot leak out. The styles are kept here (not in a separate file) so one
+ * request is enough and nothing flashes unstyled.
+ */
+(() => {
+  "use strict";
+
+  const script =
+    document.currentScript || document.querySelector('script[src$="/widget.js"],script[src="widget.js"]');
+  if (!script || !script.src) return;
+
+  const ORIGIN = new URL(script.src, location.href).origin;
+  const API = `${ORIGIN}/api/v1`;
+  const MODE = script.dataset.mode === "inline" ? "inline" : "floating";
+  // The language the greeting and placeholder come in: the script's data-lang, else the page's.
+  const LANGUAGE = script.dataset.lang || document.documentElement.lang || navigator.language || "en";
+  const STORAGE_KEY = "chatbot.conversation";
+  const GENERIC_ERROR = "Sorry, something went wrong. Please try again.";
+  const DEFAULTS = {
+    title: "Chat with us",
+    color: "#1f6f5c",
+    company: "",
+    greeting: "Hi! How can we help you today?",
+    placeholder: "Type your message…",
+    language: "en",
+  };
+  const STATUS_TEXT = {
+    bot: "",
+    waiting: "Waiting for a person…",
+    with_staff: "A person has joined the conversation.",
+    closed: "This conversation has ended. Send a message to start a new one.",
+  };
+  const RECONNECT_MAX_MS = 30000;
+  const STAFF_TYPING_TIMEOUT_MS = 10000;
+
+  const CSS = `
+:host { all: initial; display: block; }
+:host([data-mode="inline"]) { width: 100%; height: 100%; }
+*, *::before, *::after { box-sizing: border-box; }
+[hidden] { display: none !important; }
+.cb {
+  --cb-accent: #1f6f5c; --cb-on-accent: #fff; --cb-accent-ink: #1f6f5c;
+  --cb-bg: #fff; --cb-log-bg: #f7f8fa; --cb-surface: #eef1f4; --cb-text: #1b1f24;
+  --cb-muted: #59626e; --cb-border: #dde2e7; --cb-error: #b42318;
+  --cb-shadow: 0 12px 40px rgba(16, 24, 40, .18), 0 2px 8px rgba(16, 24, 40, .08);
+  font: 400 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
+  color: var(--cb-text); -webkit-font-smoothing: antialiased; text-align: left;
+}
+.cb--inline { height: 100%; }
+button, textarea { font: inherit; color: inherit; }
+button { cursor: pointer; }
+button:disabled { cursor: not-allowed; opacity: .55; }
+:focus { outline: none; }
+:focus-visible { outline: 3px solid var(--cb-accent); outline-offset: 2px; }
+.cb-sr {
+  position: absolute !important; width: 1px; height: 1px; padding: 0; margin: -1px;
+  overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; border: 0;
+}
+
+/* Launcher */
+.cb-launcher {
+  position: fixed; right: 20px; bottom: 20px; z-index: 2147483000;
+  width: 60px; height: 60px; border: 0; border-radius: 50%; padding: 0;
+  display: grid; place-items: center;
+  background: var(--cb-accent); color: var(--cb-on-accent); box-shadow: var(--cb-shadow);
+  transition: transform .15s ease, box-shadow .15s ease;
+}
+.cb-launcher:hover { transform: translateY(-2px) scale(1.03); }
+.cb-launcher:focus-visible { outline: none; box-shadow: 0 0 0 3px #fff, 0 0 0 6px var(--cb-accent), var(--cb-shadow); }
+.cb-launcher svg { width: 28px; height: 28px; }
+.cb-launcher .cb-icon-close { display: none; }
+.cb[data-open="true"] .cb-launcher .cb-icon-chat { display: none; }
+.cb[data-open="true"] .cb-launcher .cb-icon-close { display: block; }
+.cb-launcher[data-unread="true"]::after {
+  content: ""; position: absolute; top: 4px; right: 4px; width: 14px; height: 14px;
+  border-radius: 50%; background: #e5484d; border: 2px solid #fff;
+}
+
+/* Panel */
+.cb-panel {
+  display: flex; flex-direction: column; overflow: hidden; background: var(--cb-bg);
+}
+.cb--floating .cb-panel {
+  position: fixed; right: 20px; bottom: 92px; z-index: 2147483000;
+  width: 384px; height: min(640px, calc(100vh - 116px)); max-height: calc(100dvh - 116px);
+  border-radius: 18px; box-shadow: var(--cb-shadow); border: 1px solid rgba(16, 24, 40, .06);
+  transform-origin: bottom right; animation: cb-pop .18s ease-out;
+}
+.cb--inline .cb-panel {
+  width: 100%; height: 100%; border: 1px solid var(--cb-border); border-radius: 16px;
+}
+@keyframes cb-pop { from { opacity: 0; transform: translateY(8px) scale(.98); } to { opacity: 1; transform: none; } }
+
+.cb-header {
+  display: flex; align-items: center; gap: 12px; padding: 14px 14px 14px 16px;
+  background: var(--cb-accent); color: var(--cb-on-accent); flex: none;
+}
+.cb-avatar {
+  width: 36px; height: 36px; border-radius: 50%; flex: none; display: grid; place-items: center;
+  background: rgba(255, 255, 255, .2); font-weight: 700; font-size: 16px;
+}
+.cb-heading { flex: 1; min-width: 0; }
+.cb-title { margin: 0; font-size: 16px; font-weight: 650; line-height: 1.25; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.cb-subtitle { margin: 2px 0 0; font-size: 13px; opacity: .9; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.cb-header button {
+  border: 1px solid rgba(255, 255, 255, .55); background: transparent; color: inherit;
+  border-radius: 999px; flex: none;
+}
+.cb-header button:hover:not(:disabled) { background: rgba(255, 255, 255, .16); }
+.cb-header button:focus-visible { outline: 3px solid currentColor; outline-offset: 2px; }
+.cb-close { width: 34px; height: 34px; padding: 0; display: grid; place-items: center; border-color: transparent !important; }
+.cb-close svg { width: 20px; height: 20px; }
+
+/* Message log */
+.cb-log {
+  flex: 1; min-height: 0; overflow-y: auto; padding: 18px 14px 8px; background: var(--cb-log-bg);
+  display: flex; flex-direction: column; gap: 12px; overscroll-behavior: contain;
+}
+.cb-msg { display: flex; flex-direction: column; align-items: flex-start; max-width: 100%; }
+.cb-msg[data-role="customer"] { align-items: flex-end; }
+.cb-sender { font-size: 12px; color: var(--cb-muted); margin: 0 0 3px 4px; font-weight: 600; }
+.cb-bubble {
+  max-width: min(85%, 640px); padding: 10px 14px; border-radius: 18px; border-bottom-left-radius: 6px;
+  background: var(--cb-bg); border: 1px solid var(--cb-border);
+  white-space: pre-wrap; overflow-wrap: anywhere; word-break: break-word;
+}
+.cb-bubble--html { white-space: normal; }
+.cb-msg[data-role="customer"] .cb-bubble {
+  background: var(--cb-accent); color: var(--cb-on-accent); border-color: transparent;
+  border-radius: 18px; border-bottom-right-radius: 6px;
+}
+.cb-msg[data-role="staff"] .cb-bubble { background: #fff8e8; border-color: #f1dfb3; }
+.cb-msg[data-role="system"] { align-items: center; }
+.cb-msg[data-role="system"] .cb-bubble {
+  background: transparent; border: 0; padding: 2px 8px; max-width: 92%;
+  color: var(--cb-muted); font-size: 13px; text-align: center;
+}
+.cb-msg[data-pending="true"] .cb-bubble { opacity: .75; }
+.cb-bubble p { margin: 0 0 .6em; }
+.cb-bubble > :last-child { margin-bottom: 0; }
+.cb-bubble ul, .cb-bubble ol { margin: .2em 0 .6em; padding-left: 1.3em; }
+.cb-bubble li + li { margin-top: .2em; }
+.cb-bubble a { color: var(--cb-accent-ink); text-decoration: underline; text-underline-offset: 2px; font-weight: 500; }
+.cb-bubble code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: .9em; background: var(--cb-surface); padding: 1px 4px; border-radius: 4px; }
+.cb-bubble img { max-width: 100%; height: auto; }
+
+.cb-chips { display: flex; flex-wrap: wrap; gap: 6px; margin-top: 8px; max-width: 92%; }
+.cb-chip {
+  border: 1px solid var(--cb-accent-ink); color: var(--cb-accent-ink); background: var(--cb-bg);
+  border-radius: 999px; padding: 6px 12px; font-size: 14px; line-height: 1.3; text-align: left;
+  transition: background-color .12s ease;
+}
+.cb-chip:hover:not(:disabled) { background: var(--cb-surface); }
+
+.cb-feedback { display: flex; align-items: center; gap: 2px; margin: 4px 0 0 6px; font-size: 12px; color: var(--cb-muted); }
+.cb-feedback-label { margin-right: 4px; }
+.cb-thumb {
+  width: 30px; height: 30px; padding: 0; display: grid; place-items: center; border-radius: 50%;
+  border: 1px solid transparent; background: transparent; color: var(--cb-muted);
+}
+.cb-thumb svg { width: 16px; height: 16px; }
+.cb-thumb:hover:not(:disabled) { background: var(--cb-surface); color: var(--cb-text); }
+.cb-thumb[aria-pressed="true"] { background: var(--cb-accent); color: var(--cb-on-accent); }
+
+.cb-typing .cb-bubble { display: inline-flex; align-items: center; gap: 8px; padding: 12px 14px; }
+.cb-dots { display: inline-flex; gap: 4px; }
+.cb-dots span {
+  width: 7px; height: 7px; border-radius: 50%; background: var(--cb-muted); opacity: .4;
+  animation: cb-blink 1.2s infinite ease-in-out;
+}
+.cb-dots span:nth-child(2) { animation-delay: .15s; }
+.cb-dots span:nth-child(3) { animation-delay: .3s; }
+.cb-typing-label { font-size: 13px; color: var(--cb-muted); }
+@keyframes cb-blink { 0%, 80%, 100% { opacity: .3; transform: none; } 40% { opacity: 1; transform: translateY(-2px); } }
+
+.cb-divider { align-self: center; font-size: 12px; color: var(--cb-muted); }
+
+/* Footer */
+.cb-status {
+  flex: none; padding: 6px 16px; font-size: 13px; color: var(--cb-muted); background: var(--cb-log-bg);
+  display: flex; align-items: center; justify-content: center; gap: 6px; text-align: center;
+}
+.cb-status::before { content: ""; width: 8px; height: 8px; border-radius: 50%; background: var(--cb-accent); flex: none; }
+.cb-status:empty { display: none; }
+.cb-error { flex: none; margin: 0; padding: 8px 16px 0; font-size: 13px; color: var(--cb-error); }
+.cb-error:empty { display: none; }
+.cb-composer {
+  flex: none; display: flex; align-items: flex-end; gap: 8px; padding: 10px 12px 6px;
+  border-top: 1px solid var(--cb-border); background: var(--cb-bg); margin: 0;
+}
+.cb-input {
+  flex: 1; min-width: 0; resize: none; border: 1px solid var(--cb-border); border-radius: 22px;
+  padding: 10px 16px; min-height: 44px; max-height: 132px; line-height: 1.45; background: var(--cb-bg);
+  overflow-y: auto;
+}
+.cb-input::placeholder { color: #6b7380; }
+.cb-input:focus-visible { outline: none; border-color: var(--cb-accent); box-shadow: 0 0 0 3px color-mix(in srgb, var(--cb-accent) 25%, transparent); }
+.cb-send {
+  width: 44px; height: 44px; border: 0; border-radius: 50%; flex: none; padding: 0;
+  display: grid; place-items: center; background: var(--cb-accent); color: var(--cb-on-accent);
+}
+.cb-send svg { width: 20px; height: 20px; }
+.cb-footer { flex: none; display: flex; justify-content: center; padding: 0 12px 10px; background: var(--cb-bg); }
+.cb-handoff {
+  display: inline-flex; align-items: center; gap: 6px; border: 0; background: transparent;
+  color: var(--cb-muted); font-size: 13px; font-weight: 600; padding: 4px 10px; border-radius: 999px;
+}
+.cb-handoff svg { width: 16px; height: 16px; }
+.cb-handoff:hover:not(:disabled) { color: var(--cb-accent-ink); background: var(--cb-surface); }
+.cb-send:focus-visible { outline: none; box-shadow: 0 0 0 2px #fff, 0 0 0 5px var(--cb-accent); }
+
+@media (max-width: 480px) {
+  .cb--floating .cb-panel {
+    inset: 0; width: 100%; height: 100%; max-height: none; border-radius: 0; border: 0;
+  }
+  .cb--floating[data-open="true"] .cb-launcher { display: none; }
+  .cb--inline .cb-panel { border-radius: 0; border-left: 0; border-right: 0; }
+  .cb-input { font-size: 16px; }
+}
+@media (prefers-reduced-motion: reduce) {
+  .cb *, .cb *::before, .cb *::after { animation: none !important; transition: none !important; }
+}
+`;
+
+  const ICONS = {
+    chat: '<svg class="cb-icon-chat" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true"><path d="M4 6.5A2.5 2.5 0 0 1 6.5 4h11A2.5 2.5 0 0 1 20 6.5v8a2.5 2.5 0 0 1-2.5 2.5H10l-4.5 3.5V17A2.5 2.5 0 0 1 4 14.5z"/><path d="M8.5 10.5h.01M12 10.5h.01M15.5 10.5h.01" stroke-width="2.6"/></svg>',
+    close: '<svg class="cb-icon-close" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2.2" stroke-linecap="round" aria-hidden="true"><path d="M6 6l12 12M18 6L6 18"/></svg>',
+    person: '<svg viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true"><circle cx="12" cy="8" r="4"/><path d="M4 21a8 8 0 0 1 16 0"/></svg>',
+    send: '<svg viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2.2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true"><path d="M5 12h13M13 6l6 6-6 6"/></svg>',
+    up: '<svg viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true"><path d="M7 10v11H4V10h3zm0 0l4-7a2 2 0 0 1 2.6 2.4L12.5 10H19a2 2 0 0 1 2 2.3l-1.3 7A2 2 0 0 1 17.7 21H7"/></svg>',
+    down: '<svg viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true"><path d="M17 14V3h3v11h-3zm0 0l-4 7a2 2 0 0 1-2.6-2.4l1.1-4.6H5a2 2 0 0 1-2-2.3l1.3-7A2 2 0 0 1 6.3 3H17"/></svg>',
+  };
+
+  // ---------------------------------------------------------------- small helpers
+
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [name, value] of Object.entries(attrs || {})) {
+      if (value === null || value === undefined || value === false) continue;
+      if (name === "text") node.textContent = value;
+      else if (name === "icon") node.innerHTML = value; // trusted constants from ICONS only
+      else node.setAttribute(name, value === true ? "" : String(value));
+    }
+    for (const child of children) if (child) node.append(child);
+    return node;
+  }
+
+  class ApiError extends Error {
+    constructor(status) {
+      super(`HTTP ${status}`);
+      this.status = status;
+    }
+  }
+
+  async function request(method, path, body, token) {
+    const headers = { Accept: "application/json" };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    if (token) headers.Authorization = `Bearer ${token}`;
+    let response;
+    try {
+      response = await fetch(API + path, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        credentials: "omit",
+      });
+    } catch (_) {
+      throw new ApiError(0);
+    }
+    if (!response.ok) throw new ApiError(response.status);
+    return response.status === 204 ? null : response.json();
+  }
+
+  // Stored as {"<api origin>": {id, token}} under one key, so two chatbot hosts on one site never mix.
+  const storage = {
+    readAll() {
+      try {
+        const all = JSON.parse(localStorage.getItem(STORAGE_KEY) || "{}");
+        return all && typeof all === "object" && !Array.isArray(all) ? all : {};
+      } catch (_) {
+        return {};
+      }
+    },
+    read() {
+      const saved = this.readAll()[ORIGIN];
+      return saved && saved.id && saved.token ? { id: String(saved.id), token: String(saved.token) } : null;
+    },
+    write(conversation) {
+      try {
+        const all = this.readAll();
+        if (conversation) all[ORIGIN] = { id: conversation.id, token: conversation.token };
+        else delete all[ORIGIN];
+        localStorage.setItem(STORAGE_KEY, JSON.stringify(all));
+      } catch (_) {
+        /* storage may be blocked (private mode, sandboxed iframe): the chat still works */
+      }
+    },
+  };
+
+  // ------------------------------------------------------- sanitising server-rendered HTML
+
+  const BLOCKED_ELEMENTS =
+    "script,iframe,object,embed,style,link,meta,base,form,input,button,textarea,select,frame,frameset,template,noscript,svg,math";
+  const URL_ATTRIBUTES = new Set(["href", "src", "action", "formaction", "xlink:href", "poster", "background", "cite", "data"]);
+
+  function isSafeUrl(value) {
+    const url = value.replace(/[\u0000-\u0020\u007f-\u009f]/g, "").toLowerCase();
+    if (/^(https?:|mailto:)/.test(url)) return true;
+    return !/^[a-z][a-z0-9+.-]*:/.test(url); // relative: no scheme at all
+  }
+
+  // The server already sanitises; this is defence in depth. Parsing into an inert <template> means
+  // nothing in the markup runs or loads before it has been cleaned.
+  function sanitisedFragment(html) {
+    const template = document.createElement("template");
+    template.innerHTML = html;
+    const fragment = template.content;
+    fragment.querySelectorAll(BLOCKED_ELEMENTS).forEach((node) => node.remove());
+    fragment.querySelectorAll("*").forEach((node) => {
+      for (const attribute of Array.from(node.attributes)) {
+        const name = attribute.name.toLowerCase();
+        const unsafe =
+          name.startsWith("on") ||
+          name === "style" ||
+          name === "srcset" ||
+          (URL_ATTRIBUTES.has(name) && !isSafeUrl(attribute.value));
+        if (unsafe) node.removeAttribute(attribute.name);
+      }
+    });
+    fragment.querySelectorAll("a").forEach((link) => {
+      link.setAttribute("target", "_blank");
+      link.setAttribute("rel", "noopener noreferrer");
+    });
+    return fragment;
+  }
+
+  function relativeLuminance(hex) {
+    const channels = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16) / 255);
+    const [r, g, b] = channels.map((c) => (c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4));
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  }
+
+  function contrastWithWhite(hex) {
+    return 1.05 / (relativeLuminance(hex) + 0.05);
+  }
+
+  // --------------------------------------------------------------------------- the widget
+
+  function mount(host) {
+    const shadow = host.attachShadow({ mode: "open" });
+    const state = {
+      config: { ...DEFAULTS },
+      conversation: null, // {id, token}
+      status: "bot",
+      busy: false,
+      open: MODE === "inline",
+      shown: new Set(), // message ids already rendered
+      pendingEvents: null, // messages that arrived while a send was in flight
+      socket: null,
+      reconnectAttempts: 0,
+      reconnectTimer: null,
+      staffTypingTimer: null,
+    };
+
+    // ---- build the DOM
+
+    const root = el("div", { class: `cb cb--${MODE}`, "data-open": String(state.open) });
+    const titleEl = el("h2", { class: "cb-title", id: "cb-title", text: DEFAULTS.title });
+    const subtitleEl = el("p", { class: "cb-subtitle", text: "We typically reply in seconds" });
+    const avatar = el("div", { class: "cb-avatar", "aria-hidden": "true", text: "?" });
+    const handoffButton = el(
+      "button",
+      { type: "button", class: "cb-handoff", "data-testid": "chatbot-handoff", icon: ICONS.person },
+      "Talk to a person",
+    );
+    const closeButton =
+      MODE === "floating"
+        ? el("button", { type: "button", class: "cb-close", "aria-label": "Close chat", icon: ICONS.close })
+        : null;
+    const header = el(
+      "div",
+      { class: "cb-header" },
+      avatar,
+      el("div", { class: "cb-heading" }, titleEl, subtitleEl),
+      closeButton,
+    );
+    const log = el("div", {
+      class: "cb-log",
+      role: "log",
+      "aria-live": "polite",
+      "aria-label": "Conversation",
+      "data-testid": "chatbot-log",
+      tabindex: "0",
+    });
+    const greeting = el(
+      "div",
+      { class: "cb-msg", "data-testid": "chatbot-message", "data-role": "bot", "data-greeting": "true", hidden: true },
+      el("div", { class: "cb-bubble" }),
+    );
+    const typing = el(
+      "div",
+      { class: "cb-msg cb-typing", "data-role": "bot", hidden: true },
+      el(
+        "div",
+        { class: "cb-bubble" },
+        el("span", { class: "cb-dots", "aria-hidden": "true" }, el("span"), el("span"), el("span")),
+        el("span", { class: "cb-typing-label" }),
+      ),
+    );
+    log.append(greeting, typing);
+    const statusLine = el("div", { class: "cb-status", role: "status", "data-testid": "chatbot-status" });
+    const errorLine = el("p", { class: "cb-error", role: "alert" });
+    const input = el("textarea", {
+      id: "cb-input",
+      class: "cb-input",
+      rows: "1",
+      "data-testid": "chatbot-input",
+      placeholder: DEFAULTS.placeholder,
+      autocomplete: "off",
+      enterkeyhint: "send",
+    });
+    const sendButton = el("button", {
+      type: "submit",
+      class: "cb-send",
+      "data-testid": "chatbot-send",
+      "aria-label": "Send message",
+      icon: ICONS.send,
+    });
+    const composer = el(
+      "form",
+      { class: "cb-composer", novalidate: true },
+      el("label", { class: "cb-sr", for: "cb-input", text: "Type your message" }),
+      input,
+      sendButton,
+    );
+    const panel = el(
+      "section",
+      {
+        id: "cb-panel",
+        class: "cb-panel",
+        role: MODE === "floating" ? "dialog" : "region",
+        "aria-label": DEFAULTS.title,
+        "data-testid": "chatbot-panel",
+        hidden: !state.open,
+      },
+      header,
+      log,
+      statusLine,
+      errorLine,
+      composer,
+      el("div", { class: "cb-footer" }, handoffButton),
+    );
+    let launcher = null;
+    if (MODE === "floating") {
+      launcher = el("button", {
+        type: "button",
+        class: "cb-launcher",
+        "data-testid": "chatbot-launcher",
+        "aria-expanded": "false",
+        "aria-controls": "cb-panel",
+        "aria-label": `Open chat: ${DEFAULTS.title}`,
+        icon: ICONS.chat + ICONS.close,
+      });
+      root.append(panel, launcher);
+    } else {
+      root.append(panel);
+    }
+    shadow.append(el("style", { text: CSS }), root);
+
+    // ---- config
+
+    function applyConfig(config) {
+      const merged = { ...DEFAULTS };
+      for (const key of Object.keys(DEFAULTS)) {
+        if (typeof config[key] === "string" && config[key].trim()) merged[key] = config[key].trim();
+      }
+      if (!/^#[0-9a-f]{6}$/i.test(merged.color)) merged.color = DEFAULTS.color;
+      state.config = merged;
+      root.setAttribute("lang", merged.language);
+      root.style.setProperty("--cb-accent", merged.color);
+      root.style.setProperty("--cb-on-accent", contrastWithWhite(merged.color) >= 4.5 ? "#fff" : "#111418");
+      root.style.setProperty("--cb-accent-ink", contrastWithWhite(merged.color) >= 4.5 ? merged.color : "#1b1f24");
+      titleEl.textContent = merged.title;
+      panel.setAttribute("aria-label", merged.title);
+      subtitleEl.textContent = merged.company || "We typically reply in seconds";
+      avatar.textContent = (merged.company || merged.title).trim().charAt(0).toUpperCase();
+      input.placeholder = merged.placeholder;
+      if (launcher) launcher.setAttribute("aria-label", `${state.open ? "Close" : "Open"} chat: ${merged.title}`);
+      greeting.querySelector(".cb-bubble").textContent = merged.greeting;
+      greeting.hidden = !merged.greeting;
+    }
+
+    // ---- rendering
+
+    function scrollToEnd() {
+      log.scrollTop = log.scrollHeight;
+    }
+
+    function appendToLog(node) {
+      log.insertBefore(node, typing);
+      scrollToEnd();
+    }
+
+    function senderLabel(role) {
+      if (role === "customer") return "You said";
+      if (role === "staff") return "Support team";
+      if (role === "system") return "Notice";
+      return state.config.company || "Assistant";
+    }
+
+    function chipRow(items, testid, label) {
+      const row = el("div", { class: "cb-chips", role: "group", "aria-label": label });
+      for (const item of items) {
+        if (!item || typeof item.question !== "string") continue;
+        const chip = el("button", { type: "button", class: "cb-chip", "data-testid": testid, text: item.question });
+        if (item.intent) chip.dataset.intent = item.intent;
+        chip.addEventListener("click", () => send(item.question, item.intent || null));
+        row.append(chip);
+      }
+      return row.childElementCount ? row : null;
+    }
+
+    function feedbackRow(message) {
+      const label = el("span", { class: "cb-feedback-label", text: "Was this helpful?" });
+      const up = el("button", {
+        type: "button",
+        class: "cb-thumb",
+        "data-testid": "chatbot-feedback-up",
+        "aria-label": "Helpful",
+        "aria-pressed": String(message.helpful === true),
+        icon: ICONS.up,
+      });
+      const down = el("button", {
+        type: "button",
+        class: "cb-thumb",
+        "data-testid": "chatbot-feedback-down",
+        "aria-label": "Not helpful",
+        "aria-pressed": String(message.helpful === false),
+        icon: ICONS.down,
+      });
+      const row = el("div", { class: "cb-feedback" }, label, up, down);
+      const choose = async (helpful) => {
+        const previous = [up.getAttribute("aria-pressed"), down.getAttribute("aria-pressed")];
+        up.setAttribute("aria-pressed", String(helpful));
+        down.setAttribute("aria-pressed", String(!helpful));
+        try {
+          await request("POST", `/messages/${encodeURIComponent(message.id)}/feedback`, { helpful }, token());
+          label.textContent = "Thanks for your feedback!";
+        } catch (_) {
+          up.setAttribute("aria-pressed", previous[0]);
+          down.setAttribute("aria-pressed", previous[1]);
+          showError(GENERIC_ERROR);
+        }
+      };
+      up.addEventListener("click", () => choose(true));
+      down.addEventListener("click", () => choose(false));
+      return row;
+    }
+
+    function messageNode(message) {
+      const role = ["customer", "bot", "staff", "system"].includes(message.role) ? message.role : "bot";
+      const node = el("div", { class: "cb-msg", "data-testid": "chatbot-message", "data-role": role });
+      if (message.id !== undefined && message.id !== null) node.dataset.id = String(message.id);
+      if (role === "staff") node.append(el("div", { class: "cb-sender", text: senderLabel(role) }));
+      const bubble = el("div", { class: "cb-bubble" }, el("span", { class: "cb-sr", text: `${senderLabel(role)}: ` }));
+      if (role !== "customer" && typeof message.html === "string") {
+        bubble.classList.add("cb-bubble--html");
+        bubble.append(sanitisedFragment(message.html));
+      } else {
+        bubble.append(document.createTextNode(message.text || ""));
+      }
+      if (message.created_at) {
+        const when = new Date(message.created_at);
+        if (!Number.isNaN(when.getTime())) bubble.title = when.toLocaleString();
+      }
+      node.append(bubble);
+      if (role !== "customer") {
+        const suggestions = chipRow(message.suggestions || [], "chatbot-suggestion", "Did you mean");
+        const followUps = chipRow(message.follow_ups || [], "chatbot-followup", "Related questions");
+        if (suggestions) node.append(suggestions);
+        if (followUps) node.append(followUps);
+      }
+      if (role === "bot" && message.action === "answer" && node.dataset.id) node.append(feedbackRow(message));
+      return node;
+    }
+
+    // Renders a message unless one with its id is already on screen; returns whether it was new.
+    function renderMessage(message) {
+      if (!message || typeof message !== "object") return false;
+      const id = message.id === undefined || message.id === null ? null : String(message.id);
+      if (id !== null) {
+        if (state.shown.has(id)) return false;
+        state.shown.add(id);
+      }
+      appendToLog(messageNode(message));
+      if (message.handoff && state.status === "bot") setStatus("waiting");
+      if (message.role === "staff") setStaffTyping(false);
+      return true;
+    }
+
+    // Messages from the socket or a resync wait while a send is in flight, so the POST's own answer
+    // is rendered first and the copies the socket also delivers are dropped by id.
+    function receive(message) {
+      if (state.pendingEvents) {
+        state.pendingEvents.push(message);
+        return;
+      }
+      const isNew = renderMessage(message);
+      if (isNew && !state.open && launcher && message.role !== "customer") {
+        launcher.dataset.unread = "true";
+        launcher.setAttribute("aria-label", `Open chat: ${state.config.title} (new message)`);
+      }
+    }
+
+    function setStatus(status) {
+      state.status = Object.hasOwn(STATUS_TEXT, status) ? status : "bot";
+      statusLine.textContent = STATUS_TEXT[state.status];
+      handoffButton.disabled = state.status === "waiting" || state.status === "with_staff";
+      if (state.status === "closed") closeSocket();
+    }
+
+    // `shown`: whether the label is visible, or only read out by screen readers.
+    function showTyping(label, shown) {
+      const labelEl = typing.querySelector(".cb-typing-label");
+      labelEl.textContent = label;
+      labelEl.classList.toggle("cb-sr", !shown);
+      typing.hidden = false;
+      scrollToEnd();
+    }
+
+    function hideTyping() {
+      typing.hidden = true;
+    }
+
+    function setStaffTyping(on) {
+      clearTimeout(state.staffTypingTimer);
+      if (on) {
+        showTyping("A person is typing…", true);
+        state.staffTypingTimer = setTimeout(() => setStaffTyping(false), STAFF_TYPING_TIMEOUT_MS);
+      } else if (!state.busy) {
+        hideTyping();
+      }
+    }
+
+    function showError(text) {
+      errorLine.textContent = text;
+    }
+
+    function setBusy(busy) {
+      state.busy = busy;
+      sendButton.disabled = busy;
+      log.setAttribute("aria-busy", String(busy));
+      if (busy) {
+        state.pendingEvents = [];
+        showTyping("Typing…", false);
+      } else {
+        hideTyping();
+        const waiting = state.pendingEvents || [];
+        state.pendingEvents = null;
+        waiting.forEach(receive);
+      }
+    }
+
+    // ---- conversation lifecycle
+
+    function token() {
+      return state.conversation ? state.conversation.token : null;
+    }
+
+    function forgetConversation() {
+      closeSocket();
+      state.conversation = null;
+      storage.write(null);
+    }
+
+    async function startConversation() {
+      const created = await request("POST", "/conversations", { language: state.config.language });
+      state.conversation = { id: String(created.id), token: String(created.token) };
+      storage.write(state.conversation);
+      setStatus("bot");
+      connectSocket();
+      return state.conversation;
+    }
+
+    async function ensureConversation() {
+      if (state.conversation && state.status !== "closed") return state.conversation;
+      if (state.conversation) {
+        forgetConversation();
+        appendToLog(el("div", { class: "cb-divider", text: "New conversation" }));
+      }
+      return startConversation();
+    }
+
+    // Calls `path` on the current conversation; if the server no longer knows it, starts a new one once.
+    async function onConversation(path, body) {
+      const conversation = await ensureConversation();
+      try {
+        return await request("POST", `/conversations/${encodeURIComponent(conversation.id)}${path}`, body, conversation.token);
+      } catch (error) {
+        if (error.status !== 401 && error.status !== 404) throw error;
+        forgetConversation();
+        const fresh = await startConversation();
+        return request("POST", `/conversations/${encodeURIComponent(fresh.id)}${path}`, body, fresh.token);
+      }
+    }
+
+    async function restore() {
+      const saved = storage.read();
+      if (!saved) return;
+      state.conversation = saved;
+      try {
+        const history = await request("GET", `/conversations/${encodeURIComponent(saved.id)}/messages`, undefined, saved.token);
+        (history.messages || []).forEach(renderMessage);
+        setStatus(history.conversation && history.conversation.status);
+        if (state.status !== "closed") connectSocket();
+      } catch (error) {
+        if (error.status === 401 || error.status === 403 || error.status === 404) forgetConversation();
+        // Otherwise (offline, server error) keep it: the next send tries again.
+      }
+    }
+
+    async function resync() {
+      const conversation = state.conversation;
+      if (!conversation) return;
+      try {
+        const history = await request("GET", `/conversations/${encodeURIComponent(conversation.id)}/messages`, undefined, conversation.token);
+        if (state.conversation !== conversation) return;
+        (history.messages || []).forEach(receive);
+        if (history.conversation) setStatus(history.conversation.status);
+      } catch (_) {
+        /* the socket's own events and the next POST keep the widget usable */
+      }
+    }
+
+    // ---- sending
+
+    async function send(text, intent) {
+      const fromInput = intent === undefined;
+      const body = (text || "").trim();
+      if (!body || state.busy) return;
+      showError("");
+      if (fromInput) {
+        input.value = "";
+        resizeInput();
+      }
+      const pending = messageNode({ role: "customer", text: body });
+      pending.dataset.pending = "true";
+      appendToLog(pending);
+      setBusy(true);
+      try {
+        const payload = intent ? { text: body, intent } : { text: body };
+        const result = await onConversation("/messages", payload);
+        const sent = result && result.message;
+        if (sent && sent.id !== undefined && sent.id !== null && !state.shown.has(String(sent.id))) {
+          state.shown.add(String(sent.id));
+          pending.dataset.id = String(sent.id);
+          pending.removeAttribute("data-pending");
+        } else {
+          pending.remove();
+        }
+        if (result && result.reply) renderMessage(result.reply);
+      } catch (_) {
+        pending.remove();
+        showError(GENERIC_ERROR);
+        // Give the typed text back, unless the customer has started typing something else.
+        if (fromInput && !input.value) {
+          input.value = text;
+          resizeInput();
+        }
+      } finally {
+        setBusy(false);
+      }
+    }
+
+    async function requestHandoff() {
+      if (state.busy) return;
+      showError("");
+      setBusy(true);
+      try {
+        const result = await onConversation("/handoff", {});
+        if (result && result.message) renderMessage(result.message);
+        setStatus((result && result.status) || "waiting");
+      } catch (_) {
+        showError(GENERIC_ERROR);
+      } finally {
+        setBusy(false);
+      }
+    }
+
+    // ---- live events
+
+    function closeSocket() {
+      clearTimeout(state.reconnectTimer);
+      const socket = state.socket;
+      state.socket = null;
+      if (socket) socket.close();
+    }
+
+    function connectSocket() {
+      const conversation = state.conversation;
+      if (!conversation || state.socket || typeof WebSocket !== "function") return;
+      clearTimeout(state.reconnectTimer);
+      const url =
+        `${ORIGIN.replace(/^http/, "ws")}/api/v1/conversations/${encodeURIComponent(conversation.id)}/ws` +
+        `?token=${encodeURIComponent(conversation.token)}`;
+      let socket;
+      try {
+        socket = new WebSocket(url);
+      } catch (_) {
+        scheduleReconnect();
+        return;
+      }
+      state.socket = socket;
+      socket.addEventListener("open", () => {
+        // After a drop, fetch what was said meanwhile.
+        if (state.reconnectAttempts > 0) resync();
+        state.reconnectAttempts = 0;
+      });
+      socket.addEventListener("message", (event) => {
+        let data;
+        try {
+          data = JSON.parse(event.data);
+        } catch (_) {
+          return;
+        }
+        handleEvent(data);
+      });
+      socket.addEventListener("close", (event) => {
+        if (state.socket !== socket) return; // closed on purpose
+        state.socket = null;
+        // 1008 / 44xx: the server refused this conversation or token; retrying will not help.
+        if (event.code === 1008 || (event.code >= 4400 && event.code < 4500)) return;
+        scheduleReconnect();
+      });
+    }
+
+    function scheduleReconnect() {
+      if (!state.conversation || state.status === "closed") return;
+      const attempt = Math.max(1, state.reconnectAttempts);
+      const delay = Math.min(RECONNECT_MAX_MS, 1000 * 2 ** (attempt - 1)) * (0.75 + Math.random() / 2);
+      state.reconnectAttempts = attempt + 1;
+      clearTimeout(state.reconnectTimer);
+      state.reconnectTimer = setTimeout(connectSocket, delay);
+    }
+
+    function handleEvent(event) {
+      if (!event || typeof event !== "object") return;
+      if (event.type === "message") receive(event.message);
+      else if (event.type === "status") setStatus(event.status);
+      else if (event.type === "typing" && event.role === "staff") setStaffTyping(Boolean(event.typing));
+    }
+
+    // ---- opening and closing (floating mode)
+
+    function setOpen(open) {
+      if (MODE !== "floating") return;
+      state.open = open;
+      root.dataset.open = String(open);
+      panel.hidden = !open;
+      launcher.setAttribute("aria-expanded", String(open));
+      launcher.setAttribute("aria-label", `${open ? "Close" : "Open"} chat: ${state.config.title}`);
+      if (open) {
+        delete launcher.dataset.unread;
+        scrollToEnd();
+        input.focus();
+      } else {
+        launcher.focus();
+      }
+    }
+
+    function resizeInput() {
+      input.style.height = "auto";
+      input.style.height = `${Math.min(input.scrollHeight + 2, 132)}px`;
+    }
+
+    // ---- wiring
+
+    composer.addEventListener("submit", (event) => {
+      event.preventDefault();
+      send(input.value);
+    });
+    input.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        send(input.value);
+      }
+    });
+    input.addEventListener("input", () => {
+      resizeInput();
+      if (errorLine.textContent) showError("");
+    });
+    handoffButton.addEventListener("click", requestHandoff);
+    if (launcher) {
+      launcher.addEventListener("click", () => setOpen(!state.open));
+      closeButton.addEventListener("click", () => setOpen(false));
+      panel.addEventListener("keydown", (event) => {
+        if (event.key === "Escape") {
+          event.stopPropagation();
+          setOpen(false);
+        }
+      });
+    }
+
+    applyConfig({});
+    request("GET", `/widget/config?lang=${encodeURIComponent(LANGUAGE)}`)
+      .then(applyConfig)
+      .catch(() => {
+        /* defaults stay */
+      });
+    restore();
+  }
+
+  // The host element is the one thing the page's CSS can still reach: a tag no site styles, and
+  // inline !important declarations (which outrank the page's own !important rules).
+  function createHost() {
+    const host = document.createElement("chatbot-widget");
+    host.dataset.chatbotWidget = MODE;
+    host.dataset.mode = MODE;
+    const fixed = {
+      display: "block",
+      visibility: "visible",
+      opacity: "1",
+      transform: "none",
+      filter: "none",
+      contain: "none",
+      margin: "0",
+      padding: "0",
+      border: "0",
+    };
+    if (MODE === "inline") Object.assign(fixed, { width: "100%", height: "100%" });
+    for (const [property, value] of Object.entries(fixed)) host.style.setProperty(property, value, "important");
+    return host;
+  }
+
+  function start() {
+    if (MODE === "inline") {
+      const target = script.dataset.target && document.querySelector(script.dataset.target);
+      if (!target) {
+        console.error(`chatbot widget: data-target ${script.dataset.target || "(missing)"} matches nothing`);
+        return;
+      }
+      const host = createHost();
+      target.append(host);
+      mount(host);
+    } else {
+      if (document.querySelector('[data-chatbot-widget="floating"]')) return; // included twice
+      const host = createHost();
+      document.body.append(host);
+      mount(host);
+    }
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();
