@@ -32,8 +32,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(args, get_settings())
     except ValidationError as exc:
         for error in exc.errors():
-            field = ".".join(str(p) for p in error["loc"]) or "settings"
-            print(f"chatbot: setting CHATBOT_{field.upper()}: {error['msg']}", file=sys.stderr)
+            field = ".".join(str(p) for p in error["loc"])
+            where = f"setting CHATBOT_{field.upper()}" if field else "settings"
+            print(f"chatbot: {where}: {error['msg']}", file=sys.stderr)
         return 2
     except ImportRejected as exc:
         for problem in exc.problems:
@@ -77,11 +78,37 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.set_defaults(handler=evaluate_command)
 
+    train = commands.add_parser("train", help="fine-tune a model on the knowledge base")
+    train.add_argument("--epochs", type=_positive_int, help="passes over the data (default 3)")
+    train.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None)
+    train.add_argument("--activate", action="store_true", help="serve the new version at once")
+    train.add_argument("--json", action="store_true", help="print one JSON object")
+    train.set_defaults(handler=train_command)
+
+    models = commands.add_parser("models", help="the model registry")
+    models_commands = models.add_subparsers(required=True, metavar="ACTION")
+    listing = models_commands.add_parser("list", help="every model version")
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    listing.set_defaults(handler=models_list)
+    activate = models_commands.add_parser("activate", help="serve this version")
+    activate.add_argument("version")
+    activate.set_defaults(handler=models_activate)
+
     serve = commands.add_parser("serve", help="run the web app")
     serve.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
     serve.set_defaults(handler=serve_command)
     return parser
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {value!r}")
+    return number
 
 
 def db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
@@ -115,15 +142,20 @@ def import_faq(args: argparse.Namespace, settings: Settings) -> int:
         )
         if not args.dry_run:
             session.commit()
-    verb = "would be" if args.dry_run else "were"
     for label, keys in (
         ("added", diff.added),
         ("changed", diff.changed),
         ("removed", diff.removed),
     ):
-        print(f"{len(keys)} intents {verb} {label}" + (f": {', '.join(keys)}" if keys else ""))
-    print(f"{len(diff.unchanged)} intents unchanged")
+        listed = f": {', '.join(keys)}" if keys else ""
+        verb = "would be" if args.dry_run else ("was" if len(keys) == 1 else "were")
+        print(f"{_intents(len(keys))} {verb} {label}{listed}")
+    print(f"{_intents(len(diff.unchanged))} unchanged")
     return 0
+
+
+def _intents(count: int) -> str:
+    return f"{count} intent" if count == 1 else f"{count} intents"
 
 
 def _manager(settings: Settings) -> tuple[Any, Any]:
@@ -183,29 +215,156 @@ def evaluate_command(args: argparse.Namespace, settings: Settings) -> int:
     if not args.file.is_file():
         raise UserError(f"{args.file}: no such file")
     examples = read_labelled_file(args.file)
+    from chatbot.runtime import UnknownModelVersion, engine_for_version, load_encoder
+
     manager, factory = _manager(settings)
-    if args.model and args.model != manager.engine.version:
-        raise UserError(
-            f"--model: unknown model version '{args.model}' (available: {manager.engine.version})"
-        )
-    with factory() as session:
-        manager.refresh(session)
-    if manager.engine.revision in (None, 0):
+    engine = manager.engine
+    if args.model and args.model != engine.version:
+        try:
+            engine = engine_for_version(settings, factory, load_encoder(settings), args.model)
+        except UnknownModelVersion as exc:
+            raise UserError(f"--model: {exc}") from exc
+    if not engine.revision:
         raise UserError("the knowledge base is empty: import one with `chatbot import-faq FILE`")
+    thresholds = manager.thresholds_for(engine)
     outcomes = []
     for example in examples:
         started = time.perf_counter()
-        prediction = manager.engine.predict([example.text])[0]
-        decision = decide(prediction, manager.thresholds)
+        prediction = engine.predict([example.text])[0]
+        decision = decide(prediction, thresholds)
         latency = (time.perf_counter() - started) * 1000
         outcomes.append(Outcome(prediction.intent, decision.action is not Action.FALLBACK, latency))
-    report = {"model": manager.engine.version, **score(examples, outcomes)}
+    report = {"model": engine.version, **score(examples, outcomes)}
     if args.json:
         print(json.dumps(report))
     else:
         for key, value in report.items():
             shown = f"{value:.4f}" if isinstance(value, float) else value
             print(f"{key:>18}: {shown}")
+    return 0
+
+
+def train_command(args: argparse.Namespace, settings: Settings) -> int:
+    from chatbot.db.training import RunInProgress
+    from chatbot.nlu.pipeline import TrainingDataError
+    from chatbot.runtime import load_encoder
+    from chatbot.training import execute_run, start_run
+
+    device = args.device or settings.device
+    factory = _session_factory(settings)
+    with factory() as session:
+        try:
+            run = start_run(
+                session, settings, epochs=args.epochs, device=device, activate=args.activate
+            )
+        except RunInProgress as exc:
+            raise UserError(str(exc)) from exc
+        session.commit()
+        run_id = run.id
+    bar = _ProgressBar()
+
+    def load_base(device: str) -> Any:
+        return load_encoder(settings.model_copy(update={"device": device}))
+
+    try:
+        version = execute_run(
+            settings, factory, run_id, load_base=load_base, on_progress=bar.update
+        )
+    except TrainingDataError as exc:
+        raise UserError(str(exc)) from exc
+    finally:
+        bar.close()
+    if version is None:
+        print(f"chatbot: training run {run_id} was cancelled", file=sys.stderr)
+        return 1
+    summary = {
+        "version": version.version,
+        "run": run_id,
+        "activated": version.is_active,
+        "path": version.path,
+        **version.metrics,
+    }
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        for key, value in summary.items():
+            shown = f"{value:.4f}" if isinstance(value, float) else value
+            print(f"{key:>18}: {shown}")
+        if not version.is_active:
+            print(f"serve it with: chatbot models activate {version.version}")
+    return 0
+
+
+class _ProgressBar:
+    """Training progress on stderr: a live bar on a terminal, a line per 10% elsewhere."""
+
+    def __init__(self) -> None:
+        self.tty = sys.stderr.isatty()
+        self.shown = -1
+
+    def update(self, progress: Any) -> None:
+        share = progress.step / max(1, progress.total_steps)
+        eta = progress.eta_seconds
+        eta_text = "--" if eta != eta else f"{int(eta) // 60}m{int(eta) % 60:02d}s"
+        line = (
+            f"[{'#' * int(share * 30):<30}] {share:4.0%} step {progress.step}/"
+            f"{progress.total_steps} epoch {progress.epoch} loss {progress.loss:.3f} "
+            f"ETA {eta_text}"
+        )
+        if self.tty:
+            print("\r" + line, end="", file=sys.stderr, flush=True)
+        elif int(share * 10) > self.shown:
+            self.shown = int(share * 10)
+            print(line, file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.tty:
+            print(file=sys.stderr)
+
+
+def models_list(args: argparse.Namespace, settings: Settings) -> int:
+    from chatbot.db.model_versions import list_versions
+
+    with _session_factory(settings)() as session:
+        rows = [
+            {
+                "version": v.version,
+                "kind": v.kind,
+                "active": v.is_active,
+                "created_at": v.created_at.isoformat(timespec="seconds"),
+                "accuracy": v.metrics.get("accuracy"),
+                "macro_f1": v.metrics.get("macro_f1"),
+                "training_seconds": v.metrics.get("training_seconds"),
+            }
+            for v in list_versions(session)
+        ]
+    if args.json:
+        print(json.dumps(rows))
+        return 0
+    print(f"{'':2}{'version':32} {'kind':11} {'created':26} {'accuracy':>8} {'macro_f1':>8}")
+    for row in rows:
+        accuracy = "" if row["accuracy"] is None else f"{row['accuracy']:.4f}"
+        macro_f1 = "" if row["macro_f1"] is None else f"{row['macro_f1']:.4f}"
+        print(
+            f"{'*' if row['active'] else '':2}{row['version']:32} {row['kind']:11} "
+            f"{row['created_at']:26} {accuracy:>8} {macro_f1:>8}"
+        )
+    return 0
+
+
+def models_activate(args: argparse.Namespace, settings: Settings) -> int:
+    from chatbot.db.model_versions import activate, get_version, list_versions
+
+    with _session_factory(settings)() as session:
+        row = get_version(session, args.version)
+        if row is None:
+            known = ", ".join(v.version for v in list_versions(session)) or "none"
+            raise UserError(f"unknown model version '{args.version}' (known: {known})")
+        if row.status != "ready":
+            raise UserError(f"model version '{args.version}' is {row.status}, not ready")
+        activate(session, row)
+        session.commit()
+    print(f"{args.version} is now active; running servers switch to it at their next message")
     return 0
 
 

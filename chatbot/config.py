@@ -89,7 +89,10 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _thresholds_ordered(self) -> Settings:
         if self.clarify_threshold > self.answer_threshold:
-            raise ValueError("clarify_threshold must not exceed answer_threshold")
+            raise ValueError(
+                "CHATBOT_CLARIFY_THRESHOLD must not exceed CHATBOT_ANSWER_THRESHOLD "
+                f"({self.clarify_threshold} > {self.answer_threshold})"
+            )
         return self
 
     @property

@@ -98,6 +98,8 @@ def _jsonl_records(name: str, content: str) -> list[tuple[int, dict[str, Any]]]:
         if not isinstance(record, dict):
             raise ImportRejected([Problem(name, "a line must be a JSON object", row=number)])
         records.append((number, record))
+    if records and not any("intent" in record for _, record in records):
+        raise ImportRejected([Problem(name, "missing column 'intent'", column="intent")])
     return records
 
 

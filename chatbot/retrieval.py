@@ -64,15 +64,21 @@ def score_intents(
         nearest_weight: share of the nearest-phrasing similarity; the rest is the centroid's.
         allowed: optional (I,) bool mask; intents outside it score -inf.
     """
+    nearest, centroid = nearest_and_centroid(index, queries)
+    scores = nearest_weight * nearest + (1 - nearest_weight) * centroid
+    if allowed is not None:
+        scores = scores.masked_fill(~allowed, float("-inf"))
+    return scores
+
+
+def nearest_and_centroid(index: IntentIndex, queries: Tensor) -> tuple[Tensor, Tensor]:
+    """Per query and intent: similarity to the nearest phrasing and to the centroid, (Q, I) each."""
     similarity = queries @ index.phrasing_vectors.T  # (Q, P)
     owner = index.phrasing_intent.expand(queries.shape[0], -1)
     nearest = torch.full((queries.shape[0], len(index)), -1.0).scatter_reduce(
         1, owner, similarity, reduce="amax", include_self=True
     )
-    scores = nearest_weight * nearest + (1 - nearest_weight) * (queries @ index.centroids.T)
-    if allowed is not None:
-        scores = scores.masked_fill(~allowed, float("-inf"))
-    return scores
+    return nearest, queries @ index.centroids.T
 
 
 def top_intents(scores: Tensor, keys: Sequence[str], k: int) -> list[list[tuple[str, float]]]:

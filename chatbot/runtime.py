@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
 
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
@@ -11,9 +12,17 @@ from sqlalchemy.orm import Session, sessionmaker
 from chatbot.config import Settings
 from chatbot.conversation.manager import ConversationManager
 from chatbot.conversation.policies import Thresholds
-from chatbot.db.model_versions import ensure_base_version
+from chatbot.db.knowledge import knowledge_revision, load_intents
+from chatbot.db.model_versions import (
+    active_version_name,
+    ensure_base_version,
+    get_version,
+    list_versions,
+)
+from chatbot.db.training import recover_interrupted_runs
 from chatbot.nlu.encoder import SentenceEncoder, configure_threads
 from chatbot.nlu.engine import Encoder, IntentEngine
+from chatbot.nlu.model import load_model
 
 log = logging.getLogger(__name__)
 
@@ -48,27 +57,65 @@ def thresholds(settings: Settings) -> Thresholds:
 def build_manager(
     settings: Settings, encoder: Encoder, session_factory: sessionmaker[Session]
 ) -> ConversationManager:
-    """Register the model version, index the knowledge base and return a ready manager."""
+    """Register the base model, load the active version, index the knowledge base."""
     sha256 = getattr(encoder, "weights_sha256", "unknown")
-    version = f"base-{sha256[:12]}"
+    base_version = f"base-{sha256[:12]}"
     base_model = str(getattr(encoder, "path", settings.base_model or "packaged"))
-    manager = ConversationManager(
-        IntentEngine(encoder, version=version),
-        thresholds(settings),
-        fallbacks_before_handoff=settings.fallbacks_before_handoff,
-    )
     try:
         with session_factory() as session:
             ensure_base_version(
-                session, version=version, base_model=base_model, weights_sha256=sha256
+                session, version=base_version, base_model=base_model, weights_sha256=sha256
             )
+            # A training run killed with its process (SIGKILL, power loss) is marked failed.
+            recover_interrupted_runs(session)
             session.commit()
-            manager.refresh(session)
+            active = active_version_name(session) or base_version
     except (OperationalError, ProgrammingError) as exc:
         raise DatabaseNotReady(
             f"the database at {settings.resolved_database_url} has no schema: "
             "run `chatbot db upgrade` first"
         ) from exc
+
+    def load_engine(version: str) -> IntentEngine:
+        return engine_for_version(settings, session_factory, encoder, version)
+
+    return ConversationManager(
+        load_engine(active),
+        thresholds(settings),
+        fallbacks_before_handoff=settings.fallbacks_before_handoff,
+        load_engine=load_engine,
+    )
+
+
+def engine_for_version(
+    settings: Settings, session_factory: sessionmaker[Session], base: Encoder, version: str
+) -> IntentEngine:
+    """A ready engine (knowledge indexed, warmed up) for a registered model version."""
+    with session_factory() as session:
+        row = get_version(session, version)
+        if row is None:
+            raise UnknownModelVersion(version, [v.version for v in list_versions(session)])
+        if row.kind == "base" or not row.path:
+            engine = IntentEngine(base, version=row.version)
+        else:
+            encoder, card = load_model(
+                Path(row.path), device=settings.device, max_length=settings.max_sequence_length
+            )
+            engine = IntentEngine(
+                encoder,
+                version=row.version,
+                calibration=card.calibration_curve(),
+                nearest_weight=card.nearest_weight,
+                lexical_weight=card.lexical_weight,
+                lexical_weight_zh=card.lexical_weight_zh,
+                fallback_threshold=card.fallback_threshold,
+            )
+        engine.load_knowledge(load_intents(session), knowledge_revision(session))
     # The first pass through a model is several times slower: take it before any customer does.
-    manager.engine.predict(["hello"])
-    return manager
+    engine.predict(["hello"])
+    return engine
+
+
+class UnknownModelVersion(LookupError):
+    def __init__(self, version: str, known: list[str]) -> None:
+        super().__init__(f"unknown model version '{version}' (known: {', '.join(known) or 'none'})")

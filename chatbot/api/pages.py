@@ -14,7 +14,7 @@ from chatbot.conversation import builtins
 
 WEB_DIR = Path(__file__).resolve().parents[2] / "web"
 templates = Jinja2Templates(directory=WEB_DIR / "templates")
-router = APIRouter(include_in_schema=False)
+router = APIRouter()
 
 
 def _page(request: Request, name: str, settings: SettingsDep) -> HTMLResponse:
@@ -29,19 +29,19 @@ def _page(request: Request, name: str, settings: SettingsDep) -> HTMLResponse:
     )
 
 
-@router.get("/", response_class=HTMLResponse)
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)
 def demo_page(request: Request, settings: SettingsDep) -> HTMLResponse:
     """A demo company page with the chat widget."""
     return _page(request, "demo.html", settings)
 
 
-@router.get("/chat", response_class=HTMLResponse)
+@router.get("/chat", response_class=HTMLResponse, include_in_schema=False)
 def chat_page(request: Request, settings: SettingsDep) -> HTMLResponse:
     """The full-page customer chat."""
     return _page(request, "chat.html", settings)
 
 
-@router.get("/widget.js")
+@router.get("/widget.js", include_in_schema=False)
 def widget_script() -> FileResponse:
     """The embeddable widget: one script tag on any site."""
     return FileResponse(
@@ -51,7 +51,7 @@ def widget_script() -> FileResponse:
     )
 
 
-@router.get("/api/v1/widget/config", include_in_schema=True, tags=["customer"])
+@router.get("/api/v1/widget/config", tags=["customer"])
 def widget_config(settings: SettingsDep, lang: str = "en") -> schemas.WidgetConfig:
     """Title, colours and greeting for the widget."""
     language = "zh" if lang.lower().startswith("zh") else "en"

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -13,10 +15,13 @@ from chatbot.conversation import builtins
 from chatbot.conversation.policies import Action, Decision, Thresholds, decide
 from chatbot.db import conversations as store
 from chatbot.db.knowledge import knowledge_revision, load_intents
+from chatbot.db.model_versions import active_version_name
 from chatbot.db.models import Conversation, ConversationStatus, Message, Role
 from chatbot.nlu.engine import IntentEngine, Prediction
 from chatbot.nlu.language import detect_language
 
+log = logging.getLogger(__name__)
+EngineLoader = Callable[[str], IntentEngine]
 _WITH_PEOPLE = (ConversationStatus.WAITING, ConversationStatus.WITH_STAFF)
 
 
@@ -29,7 +34,11 @@ class Turn:
 
 
 class ConversationManager:
-    """Runs turns against one intent engine, keeping its index in step with the knowledge base."""
+    """Runs turns against the active model, keeping it in step with the knowledge base and registry.
+
+    ``load_engine`` builds a ready engine for a model version; when another version is activated,
+    it loads in the background while turns go on with the current one, then takes over.
+    """
 
     def __init__(
         self,
@@ -37,20 +46,57 @@ class ConversationManager:
         thresholds: Thresholds | None = None,
         *,
         fallbacks_before_handoff: int = 2,
+        load_engine: EngineLoader | None = None,
     ) -> None:
         self.engine = engine
         self.thresholds = thresholds or Thresholds()
         self.fallbacks_before_handoff = fallbacks_before_handoff
+        self._load_engine = load_engine
         self._refresh_lock = threading.Lock()
+        self._swap_lock = threading.Lock()
+        self._loading: str | None = None
+        self._unloadable: str | None = None  # a version that failed to load is not retried
 
-    def refresh(self, session: Session) -> None:
-        """Rebuild the index if the knowledge base changed since it was built (a cheap check)."""
+    def refresh(self, session: Session, *, wait: bool = False) -> None:
+        """Follow the knowledge base's revision and the active model version (cheap checks).
+
+        Args:
+            wait: load a newly activated version before returning, rather than in the background.
+        """
+        active = active_version_name(session) if self._load_engine else None
+        if active is not None and active not in (self.engine.version, self._unloadable):
+            self._switch_to(active, wait=wait)
+        engine = self.engine
         revision = knowledge_revision(session)
-        if revision == self.engine.revision:
+        if revision == engine.revision:
             return
         with self._refresh_lock:
-            if revision != self.engine.revision:
-                self.engine.load_knowledge(load_intents(session), revision)
+            if revision != engine.revision:
+                engine.load_knowledge(load_intents(session), revision)
+
+    def _switch_to(self, version: str, *, wait: bool) -> None:
+        with self._swap_lock:
+            if self._loading is not None:
+                return
+            self._loading = version
+        if wait:
+            self._load(version)
+        else:
+            threading.Thread(target=self._load, args=(version,), daemon=True).start()
+
+    def _load(self, version: str) -> None:
+        assert self._load_engine is not None
+        try:
+            self.engine = self._load_engine(version)  # one assignment: turns see old or new
+            log.info("now answering with model %s", version)
+        except Exception:
+            self._unloadable = version
+            log.exception(
+                "cannot load model %s; still answering with %s", version, self.engine.version
+            )
+        finally:
+            with self._swap_lock:
+                self._loading = None
 
     def understand(self, session: Session, text: str) -> Prediction:
         self.refresh(session)
@@ -83,11 +129,13 @@ class ConversationManager:
         if chosen_intent == builtins.HUMAN or (builtin and builtin.intent == builtins.HUMAN):
             return Turn(customer, self._handoff(session, conversation, language, started))
         self.refresh(session)
-        if chosen_intent is not None and self.engine.intent(chosen_intent) is not None:
-            reply = self._answer(session, conversation, chosen_intent, 1.0, started)
+        engine = self.engine  # one model for the whole turn, even if another is activated now
+        if chosen_intent is not None and engine.intent(chosen_intent) is not None:
+            reply = self._answer(engine, session, conversation, chosen_intent, 1.0, started)
             return Turn(customer, reply)
         if builtin is not None:
             reply = self._bot_says(
+                engine,
                 session,
                 conversation,
                 builtins.localized(builtins.REPLIES[builtin.intent], language),
@@ -98,9 +146,17 @@ class ConversationManager:
             )
             return Turn(customer, reply)
 
-        prediction = self.engine.predict([text])[0]
-        decision = decide(prediction, self.thresholds)
-        return Turn(customer, self._act(session, conversation, prediction, decision, started))
+        prediction = engine.predict([text])[0]
+        decision = decide(prediction, self.thresholds_for(engine))
+        reply = self._act(engine, session, conversation, prediction, decision, started)
+        return Turn(customer, reply)
+
+    def thresholds_for(self, engine: IntentEngine) -> Thresholds:
+        """The settings' thresholds, with the fallback threshold the model was validated with."""
+        fitted = engine.fallback_threshold
+        if fitted is None:
+            return self.thresholds
+        return replace(self.thresholds, clarify=min(fitted, self.thresholds.answer))
 
     def request_handoff(self, session: Session, conversation: Conversation) -> Message | None:
         """The customer asked for a person (button): hand off unless people already hold it."""
@@ -111,6 +167,7 @@ class ConversationManager:
 
     def _act(
         self,
+        engine: IntentEngine,
         session: Session,
         conversation: Conversation,
         prediction: Prediction,
@@ -120,11 +177,12 @@ class ConversationManager:
         language = prediction.language
         if decision.action is Action.ANSWER and decision.intent is not None:
             return self._answer(
-                session, conversation, decision.intent, prediction.confidence, started
+                engine, session, conversation, decision.intent, prediction.confidence, started
             )
         if decision.action is Action.CLARIFY:
-            suggestions = [self._button(key) for key in decision.suggestions]
+            suggestions = [self._button(engine, key) for key in decision.suggestions]
             return self._bot_says(
+                engine,
                 session,
                 conversation,
                 builtins.localized(builtins.CLARIFY, language),
@@ -139,8 +197,9 @@ class ConversationManager:
         if self.fallbacks_before_handoff > 0 and recent[: self.fallbacks_before_handoff - 1] == [
             Action.FALLBACK.value
         ] * (self.fallbacks_before_handoff - 1):
-            return self._handoff(session, conversation, language, started)
+            return self._handoff(session, conversation, language, started, engine)
         return self._bot_says(
+            engine,
             session,
             conversation,
             builtins.localized(builtins.FALLBACK, language),
@@ -158,16 +217,18 @@ class ConversationManager:
 
     def _answer(
         self,
+        engine: IntentEngine,
         session: Session,
         conversation: Conversation,
         key: str,
         confidence: float,
         started: float,
     ) -> Message:
-        spec = self.engine.intent(key)
+        spec = engine.intent(key)
         assert spec is not None  # callers pass keys the engine just produced or confirmed
-        follow_ups = [self._button(k) for k in spec.follow_ups]
+        follow_ups = [self._button(engine, k) for k in spec.follow_ups]
         return self._bot_says(
+            engine,
             session,
             conversation,
             spec.answer,
@@ -179,10 +240,16 @@ class ConversationManager:
         )
 
     def _handoff(
-        self, session: Session, conversation: Conversation, language: str, started: float
+        self,
+        session: Session,
+        conversation: Conversation,
+        language: str,
+        started: float,
+        engine: IntentEngine | None = None,
     ) -> Message:
         store.set_status(session, conversation, ConversationStatus.WAITING)
         return self._bot_says(
+            engine or self.engine,
             session,
             conversation,
             builtins.localized(builtins.REPLIES[builtins.HUMAN], language),
@@ -192,12 +259,14 @@ class ConversationManager:
             action=Action.HANDOFF,
         )
 
-    def _button(self, key: str) -> dict[str, str] | None:
-        spec = self.engine.intent(key)
+    @staticmethod
+    def _button(engine: IntentEngine, key: str) -> dict[str, str] | None:
+        spec = engine.intent(key)
         return {"intent": key, "question": spec.question} if spec else None
 
+    @staticmethod
     def _bot_says(
-        self,
+        engine: IntentEngine,
         session: Session,
         conversation: Conversation,
         text: str,
@@ -209,7 +278,7 @@ class ConversationManager:
             conversation,
             Role.BOT,
             text,
-            model_version=self.engine.version,
+            model_version=engine.version,
             latency_ms=round((time.perf_counter() - started) * 1000, 2),
             **fields,
         )

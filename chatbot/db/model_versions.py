@@ -32,3 +32,32 @@ def ensure_base_version(
         row.activated_at = utcnow()
     session.flush()
     return row
+
+
+def active_version_name(session: Session) -> str | None:
+    return session.scalar(select(ModelVersion.version).where(ModelVersion.is_active))
+
+
+def get_version(session: Session, version: str) -> ModelVersion | None:
+    return session.scalar(select(ModelVersion).where(ModelVersion.version == version))
+
+
+def list_versions(session: Session) -> list[ModelVersion]:
+    return list(session.scalars(select(ModelVersion).order_by(ModelVersion.id)))
+
+
+def register_version(session: Session, **fields: object) -> ModelVersion:
+    row = ModelVersion(**fields)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def activate(session: Session, row: ModelVersion) -> None:
+    """Make one version the one every serving process answers with."""
+    for other in session.scalars(select(ModelVersion).where(ModelVersion.is_active)):
+        other.is_active = False
+    session.flush()  # one active row at any moment, also for the unique check below
+    row.is_active = True
+    row.activated_at = utcnow()
+    session.flush()

@@ -18,7 +18,7 @@ from torch import Tensor
 from chatbot.knowledge.spec import IntentSpec
 from chatbot.lexical import LexicalIndex, build_lexical_index, lexical_scores
 from chatbot.nlu.language import detect_language, same_script
-from chatbot.retrieval import IntentIndex, build_index, score_intents, top_intents
+from chatbot.retrieval import IntentIndex, build_index, nearest_and_centroid, top_intents
 
 
 class Encoder(Protocol):
@@ -102,8 +102,11 @@ class IntentEngine:
         nearest_weight: float = 0.7,
         lexical_weight: float = 0.2,
         lexical_weight_zh: float = 0.8,
+        fallback_threshold: float | None = None,
     ) -> None:
         self.encoder = encoder
+        # Confidence under which to fall back, when validation fitted one for this model.
+        self.fallback_threshold = fallback_threshold
         self.version = version
         self.calibration = calibration or Calibration()
         self.nearest_weight = nearest_weight
@@ -153,26 +156,13 @@ class IntentEngine:
         A message in Chinese is matched against Chinese intents and any other message against the
         rest, whenever the knowledge base has intents on that side.
         """
-        snapshot = self._snapshot
-        languages = [detect_language(t) for t in texts]
-        if snapshot is None or not len(snapshot.index) or not texts:
-            return [Prediction(None, 0.0, (), lang) for lang in languages]
-        index = snapshot.index
-        dense = score_intents(index, self.encoder.encode(texts), nearest_weight=self.nearest_weight)
-        lexical = torch.tensor([lexical_scores(snapshot.lexical, t) for t in texts])
-        lexical_by_intent = torch.zeros_like(dense).scatter_reduce(
-            1, index.phrasing_intent.expand(len(texts), -1), lexical, reduce="amax"
-        )
-        weight = torch.tensor([[self.lexical_weight[lang]] for lang in languages])
-        scores = (1 - weight) * dense + weight * lexical_by_intent
-        intent_languages = snapshot.languages
-        for row, language in enumerate(languages):
-            allowed = torch.tensor([same_script(language, lang) for lang in intent_languages])
-            if allowed.any():
-                scores[row] = scores[row].masked_fill(~allowed, float("-inf"))
+        parts = self.score_parts(texts)
+        if parts is None:
+            return [Prediction(None, 0.0, (), detect_language(t)) for t in texts]
+        scores = parts.combine(self.nearest_weight, self.lexical_weight)
         predictions = []
         for ranked, language in zip(
-            top_intents(scores, snapshot.index.keys, top_k), languages, strict=True
+            top_intents(scores, parts.keys, top_k), parts.languages, strict=True
         ):
             ranking = tuple(
                 RankedIntent(key, score, self.calibration.confidence(score))
@@ -181,3 +171,42 @@ class IntentEngine:
             best = ranking[0]
             predictions.append(Prediction(best.intent, best.confidence, ranking, language))
         return predictions
+
+    def score_parts(self, texts: Sequence[str]) -> ScoreParts | None:
+        """The separate dense and lexical evidence for every text and intent (None: no index)."""
+        snapshot = self._snapshot
+        if snapshot is None or not len(snapshot.index) or not texts:
+            return None
+        index = snapshot.index
+        nearest, centroid = nearest_and_centroid(index, self.encoder.encode(texts))
+        lexical = torch.tensor([lexical_scores(snapshot.lexical, t) for t in texts])
+        lexical_by_intent = torch.zeros_like(nearest).scatter_reduce(
+            1, index.phrasing_intent.expand(len(texts), -1), lexical, reduce="amax"
+        )
+        languages = [detect_language(t) for t in texts]
+        intent_languages = snapshot.languages
+        allowed = torch.ones_like(nearest, dtype=torch.bool)
+        for row, language in enumerate(languages):
+            same = torch.tensor([same_script(language, lang) for lang in intent_languages])
+            if same.any():
+                allowed[row] = same
+        return ScoreParts(index.keys, languages, nearest, centroid, lexical_by_intent, allowed)
+
+
+@dataclass(frozen=True)
+class ScoreParts:
+    """Evidence per (text, intent): nearest phrasing, centroid and lexical cosines."""
+
+    keys: tuple[str, ...]
+    languages: list[str]
+    nearest: Tensor
+    centroid: Tensor
+    lexical: Tensor
+    allowed: Tensor
+
+    def combine(self, nearest_weight: float, lexical_weight: dict[str, float]) -> Tensor:
+        """Mix the evidence into one score per (text, intent); intents not allowed get -inf."""
+        dense = nearest_weight * self.nearest + (1 - nearest_weight) * self.centroid
+        weight = torch.tensor([[lexical_weight[lang]] for lang in self.languages])
+        scores = (1 - weight) * dense + weight * self.lexical
+        return scores.masked_fill(~self.allowed, float("-inf"))

@@ -1,0 +1,153 @@
+"""Training runs and staff corrections: the only module that writes these tables."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from chatbot.db.base import utcnow
+from chatbot.db.knowledge import get_knowledge_base
+from chatbot.db.models import Correction, RunStatus, TrainingRun
+
+ACTIVE = (RunStatus.QUEUED, RunStatus.RUNNING)
+# A run that has not reported for this long is presumed dead even if we cannot see its process.
+STALE_AFTER = timedelta(minutes=10)
+
+
+class RunInProgress(Exception):
+    """Another training run of this knowledge base has not finished."""
+
+    def __init__(self, run: TrainingRun) -> None:
+        self.run = run
+        super().__init__(f"training run {run.id} is still {run.status.value}: one at a time")
+
+
+def create_run(session: Session, *, config: dict[str, Any], device: str) -> TrainingRun:
+    """Queue a run, refusing while another one of the knowledge base is queued or running."""
+    knowledge_base = get_knowledge_base(session)
+    # Row lock (PostgreSQL): two requests cannot both see 'no run' and both start one.
+    session.execute(
+        select(knowledge_base.__class__.id)
+        .where(knowledge_base.__class__.id == knowledge_base.id)
+        .with_for_update()
+    )
+    recover_interrupted_runs(session)
+    current = session.scalar(
+        select(TrainingRun).where(
+            TrainingRun.knowledge_base_id == knowledge_base.id, TrainingRun.status.in_(ACTIVE)
+        )
+    )
+    if current is not None:
+        raise RunInProgress(current)
+    run = TrainingRun(knowledge_base_id=knowledge_base.id, config=config, device=device)
+    session.add(run)
+    session.flush()
+    return run
+
+
+def get_run(session: Session, run_id: int) -> TrainingRun | None:
+    return session.get(TrainingRun, run_id)
+
+
+def list_runs(session: Session, limit: int = 20) -> Sequence[TrainingRun]:
+    return session.scalars(select(TrainingRun).order_by(TrainingRun.id.desc()).limit(limit)).all()
+
+
+def mark_running(session: Session, run: TrainingRun) -> None:
+    run.status = RunStatus.RUNNING
+    run.pid = os.getpid()
+    run.host = socket.gethostname()
+    run.started_at = run.heartbeat_at = utcnow()
+    session.flush()
+
+
+def record_progress(session: Session, run: TrainingRun, progress: dict[str, Any]) -> bool:
+    """Store progress; returns whether someone asked the run to stop."""
+    session.refresh(run, ["cancel_requested"])
+    run.progress = progress
+    run.losses = [*run.losses, round(float(progress["loss"]), 5)]
+    run.heartbeat_at = utcnow()
+    session.flush()
+    return run.cancel_requested
+
+
+def finish_run(
+    session: Session,
+    run: TrainingRun,
+    status: RunStatus,
+    *,
+    error: str | None = None,
+    model_version: str | None = None,
+) -> None:
+    run.status = status
+    run.error = error
+    run.model_version = model_version
+    run.finished_at = utcnow()
+    session.flush()
+
+
+def request_cancel(session: Session, run: TrainingRun) -> None:
+    if run.status in ACTIVE:
+        run.cancel_requested = True
+        if run.status is RunStatus.QUEUED:
+            finish_run(session, run, RunStatus.CANCELLED, error="cancelled before it started")
+        session.flush()
+
+
+def recover_interrupted_runs(session: Session) -> list[TrainingRun]:
+    """Mark failed the runs whose process died (killed, crashed, machine restarted)."""
+    host = socket.gethostname()
+    now = utcnow()
+    lost = []
+    for run in session.scalars(select(TrainingRun).where(TrainingRun.status.in_(ACTIVE))):
+        heartbeat = run.heartbeat_at or run.created_at
+        if heartbeat.tzinfo is None:  # SQLite hands back naive datetimes
+            heartbeat = heartbeat.replace(tzinfo=now.tzinfo)
+        gone = run.status is RunStatus.RUNNING and run.host == host and not _alive(run.pid)
+        if gone or now - heartbeat > STALE_AFTER:
+            finish_run(
+                session,
+                run,
+                RunStatus.FAILED,
+                error="interrupted: the training process ended before finishing",
+            )
+            lost.append(run)
+    return lost
+
+
+def _alive(pid: int | None) -> bool:
+    if pid is None:
+        return False
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def add_correction(
+    session: Session,
+    text: str,
+    intent: str | None,
+    *,
+    message_id: int | None = None,
+    created_by: str | None = None,
+) -> Correction:
+    correction = Correction(text=text, intent=intent, message_id=message_id, created_by=created_by)
+    session.add(correction)
+    session.flush()
+    return correction
+
+
+def list_corrections(session: Session) -> Sequence[Correction]:
+    return session.scalars(select(Correction).order_by(Correction.id)).all()

@@ -1,0 +1,193 @@
+"""Training runs end to end: data from the database, the nlu pipeline, the registry on disk.
+
+The CLI runs this in its own process; the web app hands it to a background job.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from chatbot.config import Settings
+from chatbot.db import model_versions as registry
+from chatbot.db import training as runs
+from chatbot.db.knowledge import load_intents
+from chatbot.db.models import ModelVersion, RunStatus, TrainingRun
+from chatbot.nlu.encoder import SentenceEncoder, file_sha256, resolve_device
+from chatbot.nlu.model import ModelCard, save_model
+from chatbot.nlu.pipeline import (
+    Example,
+    PipelineConfig,
+    TrainingDataError,
+    data_fingerprint,
+    train_model,
+)
+from chatbot.nlu.report import build_report, write_report_images
+from chatbot.nlu.trainer import Progress, TrainingCancelled, TrainingConfig
+
+log = logging.getLogger(__name__)
+PROGRESS_EVERY_SECONDS = 1.0
+
+
+def start_run(
+    session: Session, settings: Settings, *, epochs: int | None, device: str, activate: bool
+) -> TrainingRun:
+    """Queue a run for the current knowledge base (refused while another one is active)."""
+    training = TrainingConfig()
+    if epochs is not None:
+        training.epochs = epochs
+    resolved = resolve_device(device).type  # fails now, not in the background, without CUDA
+    return runs.create_run(
+        session,
+        config={"training": training.to_dict(), "activate": activate, "device": device},
+        device=resolved,
+    )
+
+
+def execute_run(
+    settings: Settings,
+    session_factory: sessionmaker[Session],
+    run_id: int,
+    *,
+    load_base: Callable[[str], SentenceEncoder],
+    on_progress: Callable[[Progress], None] | None = None,
+) -> ModelVersion | None:
+    """Train, evaluate, save and register; the run row says how it ended, whatever happens."""
+    with session_factory() as session:
+        run = runs.get_run(session, run_id)
+        if run is None or run.status is not RunStatus.QUEUED:
+            return None
+        runs.mark_running(session, run)
+        session.commit()
+        try:
+            version = _train(settings, session, run, load_base, on_progress)
+        except TrainingCancelled:
+            session.rollback()
+            runs.finish_run(session, run, RunStatus.CANCELLED, error="cancelled")
+            session.commit()
+            return None
+        except TrainingDataError as exc:
+            session.rollback()
+            runs.finish_run(session, run, RunStatus.FAILED, error=str(exc))
+            session.commit()
+            raise
+        except BaseException as exc:
+            session.rollback()
+            runs.finish_run(session, run, RunStatus.FAILED, error=f"{type(exc).__name__}: {exc}")
+            session.commit()
+            raise
+        session.commit()
+        return version
+
+
+def _train(
+    settings: Settings,
+    session: Session,
+    run: TrainingRun,
+    load_base: Callable[[str], SentenceEncoder],
+    on_progress: Callable[[Progress], None] | None,
+) -> ModelVersion:
+    intents = load_intents(session)
+    corrections = [Example(c.text, c.intent) for c in runs.list_corrections(session)]
+    training = TrainingConfig(**run.config.get("training", {}))
+    base = load_base(run.config.get("device", "auto"))
+    last_write = 0.0
+    cancelled = False
+
+    def progress(p: Progress) -> None:
+        nonlocal last_write, cancelled
+        if on_progress is not None:
+            on_progress(p)
+        now = time.monotonic()
+        if now - last_write >= PROGRESS_EVERY_SECONDS or p.step == p.total_steps:
+            last_write = now
+            cancelled = runs.record_progress(session, run, _progress_dict(p))
+            session.commit()
+
+    trained = train_model(
+        base,
+        intents,
+        corrections,
+        config=PipelineConfig(training=training),
+        clarify_threshold=settings.clarify_threshold,
+        on_progress=progress,
+        should_stop=lambda: cancelled,
+    )
+    fingerprint = data_fingerprint(intents, corrections)
+    version = "ft-" + datetime.now(UTC).strftime("%Y%m%d-%H%M%S") + f"-{fingerprint[:6]}"
+    final = settings.models_dir / version
+    staging = settings.models_dir / f".{version}.partial"
+    shutil.rmtree(staging, ignore_errors=True)
+    validation = trained.validation
+    report = build_report(
+        validation.truth, validation.predicted, validation.confidence, validation.answered
+    )
+    report["skipped_corrections"] = trained.skipped_corrections
+    report["validated"] = bool(validation.truth)
+    card = ModelCard(
+        version=version,
+        base_model=str(base.path),
+        base_weights_sha256=base.weights_sha256,
+        intents=[i.key for i in intents],
+        calibration=asdict(trained.calibration),
+        nearest_weight=trained.nearest_weight,
+        lexical_weight=trained.lexical_weight,
+        lexical_weight_zh=trained.lexical_weight_zh,
+        fallback_threshold=trained.fallback_threshold,
+        metrics=_summary(report),
+        training={**training.to_dict(), "final_fit": trained.final_fit, "steps": trained.steps},
+        data_fingerprint=fingerprint,
+        seconds=round(trained.seconds, 1),
+        device=str(base.device),
+    )
+    save_model(trained.encoder, card, staging)
+    images = write_report_images(report, validation.truth, validation.predicted, staging / "report")
+    report["images"] = images
+    (staging / "report" / "report.json").write_text(_json(report), encoding="utf-8")
+    card.weights_sha256 = file_sha256(staging / "model.safetensors")
+    card.write(staging)
+    staging.rename(final)  # the version appears whole or not at all
+    row = registry.register_version(
+        session,
+        version=version,
+        kind="fine-tuned",
+        base_model=card.base_model,
+        path=str(final),
+        weights_sha256=card.weights_sha256,
+        status="ready",
+        metrics={**card.metrics, "training_seconds": card.seconds, "device": card.device},
+        config=card.training,
+    )
+    runs.finish_run(session, run, RunStatus.SUCCEEDED, model_version=version)
+    if run.config.get("activate"):
+        registry.activate(session, row)
+    return row
+
+
+def _progress_dict(p: Progress) -> dict[str, Any]:
+    return {
+        "step": p.step,
+        "total_steps": p.total_steps,
+        "epoch": p.epoch,
+        "loss": round(p.loss, 5),
+        "elapsed_seconds": round(p.elapsed_seconds, 1),
+        "eta_seconds": None if p.eta_seconds != p.eta_seconds else round(p.eta_seconds, 1),
+    }
+
+
+def _summary(report: dict[str, Any]) -> dict[str, Any]:
+    keys = ("n", "accuracy", "macro_f1", "oos_precision", "oos_recall", "ece")
+    return {k: report.get(k) for k in keys}
+
+
+def _json(data: dict[str, Any]) -> str:
+    import json
+
+    return json.dumps(data, indent=2, ensure_ascii=False)

@@ -1,0 +1,373 @@
+"""The `chatbot` command, run in-process: exit status, output and what it leaves stored."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, inspect, select
+
+from chatbot.cli import main
+from chatbot.config import get_settings
+from chatbot.db.knowledge import import_intents, knowledge_revision, load_intents
+from chatbot.db.models import Conversation, Message
+from chatbot.db.session import make_engine, make_session_factory, transaction
+from chatbot.knowledge.spec import IntentSpec
+
+FAQ = (
+    "question,answer,intent,alternates\n"
+    "How long does delivery take?,Standard delivery takes 3-5 working days.,delivery,"
+    "When will my order arrive?|What are your shipping times?\n"
+    "How do I return an item?,You can return anything within 30 days.,returns,"
+    "Can I send something back?|What is your returns policy?\n"
+)
+KNOWLEDGE = [
+    IntentSpec(
+        "delivery",
+        "Standard delivery takes 3-5 working days.",
+        (
+            "How long does delivery take?",
+            "When will my order arrive?",
+            "What are your shipping times?",
+        ),
+    ),
+    IntentSpec(
+        "returns",
+        "You can return anything within 30 days.",
+        ("How do I return an item?", "Can I send something back?", "What is your returns policy?"),
+    ),
+    IntentSpec(
+        "opening_hours",
+        "We are open 9:00-17:00 Monday to Saturday.",
+        ("What are your opening hours?", "When is the shop open?", "Are you open on Sunday?"),
+    ),
+]
+
+
+@dataclass(frozen=True)
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture(autouse=True)
+def environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """No CHATBOT_* setting or .env file from the machine; settings read afresh per test."""
+    for name in list(os.environ):
+        if name.startswith("CHATBOT_") and not name.startswith("CHATBOT_TEST_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+Run = Callable[..., Result]
+
+
+@pytest.fixture
+def run(capsys: pytest.CaptureFixture[str]) -> Run:
+    """Run `chatbot ARGV...` in-process; a traceback on stderr fails the test."""
+
+    def run(*argv: str) -> Result:
+        capsys.readouterr()
+        code = main(list(argv))
+        captured = capsys.readouterr()
+        assert "Traceback" not in captured.err
+        return Result(code, captured.out, captured.err)
+
+    return run
+
+
+@pytest.fixture
+def database(db_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("CHATBOT_DATABASE_URL", db_url)
+    return db_url
+
+
+def write(tmp_path: Path, name: str, content: str | bytes) -> Path:
+    path = tmp_path / name
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, encoding="utf-8")
+    return path
+
+
+def stored(url: str) -> tuple[list[IntentSpec], int]:
+    engine = make_engine(url)
+    try:
+        with make_session_factory(engine)() as session:
+            return load_intents(session), knowledge_revision(session)
+    finally:
+        engine.dispose()
+
+
+def transcript_counts(url: str) -> tuple[int, int]:
+    engine = make_engine(url)
+    try:
+        with make_session_factory(engine)() as session:
+            conversations = session.scalar(select(func.count()).select_from(Conversation))
+            messages = session.scalar(select(func.count()).select_from(Message))
+            return conversations or 0, messages or 0
+    finally:
+        engine.dispose()
+
+
+def test_db_upgrade_creates_a_fresh_database(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "new" / "fresh.db"
+    monkeypatch.setenv("CHATBOT_DATABASE_URL", f"sqlite:///{path}")
+    result = run("db", "upgrade")
+    assert result.code == 0
+    assert "up to date" in result.out
+    engine = make_engine(f"sqlite:///{path}")
+    try:
+        assert {"conversations", "messages", "intents"} <= set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+    assert run("db", "upgrade").code == 0  # again: nothing to do, no error
+
+
+def test_db_upgrade_defaults_to_sqlite_under_the_data_dir(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHATBOT_DATA_DIR", str(tmp_path / "data"))
+    assert run("db", "upgrade").code == 0
+    assert (tmp_path / "data" / "chatbot.db").is_file()
+
+
+def test_import_faq_adds_intents(run: Run, database: str, tmp_path: Path) -> None:
+    path = write(tmp_path, "faq.csv", FAQ)
+    result = run("import-faq", str(path))
+    assert result.code == 0, result.err
+    assert "2 intents were added: delivery, returns" in result.out
+    intents, revision = stored(database)
+    assert [(i.key, i.phrasings) for i in intents] == [(i.key, i.phrasings) for i in KNOWLEDGE[:2]]
+    assert revision == 1
+
+    again = run("import-faq", str(path))
+    assert again.code == 0
+    assert "0 intents were added" in again.out and "2 intents unchanged" in again.out
+    assert stored(database)[1] == 1  # nothing changed: the revision stays
+
+
+def test_import_faq_replace_removes_what_the_file_lacks(
+    run: Run, database: str, tmp_path: Path
+) -> None:
+    assert run("import-faq", str(write(tmp_path, "faq.csv", FAQ))).code == 0
+    only_delivery = write(tmp_path, "delivery.csv", FAQ.rsplit("\n", 2)[0] + "\n")
+    result = run("import-faq", str(only_delivery), "--replace")
+    assert result.code == 0
+    assert "1 intent was removed: returns" in result.out
+    assert [i.key for i in stored(database)[0]] == ["delivery"]
+
+
+def test_import_faq_dry_run_writes_nothing(run: Run, database: str, tmp_path: Path) -> None:
+    result = run("import-faq", str(write(tmp_path, "faq.csv", FAQ)), "--dry-run")
+    assert result.code == 0
+    assert "2 intents would be added: delivery, returns" in result.out
+    assert stored(database) == ([], 0)
+
+
+def test_import_faq_if_empty(run: Run, database: str, tmp_path: Path) -> None:
+    first = run("import-faq", str(write(tmp_path, "faq.csv", FAQ)), "--if-empty")
+    assert first.code == 0
+    assert "2 intents were added" in first.out
+    before = stored(database)
+    other = write(tmp_path, "other.csv", "question,answer\nDo you sell gift cards?,Yes.\n")
+    second = run("import-faq", str(other), "--if-empty")
+    assert second.code == 0
+    assert "nothing imported" in second.out
+    assert stored(database) == before
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "expected"),
+    [
+        ("no_answer.csv", "question,intent\nHi?,x\n", "no_answer.csv, row 2, column 'answer'"),
+        (
+            "empty_question.csv",
+            "question,answer,intent\nHow?,Fine.,a\n,Empty.,b\n",
+            "empty_question.csv, row 3, column 'question'",
+        ),
+        (
+            "follow_up.csv",
+            "question,answer,intent,follow_ups\nHow?,Fine.,a,nowhere\n",
+            "follow_up.csv, column 'follow_ups'",
+        ),
+        (
+            "latin1.csv",
+            "question,answer\nCafé?,Oui.\n".encode("cp1252"),
+            "latin1.csv: unreadable encoding",
+        ),
+        ("faq.txt", "question,answer\nHow?,Fine.\n", "faq.txt: unsupported file type"),
+    ],
+)
+def test_a_bad_file_is_refused_and_nothing_changes(
+    run: Run, database: str, tmp_path: Path, name: str, content: str | bytes, expected: str
+) -> None:
+    assert run("import-faq", str(write(tmp_path, "faq.csv", FAQ))).code == 0
+    before = stored(database)
+    result = run("import-faq", str(write(tmp_path, name, content)), "--replace")
+    assert result.code == 2
+    assert result.err.startswith("chatbot: ")
+    assert expected in result.err
+    assert result.out == ""
+    assert stored(database) == before
+
+
+def test_a_missing_file(run: Run, database: str, tmp_path: Path) -> None:
+    result = run("import-faq", str(tmp_path / "absent.csv"))
+    assert result.code == 2
+    assert "absent.csv: no such file" in result.err
+    assert run("evaluate", str(tmp_path / "absent.csv")).code == 2
+
+
+@pytest.mark.parametrize(
+    "argv", [["import-faq"], ["frobnicate"], [], ["db"], ["ask"], ["import-faq", "a", "--nope"]]
+)
+def test_bad_usage_exits_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(argv)
+    assert caught.value.code == 2
+    err = capsys.readouterr().err
+    assert "usage: chatbot" in err
+    assert "Traceback" not in err
+
+
+def test_an_invalid_setting_exits_2_naming_the_variable(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "never.db"
+    monkeypatch.setenv("CHATBOT_DATABASE_URL", f"sqlite:///{path}")
+    monkeypatch.setenv("CHATBOT_ANSWER_THRESHOLD", "2")
+    result = run("db", "upgrade")
+    assert result.code == 2
+    assert "CHATBOT_ANSWER_THRESHOLD" in result.err
+    assert len(result.err.strip().splitlines()) == 1
+    assert not path.exists()  # nothing was done
+
+
+def test_inconsistent_thresholds_name_the_variables(
+    run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHATBOT_ANSWER_THRESHOLD", "0.5")
+    monkeypatch.setenv("CHATBOT_CLARIFY_THRESHOLD", "0.9")
+    result = run("db", "upgrade")
+    assert result.code == 2
+    assert "CHATBOT_CLARIFY_THRESHOLD" in result.err
+    assert "CHATBOT_SETTINGS" not in result.err
+
+
+def test_ask_refuses_an_empty_message(run: Run, database: str) -> None:
+    result = run("ask", "   ")
+    assert result.code == 2
+    assert "TEXT: the message is empty" in result.err
+
+
+def test_evaluate_refuses_a_bad_labelled_file(run: Run, database: str, tmp_path: Path) -> None:
+    path = write(tmp_path, "labels.csv", "message,intent\nHi,greet\n")
+    result = run("evaluate", str(path), "--json")
+    assert result.code == 2
+    assert "labels.csv, row 1, column 'text'" in result.err
+    assert result.out == ""
+
+
+# Commands below load the real packaged encoder (a few seconds the first time, then cached files).
+
+LABELLED = (
+    "text,intent\n"
+    "how many days does shipping take,delivery\n"
+    "I want to send back the item I bought,returns\n"
+    "what time do you open,opening_hours\n"
+    "what is the capital of France,oos\n"
+)
+
+
+@pytest.fixture(scope="module")
+def knowledge_db(migrated_sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """One database with a tiny knowledge base for every real-model command in this module."""
+    path = tmp_path_factory.mktemp("cli-model") / "chatbot.db"
+    shutil.copy(migrated_sqlite_template, path)
+    url = f"sqlite:///{path}"
+    engine = make_engine(url)
+    try:
+        with transaction(make_session_factory(engine)) as session:
+            import_intents(session, KNOWLEDGE, replace=True)
+    finally:
+        engine.dispose()
+    return url
+
+
+@pytest.mark.model
+def test_ask_answers_in_json_and_stores_nothing(
+    run: Run, knowledge_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHATBOT_DATABASE_URL", knowledge_db)
+    result = run("ask", "how long does the delivery take", "--json")
+    assert result.code == 0, result.err
+    answer = json.loads(result.out)
+    assert answer["answer"] == "Standard delivery takes 3-5 working days."
+    assert answer["intent"] == "delivery"
+    assert 0.55 <= answer["confidence"] <= 1
+    assert answer["handoff"] is False
+    assert answer["suggestions"] == []
+    assert answer["model"].startswith("base-")
+
+    result = run("ask", "what is the capital of France", "--json")
+    assert result.code == 0, result.err
+    fallback = json.loads(result.out)
+    assert 0 <= fallback["confidence"] < 0.3
+    assert fallback["handoff"] is False
+    assert fallback["suggestions"] == [{"intent": "human", "question": "Talk to a person"}]
+
+    assert transcript_counts(knowledge_db) == (0, 0)
+
+
+@pytest.mark.model
+def test_evaluate_prints_the_metrics(
+    run: Run, knowledge_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHATBOT_DATABASE_URL", knowledge_db)
+    path = write(tmp_path, "labelled.csv", LABELLED)
+    result = run("evaluate", str(path), "--json")
+    assert result.code == 0, result.err
+    report = json.loads(result.out)
+    assert report["n"] == 4
+    assert report["model"].startswith("base-")
+    # Close paraphrases and an obviously unrelated question: the base model gets them all.
+    assert (report["accuracy"], report["macro_f1"]) == (1.0, 1.0)
+    assert (report["oos_precision"], report["oos_recall"]) == (1.0, 1.0)
+    assert report["latency_ms_p50"] > 0
+
+    unknown = run("evaluate", str(path), "--model", "nope")
+    assert unknown.code == 2
+    assert "--model: unknown model version 'nope'" in unknown.err
+    assert transcript_counts(knowledge_db) == (0, 0)
+
+
+@pytest.mark.model
+def test_evaluate_on_an_empty_knowledge_base(run: Run, database: str, tmp_path: Path) -> None:
+    result = run("evaluate", str(write(tmp_path, "labelled.csv", LABELLED)), "--json")
+    assert result.code == 2
+    assert "the knowledge base is empty" in result.err
+    assert "import-faq" in result.err
+    assert result.out == ""
+
+
+@pytest.mark.model
+def test_ask_on_a_database_without_schema_exits_1(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHATBOT_DATABASE_URL", f"sqlite:///{tmp_path / 'empty.db'}")
+    result = run("ask", "hello")
+    assert result.code == 1
+    assert "chatbot db upgrade" in result.err
