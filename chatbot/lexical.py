@@ -1,17 +1,24 @@
-"""Lexical matching: TF-IDF cosine over words and Chinese character n-grams.
+"""Lexical matching: TF-IDF cosine over subword pieces, words and Chinese character n-grams.
 
 The base encoder is English-only: to it every Chinese sentence looks alike. Exact tokens also catch
-product codes and names that an encoder blurs. Scores are cosines in 0..1, like the dense side, so
-the two can be mixed with one weight.
+product codes and names that an encoder blurs. The subword pieces come from a sentencepiece model
+trained on the knowledge base itself, so its own vocabulary (compound words, Chinese terms, product
+names) gets pieces of its own. Scores are cosines in 0..1, like the dense side, so the two can be
+mixed with one weight.
 """
 
 from __future__ import annotations
 
+import io
+import logging
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
+Tokenizer = Callable[[str], list[str]]
 
 _TOKEN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[^\W_]+", re.UNICODE)
 _CJK_START = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
@@ -34,6 +41,49 @@ def tokenize(text: str) -> list[str]:
     return tokens
 
 
+class SubwordTokenizer:
+    """Sentencepiece pieces learnt from the knowledge base, plus the word and n-gram tokens.
+
+    Measured on held-out questions, pieces alone lost to plain words on BANKING77 and on the
+    Chinese sample; pieces and words together matched words on BANKING77 and beat them in Chinese.
+    """
+
+    def __init__(self, model_proto: bytes) -> None:
+        import sentencepiece
+
+        self._processor = sentencepiece.SentencePieceProcessor(model_proto=model_proto)
+
+    @classmethod
+    def train(cls, texts: Sequence[str]) -> SubwordTokenizer | None:
+        """Learn pieces from these texts; None when they are too few to learn from."""
+        import sentencepiece
+
+        lowered = [t.lower() for t in texts if t.strip()]
+        characters = len(set("".join(lowered)))
+        if len(lowered) < 20:
+            return None
+        model = io.BytesIO()
+        try:
+            sentencepiece.SentencePieceTrainer.train(
+                sentence_iterator=iter(lowered),
+                model_writer=model,
+                model_type="unigram",
+                vocab_size=min(8000, characters + 1000),
+                hard_vocab_limit=False,
+                character_coverage=1.0,
+                num_threads=1,  # deterministic
+                minloglevel=2,
+            )
+        except RuntimeError as exc:  # e.g. too little text for any piece beyond characters
+            log.info("no subword model for this knowledge base: %s", exc)
+            return None
+        return cls(model.getvalue())
+
+    def __call__(self, text: str) -> list[str]:
+        pieces = self._processor.encode(text.lower(), out_type=str)
+        return [f"§{p}" for p in pieces] + tokenize(text)
+
+
 @dataclass(frozen=True)
 class LexicalIndex:
     """An inverted index of L2-normalised TF-IDF document vectors."""
@@ -41,11 +91,16 @@ class LexicalIndex:
     idf: dict[str, float]
     postings: dict[str, list[tuple[int, float]]]  # token -> [(document, weight)]
     size: int
+    tokenizer: Tokenizer = tokenize
 
 
-def build_lexical_index(documents: Sequence[str]) -> LexicalIndex:
-    """Index documents (phrasings) for :func:`lexical_scores`."""
-    counts = [Counter(tokenize(doc)) for doc in documents]
+def build_lexical_index(documents: Sequence[str], tokenizer: Tokenizer = tokenize) -> LexicalIndex:
+    """Index documents (phrasings) for :func:`lexical_scores`.
+
+    Example:
+        >>> index = build_lexical_index(phrasings, SubwordTokenizer.train(phrasings) or tokenize)
+    """
+    counts = [Counter(tokenizer(doc)) for doc in documents]
     document_frequency: Counter[str] = Counter()
     for count in counts:
         document_frequency.update(count.keys())
@@ -56,13 +111,13 @@ def build_lexical_index(documents: Sequence[str]) -> LexicalIndex:
         weights = _weights(count, idf)
         for token, weight in weights.items():
             postings[token].append((doc, weight))
-    return LexicalIndex(idf, dict(postings), n)
+    return LexicalIndex(idf, dict(postings), n, tokenizer)
 
 
 def lexical_scores(index: LexicalIndex, query: str) -> list[float]:
     """Cosine between the query and every indexed document, in document order."""
     scores = [0.0] * index.size
-    for token, weight in _weights(Counter(tokenize(query)), index.idf).items():
+    for token, weight in _weights(Counter(index.tokenizer(query)), index.idf).items():
         for doc, doc_weight in index.postings.get(token, ()):
             scores[doc] += weight * doc_weight
     return scores

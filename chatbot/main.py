@@ -12,10 +12,12 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 import chatbot
-from chatbot.api import chat, health, metrics, pages
+from chatbot.api import admin, chat, health, metrics, pages
 from chatbot.config import Settings, get_settings
 from chatbot.db.session import make_engine, make_session_factory
 from chatbot.events import InProcessEventBus
+from chatbot.jobs import InProcessJobRunner
+from chatbot.nlu.encoder import resolve_device
 from chatbot.nlu.engine import Encoder
 from chatbot.runtime import build_manager, load_encoder
 
@@ -37,11 +39,21 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
         app.state.manager = await run_in_threadpool(
             build_manager, settings, loaded, app.state.session_factory
         )
+        app.state.jobs = InProcessJobRunner()
+
+        def load_base(device: str) -> Encoder:
+            # Training starts from the base model already in memory when it sits on that device.
+            if getattr(loaded, "device", None) == resolve_device(device):
+                return loaded
+            return load_encoder(settings.model_copy(update={"device": device}))
+
+        app.state.load_base = load_base
         log.info("ready: model %s", app.state.manager.engine.version)
         try:
             yield
         finally:
             app.state.manager = None
+            app.state.jobs.shutdown()
             engine.dispose()
 
     app = FastAPI(
@@ -59,6 +71,7 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
         allow_headers=["Authorization", "Content-Type"],
     )
     app.include_router(chat.router)
+    app.include_router(admin.router)
     app.include_router(pages.router)
     app.include_router(health.router)
     app.include_router(metrics.router)

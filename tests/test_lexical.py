@@ -1,4 +1,4 @@
-from chatbot.lexical import build_lexical_index, lexical_scores, tokenize
+from chatbot.lexical import SubwordTokenizer, build_lexical_index, lexical_scores, tokenize
 
 
 def test_tokens_are_lowercased_words_and_chinese_character_ngrams() -> None:
@@ -24,3 +24,31 @@ def test_words_never_seen_lower_the_score() -> None:
     index = build_lexical_index(["refund status", "delivery time"])
     assert lexical_scores(index, "refund")[0] > lexical_scores(index, "refund for my cat")[0]
     assert lexical_scores(index, "nothing in common") == [0.0, 0.0]
+
+
+def test_subword_pieces_are_learnt_from_the_knowledge_base() -> None:
+    texts = [f"where is my parcel number {i}" for i in range(15)] + [
+        f"我的包裹{i}在哪里" for i in range(15)
+    ]
+    tokenizer = SubwordTokenizer.train(texts)
+    assert tokenizer is not None
+    tokens = tokenizer("Where is my parcel?")
+    assert any(t.startswith("§") for t in tokens)
+    assert {"where", "parcel"} <= set(tokens)  # the word tokens stay beside the pieces
+    assert SubwordTokenizer.train(texts) is not None
+    assert SubwordTokenizer.train(texts)("我的包裹") == tokenizer("我的包裹")  # deterministic
+
+
+def test_too_little_text_gives_no_subword_model() -> None:
+    assert SubwordTokenizer.train(["hello", "goodbye"]) is None
+
+
+def test_an_index_scores_with_the_tokenizer_it_was_built_with() -> None:
+    docs = [f"order number {i} status" for i in range(10)] + [
+        f"refund for item {i}" for i in range(10)
+    ]
+    tokenizer = SubwordTokenizer.train(docs)
+    assert tokenizer is not None
+    index = build_lexical_index(docs, tokenizer)
+    scores = lexical_scores(index, "refund item")
+    assert max(range(len(docs)), key=scores.__getitem__) >= 10

@@ -40,7 +40,7 @@ _HUMAN = re.compile(
     r"somebody|representative|rep|operator|staff|advisor|adviser|customer service)\b"
     r"|\b(real|live|actual)\s+(human|person|agent|people)\b"
     r"|^\s*(human|agent|operator|representative|a person|person)( please)?[\s!.]*$"
-    r"|人工|真人|转客服|找客服|联系客服|客服人员",
+    r"|人工|真人|转客服|找客服|客服人员",
     re.IGNORECASE,
 )
 

@@ -16,7 +16,13 @@ import torch
 from torch import Tensor
 
 from chatbot.knowledge.spec import IntentSpec
-from chatbot.lexical import LexicalIndex, build_lexical_index, lexical_scores
+from chatbot.lexical import (
+    LexicalIndex,
+    SubwordTokenizer,
+    build_lexical_index,
+    lexical_scores,
+    tokenize,
+)
 from chatbot.nlu.language import detect_language, same_script
 from chatbot.retrieval import IntentIndex, build_index, nearest_and_centroid, top_intents
 
@@ -147,7 +153,10 @@ class IntentEngine:
             )
             index = build_index([intent.key for intent in intents], vectors, owner)
             self._snapshot = _Snapshot(
-                revision, index, build_lexical_index(texts), {i.key: i for i in intents}
+                revision,
+                index,
+                build_lexical_index(texts, SubwordTokenizer.train(texts) or tokenize),
+                {i.key: i for i in intents},
             )
 
     def predict(self, texts: Sequence[str], *, top_k: int = 5) -> list[Prediction]:

@@ -153,14 +153,14 @@ def fine_tune(
                 optimizer.step()
                 scheduler.step()
                 result.steps += 1
-                result.losses.append(float(loss))
+                result.losses.append(loss.item())
                 if on_progress is not None:
                     on_progress(
                         Progress(
                             result.steps,
                             total_steps,
                             epoch + 1,
-                            float(loss),
+                            result.losses[-1],
                             time.perf_counter() - started,
                         )
                     )

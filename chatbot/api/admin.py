@@ -1,0 +1,167 @@
+"""Admin API: training runs and model versions (the admin pages build on it)."""
+
+from __future__ import annotations
+
+import hmac
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Request, status
+from pydantic import BaseModel, Field
+
+from chatbot.api.deps import SessionDep, SettingsDep, bearer_token
+from chatbot.db import model_versions as registry
+from chatbot.db import training as runs
+from chatbot.db.knowledge import load_intents
+from chatbot.db.models import ModelVersion, TrainingRun
+from chatbot.nlu.encoder import ModelLoadError
+from chatbot.training import execute_run, start_run
+
+
+def require_admin(settings: SettingsDep, token: Annotated[str, Depends(bearer_token)]) -> None:
+    if not settings.admin_token:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, "the admin API is disabled: set CHATBOT_ADMIN_TOKEN"
+        )
+    if not hmac.compare_digest(token, settings.admin_token):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "not an admin token")
+
+
+router = APIRouter(prefix="/api/v1/admin", tags=["admin"], dependencies=[Depends(require_admin)])
+
+
+class TrainingStart(BaseModel):
+    epochs: int | None = Field(None, ge=1, le=50)
+    device: Literal["auto", "cpu", "cuda"] | None = None
+    activate: bool = False
+
+
+class TrainingRunPublic(BaseModel):
+    id: int
+    status: str
+    device: str | None
+    progress: dict[str, Any]
+    losses: list[float]
+    error: str | None
+    model_version: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @classmethod
+    def of(cls, run: TrainingRun) -> TrainingRunPublic:
+        return cls(
+            id=run.id,
+            status=run.status.value,
+            device=run.device,
+            progress=run.progress,
+            losses=run.losses,
+            error=run.error,
+            model_version=run.model_version,
+            created_at=run.created_at,
+            started_at=run.started_at,
+            finished_at=run.finished_at,
+        )
+
+
+class ModelVersionPublic(BaseModel):
+    version: str
+    kind: str
+    status: str
+    active: bool
+    metrics: dict[str, Any]
+    created_at: datetime
+    activated_at: datetime | None
+
+    @classmethod
+    def of(cls, row: ModelVersion) -> ModelVersionPublic:
+        return cls(
+            version=row.version,
+            kind=row.kind,
+            status=row.status,
+            active=row.is_active,
+            metrics=row.metrics,
+            created_at=row.created_at,
+            activated_at=row.activated_at,
+        )
+
+
+@router.post("/training", status_code=status.HTTP_202_ACCEPTED)
+def start_training(
+    body: TrainingStart, request: Request, session: SessionDep, settings: SettingsDep
+) -> TrainingRunPublic:
+    """Start fine-tuning in the background; poll the run for progress."""
+    if not load_intents(session):
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            "the knowledge base is empty: import a FAQ file before training",
+        )
+    try:
+        run = start_run(
+            session,
+            settings,
+            epochs=body.epochs,
+            device=body.device or settings.device,
+            activate=body.activate,
+        )
+    except runs.RunInProgress as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    except ModelLoadError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"device: {exc}") from exc
+    session.commit()
+    app = request.app
+    run_id = run.id
+    request.app.state.jobs.submit(
+        f"training-{run_id}",
+        lambda: execute_run(
+            settings, app.state.session_factory, run_id, load_base=app.state.load_base
+        ),
+    )
+    return TrainingRunPublic.of(run)
+
+
+@router.get("/training")
+def list_training_runs(session: SessionDep) -> list[TrainingRunPublic]:
+    """The latest training runs, newest first."""
+    return [TrainingRunPublic.of(r) for r in runs.list_runs(session)]
+
+
+def _run(session: SessionDep, run_id: int) -> TrainingRun:
+    run = runs.get_run(session, run_id)
+    if run is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"training run {run_id} not found")
+    return run
+
+
+@router.get("/training/{run_id}")
+def get_training_run(run_id: int, session: SessionDep) -> TrainingRunPublic:
+    """A run's status and progress (step, epoch, loss, ETA)."""
+    return TrainingRunPublic.of(_run(session, run_id))
+
+
+@router.post("/training/{run_id}/cancel")
+def cancel_training_run(run_id: int, session: SessionDep) -> TrainingRunPublic:
+    """Ask a run to stop; it ends as cancelled and the active model stays."""
+    run = _run(session, run_id)
+    runs.request_cancel(session, run)
+    session.commit()
+    return TrainingRunPublic.of(run)
+
+
+@router.get("/models")
+def list_models(session: SessionDep) -> list[ModelVersionPublic]:
+    """Every model version with its validation metrics."""
+    return [ModelVersionPublic.of(v) for v in registry.list_versions(session)]
+
+
+@router.post("/models/{version}/activate")
+def activate_model(version: str, session: SessionDep) -> ModelVersionPublic:
+    """Serve this version; running servers switch at their next message."""
+    row = registry.get_version(session, version)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"model version '{version}' not found")
+    if row.status != "ready":
+        raise HTTPException(status.HTTP_409_CONFLICT, f"model version '{version}' is {row.status}")
+    registry.activate(session, row)
+    session.commit()
+    return ModelVersionPublic.of(row)
