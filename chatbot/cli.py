@@ -79,7 +79,11 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.set_defaults(handler=evaluate_command)
 
     train = commands.add_parser("train", help="fine-tune a model on the knowledge base")
-    train.add_argument("--epochs", type=_positive_int, help="passes over the data (default 3)")
+    train.add_argument(
+        "--epochs",
+        type=_positive_int,
+        help="passes over the data (default: 5 below 3000 phrasings, else 3)",
+    )
     train.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None)
     train.add_argument("--activate", action="store_true", help="serve the new version at once")
     train.add_argument("--json", action="store_true", help="print one JSON object")

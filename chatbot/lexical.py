@@ -17,6 +17,9 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import torch
+from torch import Tensor
+
 log = logging.getLogger(__name__)
 Tokenizer = Callable[[str], list[str]]
 
@@ -89,7 +92,7 @@ class LexicalIndex:
     """An inverted index of L2-normalised TF-IDF document vectors."""
 
     idf: dict[str, float]
-    postings: dict[str, list[tuple[int, float]]]  # token -> [(document, weight)]
+    postings: dict[str, tuple[Tensor, Tensor]]  # token -> (documents, weights)
     size: int
     tokenizer: Tokenizer = tokenize
 
@@ -106,20 +109,29 @@ def build_lexical_index(documents: Sequence[str], tokenizer: Tokenizer = tokeniz
         document_frequency.update(count.keys())
     n = len(documents)
     idf = {t: math.log((n + 1) / (df + 1)) + 1 for t, df in document_frequency.items()}
-    postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
+    lists: dict[str, list[tuple[int, float]]] = defaultdict(list)
     for doc, count in enumerate(counts):
         weights = _weights(count, idf)
         for token, weight in weights.items():
-            postings[token].append((doc, weight))
-    return LexicalIndex(idf, dict(postings), n, tokenizer)
+            lists[token].append((doc, weight))
+    # Tensors per token: a query adds a few postings lists in C instead of looping in Python.
+    postings = {
+        token: (
+            torch.tensor([d for d, _ in entries], dtype=torch.long),
+            torch.tensor([w for _, w in entries], dtype=torch.float32),
+        )
+        for token, entries in lists.items()
+    }
+    return LexicalIndex(idf, postings, n, tokenizer)
 
 
-def lexical_scores(index: LexicalIndex, query: str) -> list[float]:
-    """Cosine between the query and every indexed document, in document order."""
-    scores = [0.0] * index.size
+def lexical_scores(index: LexicalIndex, query: str) -> Tensor:
+    """Cosine between the query and every indexed document, in document order: shape (size,)."""
+    scores = torch.zeros(index.size)
     for token, weight in _weights(Counter(index.tokenizer(query)), index.idf).items():
-        for doc, doc_weight in index.postings.get(token, ()):
-            scores[doc] += weight * doc_weight
+        posting = index.postings.get(token)
+        if posting is not None:
+            scores.index_add_(0, posting[0], posting[1], alpha=weight)
     return scores
 
 

@@ -98,12 +98,15 @@ def engine_for_version(
         if row.kind == "base" or not row.path:
             engine = IntentEngine(base, version=row.version)
         else:
-            encoder, card = load_model(
+            saved = load_model(
                 Path(row.path), device=settings.device, max_length=settings.max_sequence_length
             )
+            card = saved.card
             engine = IntentEngine(
-                encoder,
+                saved.encoder,
                 version=row.version,
+                prototypes=saved.prototypes,
+                prototype_weight=card.prototype_weight,
                 calibration=card.calibration_curve(),
                 nearest_weight=card.nearest_weight,
                 lexical_weight=card.lexical_weight,

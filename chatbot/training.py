@@ -138,6 +138,7 @@ def _train(
         intents=[i.key for i in intents],
         calibration=asdict(trained.calibration),
         nearest_weight=trained.nearest_weight,
+        prototype_weight=trained.prototype_weight,
         lexical_weight=trained.lexical_weight,
         lexical_weight_zh=trained.lexical_weight_zh,
         fallback_threshold=trained.fallback_threshold,
@@ -147,7 +148,7 @@ def _train(
         seconds=round(trained.seconds, 1),
         device=str(base.device),
     )
-    save_model(trained.encoder, card, staging)
+    save_model(trained.encoder, card, staging, trained.prototypes)
     images = write_report_images(report, validation.truth, validation.predicted, staging / "report")
     report["images"] = images
     (staging / "report" / "report.json").write_text(_json(report), encoding="utf-8")

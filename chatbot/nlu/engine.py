@@ -83,6 +83,7 @@ class _Snapshot:
     index: IntentIndex
     lexical: LexicalIndex
     intents: dict[str, IntentSpec]
+    prototypes: Tensor  # (I, d)
 
     @property
     def languages(self) -> list[str]:
@@ -109,8 +110,13 @@ class IntentEngine:
         lexical_weight: float = 0.2,
         lexical_weight_zh: float = 0.8,
         fallback_threshold: float | None = None,
+        prototypes: dict[str, Tensor] | None = None,
+        prototype_weight: float = 0.0,
     ) -> None:
         self.encoder = encoder
+        # Intent prototypes learnt in fine-tuning; intents added since then use their centroid.
+        self.prototypes = prototypes or {}
+        self.prototype_weight = prototype_weight if self.prototypes else 0.0
         # Confidence under which to fall back, when validation fitted one for this model.
         self.fallback_threshold = fallback_threshold
         self.version = version
@@ -157,7 +163,18 @@ class IntentEngine:
                 index,
                 build_lexical_index(texts, SubwordTokenizer.train(texts) or tokenize),
                 {i.key: i for i in intents},
+                self._prototype_matrix(index),
             )
+
+    def _prototype_matrix(self, index: IntentIndex) -> Tensor:
+        rows = [self.prototypes.get(key) for key in index.keys]
+        return (
+            torch.stack(
+                [row if row is not None else index.centroids[i] for i, row in enumerate(rows)]
+            )
+            if rows
+            else index.centroids
+        )
 
     def predict(self, texts: Sequence[str], *, top_k: int = 5) -> list[Prediction]:
         """Rank the knowledge base's intents for each text.
@@ -168,7 +185,7 @@ class IntentEngine:
         parts = self.score_parts(texts)
         if parts is None:
             return [Prediction(None, 0.0, (), detect_language(t)) for t in texts]
-        scores = parts.combine(self.nearest_weight, self.lexical_weight)
+        scores = parts.combine(self.nearest_weight, self.lexical_weight, self.prototype_weight)
         predictions = []
         for ranked, language in zip(
             top_intents(scores, parts.keys, top_k), parts.languages, strict=True
@@ -187,8 +204,9 @@ class IntentEngine:
         if snapshot is None or not len(snapshot.index) or not texts:
             return None
         index = snapshot.index
-        nearest, centroid = nearest_and_centroid(index, self.encoder.encode(texts))
-        lexical = torch.tensor([lexical_scores(snapshot.lexical, t) for t in texts])
+        queries = self.encoder.encode(texts)
+        nearest, centroid = nearest_and_centroid(index, queries)
+        lexical = torch.stack([lexical_scores(snapshot.lexical, t) for t in texts])
         lexical_by_intent = torch.zeros_like(nearest).scatter_reduce(
             1, index.phrasing_intent.expand(len(texts), -1), lexical, reduce="amax"
         )
@@ -199,23 +217,38 @@ class IntentEngine:
             same = torch.tensor([same_script(language, lang) for lang in intent_languages])
             if same.any():
                 allowed[row] = same
-        return ScoreParts(index.keys, languages, nearest, centroid, lexical_by_intent, allowed)
+        return ScoreParts(
+            index.keys,
+            languages,
+            nearest,
+            centroid,
+            queries @ snapshot.prototypes.T,
+            lexical_by_intent,
+            allowed,
+        )
 
 
 @dataclass(frozen=True)
 class ScoreParts:
-    """Evidence per (text, intent): nearest phrasing, centroid and lexical cosines."""
+    """Evidence per (text, intent): nearest phrasing, centroid, prototype and lexical cosines."""
 
     keys: tuple[str, ...]
     languages: list[str]
     nearest: Tensor
     centroid: Tensor
+    prototype: Tensor
     lexical: Tensor
     allowed: Tensor
 
-    def combine(self, nearest_weight: float, lexical_weight: dict[str, float]) -> Tensor:
+    def combine(
+        self,
+        nearest_weight: float,
+        lexical_weight: dict[str, float],
+        prototype_weight: float = 0.0,
+    ) -> Tensor:
         """Mix the evidence into one score per (text, intent); intents not allowed get -inf."""
-        dense = nearest_weight * self.nearest + (1 - nearest_weight) * self.centroid
+        retrieved = nearest_weight * self.nearest + (1 - nearest_weight) * self.centroid
+        dense = (1 - prototype_weight) * retrieved + prototype_weight * self.prototype
         weight = torch.tensor([[lexical_weight[lang]] for lang in self.languages])
         scores = (1 - weight) * dense + weight * self.lexical
         return scores.masked_fill(~self.allowed, float("-inf"))

@@ -11,10 +11,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from safetensors.torch import load_file, save_file
+from torch import Tensor
+
 from chatbot.nlu.encoder import SentenceEncoder
 from chatbot.nlu.engine import Calibration
 
 CARD_FILE = "chatbot_model.json"
+PROTOTYPES_FILE = "prototypes.safetensors"
 
 
 @dataclass
@@ -27,6 +31,7 @@ class ModelCard:
     intents: list[str]
     calibration: dict[str, float] = field(default_factory=lambda: asdict(Calibration()))
     nearest_weight: float = 0.7
+    prototype_weight: float = 0.0
     lexical_weight: float = 0.2
     lexical_weight_zh: float = 0.8
     fallback_threshold: float | None = None  # confidence under which to fall back, if fitted
@@ -36,6 +41,7 @@ class ModelCard:
     seconds: float = 0.0
     device: str = "cpu"
     weights_sha256: str = ""
+    prototype_intents: list[str] = field(default_factory=list)
 
     def calibration_curve(self) -> Calibration:
         return Calibration(**self.calibration)
@@ -51,22 +57,44 @@ class ModelCard:
         (directory / CARD_FILE).write_text(text, encoding="utf-8")
 
 
-def save_model(encoder: SentenceEncoder, card: ModelCard, directory: Path) -> None:
-    """Write weights (safetensors), tokenizer and card into ``directory``."""
+@dataclass
+class SavedModel:
+    encoder: SentenceEncoder
+    card: ModelCard
+    prototypes: dict[str, Tensor]
+
+
+def save_model(
+    encoder: SentenceEncoder,
+    card: ModelCard,
+    directory: Path,
+    prototypes: dict[str, Tensor] | None = None,
+) -> None:
+    """Write weights (safetensors), tokenizer, intent prototypes and card into ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
     encoder.model.save_pretrained(str(directory))  # type: ignore[operator]
     encoder.tokenizer.save_pretrained(str(directory))  # type: ignore[attr-defined]
+    if prototypes:
+        # Tensor names are indices into the card's list: intent keys may hold any character.
+        card.prototype_intents = list(prototypes)
+        save_file(
+            {str(i): v.contiguous() for i, v in enumerate(prototypes.values())},
+            str(directory / PROTOTYPES_FILE),
+        )
     card.write(directory)
 
 
-def load_model(
-    directory: Path, *, device: str = "auto", max_length: int = 128
-) -> tuple[SentenceEncoder, ModelCard]:
-    """Load a saved version: its encoder and its card.
+def load_model(directory: Path, *, device: str = "auto", max_length: int = 128) -> SavedModel:
+    """Load a saved version: its encoder, card and prototypes.
 
     Example:
-        >>> encoder, card = load_model(Path("var/models/ft-20261128-2300"))
+        >>> saved = load_model(Path("var/models/ft-20261128-230000-1a2b3c"))
+        >>> saved.card.metrics["accuracy"]
     """
     card = ModelCard.read(directory)
     encoder = SentenceEncoder.from_pretrained(directory, device=device, max_length=max_length)
-    return encoder, card
+    prototypes: dict[str, Tensor] = {}
+    if (directory / PROTOTYPES_FILE).is_file():
+        tensors = load_file(str(directory / PROTOTYPES_FILE))
+        prototypes = {key: tensors[str(i)] for i, key in enumerate(card.prototype_intents)}
+    return SavedModel(encoder, card, prototypes)

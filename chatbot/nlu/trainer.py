@@ -25,7 +25,8 @@ from chatbot.nlu.encoder import SentenceEncoder, mean_pool
 class TrainingConfig:
     """How to fine-tune; stored with each model version."""
 
-    epochs: int = 3
+    # None: 5 passes for small data (few examples per intent need more steps), 3 from 3000 up.
+    epochs: int | None = None
     batch_size: int = 32
     learning_rate: float = 5e-5
     head_learning_rate: float = 5e-3
@@ -66,6 +67,8 @@ class TrainingResult:
     losses: list[float] = field(default_factory=list)
     steps: int = 0
     seconds: float = 0.0
+    # The learnt unit-length intent prototypes, one row per label.
+    prototypes: Tensor | None = None
 
 
 def seed_everything(seed: int) -> None:
@@ -109,8 +112,9 @@ def fine_tune(
             {"params": [prototypes], "lr": config.head_learning_rate, "weight_decay": 0.0},
         ]
     )
+    epochs = config.epochs or (5 if len(texts) < 3000 else 3)
     batches_per_epoch = math.ceil(len(texts) / config.batch_size)
-    total_steps = batches_per_epoch * config.epochs
+    total_steps = batches_per_epoch * epochs
     warmup = max(1, int(total_steps * config.warmup_fraction))
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer,
@@ -125,7 +129,7 @@ def fine_tune(
     started = time.perf_counter()
     model.train()
     try:
-        for epoch in range(config.epochs):
+        for epoch in range(epochs):
             for batch in _length_bucketed_batches(texts, config.batch_size, generator):
                 tokens = encoder.tokenizer(  # type: ignore[operator]
                     [texts[i] for i in batch],
@@ -171,6 +175,7 @@ def fine_tune(
         for parameter in model.parameters():
             parameter.requires_grad_(False)
     result.seconds = time.perf_counter() - started
+    result.prototypes = torch.nn.functional.normalize(prototypes.detach().cpu(), dim=1)
     return result
 
 
