@@ -31,7 +31,9 @@ class TrainingConfig:
     learning_rate: float = 5e-5
     head_learning_rate: float = 5e-3
     scale: float = 20.0  # cosine-softmax temperature: logits are scale * cos(embedding, prototype)
-    label_smoothing: float = 0.1
+    # 0.1 cost 2.5 points at 10 phrasings per intent (BANKING77, seed 0): it blunts the margins
+    # the retriever relies on.
+    label_smoothing: float = 0.0
     trainable_layers: int = 6  # the encoder's top layers that learn; the rest stay frozen
     max_length: int = 64
     warmup_fraction: float = 0.1
