@@ -225,7 +225,8 @@ def evaluate_command(args: argparse.Namespace, settings: Settings) -> int:
     engine = manager.engine
     if args.model and args.model != engine.version:
         try:
-            engine = engine_for_version(settings, factory, load_encoder(settings), args.model)
+            with factory() as session:
+                engine = engine_for_version(settings, session, load_encoder(settings), args.model)
         except UnknownModelVersion as exc:
             raise UserError(f"--model: {exc}") from exc
     if not engine.revision:
@@ -281,6 +282,12 @@ def train_command(args: argparse.Namespace, settings: Settings) -> int:
     if version is None:
         print(f"chatbot: training run {run_id} was cancelled", file=sys.stderr)
         return 1
+    for skipped in version.config.get("skipped_corrections", []):
+        print(
+            f"chatbot: warning: correction {skipped['text']!r} names intent "
+            f"'{skipped['intent']}', which the knowledge base no longer has: not used",
+            file=sys.stderr,
+        )
     summary = {
         "version": version.version,
         "run": run_id,

@@ -20,6 +20,7 @@ from chatbot.db.model_versions import (
     list_versions,
 )
 from chatbot.db.training import recover_interrupted_runs
+from chatbot.knowledge.spec import IntentSpec
 from chatbot.nlu.encoder import SentenceEncoder, configure_threads
 from chatbot.nlu.engine import Encoder, IntentEngine
 from chatbot.nlu.model import load_model
@@ -76,8 +77,13 @@ def build_manager(
             "run `chatbot db upgrade` first"
         ) from exc
 
-    def load_engine(version: str) -> IntentEngine:
-        return engine_for_version(settings, session_factory, encoder, version)
+    def load_engine(version: str, session: Session | None = None) -> IntentEngine:
+        if session is not None:
+            return engine_for_version(settings, session, encoder, version)
+        with session_factory() as own:
+            recipe = _read_version(own, version)
+        # The session is closed: loading weights holds no database lock.
+        return _ready_engine(settings, encoder, version, *recipe)
 
     return ConversationManager(
         load_engine(active),
@@ -88,32 +94,48 @@ def build_manager(
 
 
 def engine_for_version(
-    settings: Settings, session_factory: sessionmaker[Session], base: Encoder, version: str
+    settings: Settings, session: Session, base: Encoder, version: str
 ) -> IntentEngine:
     """A ready engine (knowledge indexed, warmed up) for a registered model version."""
-    with session_factory() as session:
-        row = get_version(session, version)
-        if row is None:
-            raise UnknownModelVersion(version, [v.version for v in list_versions(session)])
-        if row.kind == "base" or not row.path:
-            engine = IntentEngine(base, version=row.version)
-        else:
-            saved = load_model(
-                Path(row.path), device=settings.device, max_length=settings.max_sequence_length
-            )
-            card = saved.card
-            engine = IntentEngine(
-                saved.encoder,
-                version=row.version,
-                prototypes=saved.prototypes,
-                prototype_weight=card.prototype_weight,
-                calibration=card.calibration_curve(),
-                nearest_weight=card.nearest_weight,
-                lexical_weight=card.lexical_weight,
-                lexical_weight_zh=card.lexical_weight_zh,
-                fallback_threshold=card.fallback_threshold,
-            )
-        engine.load_knowledge(load_intents(session), knowledge_revision(session))
+    return _ready_engine(settings, base, version, *_read_version(session, version))
+
+
+def _read_version(session: Session, version: str) -> tuple[str | None, list[IntentSpec], int]:
+    """What building an engine for ``version`` needs from the database."""
+    row = get_version(session, version)
+    if row is None:
+        raise UnknownModelVersion(version, [v.version for v in list_versions(session)])
+    path = None if row.kind == "base" else row.path
+    return path, load_intents(session), knowledge_revision(session)
+
+
+def _ready_engine(
+    settings: Settings,
+    base: Encoder,
+    version: str,
+    path: str | None,
+    intents: list[IntentSpec],
+    revision: int,
+) -> IntentEngine:
+    if not path:
+        engine = IntentEngine(base, version=version)
+    else:
+        saved = load_model(
+            Path(path), device=settings.device, max_length=settings.max_sequence_length
+        )
+        card = saved.card
+        engine = IntentEngine(
+            saved.encoder,
+            version=version,
+            prototypes=saved.prototypes,
+            prototype_weight=card.prototype_weight,
+            calibration=card.calibration_curve(),
+            nearest_weight=card.nearest_weight,
+            lexical_weight=card.lexical_weight,
+            lexical_weight_zh=card.lexical_weight_zh,
+            fallback_threshold=card.fallback_threshold,
+        )
+    engine.load_knowledge(intents, revision)
     # The first pass through a model is several times slower: take it before any customer does.
     engine.predict(["hello"])
     return engine

@@ -96,6 +96,7 @@ def _train(
 ) -> ModelVersion:
     intents = load_intents(session)
     corrections = [Example(c.text, c.intent) for c in runs.list_corrections(session)]
+    session.commit()  # hold no transaction (and, on SQLite, no lock) through minutes of training
     training = TrainingConfig(**run.config.get("training", {}))
     base = load_base(run.config.get("device", "auto"))
     last_write = 0.0
@@ -129,7 +130,8 @@ def _train(
     report = build_report(
         validation.truth, validation.predicted, validation.confidence, validation.answered
     )
-    report["skipped_corrections"] = trained.skipped_corrections
+    skipped = [{"text": c.text, "intent": c.intent} for c in trained.skipped_corrections]
+    report["skipped_corrections"] = skipped
     report["validated"] = bool(validation.truth)
     card = ModelCard(
         version=version,
@@ -143,18 +145,29 @@ def _train(
         lexical_weight_zh=trained.lexical_weight_zh,
         fallback_threshold=trained.fallback_threshold,
         metrics=_summary(report),
-        training={**training.to_dict(), "final_fit": trained.final_fit, "steps": trained.steps},
+        training={
+            **training.to_dict(),
+            "final_fit": trained.final_fit,
+            "steps": trained.steps,
+            "skipped_corrections": skipped,
+        },
         data_fingerprint=fingerprint,
         seconds=round(trained.seconds, 1),
         device=str(base.device),
     )
-    save_model(trained.encoder, card, staging, trained.prototypes)
-    images = write_report_images(report, validation.truth, validation.predicted, staging / "report")
-    report["images"] = images
-    (staging / "report" / "report.json").write_text(_json(report), encoding="utf-8")
-    card.weights_sha256 = file_sha256(staging / "model.safetensors")
-    card.write(staging)
-    staging.rename(final)  # the version appears whole or not at all
+    try:
+        save_model(trained.encoder, card, staging, trained.prototypes)
+        images = write_report_images(
+            report, validation.truth, validation.predicted, staging / "report"
+        )
+        report["images"] = images
+        (staging / "report" / "report.json").write_text(_json(report), encoding="utf-8")
+        card.weights_sha256 = file_sha256(staging / "model.safetensors")
+        card.write(staging)
+        staging.rename(final)  # the version appears whole or not at all
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     row = registry.register_version(
         session,
         version=version,

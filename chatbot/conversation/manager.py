@@ -21,7 +21,8 @@ from chatbot.nlu.engine import IntentEngine, Prediction
 from chatbot.nlu.language import detect_language
 
 log = logging.getLogger(__name__)
-EngineLoader = Callable[[str], IntentEngine]
+# Builds a ready engine for a version, reading through the given session or its own.
+EngineLoader = Callable[[str, Session | None], IntentEngine]
 _WITH_PEOPLE = (ConversationStatus.WAITING, ConversationStatus.WITH_STAFF)
 
 
@@ -65,7 +66,7 @@ class ConversationManager:
         """
         active = active_version_name(session) if self._load_engine else None
         if active is not None and active not in (self.engine.version, self._unloadable):
-            self._switch_to(active, wait=wait)
+            self._switch_to(active, session if wait else None)
         engine = self.engine
         revision = knowledge_revision(session)
         if revision == engine.revision:
@@ -74,20 +75,22 @@ class ConversationManager:
             if revision != engine.revision:
                 engine.load_knowledge(load_intents(session), revision)
 
-    def _switch_to(self, version: str, *, wait: bool) -> None:
+    def _switch_to(self, version: str, session: Session | None) -> None:
+        """Load ``version``: in this thread through ``session``, or in the background."""
         with self._swap_lock:
             if self._loading is not None:
                 return
             self._loading = version
-        if wait:
-            self._load(version)
+        if session is not None:
+            self._load(version, session)
         else:
-            threading.Thread(target=self._load, args=(version,), daemon=True).start()
+            threading.Thread(target=self._load, args=(version, None), daemon=True).start()
 
-    def _load(self, version: str) -> None:
+    def _load(self, version: str, session: Session | None) -> None:
         assert self._load_engine is not None
         try:
-            self.engine = self._load_engine(version)  # one assignment: turns see old or new
+            # One assignment: a turn sees the old engine or the new one, never half of each.
+            self.engine = self._load_engine(version, session)
             log.info("now answering with model %s", version)
         except Exception:
             self._unloadable = version

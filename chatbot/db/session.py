@@ -23,8 +23,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite's own transaction handling breaks SAVEPOINTs and transactional DDL: take over
-        # (SQLAlchemy's documented recipe).
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+        # (SQLAlchemy's documented recipe). IMMEDIATE takes the write lock up front: a deferred
+        # transaction that reads, then writes after another one committed, fails at once with
+        # "database is locked" instead of waiting out the busy timeout.
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)

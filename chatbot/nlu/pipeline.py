@@ -74,7 +74,7 @@ class TrainedModel:
     seconds: float
     steps: int
     final_fit: bool
-    skipped_corrections: list[str]
+    skipped_corrections: list[Example]  # they name intents the knowledge base no longer has
 
 
 class TrainingDataError(ValueError):
@@ -116,7 +116,7 @@ def train_model(
     if len(intents) < 2:
         raise TrainingDataError("training needs at least two intents to tell apart")
     keys = {intent.key for intent in intents}
-    skipped = [c.text for c in corrections if c.intent is not None and c.intent not in keys]
+    skipped = [c for c in corrections if c.intent is not None and c.intent not in keys]
     examples = [Example(p, i.key) for i in intents for p in i.phrasings]
     examples += [c for c in corrections if c.intent in keys]
     out_of_scope = [c for c in corrections if c.intent is None]
@@ -366,10 +366,10 @@ def fit_calibration(scores: Sequence[float], right: Sequence[bool]) -> Calibrati
         return loss
 
     optimizer.step(closure)
-    slope = float(a) / (float(x.std()) + 1e-9)
+    slope = a.item() / (x.std().item() + 1e-9)
     if slope <= 0:
         return Calibration()
-    center = float(x.mean()) - float(b) / slope
+    center = x.mean().item() - b.item() / slope
     return Calibration(center=center, scale=1.0 / slope)
 
 

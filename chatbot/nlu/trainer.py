@@ -121,7 +121,7 @@ def fine_tune(
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer,
         lambda step: min(
-            (step + 1) / warmup, max(0.0, (total_steps - step) / (total_steps - warmup))
+            (step + 1) / warmup, max(0.0, (total_steps - step) / max(1, total_steps - warmup))
         ),
     )
     loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)

@@ -105,7 +105,9 @@ def chromium_executable() -> str:
     return str(CHROMIUM)
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: Playwright's sync API keeps an event loop running in the main
+# thread until it stops, which would break every later test that calls asyncio.run().
+@pytest.fixture(scope="module")
 def browser(chromium_executable: str) -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
