@@ -2,7 +2,38 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from chatbot.knowledge.spec import IntentSpec
+from chatbot.nlu.encoder import SentenceEncoder
+from chatbot.nlu.model import ModelCard, save_model
+from chatbot.nlu.pipeline import PipelineConfig, train_model
+from chatbot.nlu.trainer import TrainingConfig
+
+# Three intents of one phrasing each: the smallest knowledge base that trains.
+SINGLE = [
+    IntentSpec("delivery", "3-5 working days.", ("How long does delivery take?",)),
+    IntentSpec("returns", "Within 30 days.", ("How do I return an item?",)),
+    IntentSpec("hours", "9:00-17:00.", ("What are your opening hours?",)),
+]
+
+
+def save_tuned_model(encoder: SentenceEncoder, directory: Path) -> Path:
+    """Fine-tune quickly on SINGLE and save it as version 'ft-tuned' in ``directory``."""
+    trained = train_model(
+        encoder,
+        SINGLE,
+        config=PipelineConfig(training=TrainingConfig(epochs=2, trainable_layers=1)),
+    )
+    card = ModelCard(
+        version="ft-tuned",
+        base_model=str(encoder.path),
+        base_weights_sha256=encoder.weights_sha256,
+        intents=[intent.key for intent in SINGLE],
+        prototype_weight=0.5,
+    )
+    save_model(trained.encoder, card, directory, trained.prototypes)
+    return directory
 
 
 def shop_intents() -> list[IntentSpec]:

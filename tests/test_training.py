@@ -45,17 +45,13 @@ from chatbot.db.training import (
 )
 from chatbot.knowledge.spec import IntentSpec
 from chatbot.nlu.encoder import WEIGHTS_FILE, ModelLoadError, SentenceEncoder, file_sha256
-from chatbot.nlu.model import CARD_FILE, PROTOTYPES_FILE, ModelCard, save_model
-from chatbot.nlu.pipeline import PipelineConfig, TrainingDataError, train_model
+from chatbot.nlu.model import CARD_FILE, PROTOTYPES_FILE, ModelCard
+from chatbot.nlu.pipeline import TrainingDataError
 from chatbot.nlu.trainer import Progress, TrainingConfig
 from chatbot.runtime import build_manager, engine_for_version
 from chatbot.training import execute_run, start_run
+from tests.factories import SINGLE, save_tuned_model
 
-SINGLE = [
-    IntentSpec("delivery", "3-5 working days.", ("How long does delivery take?",)),
-    IntentSpec("returns", "Within 30 days.", ("How do I return an item?",)),
-    IntentSpec("hours", "9:00-17:00.", ("What are your opening hours?",)),
-]
 VALIDATED = [
     IntentSpec(
         "delivery", "3-5 working days.", ("How long does delivery take?", "When will it arrive?")
@@ -96,21 +92,7 @@ def base_version(factory: sessionmaker[Session], real_encoder: SentenceEncoder) 
 @pytest.fixture(scope="module")
 def tuned_model(real_encoder: SentenceEncoder, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fine-tuned version's directory, for tests about serving one rather than making one."""
-    trained = train_model(
-        real_encoder,
-        SINGLE,
-        config=PipelineConfig(training=TrainingConfig(epochs=2, trainable_layers=1)),
-    )
-    directory = tmp_path_factory.mktemp("tuned") / "ft-tuned"
-    card = ModelCard(
-        version="ft-tuned",
-        base_model=str(real_encoder.path),
-        base_weights_sha256=real_encoder.weights_sha256,
-        intents=[intent.key for intent in SINGLE],
-        prototype_weight=0.5,
-    )
-    save_model(trained.encoder, card, directory, trained.prototypes)
-    return directory
+    return save_tuned_model(real_encoder, tmp_path_factory.mktemp("tuned") / "ft-tuned")
 
 
 def store(factory: sessionmaker[Session], intents: list[IntentSpec]) -> None:

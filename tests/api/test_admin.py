@@ -24,14 +24,11 @@ from chatbot.db.model_versions import activate, active_version_name, get_version
 from chatbot.db.models import Role
 from chatbot.db.session import make_engine, make_session_factory, transaction
 from chatbot.db.training import create_run
-from chatbot.knowledge.spec import IntentSpec
 from chatbot.main import create_app
 from chatbot.nlu.encoder import SentenceEncoder
 from chatbot.nlu.engine import Encoder
-from chatbot.nlu.model import ModelCard, save_model
-from chatbot.nlu.pipeline import PipelineConfig, train_model
-from chatbot.nlu.trainer import TrainingConfig
 from tests.api.conftest import KNOWLEDGE, start_conversation, store_knowledge
+from tests.factories import SINGLE, save_tuned_model
 from tests.fakes import HashingEncoder
 
 TOKEN = "s3cret-admin-token"
@@ -43,11 +40,6 @@ ENDPOINTS = [
     ("POST", "/api/v1/admin/training/1/cancel"),
     ("GET", "/api/v1/admin/models"),
     ("POST", "/api/v1/admin/models/base-x/activate"),
-]
-SINGLE = [
-    IntentSpec("delivery", "3-5 working days.", ("How long does delivery take?",)),
-    IntentSpec("returns", "Within 30 days.", ("How do I return an item?",)),
-    IntentSpec("hours", "9:00-17:00.", ("What are your opening hours?",)),
 ]
 PROGRESS_KEYS = {"step", "total_steps", "epoch", "loss", "elapsed_seconds", "eta_seconds"}
 
@@ -84,21 +76,7 @@ def model_client(
 @pytest.fixture(scope="module")
 def tuned_model(real_encoder: SentenceEncoder, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fine-tuned version's directory, trained once for the tests that switch to one."""
-    trained = train_model(
-        real_encoder,
-        SINGLE,
-        config=PipelineConfig(training=TrainingConfig(epochs=2, trainable_layers=1)),
-    )
-    directory = tmp_path_factory.mktemp("tuned") / "ft-tuned"
-    card = ModelCard(
-        version="ft-tuned",
-        base_model=str(real_encoder.path),
-        base_weights_sha256=real_encoder.weights_sha256,
-        intents=[intent.key for intent in SINGLE],
-        prototype_weight=0.5,
-    )
-    save_model(trained.encoder, card, directory, trained.prototypes)
-    return directory
+    return save_tuned_model(real_encoder, tmp_path_factory.mktemp("tuned") / "ft-tuned")
 
 
 def in_database(db_url: str, write: Callable[[Any], object]) -> None:
