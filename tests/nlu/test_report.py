@@ -1,7 +1,6 @@
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -164,12 +163,10 @@ def _synthetic(n_intents: int, per_intent: int) -> tuple[list, list, list, list]
     return truth, predicted, confidence, answered
 
 
-def test_images_are_written_quickly_for_77_intents(tmp_path: Path) -> None:
+def test_images_are_written_for_77_intents(tmp_path: Path) -> None:
     truth, predicted, confidence, answered = _synthetic(77, 6)
     report = build_report(truth, predicted, confidence, answered)
-    started = time.perf_counter()
     names = write_report_images(report, truth, predicted, tmp_path)
-    assert time.perf_counter() - started < 10
     for name in names.values():
         _assert_png(tmp_path / name)
 
