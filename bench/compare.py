@@ -106,7 +106,12 @@ def setfit(train: Rows, test: Rows, seed: int, budget_s: float | None) -> tuple[
     if budget_s is not None:
         max_steps = max(10, int(budget_s * pairs_per_second / 16))
     arguments = TrainingArguments(
-        batch_size=16, num_epochs=1, num_iterations=20, max_steps=max_steps, seed=seed
+        batch_size=16,
+        num_epochs=1,
+        num_iterations=20,
+        max_steps=max_steps,
+        seed=seed,
+        output_dir=str(ROOT / "bench" / "var" / "setfit-checkpoints"),
     )
     trainer = Trainer(
         model=model,
