@@ -24,14 +24,13 @@ import os
 import random
 import shutil
 import statistics
-import subprocess
 import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
-from banking77_base import read_dataset, write_evaluation_file, write_knowledge_base
+from banking77_base import read_dataset, run_step, write_evaluation_file, write_knowledge_base
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out"
@@ -141,10 +140,7 @@ def ours(train: Rows, test: Rows, seed: int, epochs: int | None) -> tuple[float,
     }
 
     def chatbot(*args: str) -> str:
-        done = subprocess.run(
-            [str(CHATBOT), *args], env=env, check=True, capture_output=True, text=True
-        )
-        return done.stdout
+        return run_step(CHATBOT, *args, env=env)[0]
 
     chatbot("db", "upgrade")
     chatbot("import-faq", str(faq))

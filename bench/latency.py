@@ -24,7 +24,6 @@ Run it alone: a second busy process on a small machine slows torch several times
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime as dt
 import json
 import os
@@ -44,6 +43,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import torch
+from banking77_base import cpu_model, read_dataset
 
 from chatbot.nlu.encoder import SentenceEncoder, configure_threads
 
@@ -133,21 +133,6 @@ def time_each(
 
 def cycle(items: list[str], n: int) -> list[str]:
     return [items[i % len(items)] for i in range(n)]
-
-
-def read_banking77_texts(path: Path) -> list[str]:
-    with path.open(newline="", encoding="utf-8") as handle:
-        return [row["text"] for row in csv.DictReader(handle)]
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def free_port() -> int:
@@ -287,7 +272,7 @@ def main() -> int:
         assert key in known, f"unknown intent {key}"
         assert match_builtin(text) is None, f"a built-in (greeting, person...), not an FAQ: {text}"
 
-    banking = read_banking77_texts(test_csv)
+    banking = [text for text, _ in read_dataset(test_csv)]
     # Spread over the file (it is grouped by intent) for varied lengths and topics.
     step = max(1, len(banking) // args.messages)
     single_texts = banking[::step][: args.messages]

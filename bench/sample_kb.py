@@ -14,10 +14,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
-import time
 from pathlib import Path
+
+from banking77_base import run_step
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out"
@@ -37,11 +37,7 @@ def workspace(name: str) -> dict[str, str]:
 
 
 def chatbot(env: dict[str, str], *args: str) -> tuple[str, float]:
-    started = time.perf_counter()
-    done = subprocess.run(
-        [str(CHATBOT), *args], env=env, check=True, capture_output=True, text=True, cwd=ROOT
-    )
-    return done.stdout, time.perf_counter() - started
+    return run_step(CHATBOT, *args, env=env)
 
 
 def first_phrasings(limit: int, path: Path) -> int:

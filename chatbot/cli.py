@@ -269,7 +269,7 @@ def train_command(args: argparse.Namespace, settings: Settings) -> int:
     bar = _ProgressBar()
 
     def load_base(device: str) -> Any:
-        return load_encoder(settings.model_copy(update={"device": device}))
+        return load_encoder(settings, device)
 
     try:
         version = execute_run(

@@ -45,7 +45,7 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
             # Training starts from the base model already in memory when it sits on that device.
             if getattr(loaded, "device", None) == resolve_device(device):
                 return loaded
-            return load_encoder(settings.model_copy(update={"device": device}))
+            return load_encoder(settings, device)
 
         app.state.load_base = load_base
         log.info("ready: model %s", app.state.manager.engine.version)

@@ -32,8 +32,11 @@ class DatabaseNotReady(RuntimeError):
     """The database has no schema yet."""
 
 
-def load_encoder(settings: Settings) -> SentenceEncoder:
-    """The base encoder, from CHATBOT_BASE_MODEL or the packaged all-MiniLM-L6-v2; never a hub."""
+def load_encoder(settings: Settings, device: str | None = None) -> SentenceEncoder:
+    """The base encoder, from CHATBOT_BASE_MODEL or the packaged all-MiniLM-L6-v2; never a hub.
+
+    ``device`` overrides the configured one (training may run elsewhere than serving).
+    """
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     from transformers.utils import logging as hf_logging
@@ -42,7 +45,9 @@ def load_encoder(settings: Settings) -> SentenceEncoder:
     hf_logging.disable_progress_bar()
     configure_threads(settings.torch_threads)
     return SentenceEncoder.from_pretrained(
-        settings.base_model, device=settings.device, max_length=settings.max_sequence_length
+        settings.base_model,
+        device=device or settings.device,
+        max_length=settings.max_sequence_length,
     )
 
 
