@@ -98,6 +98,30 @@ def _parser() -> argparse.ArgumentParser:
     activate.add_argument("version")
     activate.set_defaults(handler=models_activate)
 
+    users = commands.add_parser("users", help="staff and admin accounts")
+    users_commands = users.add_subparsers(required=True, metavar="ACTION")
+    create = users_commands.add_parser("create", help="create a staff or admin account")
+    create.add_argument("email")
+    create.add_argument("--role", choices=["staff", "admin"], required=True)
+    create.add_argument("--name", help="display name")
+    create.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    create.set_defaults(handler=users_create)
+    password = users_commands.add_parser("set-password", help="set an account's password")
+    password.add_argument("email")
+    password.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    password.set_defaults(handler=users_set_password)
+    users_commands.add_parser("list", help="every account").set_defaults(handler=users_list)
+    tokens = commands.add_parser("tokens", help="API tokens for integrations")
+    tokens_commands = tokens.add_subparsers(required=True, metavar="ACTION")
+    token = tokens_commands.add_parser("create", help="create an API token for an account")
+    token.add_argument("email")
+    token.add_argument("--name", required=True, help="what the token is for")
+    token.set_defaults(handler=tokens_create)
+
     serve = commands.add_parser("serve", help="run the web app")
     serve.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
@@ -376,6 +400,104 @@ def models_activate(args: argparse.Namespace, settings: Settings) -> int:
         activate(session, row)
         session.commit()
     print(f"{args.version} is now active; running servers switch to it at their next message")
+    return 0
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    import getpass
+
+    if not sys.stdin.isatty():
+        raise UserError("no terminal to ask for the password: pass --password-stdin")
+    first = getpass.getpass("Password: ")
+    if first != getpass.getpass("Password again: "):
+        raise UserError("the two passwords differ")
+    return first
+
+
+def _accounts_session(settings: Settings) -> Any:
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    from chatbot.db.accounts import count_users
+    from chatbot.runtime import DatabaseNotReady
+
+    session = _session_factory(settings)()
+    try:
+        count_users(session)
+    except (OperationalError, ProgrammingError) as exc:
+        session.close()
+        raise DatabaseNotReady(
+            f"the database at {settings.resolved_database_url} has no accounts table: "
+            "run `chatbot db upgrade` first"
+        ) from exc
+    return session
+
+
+def users_create(args: argparse.Namespace, settings: Settings) -> int:
+    from chatbot.db import accounts, audit
+    from chatbot.db.models import UserRole
+
+    with _accounts_session(settings) as session:
+        if accounts.get_user_by_email(session, args.email) is not None:
+            raise UserError(f"email: an account for {accounts.normalise_email(args.email)} exists")
+        try:
+            accounts.check_email(args.email)
+            user = accounts.create_user(
+                session,
+                args.email,
+                _read_password(args.password_stdin),
+                UserRole(args.role),
+                name=args.name,
+            )
+        except accounts.AccountError as exc:
+            raise UserError(str(exc)) from exc
+        audit.record(session, None, "user.create", user.email, after={"role": args.role})
+        session.commit()
+        print(f"created {args.role} account {user.email}")
+    return 0
+
+
+def users_set_password(args: argparse.Namespace, settings: Settings) -> int:
+    from chatbot.db import accounts, audit
+
+    with _accounts_session(settings) as session:
+        user = accounts.get_user_by_email(session, args.email)
+        if user is None:
+            raise UserError(f"email: no account for {accounts.normalise_email(args.email)}")
+        try:
+            accounts.set_password(session, user, _read_password(args.password_stdin))
+        except accounts.AccountError as exc:
+            raise UserError(str(exc)) from exc
+        audit.record(session, None, "user.password", user.email)
+        session.commit()
+    print(f"password set for {user.email}; its sessions were signed out")
+    return 0
+
+
+def users_list(args: argparse.Namespace, settings: Settings) -> int:
+    from chatbot.db import accounts
+
+    with _accounts_session(settings) as session:
+        for user in accounts.list_users(session):
+            state = "" if user.is_active else " (disabled)"
+            print(f"{user.email}\t{user.role.value}{state}")
+    return 0
+
+
+def tokens_create(args: argparse.Namespace, settings: Settings) -> int:
+    from chatbot.db import accounts
+
+    with _accounts_session(settings) as session:
+        user = accounts.get_user_by_email(session, args.email)
+        if user is None:
+            raise UserError(f"email: no account for {accounts.normalise_email(args.email)}")
+        try:
+            _row, token = accounts.create_api_token(session, user, args.name)
+        except accounts.AccountError as exc:
+            raise UserError(str(exc)) from exc
+        session.commit()
+    print(token)
     return 0
 
 

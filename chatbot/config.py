@@ -72,11 +72,6 @@ class Settings(BaseSettings):
     max_message_chars: int = Field(
         2000, ge=10, description="Longest customer message accepted, in characters."
     )
-    admin_token: str = Field(
-        "",
-        description="Bearer token for the admin API (training, model versions) until staff "
-        "accounts exist. Empty: the admin API is disabled.",
-    )
     max_import_bytes: int = Field(
         20_000_000, ge=1, description="Largest knowledge base file accepted for import, in bytes."
     )

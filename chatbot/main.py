@@ -12,7 +12,20 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 import chatbot
-from chatbot.api import admin, chat, health, metrics, pages
+from chatbot.api import (
+    admin,
+    admin_console,
+    admin_knowledge,
+    admin_models,
+    auth,
+    chat,
+    health,
+    metrics,
+    pages,
+    staff,
+    takeover,
+)
+from chatbot.api.views import WEB_DIR
 from chatbot.config import Settings, get_settings
 from chatbot.db.session import make_engine, make_session_factory
 from chatbot.events import InProcessEventBus
@@ -70,10 +83,17 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
         allow_methods=["GET", "POST"],
         allow_headers=["Authorization", "Content-Type"],
     )
+    app.add_exception_handler(auth.LoginRequired, auth.login_required_handler)
     app.include_router(chat.router)
     app.include_router(admin.router)
     app.include_router(pages.router)
+    app.include_router(auth.router)
+    app.include_router(staff.router)
+    app.include_router(takeover.router)
+    app.include_router(admin_knowledge.router)
+    app.include_router(admin_models.router)
+    app.include_router(admin_console.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
-    app.mount("/static", StaticFiles(directory=pages.WEB_DIR / "static"), name="static")
+    app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     return app

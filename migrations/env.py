@@ -7,6 +7,7 @@ from alembic import context
 from chatbot.config import get_settings
 from chatbot.db import models  # noqa: F401  (registers the tables on Base.metadata)
 from chatbot.db.base import Base
+from chatbot.db.migrate import include_name
 from chatbot.db.session import make_engine
 
 config = context.config
@@ -22,6 +23,7 @@ def run_migrations_offline() -> None:
         target_metadata=target_metadata,
         literal_binds=True,
         render_as_batch=True,
+        include_name=include_name,
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -41,7 +43,12 @@ def run_migrations_online() -> None:
 
 def _run(connection) -> None:  # type: ignore[no-untyped-def]
     # Batch mode lets later migrations ALTER tables on SQLite too.
-    context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=True,
+        include_name=include_name,
+    )
     with context.begin_transaction():
         context.run_migrations()
 

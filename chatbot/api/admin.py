@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hmac
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Request, status
 from pydantic import BaseModel, Field
 
+from chatbot.api.auth import admin_user
 from chatbot.api.deps import SessionDep, SettingsDep
 from chatbot.db import model_versions as registry
 from chatbot.db import training as runs
@@ -17,26 +17,7 @@ from chatbot.db.models import ModelVersion, TrainingRun
 from chatbot.nlu.encoder import ModelLoadError
 from chatbot.training import execute_run, start_run
 
-
-def require_admin(
-    settings: SettingsDep, authorization: Annotated[str | None, Header()] = None
-) -> None:
-    if not settings.admin_token:
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN, "the admin API is disabled: set CHATBOT_ADMIN_TOKEN"
-        )
-    scheme, _, token = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "missing admin token: send 'Authorization: Bearer <CHATBOT_ADMIN_TOKEN>'",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    if not hmac.compare_digest(token.strip().encode(), settings.admin_token.encode()):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "not an admin token")
-
-
-router = APIRouter(prefix="/api/v1/admin", tags=["admin"], dependencies=[Depends(require_admin)])
+router = APIRouter(prefix="/api/v1/admin", tags=["admin"], dependencies=[Depends(admin_user)])
 
 
 class TrainingStart(BaseModel):

@@ -2,31 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse
-from fastapi.templating import Jinja2Templates
 
 from chatbot.api import schemas
 from chatbot.api.deps import SettingsDep
+from chatbot.api.views import WEB_DIR, brand, templates
 from chatbot.conversation import builtins
 
-WEB_DIR = Path(__file__).resolve().parents[2] / "web"
-templates = Jinja2Templates(directory=WEB_DIR / "templates")
 router = APIRouter()
 
 
 def _page(request: Request, name: str, settings: SettingsDep) -> HTMLResponse:
-    return templates.TemplateResponse(
-        request,
-        name,
-        {
-            "company_name": settings.company_name,
-            "widget_title": settings.widget_title,
-            "widget_color": settings.widget_color,
-        },
-    )
+    return templates.TemplateResponse(request, name, brand(settings))
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)

@@ -47,6 +47,9 @@ def add_message(
     message = Message(conversation_id=conversation.id, role=role, text=text, **fields)
     session.add(message)
     conversation.updated_at = utcnow()
+    conversation.message_count = (conversation.message_count or 0) + 1
+    if fields.get("action") == "fallback":
+        conversation.had_fallback = True
     session.flush()
     return message
 
@@ -81,4 +84,5 @@ def get_message(session: Session, message_id: int) -> Message | None:
 
 def set_feedback(session: Session, message: Message, helpful: bool) -> None:
     message.helpful = helpful
+    message.conversation.feedback_given = True
     session.flush()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,10 +12,13 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from chatbot.config import Settings
+from chatbot.db import accounts
 from chatbot.db.knowledge import import_intents
+from chatbot.db.models import ApiToken, UserRole
 from chatbot.db.session import make_engine, make_session_factory, transaction
 from chatbot.knowledge.spec import IntentSpec
 from chatbot.main import create_app
+from chatbot.security import token_digest
 from tests.fakes import HashingEncoder
 
 XSS = '<script>window.pwned = 1</script> <img src=x onerror="window.pwned = 2">'
@@ -104,3 +108,80 @@ def start_conversation(client: TestClient, **body: str) -> Customer:
 @pytest.fixture
 def customer(client: TestClient) -> Customer:
     return start_conversation(client)
+
+
+# ---- staff accounts
+
+PASSWORD = "correct horse battery"
+STAFF_EMAIL = "sam@staff.example"
+ADMIN_EMAIL = "ada@admin.example"
+_CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
+
+
+def add_account(
+    database_url: str,
+    email: str,
+    role: str = "staff",
+    password: str = PASSWORD,
+    token: str | None = None,
+) -> str:
+    """Create an account, committed; returns an API token for it (``token`` if given)."""
+    engine = make_engine(database_url)
+    try:
+        with transaction(make_session_factory(engine)) as session:
+            user = accounts.create_user(session, email, password, UserRole(role))
+            if token is None:
+                _row, token = accounts.create_api_token(session, user, "tests")
+            else:
+                session.add(ApiToken(user_id=user.id, name="tests", token_hash=token_digest(token)))
+    finally:
+        engine.dispose()
+    return token
+
+
+def sign_in(client: TestClient, email: str, password: str = PASSWORD) -> str:
+    """Sign in through the form, as a browser would; returns the session's CSRF token."""
+    client.get("/login")
+    response = client.post(
+        "/login",
+        data={
+            "email": email,
+            "password": password,
+            "csrf_token": client.cookies.get("chatbot_login_csrf", ""),
+            "next": "/account",
+        },
+    )
+    assert response.status_code == 200 and response.url.path == "/account", response.text
+    found = _CSRF_META.search(response.text)
+    assert found, "the signed-in page carries no CSRF token"
+    return found.group(1)
+
+
+@dataclass(frozen=True)
+class Staff:
+    """A signed-in browser session (cookie in the client) and its CSRF header; plus an API token."""
+
+    csrf: str
+    api_token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"X-CSRF-Token": self.csrf}
+
+    @property
+    def token_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_token}"}
+
+
+@pytest.fixture
+def staff(client: TestClient, db_url: str) -> Staff:
+    """A staff member signed in on ``client``."""
+    token = add_account(db_url, STAFF_EMAIL, "staff")
+    return Staff(sign_in(client, STAFF_EMAIL), token)
+
+
+@pytest.fixture
+def admin(client: TestClient, db_url: str) -> Staff:
+    """An admin signed in on ``client``."""
+    token = add_account(db_url, ADMIN_EMAIL, "admin")
+    return Staff(sign_in(client, ADMIN_EMAIL), token)

@@ -90,6 +90,7 @@ TINY_KNOWLEDGE_BASE = [
 class LiveServer:
     url: str
     app: Any  # the FastAPI app, for reaching its event bus
+    database_url: str
 
 
 def _free_port() -> int:
@@ -158,7 +159,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
             server.should_exit = True
             pytest.fail(f"the app did not start within {SERVER_START_TIMEOUT_S} s")
         time.sleep(0.05)
-    yield LiveServer(url=f"http://127.0.0.1:{port}", app=app)
+    yield LiveServer(url=f"http://127.0.0.1:{port}", app=app, database_url=database_url)
     server.should_exit = True
     thread.join(timeout=30)
 
@@ -226,3 +227,26 @@ def other_origin() -> Iterator[Callable[[str], str]]:
 def screenshots() -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS
+
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="session")
+def accounts_on_server(live_server: LiveServer) -> dict[str, str]:
+    """A staff member and an admin on the live server: role -> email (password PASSWORD)."""
+    from tests.api.conftest import add_account
+
+    emails = {"staff": "sam@staff.example", "admin": "ada@admin.example"}
+    for role, email in emails.items():
+        add_account(live_server.database_url, email, role, PASSWORD)
+    return emails
+
+
+def sign_in(page: Any, email: str, password: str = PASSWORD, next_path: str = "/staff") -> None:
+    """Sign in through the form on ``page`` and land on ``next_path``."""
+    page.goto(f"/login?next={next_path}")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"**{next_path}")

@@ -1,0 +1,5 @@
+"""Admin console: landing page, settings, users and the audit log."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,5 @@
+"""Admin console: the knowledge base pages."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,5 @@
+"""Admin console: training and model versions pages."""
+
+from fastapi import APIRouter
+
+router = APIRouter()
