@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -14,8 +15,9 @@ from sqlalchemy import func, inspect, select
 
 from chatbot.cli import main
 from chatbot.config import get_settings
+from chatbot.db import accounts
 from chatbot.db.knowledge import import_intents, knowledge_revision, load_intents
-from chatbot.db.models import Conversation, Message
+from chatbot.db.models import AuditEntry, Conversation, Message, UserRole
 from chatbot.db.session import make_engine, make_session_factory, transaction
 from chatbot.knowledge.spec import IntentSpec
 
@@ -371,3 +373,106 @@ def test_ask_on_a_database_without_schema_exits_1(
     result = run("ask", "hello")
     assert result.code == 1
     assert "chatbot db upgrade" in result.err
+
+
+# Accounts
+
+PASSWORD = "correct horse battery"
+
+
+def with_stdin(monkeypatch: pytest.MonkeyPatch, text: str) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO(text))
+
+
+def check_password(url: str, email: str, password: str) -> UserRole | None:
+    engine = make_engine(url)
+    try:
+        with make_session_factory(engine)() as session:
+            user = accounts.authenticate(session, email, password, "test")
+            return user.role if user else None
+    finally:
+        engine.dispose()
+
+
+def test_users_create_makes_an_account_that_can_sign_in(
+    run: Run, database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with_stdin(monkeypatch, PASSWORD + "\n")
+    result = run("users", "create", "Ada@Example.com", "--role", "admin", "--password-stdin")
+    assert result.code == 0, result.err
+    assert "ada@example.com" in result.out
+    assert check_password(database, "ada@example.com", PASSWORD) is UserRole.ADMIN
+    listed = run("users", "list")
+    assert listed.out.strip() == "ada@example.com\tadmin"
+    engine = make_engine(database)
+    with make_session_factory(engine)() as session:
+        entry = session.query(AuditEntry).one()
+        assert (entry.actor, entry.action, entry.target) == (None, "user.create", "ada@example.com")
+    engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("argv", "stdin", "reason"),
+    [
+        (["not-an-email", "--role", "staff"], PASSWORD, "email: 'not-an-email' is not an email"),
+        (["sam@example.com", "--role", "staff"], "short", "password: the password needs"),
+    ],
+)
+def test_users_create_refuses_bad_input_with_status_2(
+    run: Run,
+    database: str,
+    monkeypatch: pytest.MonkeyPatch,
+    argv: list[str],
+    stdin: str,
+    reason: str,
+) -> None:
+    with_stdin(monkeypatch, stdin + "\n")
+    result = run("users", "create", *argv, "--password-stdin")
+    assert result.code == 2
+    assert reason in result.err
+    assert run("users", "list").out == ""
+
+
+def test_a_second_account_for_an_email_is_refused(
+    run: Run, database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with_stdin(monkeypatch, PASSWORD + "\n")
+    run("users", "create", "sam@example.com", "--role", "staff", "--password-stdin")
+    with_stdin(monkeypatch, "another password here\n")
+    result = run("users", "create", "SAM@example.com", "--role", "admin", "--password-stdin")
+    assert result.code == 2 and "exists" in result.err
+    assert check_password(database, "sam@example.com", PASSWORD) is UserRole.STAFF
+
+
+def test_without_a_terminal_the_password_must_come_from_stdin(
+    run: Run, database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with_stdin(monkeypatch, "")
+    result = run("users", "create", "sam@example.com", "--role", "staff")
+    assert result.code == 2 and "--password-stdin" in result.err
+
+
+def test_set_password_and_tokens_create(
+    run: Run, database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with_stdin(monkeypatch, PASSWORD + "\n")
+    run("users", "create", "sam@example.com", "--role", "staff", "--password-stdin")
+    with_stdin(monkeypatch, "a different passphrase\n")
+    assert run("users", "set-password", "sam@example.com", "--password-stdin").code == 0
+    assert check_password(database, "sam@example.com", "a different passphrase")
+    token = run("tokens", "create", "sam@example.com", "--name", "crm").out.strip()
+    assert token.startswith("cbt_")
+    engine = make_engine(database)
+    with make_session_factory(engine)() as session:
+        user = accounts.user_for_api_token(session, token)
+        assert user is not None and user.email == "sam@example.com"
+    engine.dispose()
+    assert run("tokens", "create", "nobody@example.com", "--name", "x").code == 2
+
+
+def test_users_on_a_database_without_schema_exits_1(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHATBOT_DATABASE_URL", f"sqlite:///{tmp_path / 'empty.db'}")
+    result = run("users", "list")
+    assert result.code == 1 and "chatbot db upgrade" in result.err

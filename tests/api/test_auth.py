@@ -1,0 +1,285 @@
+"""Signing in and who may call what: sessions, CSRF, throttling, API tokens, every route's guard."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import APIRoute, APIWebSocketRoute, iter_route_contexts
+from fastapi.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
+
+from chatbot.db import accounts
+from tests.api.conftest import (
+    ADMIN_EMAIL,
+    PASSWORD,
+    STAFF_EMAIL,
+    Customer,
+    Staff,
+    add_account,
+    sign_in,
+)
+
+# Routes anyone may call; everything else must refuse anonymous callers and customers.
+PUBLIC = {
+    "/",
+    "/chat",
+    "/widget.js",
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/docs",
+    "/docs/oauth2-redirect",
+    "/redoc",
+    "/openapi.json",
+    "/login",
+    "/language/{language}",
+    "/api/v1/widget/config",
+    "/api/v1/messages/{message_id}/feedback",
+}
+CUSTOMER_PREFIX = "/api/v1/conversations"  # guarded by each conversation's own bearer token
+ADMIN_PREFIXES = ("/admin", "/api/v1/admin")
+UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+JSON = {"Accept": "application/json"}
+
+
+def concrete(path: str) -> str:
+    return re.sub(r"\{[^}]+\}", "1", path)
+
+
+def all_routes(app: FastAPI) -> list[tuple[type, str, set[str]]]:
+    """(route class, full path, methods) of every route, inside included routers too."""
+    return [
+        (type(context.original_route), context.path or "", set(context.methods or ()))
+        for context in iter_route_contexts(app.routes)
+    ]
+
+
+def guarded_routes(app: FastAPI) -> list[tuple[str, str]]:
+    found = []
+    for kind, path, methods in all_routes(app):
+        if kind is APIRoute and path not in PUBLIC and not path.startswith(CUSTOMER_PREFIX):
+            found.extend((method, path) for method in sorted(methods - {"HEAD"}))
+    return found
+
+
+def test_the_consoles_have_routes_to_guard(app: FastAPI) -> None:
+    paths = {path for _, path in guarded_routes(app)}
+    assert {"/account", "/logout", "/api/v1/admin/models"} <= paths
+
+
+def test_every_staff_and_admin_route_refuses_anonymous_callers_and_customers(
+    client: TestClient, app: FastAPI, customer: Customer
+) -> None:
+    routes = guarded_routes(app)
+    assert routes
+    for method, path in routes:
+        url = concrete(path)
+        anonymous = client.request(method, url, headers=JSON)
+        assert anonymous.status_code == 401, (method, path, anonymous.status_code)
+        as_customer = client.request(method, url, headers={**JSON, **customer.headers})
+        assert as_customer.status_code == 401, (method, path, as_customer.status_code)
+
+
+def test_admin_routes_refuse_staff_members(client: TestClient, app: FastAPI, staff: Staff) -> None:
+    admin_routes = [(m, p) for m, p in guarded_routes(app) if p.startswith(ADMIN_PREFIXES)]
+    assert admin_routes
+    for method, path in admin_routes:
+        headers = {**JSON, **staff.headers}
+        by_session = client.request(method, concrete(path), headers=headers)
+        assert by_session.status_code == 403, (method, path, by_session.status_code)
+        by_token = client.request(method, concrete(path), headers={**JSON, **staff.token_headers})
+        assert by_token.status_code == 403, (method, path, by_token.status_code)
+
+
+def test_state_changing_calls_without_the_csrf_token_are_refused(
+    client: TestClient, app: FastAPI, admin: Staff
+) -> None:
+    unsafe = [(m, p) for m, p in guarded_routes(app) if m in UNSAFE]
+    assert unsafe
+    for method, path in unsafe:
+        for headers in ({}, {"X-CSRF-Token": "forged"}):
+            response = client.request(method, concrete(path), headers={**JSON, **headers})
+            assert response.status_code == 403, (method, path, response.status_code)
+            assert "CSRF" in response.json()["detail"]
+    form = client.post("/account/tokens", data={"name": "x", "csrf_token": "forged"})
+    assert form.status_code == 403
+
+
+def test_staff_websockets_refuse_anonymous_callers(client: TestClient, app: FastAPI) -> None:
+    sockets = [
+        path
+        for kind, path, _ in all_routes(app)
+        if kind is APIWebSocketRoute and not path.startswith(CUSTOMER_PREFIX)
+    ]
+    for path in sockets:
+        with pytest.raises(WebSocketDisconnect), client.websocket_connect(concrete(path)) as ws:
+            ws.receive_json()
+
+
+def test_a_page_sends_anonymous_visitors_to_the_sign_in_form(client: TestClient) -> None:
+    response = client.get("/account", headers={"Accept": "text/html"}, follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/login?next=/account"
+
+
+def test_signing_in_sets_a_protected_session_cookie(client: TestClient, db_url: str) -> None:
+    add_account(db_url, STAFF_EMAIL)
+    client.get("/login")
+    response = client.post(
+        "/login",
+        data={
+            "email": STAFF_EMAIL,
+            "password": PASSWORD,
+            "csrf_token": client.cookies["chatbot_login_csrf"],
+            "next": "/account",
+        },
+        follow_redirects=False,
+    )
+    assert response.status_code == 303 and response.headers["location"] == "/account"
+    cookie = next(
+        c for c in response.headers.get_list("set-cookie") if c.startswith("chatbot_session=")
+    )
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie
+    assert client.get("/account").status_code == 200
+
+
+def test_a_wrong_password_is_refused_without_saying_which_part_was_wrong(
+    client: TestClient, db_url: str
+) -> None:
+    add_account(db_url, STAFF_EMAIL)
+    client.get("/login")
+    answers = []
+    for email in (STAFF_EMAIL, "nobody@staff.example"):
+        response = client.post(
+            "/login",
+            data={
+                "email": email,
+                "password": "wrong password!",
+                "csrf_token": client.cookies["chatbot_login_csrf"],
+            },
+        )
+        assert response.status_code == 401
+        answers.append(re.search(r'data-testid="login-error">([^<]+)<', response.text))
+    assert answers[0] and answers[1] and answers[0].group(1) == answers[1].group(1)
+    assert "chatbot_session" not in client.cookies
+
+
+def test_the_sign_in_form_needs_its_own_csrf_token(client: TestClient, db_url: str) -> None:
+    add_account(db_url, STAFF_EMAIL)
+    response = client.post("/login", data={"email": STAFF_EMAIL, "password": PASSWORD})
+    assert response.status_code == 403
+    assert "chatbot_session" not in client.cookies
+
+
+def test_repeated_failures_lock_the_account_for_a_while(client: TestClient, db_url: str) -> None:
+    add_account(db_url, STAFF_EMAIL)
+    client.get("/login")
+
+    def attempt(password: str) -> int:
+        return client.post(
+            "/login",
+            data={
+                "email": STAFF_EMAIL,
+                "password": password,
+                "csrf_token": client.cookies["chatbot_login_csrf"],
+            },
+            follow_redirects=False,
+        ).status_code
+
+    assert [attempt("wrong password!") for _ in range(accounts.MAX_FAILURES_PER_EMAIL)] == [
+        401
+    ] * accounts.MAX_FAILURES_PER_EMAIL
+    assert attempt(PASSWORD) == 429  # even the right password waits out the lock
+
+
+def test_only_local_paths_are_followed_after_signing_in(client: TestClient, db_url: str) -> None:
+    add_account(db_url, STAFF_EMAIL)
+    client.get("/login")
+    for target in ("https://evil.example/", "//evil.example/x", "/\\evil.example"):
+        response = client.post(
+            "/login",
+            data={
+                "email": STAFF_EMAIL,
+                "password": PASSWORD,
+                "csrf_token": client.cookies["chatbot_login_csrf"],
+                "next": target,
+            },
+            follow_redirects=False,
+        )
+        assert response.headers["location"] == "/staff", target
+        client.cookies.clear()  # signed out again, with a fresh form token for the next try
+        client.get("/login")
+
+
+def test_signing_out_ends_the_session(client: TestClient, staff: Staff) -> None:
+    assert client.get("/account", headers=JSON).status_code == 200
+    response = client.post("/logout", headers=staff.headers, follow_redirects=False)
+    assert response.status_code == 303
+    assert client.get("/account", headers=JSON).status_code == 401
+
+
+def test_changing_the_password_signs_out_other_browsers(
+    client: TestClient, app: FastAPI, staff: Staff
+) -> None:
+    with TestClient(app) as other:
+        sign_in(other, STAFF_EMAIL)
+        response = client.post(
+            "/account/password",
+            data={
+                "current_password": PASSWORD,
+                "new_password": "a brand new passphrase",
+                "confirm_password": "a brand new passphrase",
+                "csrf_token": staff.csrf,
+            },
+        )
+        assert response.status_code == 200, response.text
+        assert client.get("/account", headers=JSON).status_code == 200  # this browser stays in
+        assert other.get("/account", headers=JSON).status_code == 401
+
+
+def test_a_wrong_current_password_changes_nothing(client: TestClient, staff: Staff) -> None:
+    response = client.post(
+        "/account/password",
+        data={
+            "current_password": "not it at all",
+            "new_password": "a brand new passphrase",
+            "confirm_password": "a brand new passphrase",
+            "csrf_token": staff.csrf,
+        },
+    )
+    assert response.status_code == 422
+    assert client.get("/account", headers=JSON).status_code == 200
+
+
+def test_an_api_token_made_on_the_account_page_works_until_revoked(
+    client: TestClient, app: FastAPI, admin: Staff
+) -> None:
+    page = client.post("/account/tokens", data={"name": "CRM sync", "csrf_token": admin.csrf})
+    token = re.search(r'data-testid="new-api-token">(cbt_[^<]+)<', page.text)
+    assert token, page.text
+    bearer = {"Authorization": f"Bearer {token.group(1)}"}
+    with TestClient(app) as integration:  # no cookies, no CSRF token: the token alone
+        assert integration.get("/api/v1/admin/models", headers=bearer).status_code == 200
+        token_id = re.findall(r"/account/tokens/(\d+)/revoke", page.text)[-1]
+        client.post(f"/account/tokens/{token_id}/revoke", data={"csrf_token": admin.csrf})
+        assert integration.get("/api/v1/admin/models", headers=bearer).status_code == 401
+
+
+def test_staff_cannot_reach_admin_pages_but_admins_can(
+    client: TestClient, app: FastAPI, db_url: str
+) -> None:
+    add_account(db_url, STAFF_EMAIL, "staff")
+    add_account(db_url, ADMIN_EMAIL, "admin")
+    sign_in(client, STAFF_EMAIL)
+    assert client.get("/api/v1/admin/models", headers=JSON).status_code == 403
+    with TestClient(app) as other:
+        sign_in(other, ADMIN_EMAIL)
+        assert other.get("/api/v1/admin/models", headers=JSON).status_code == 200
+
+
+def test_the_language_switch_only_redirects_locally(client: TestClient) -> None:
+    response = client.get("/language/zh?next=//evil.example", follow_redirects=False)
+    assert response.headers["location"] == "/staff"
+    assert client.cookies["chatbot_lang"] == "zh"
