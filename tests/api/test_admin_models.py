@@ -1,0 +1,462 @@
+"""The admin console's training and model pages, report images and the test pane.
+
+Pages, refusals and the pane on the base version use the fake encoder; the report of a real
+fine-tuned version and the pane on a version that is not active use the real one.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from fastapi.testclient import TestClient
+
+from chatbot.api.admin_models import VersionEngines
+from chatbot.config import Settings
+from chatbot.db.model_versions import activate, get_version, register_version
+from chatbot.db.session import make_engine, make_session_factory, transaction
+from chatbot.knowledge.spec import IntentSpec
+from chatbot.main import create_app
+from chatbot.model_reports import compare_intents, report_image
+from chatbot.nlu.encoder import SentenceEncoder
+from chatbot.nlu.engine import IntentEngine
+from chatbot.nlu.report import build_report, write_report_images
+from tests.api.conftest import Staff, add_account, store_knowledge
+from tests.factories import SINGLE, save_tuned_model
+from tests.fakes import HashingEncoder
+
+BASE = f"base-{HashingEncoder.weights_sha256[:12]}"
+PNG = b"\x89PNG\r\n\x1a\n"
+PAGES = ["/admin/training", "/admin/models", f"/admin/models/{BASE}"]
+TOKEN = "cbt_test-models-admin"
+ADMIN = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def register(db_url: str, version: str, path: Path | None = None, **fields: Any) -> None:
+    """Register a fine-tuned version and commit, as a training run in another process would."""
+    engine = make_engine(db_url)
+    try:
+        with transaction(make_session_factory(engine)) as session:
+            register_version(
+                session,
+                version=version,
+                kind="fine-tuned",
+                base_model="packaged",
+                path=str(path) if path else None,
+                **fields,
+            )
+    finally:
+        engine.dispose()
+
+
+def write_report(directory: Path, truth: list[str | None], predicted: list[str | None]) -> None:
+    """A version's report directory as chatbot/training.py writes it."""
+    n = len(truth)
+    report = build_report(truth, predicted, [0.9] * n, [p is not None for p in predicted])
+    report["images"] = write_report_images(report, truth, predicted, directory / "report")
+    report["validated"] = True
+    (directory / "report" / "report.json").write_text(json.dumps(report), encoding="utf-8")
+
+
+def fake_version(tmp_path: Path, name: str, truth: list[str | None], predicted: list[str | None]):
+    directory = tmp_path / name
+    directory.mkdir()
+    (directory / "chatbot_model.json").write_text('{"secret": true}', encoding="utf-8")
+    write_report(directory, truth, predicted)
+    return directory
+
+
+def ask(client: TestClient, version: str, text: str, headers: dict[str, str]) -> Any:
+    return client.post(f"/api/v1/admin/models/{version}/ask", json={"text": text}, headers=headers)
+
+
+# Who may see the pages
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_anonymous_visitors_are_sent_to_sign_in(client: TestClient, path: str) -> None:
+    response = client.get(path, headers={"Accept": "text/html"}, follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/login?next=")
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_staff_members_may_not_open_them(client: TestClient, staff: Staff, path: str) -> None:
+    assert client.get(path).status_code == 403
+
+
+def test_staff_members_may_not_use_the_test_pane(client: TestClient, staff: Staff) -> None:
+    assert ask(client, BASE, "How do I return an item?", staff.headers).status_code == 403
+
+
+# The training page
+
+
+def test_the_training_page_offers_the_devices_this_machine_has(
+    client: TestClient, admin: Staff
+) -> None:
+    response = client.get("/admin/training")
+    assert response.status_code == 200
+    page = response.text
+    for testid in ("training-start", "training-progress", "training-status"):
+        assert f'data-testid="{testid}"' in page
+    assert 'role="progressbar"' in page
+    cuda = re.search(r'<option value="cuda"([^>]*)>', page)
+    assert cuda is not None
+    assert ("disabled" in cuda.group(1)) is not torch.cuda.is_available()
+    strings = json.loads(re.search(r'id="page-strings">(.*?)</script>', page, re.S).group(1))
+    assert strings["running"] == "running"
+
+
+def test_the_training_page_speaks_chinese(client: TestClient, admin: Staff) -> None:
+    client.cookies.set("chatbot_lang", "zh")
+    page = client.get("/admin/training").text
+    assert "开始训练" in page and "最近的训练" in page
+    strings = json.loads(re.search(r'id="page-strings">(.*?)</script>', page, re.S).group(1))
+    assert strings["succeeded"] == "已完成"
+
+
+def test_every_string_of_these_pages_has_a_chinese_translation() -> None:
+    catalog = json.loads(Path("web/i18n/zh/models.json").read_text(encoding="utf-8"))
+    templates = ["training.html", "models.html", "model.html", "compare.html"]
+    used = set()
+    for name in templates:
+        text = Path("web/templates/console", name).read_text(encoding="utf-8")
+        used |= set(re.findall(r'_\("((?:[^"\\]|\\.)*)"', text))
+    source = Path("chatbot/api/admin_models.py").read_text(encoding="utf-8")
+    used |= set(re.findall(r'_\("((?:[^"\\]|\\.)*)"', source))
+    assert used - set(catalog) == set()
+
+
+# The models page
+
+
+def test_the_base_version_is_listed_as_active_with_nothing_to_activate(
+    client: TestClient, admin: Staff
+) -> None:
+    page = client.get("/admin/models").text
+    assert page.count('data-testid="model-row"') == 1
+    assert f'data-version="{BASE}"' in page
+    assert 'data-testid="model-active"' in page
+    assert 'data-testid="model-activate"' not in page
+
+
+def test_versions_show_their_metrics_and_older_ones_offer_a_roll_back(
+    client: TestClient, admin: Staff, db_url: str
+) -> None:
+    metrics = {"accuracy": 0.91234, "macro_f1": 0.875, "n": 40, "training_seconds": 12.34}
+    register(db_url, "ft-one", metrics=metrics)
+    register(db_url, "ft-half", status="training")
+    page = client.get("/admin/models").text
+    rows = re.findall(r'<tr data-testid="model-row".*?</tr>', page, re.S)
+    assert [re.search(r'data-version="([^"]+)"', r).group(1) for r in rows] == [
+        "ft-half",
+        "ft-one",
+        BASE,
+    ]  # newest first
+    half, one, base = rows
+    assert "0.912" in one and "0.875" in one and "12.3" in one and ">40<" in one
+    assert "Activate</button>" in one
+    assert "model-activate" not in half  # not ready: nothing to click
+    assert 'data-testid="model-active"' in base
+    assert 'name="a"' in page and 'name="b"' in page  # the compare form
+
+    engine = make_engine(db_url)
+    try:
+        with transaction(make_session_factory(engine)) as session:
+            row = get_version(session, "ft-one")
+            assert row is not None
+            activate(session, row)
+    finally:
+        engine.dispose()
+    page = client.get("/admin/models").text
+    base_row = re.search(rf'<tr data-testid="model-row" data-version="{BASE}".*?</tr>', page, re.S)
+    assert base_row is not None and "Roll back</button>" in base_row.group(0)
+
+
+# A version's report and its images
+
+
+def test_the_base_version_says_it_has_no_report(client: TestClient, admin: Staff) -> None:
+    page = client.get(f"/admin/models/{BASE}").text
+    assert 'data-testid="no-report"' in page
+    assert "The base model has no evaluation report" in page
+    assert 'data-testid="report-image"' not in page
+    assert 'data-testid="test-pane-input"' in page  # it can still be tried
+    strings = json.loads(re.search(r'id="page-strings">(.*?)</script>', page, re.S).group(1))
+    assert {strings[word] for word in ("answer", "clarify", "fallback")} == {
+        "answer",
+        "clarify",
+        "fallback",
+    }
+
+
+def test_unknown_versions_are_404(client: TestClient, admin: Staff) -> None:
+    assert client.get("/admin/models/ft-nope").status_code == 404
+    assert client.get("/admin/models/ft-nope/images/confusion.png").status_code == 404
+    assert client.get(f"/admin/models/compare?a={BASE}&b=ft-nope").status_code == 404
+    response = ask(client, "ft-nope", "hello", admin.headers)
+    assert response.status_code == 404
+    assert "ft-nope" in response.json()["detail"]
+
+
+def test_a_report_shows_per_intent_scores_confusions_and_charts(
+    client: TestClient, admin: Staff, db_url: str, tmp_path: Path
+) -> None:
+    truth = ["returns", "returns", "refund_time", "refund_time", None]
+    predicted = ["returns", "refund_time", "refund_time", "refund_time", None]
+    register(db_url, "ft-rep", fake_version(tmp_path, "ft-rep", truth, predicted))
+    page = client.get("/admin/models/ft-rep").text
+    assert page.count('data-testid="per-intent-row"') == 2
+    assert re.search(r"<td>returns</td><td>refund_time</td><td class=\"num\">1</td>", page)
+    images = re.findall(r'<img data-testid="report-image" src="([^"]+)" alt="([^"]+)"', page)
+    assert [src.rsplit("/", 1)[1] for src, _ in images] == [
+        "confusion.png",
+        "calibration.png",
+        "confidence.png",
+    ]
+    assert all(alt for _, alt in images)
+    for src, _ in images:
+        response = client.get(src)
+        assert response.status_code == 200
+        assert response.headers["content-type"] == "image/png"
+        assert response.content.startswith(PNG)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "chatbot_model.json",  # a file of the version, not a chart of its report
+        "report.json",
+        "..%2Fchatbot_model.json",
+        "%2E%2E%2Fchatbot_model.json",
+        "missing.png",
+    ],
+)
+def test_report_images_are_only_the_charts_the_report_lists(
+    client: TestClient, admin: Staff, db_url: str, tmp_path: Path, name: str
+) -> None:
+    register(db_url, "ft-rep", fake_version(tmp_path, "ft-rep", ["returns"], ["returns"]))
+    response = client.get(f"/admin/models/ft-rep/images/{name}")
+    assert response.status_code == 404
+    assert b"secret" not in response.content
+
+
+def test_a_report_listing_a_path_cannot_reach_outside_its_folder(tmp_path: Path) -> None:
+    (tmp_path / "report").mkdir()
+    (tmp_path / "secret.png").write_bytes(PNG)
+    (tmp_path / "report" / "ok.png").write_bytes(PNG)
+    report = {"images": {"evil": "../secret.png", "ok": "ok.png"}}
+    assert report_image(str(tmp_path), report, "../secret.png") is None
+    assert report_image(str(tmp_path), report, "ok.png") == tmp_path / "report" / "ok.png"
+    assert report_image(None, report, "ok.png") is None
+
+
+# Comparing two versions
+
+
+def test_comparing_lists_the_intents_that_got_worse_first(
+    client: TestClient, admin: Staff, db_url: str, tmp_path: Path
+) -> None:
+    before = fake_version(
+        tmp_path,
+        "ft-a",
+        ["returns", "returns", "delivery_time", "wood_care", "refund_time"],
+        ["returns", "returns", "refund_time", "returns", "refund_time"],
+    )
+    after = fake_version(
+        tmp_path,
+        "ft-b",
+        ["returns", "returns", "delivery_time", "wood_care", "contact"],
+        ["refund_time", "returns", "delivery_time", "returns", "contact"],
+    )
+    register(db_url, "ft-a", before, metrics={"accuracy": 0.6, "macro_f1": 0.5, "ece": 0.2})
+    register(db_url, "ft-b", after, metrics={"accuracy": 0.8, "macro_f1": 0.7, "ece": 0.3})
+    page = client.get("/admin/models/compare?a=ft-a&b=ft-b").text
+    order = re.findall(r'data-testid="compare-intent-row" data-intent="([^"]+)"', page)
+    # returns dropped (0.8 -> 0.5), delivery_time rose (0 -> 1), wood_care stayed at 0,
+    # refund_time and contact are each scored by one report only.
+    assert order == ["returns", "delivery_time", "wood_care", "contact", "refund_time"]
+    accuracy = re.search(r'<tr data-metric="accuracy">.*?</tr>', page, re.S).group(0)
+    assert "0.600" in accuracy and "0.800" in accuracy and "change--better" in accuracy
+    ece = re.search(r'<tr data-metric="ece">.*?</tr>', page, re.S).group(0)
+    assert "+0.100" in ece and "change--worse" in ece  # a larger calibration error is worse
+
+
+def test_comparing_with_the_base_version_says_it_has_no_report(
+    client: TestClient, admin: Staff, db_url: str, tmp_path: Path
+) -> None:
+    register(db_url, "ft-a", fake_version(tmp_path, "ft-a", ["returns"], ["returns"]))
+    page = client.get(f"/admin/models/compare?a={BASE}&b=ft-a").text
+    assert 'data-testid="compare-missing-report"' in page
+    assert f"{BASE} has no evaluation report." in page
+    assert re.findall(r'data-intent="([^"]+)"', page) == ["returns"]
+
+
+def test_comparing_without_two_versions_goes_back_to_the_models_page(
+    client: TestClient, admin: Staff
+) -> None:
+    response = client.get(f"/admin/models/compare?a={BASE}", follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/admin/models"
+
+
+def test_intent_changes_are_ordered_worse_then_better_then_equal() -> None:
+    a = {"per_intent": [{"intent": i, "f1": f} for i, f in [("x", 0.9), ("y", 0.5), ("z", 0.4)]]}
+    b = {"per_intent": [{"intent": i, "f1": f} for i, f in [("x", 0.7), ("y", 0.8), ("z", 0.4)]]}
+    b["per_intent"].append({"intent": "w", "f1": 0.1})
+    changes = compare_intents(a, b)
+    assert [(c.intent, c.difference is None) for c in changes] == [
+        ("x", False),
+        ("y", False),
+        ("z", False),
+        ("w", True),
+    ]
+    assert compare_intents(None, None) == []
+
+
+# The test pane on the active (base) version
+
+
+def test_the_pane_answers_like_the_bot_with_sanitised_markdown(
+    client: TestClient, admin: Staff
+) -> None:
+    response = ask(client, BASE, "How do I return an item?", admin.headers)
+    assert response.status_code == 200, response.text
+    reply = response.json()
+    assert (reply["version"], reply["intent"], reply["decision"]) == (BASE, "returns", "answer")
+    assert 0.55 <= reply["confidence"] <= 1
+    assert "<strong>30 days</strong>" in reply["answer_html"]
+
+    reply = ask(client, BASE, "How do I look after oiled oak?", admin.headers).json()
+    assert reply["intent"] == "wood_care"
+    html = reply["answer_html"]
+    assert "&lt;script&gt;" in html  # the markup is shown as text ...
+    assert "<script" not in html and "<img" not in html and "href" not in html  # ... never run
+
+
+def test_the_pane_asks_when_unsure_and_falls_back_when_lost(
+    client: TestClient, admin: Staff
+) -> None:
+    unsure = ask(client, BASE, "how long will it take", admin.headers).json()
+    assert unsure["decision"] == "clarify"
+    assert {"delivery_time", "refund_time"} <= {s["intent"] for s in unsure["suggestions"]}
+    lost = ask(client, BASE, "do you offer gift wrapping", admin.headers).json()
+    assert lost["decision"] == "fallback"
+    assert lost["suggestions"] == []
+
+
+def test_the_pane_uses_the_current_knowledge_base(
+    client: TestClient, admin: Staff, db_url: str
+) -> None:
+    question = "Do you sell gift cards?"
+    assert ask(client, BASE, question, admin.headers).json()["intent"] != "gift_cards"
+    store_knowledge(db_url, [IntentSpec("gift_cards", "Yes, from 10 to 200 euros.", (question,))])
+    reply = ask(client, BASE, question, admin.headers).json()
+    assert (reply["intent"], reply["decision"]) == ("gift_cards", "answer")
+
+
+@pytest.mark.parametrize("text", ["", "   ", "x" * 2001])
+def test_empty_or_too_long_messages_are_422(client: TestClient, admin: Staff, text: str) -> None:
+    response = ask(client, BASE, text, admin.headers)
+    assert response.status_code == 422
+    assert response.json()["detail"].startswith("text: ")
+
+
+def test_the_pane_needs_the_csrf_token_of_a_signed_in_admin(
+    client: TestClient, admin: Staff
+) -> None:
+    response = client.post(f"/api/v1/admin/models/{BASE}/ask", json={"text": "hi"})
+    assert response.status_code == 403
+    assert "CSRF" in response.json()["detail"]
+
+
+def test_a_version_that_is_not_ready_cannot_be_asked(
+    client: TestClient, admin: Staff, db_url: str
+) -> None:
+    register(db_url, "ft-half", status="training")
+    response = ask(client, "ft-half", "hello", admin.headers)
+    assert response.status_code == 409
+
+
+def test_a_version_whose_files_are_gone_is_409_not_500(
+    client: TestClient, admin: Staff, db_url: str, tmp_path: Path
+) -> None:
+    register(db_url, "ft-gone", tmp_path / "nowhere")
+    response = ask(client, "ft-gone", "hello", admin.headers)
+    assert response.status_code == 409
+    assert "cannot load model version 'ft-gone'" in response.json()["detail"]
+
+
+def test_the_engine_cache_keeps_the_two_most_recently_used_versions() -> None:
+    cache = VersionEngines(capacity=2)
+    built: list[str] = []
+
+    def build(version: str):
+        def make() -> IntentEngine:
+            built.append(version)
+            return IntentEngine(HashingEncoder(), version=version)
+
+        return make
+
+    first = cache.get("ft-1", build("ft-1"))
+    cache.get("ft-2", build("ft-2"))
+    assert cache.get("ft-1", build("ft-1")) is first  # reused, and now the most recent
+    cache.get("ft-3", build("ft-3"))  # evicts ft-2, the least recently used
+    assert cache.versions() == ["ft-1", "ft-3"]
+    cache.get("ft-2", build("ft-2"))
+    assert built == ["ft-1", "ft-2", "ft-3", "ft-2"]
+
+
+# A real fine-tuned version (the real encoder)
+
+
+@pytest.fixture(scope="module")
+def tuned_with_report(
+    real_encoder: SentenceEncoder, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """A fine-tuned version's directory with a report, as a training run leaves it."""
+    directory = save_tuned_model(real_encoder, tmp_path_factory.mktemp("tuned") / "ft-tuned")
+    truth: list[str | None] = ["delivery", "delivery", "returns", "hours", None]
+    write_report(directory, truth, ["delivery", "returns", "returns", "hours", None])
+    return directory
+
+
+@pytest.fixture
+def model_client(
+    db_url: str, tmp_path: Path, real_encoder: SentenceEncoder, tuned_with_report: Path
+) -> Iterator[TestClient]:
+    store_knowledge(db_url, SINGLE)
+    register(db_url, "ft-tuned", tuned_with_report, metrics={"accuracy": 0.8})
+    add_account(db_url, "ada@admin.example", "admin", token=TOKEN)
+    settings = Settings(database_url=db_url, data_dir=tmp_path / "data")
+    with TestClient(create_app(settings, encoder=real_encoder)) as client:
+        yield client
+
+
+@pytest.mark.model
+def test_a_fine_tuned_versions_report_and_pane_work_while_another_is_active(
+    model_client: TestClient,
+) -> None:
+    client = model_client
+    page = client.get("/admin/models/ft-tuned", headers=ADMIN).text
+    assert page.count('data-testid="per-intent-row"') == 3
+    for src in re.findall(r'<img data-testid="report-image" src="([^"]+)"', page):
+        assert client.get(src, headers=ADMIN).content.startswith(PNG)
+
+    reply = ask(client, "ft-tuned", "How long does delivery take?", ADMIN).json()
+    assert (reply["version"], reply["intent"]) == ("ft-tuned", "delivery")
+    assert reply["decision"] in ("answer", "clarify")
+    assert client.app.state.model_engines.versions() == ["ft-tuned"]
+    active = client.app.state.manager.engine
+    assert active.version.startswith("base-")  # asking did not activate it
+
+    reply = ask(client, active.version, "What are your opening hours?", ADMIN).json()
+    assert (reply["version"], reply["intent"]) == (active.version, "hours")
+    # The active version answers with the server's own engine: nothing more was loaded.
+    assert client.app.state.model_engines.versions() == ["ft-tuned"]
