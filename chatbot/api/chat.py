@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import time
 
 from fastapi import APIRouter, HTTPException, WebSocket, WebSocketDisconnect, status
 from starlette.concurrency import run_in_threadpool
@@ -18,11 +20,18 @@ from chatbot.api.deps import (
     SettingsDep,
 )
 from chatbot.api.metrics import observe_reply
+from chatbot.conversation import takeover
 from chatbot.db import conversations as store
-from chatbot.db.models import Message
+from chatbot.db.models import Conversation, Message, Role
 from chatbot.events import EventBus, conversation_channel
 
 router = APIRouter(prefix="/api/v1", tags=["customer"])
+TYPING_INTERVAL_S = 1.0  # at most one typing event per second from one customer's socket
+
+
+def _status_event(conversation: Conversation) -> dict[str, str]:
+    # No "agent": the customer's own turns never put a person in charge.
+    return {"type": "status", "status": conversation.status.value}
 
 
 def _publish_messages(bus: EventBus, conversation_id: str, *messages: Message | None) -> None:
@@ -53,7 +62,9 @@ def list_messages(
 ) -> schemas.TranscriptPublic:
     """The conversation so far."""
     return schemas.TranscriptPublic(
-        conversation=schemas.ConversationPublic(id=conversation.id, status=conversation.status),
+        conversation=schemas.ConversationPublic(
+            id=conversation.id, status=conversation.status, satisfaction=conversation.satisfaction
+        ),
         messages=[
             schemas.MessagePublic.of(m) for m in store.list_messages(session, conversation.id)
         ],
@@ -85,10 +96,10 @@ def send_message(
         observe_reply(turn.reply)
     _publish_messages(bus, conversation.id, turn.customer, turn.reply)
     if conversation.status != status_before:
-        bus.publish(
-            conversation_channel(conversation.id),
-            {"type": "status", "status": conversation.status.value},
-        )
+        bus.publish(conversation_channel(conversation.id), _status_event(conversation))
+    if takeover.concerns_queue(status_before, conversation.status):
+        # It just asked for a person, or a person is (about to be) reading along.
+        takeover.announce_queue(bus, session, conversation)
     return schemas.TurnPublic(
         message=schemas.MessagePublic.of(turn.customer),
         reply=schemas.MessagePublic.of(turn.reply) if turn.reply else None,
@@ -103,10 +114,9 @@ def request_handoff(
     message = manager.request_handoff(session, conversation)
     session.commit()
     _publish_messages(bus, conversation.id, message)
-    bus.publish(
-        conversation_channel(conversation.id),
-        {"type": "status", "status": conversation.status.value},
-    )
+    bus.publish(conversation_channel(conversation.id), _status_event(conversation))
+    if message is not None:  # it entered the queue just now
+        takeover.announce_queue(bus, session, conversation)
     return schemas.HandoffPublic(
         status=conversation.status.value,
         message=schemas.MessagePublic.of(message) if message else None,
@@ -130,9 +140,25 @@ def give_feedback(
     return schemas.FeedbackPublic(id=message.id, helpful=body.helpful)
 
 
+@router.post("/conversations/{conversation_id}/satisfaction")
+def give_satisfaction(
+    body: schemas.SatisfactionCreate, conversation: CustomerConversation, session: SessionDep
+) -> schemas.SatisfactionPublic:
+    """How satisfied the customer was (1-5), once staff closed the conversation."""
+    try:
+        takeover.rate(session, conversation, body.rating)
+    except takeover.WrongState as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    session.commit()
+    return schemas.SatisfactionPublic(id=conversation.id, satisfaction=body.rating)
+
+
 @router.websocket("/conversations/{conversation_id}/ws")
 async def live_events(websocket: WebSocket, conversation_id: str, token: str = "") -> None:
-    """Live events of one conversation: messages, typing and handoff state (`?token=TOKEN`)."""
+    """Live events of one conversation: messages, typing and handoff state (`?token=TOKEN`).
+
+    The customer may send ``{"typing": true}`` while writing: staff see "the customer is typing".
+    """
     app = websocket.app
 
     def authorised() -> bool:
@@ -152,12 +178,26 @@ async def live_events(websocket: WebSocket, conversation_id: str, token: str = "
                 await websocket.send_json(event)
 
         sender = asyncio.create_task(forward())
+        last_typing = 0.0
         try:
-            while True:  # the customer sends nothing we act on yet; reading notices a disconnect
-                await websocket.receive_text()
+            while True:  # reading also notices a disconnect
+                typing = _is_typing(await websocket.receive_text())
+                if typing and time.monotonic() - last_typing >= TYPING_INTERVAL_S:
+                    last_typing = time.monotonic()
+                    bus.publish(
+                        conversation_channel(conversation_id), takeover.typing_event(Role.CUSTOMER)
+                    )
         except WebSocketDisconnect:
             pass
         finally:
             sender.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sender
+
+
+def _is_typing(text: str) -> bool:
+    try:
+        sent = json.loads(text)
+    except ValueError:
+        return False
+    return isinstance(sent, dict) and sent.get("typing") is True

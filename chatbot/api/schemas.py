@@ -77,6 +77,7 @@ class TurnPublic(BaseModel):
 class ConversationPublic(BaseModel):
     id: str
     status: str
+    satisfaction: int | None = Field(None, description="The customer's 1-5 rating once closed.")
 
 
 class TranscriptPublic(BaseModel):
@@ -101,3 +102,65 @@ class WidgetConfig(BaseModel):
     greeting: str
     placeholder: str
     language: str
+
+
+class SatisfactionCreate(BaseModel):
+    rating: int = Field(ge=1, le=5, description="1 (very unhappy) to 5 (very happy).")
+
+
+class SatisfactionPublic(BaseModel):
+    id: str
+    satisfaction: int
+
+
+# ---- the staff side of live takeover
+
+
+class ClaimCreate(BaseModel):
+    take_over: bool = Field(False, description="Take it even though another person holds it.")
+
+
+class StaffReplyCreate(BaseModel):
+    text: str = Field(min_length=1, description="What the staff member writes to the customer.")
+
+
+class LastMessage(BaseModel):
+    role: Role
+    text: str
+    created_at: datetime
+
+
+class QueueEntry(BaseModel):
+    id: str
+    status: str
+    assignee: str | None = Field(description="Display name of who holds it.")
+    assignee_id: int | None
+    language: str | None
+    last_message: LastMessage | None
+    waiting_since: datetime | None
+    updated_at: datetime | None
+
+
+class QueuePublic(BaseModel):
+    conversations: list[QueueEntry]
+
+
+class StaffMessagePublic(MessagePublic):
+    author: str | None = Field(None, description="The staff member who wrote a staff message.")
+
+    @classmethod
+    def written(cls, message: Message, author: str | None) -> StaffMessagePublic:
+        return cls(**MessagePublic.of(message).model_dump(), author=author)
+
+
+class StaffTranscriptPublic(BaseModel):
+    conversation: QueueEntry
+    satisfaction: int | None
+    messages: list[StaffMessagePublic]
+
+
+class CannedReplyPublic(BaseModel):
+    id: int
+    title: str
+    text: str
+    language: str | None

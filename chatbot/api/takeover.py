@@ -1,5 +1,448 @@
-"""Live takeover: the queue of conversations waiting for a person; claim, reply, hand back."""
+"""Live takeover: the queue of conversations waiting for a person; claim, reply, hand back, close.
 
-from fastapi import APIRouter
+Also the canned replies staff insert while they type, and the console pages for both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import Callable
+from typing import Annotated, Any, TypeGuard
+
+from fastapi import APIRouter, Form, HTTPException, Request, WebSocket, WebSocketDisconnect, status
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from chatbot.api import schemas
+from chatbot.api.auth import Principal, StaffUser, websocket_principal
+from chatbot.api.deps import BusDep, SessionDep, SettingsDep
+from chatbot.api.i18n import request_language, translator
+from chatbot.api.views import render
+from chatbot.conversation import takeover
+from chatbot.db import audit, canned
+from chatbot.db import conversations as store
+from chatbot.db.models import CannedReply, Conversation, Message, Role
+from chatbot.events import Event, EventBus, conversation_channel
 
 router = APIRouter()
+API = "/api/v1/staff"
+TYPING_INTERVAL_S = 1.0  # at most one typing event per second from one connection
+MAX_CONVERSATION_ID_CHARS = 36
+
+
+def message_view(message: Message) -> dict[str, Any]:
+    """A message as the customer's widget and the console both read it."""
+    return schemas.MessagePublic.of(message).model_dump(mode="json")
+
+
+def _conversation(session: Session, conversation_id: str, *, lock: bool = False) -> Conversation:
+    find = store.lock_conversation if lock else store.get_conversation
+    conversation = find(session, conversation_id)
+    if conversation is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"conversation {conversation_id} not found")
+    return conversation
+
+
+def _apply(
+    session: Session,
+    bus: EventBus,
+    rule: Callable[[], takeover.Change],
+) -> takeover.Change:
+    """Run a rule, commit, then announce: a refused rule is 409 and leaves nothing behind."""
+    try:
+        change = rule()
+    except takeover.TakeoverError as exc:
+        session.rollback()
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    session.commit()
+    takeover.announce(bus, session, change, message_view)
+    return change
+
+
+def _entry(session: Session, conversation: Conversation) -> schemas.QueueEntry:
+    return schemas.QueueEntry.model_validate(takeover.queue_entry(session, conversation))
+
+
+# ---- JSON API
+
+
+@router.get(f"{API}/queue", tags=["staff"])
+def live_queue(session: SessionDep, principal: StaffUser) -> schemas.QueuePublic:
+    """Conversations waiting for a person (longest waiting first), then those people hold."""
+    return schemas.QueuePublic.model_validate({"conversations": takeover.queue(session)})
+
+
+@router.get(f"{API}/conversations/{{conversation_id}}/messages", tags=["staff"])
+def staff_transcript(
+    conversation_id: str, session: SessionDep, principal: StaffUser
+) -> schemas.StaffTranscriptPublic:
+    """One conversation's state and messages, with who wrote each staff message."""
+    conversation = _conversation(session, conversation_id)
+    messages = [
+        schemas.StaffMessagePublic.written(
+            message, takeover.display_name(store.get_user(session, message.author_id))
+        )
+        for message in store.list_messages(session, conversation.id)
+    ]
+    return schemas.StaffTranscriptPublic(
+        conversation=_entry(session, conversation),
+        satisfaction=conversation.satisfaction,
+        messages=messages,
+    )
+
+
+@router.post(f"{API}/conversations/{{conversation_id}}/claim", tags=["staff"])
+def claim_conversation(
+    conversation_id: str,
+    session: SessionDep,
+    bus: BusDep,
+    principal: StaffUser,
+    body: schemas.ClaimCreate | None = None,
+) -> schemas.QueueEntry:
+    """Take the conversation: the bot falls silent and the customer sees who joined."""
+    conversation = _conversation(session, conversation_id, lock=True)
+    take_over = body.take_over if body else False
+    _apply(
+        session,
+        bus,
+        lambda: takeover.claim(session, conversation, principal.user, take_over=take_over),
+    )
+    return _entry(session, conversation)
+
+
+@router.post(f"{API}/conversations/{{conversation_id}}/reply", tags=["staff"])
+def staff_reply(
+    conversation_id: str,
+    body: schemas.StaffReplyCreate,
+    session: SessionDep,
+    bus: BusDep,
+    settings: SettingsDep,
+    principal: StaffUser,
+) -> schemas.StaffMessagePublic:
+    """Write to the customer (claims a conversation nobody holds)."""
+    text = body.text.strip()
+    if not text:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "text: the message is empty")
+    if len(text) > settings.max_message_chars:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"text: at most {settings.max_message_chars} characters, got {len(text)}",
+        )
+    conversation = _conversation(session, conversation_id, lock=True)
+    change = _apply(
+        session, bus, lambda: takeover.reply(session, conversation, principal.user, text)
+    )
+    return schemas.StaffMessagePublic.written(
+        change.messages[0], takeover.display_name(principal.user)
+    )
+
+
+@router.post(
+    f"{API}/conversations/{{conversation_id}}/typing",
+    tags=["staff"],
+    status_code=status.HTTP_204_NO_CONTENT,
+)
+def staff_typing(
+    conversation_id: str, session: SessionDep, bus: BusDep, principal: StaffUser
+) -> None:
+    """Show the customer that a person is typing."""
+    _conversation(session, conversation_id)
+    bus.publish(conversation_channel(conversation_id), takeover.typing_event(Role.STAFF))
+
+
+@router.post(f"{API}/conversations/{{conversation_id}}/handback", tags=["staff"])
+def hand_back(
+    conversation_id: str, session: SessionDep, bus: BusDep, principal: StaffUser
+) -> schemas.QueueEntry:
+    """The bot answers again; the customer is told so."""
+    conversation = _conversation(session, conversation_id, lock=True)
+    _apply(session, bus, lambda: takeover.hand_back(session, conversation, principal.user))
+    return _entry(session, conversation)
+
+
+@router.post(f"{API}/conversations/{{conversation_id}}/close", tags=["staff"])
+def close_conversation(
+    conversation_id: str, session: SessionDep, bus: BusDep, principal: StaffUser
+) -> schemas.QueueEntry:
+    """End the conversation; the customer is asked how satisfied they were."""
+    conversation = _conversation(session, conversation_id, lock=True)
+    _apply(session, bus, lambda: takeover.close(session, conversation, principal.user))
+    return _entry(session, conversation)
+
+
+@router.get(f"{API}/canned", tags=["staff"])
+def canned_replies(session: SessionDep, principal: StaffUser) -> list[schemas.CannedReplyPublic]:
+    """Every canned reply, for the picker beside the reply box."""
+    return [
+        schemas.CannedReplyPublic(id=r.id, title=r.title, text=r.text, language=r.language)
+        for r in canned.list_canned(session)
+    ]
+
+
+# ---- live events for the console
+
+
+@router.websocket(f"{API}/ws")
+async def staff_events(websocket: WebSocket) -> None:
+    """The queue's events, plus one watched conversation's (send ``{"watch": ID}``).
+
+    The console may also send ``{"typing": ID}`` while its user writes to that customer.
+    """
+    app = websocket.app
+
+    def signed_in() -> bool:
+        with app.state.session_factory() as session:
+            principal = websocket_principal(websocket, session)
+            session.commit()  # the session's sliding expiry
+            return principal is not None
+
+    if not await run_in_threadpool(signed_in):
+        await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason="sign in first")
+        return
+    await websocket.accept()
+    await _StaffConnection(websocket, app.state.bus).run()
+
+
+class _StaffConnection:
+    """One console's socket: forwards the queue and the watched conversation, relays typing."""
+
+    def __init__(self, websocket: WebSocket, bus: EventBus) -> None:
+        self.websocket = websocket
+        self.bus = bus
+        self.send_lock = asyncio.Lock()
+        self.watch_task: asyncio.Task[None] | None = None
+        self.last_typing = 0.0
+
+    async def send(self, event: Event) -> None:
+        async with self.send_lock:  # two forwarders share one socket
+            await self.websocket.send_json(event)
+
+    async def forward(self, channel: str, ready: Event, tag: dict[str, str]) -> None:
+        async with self.bus.subscribe(channel) as events:
+            await self.send(ready)  # subscribed: nothing published from now on is missed
+            async for event in events:
+                await self.send({**event, **tag})
+
+    async def run(self) -> None:
+        queue_task = asyncio.create_task(self.forward(takeover.STAFF_QUEUE, {"type": "ready"}, {}))
+        try:
+            while True:
+                self.handle(await self.websocket.receive_text())
+        except WebSocketDisconnect:
+            pass
+        finally:
+            for task in (queue_task, self.watch_task):
+                await _cancel(task)
+
+    def handle(self, text: str) -> None:
+        try:
+            request = json.loads(text)
+        except ValueError:
+            return
+        if not isinstance(request, dict):
+            return
+        watch, typing = request.get("watch"), request.get("typing")
+        if _is_conversation_id(watch):
+            self.watch(watch)
+        if _is_conversation_id(typing) and time.monotonic() - self.last_typing >= TYPING_INTERVAL_S:
+            self.last_typing = time.monotonic()
+            self.bus.publish(conversation_channel(typing), takeover.typing_event(Role.STAFF))
+
+    def watch(self, conversation_id: str) -> None:
+        previous = self.watch_task
+        tag = {"conversation_id": conversation_id}
+
+        async def switch() -> None:
+            await _cancel(previous)  # one conversation at a time
+            await self.forward(
+                conversation_channel(conversation_id), {"type": "watching", **tag}, tag
+            )
+
+        self.watch_task = asyncio.create_task(switch())
+
+
+def _is_conversation_id(value: object) -> TypeGuard[str]:
+    return isinstance(value, str) and 0 < len(value) <= MAX_CONVERSATION_ID_CHARS
+
+
+async def _cancel(task: asyncio.Task[None] | None) -> None:
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+# ---- console pages
+
+
+def _page_strings(request: Request) -> dict[str, str]:
+    _ = translator(request_language(request))
+    return {
+        "waiting": _("Waiting"),
+        "with_staff": _("With a person"),
+        "bot": _("With the bot"),
+        "closed": _("Closed"),
+        "customer": _("Customer"),
+        "bot_role": _("Bot"),
+        "staff": _("Staff"),
+        "system": _("Notice"),
+        "you": _("you"),
+        "nobody": _("nobody"),
+        "empty_queue": _(
+            "Nobody is waiting. Conversations appear here when they ask for a person."
+        ),
+        "pick": _("Choose a conversation from the queue."),
+        "customer_typing": _("The customer is typing…"),
+        "held_by": _("Held by {name}"),
+        "waiting_for": _("waiting {time}"),
+        "take_over": _("{name} holds this conversation. Take it over?"),
+        "no_messages": _("No messages yet."),
+        "offline": _("Reconnecting…"),
+        "error": _("Something went wrong: {detail}"),
+        "rated": _("Customer rating: {n}/5"),
+        "minutes": _("{n} min"),
+        "seconds": _("{n} s"),
+        "hours": _("{n} h"),
+    }
+
+
+@router.get("/staff/live", response_class=HTMLResponse, include_in_schema=False)
+def live_page(
+    request: Request, principal: StaffUser, conversation: str | None = None
+) -> HTMLResponse:
+    """The live queue and the conversation a staff member is talking in."""
+    return render(
+        request,
+        "console/live.html",
+        principal,
+        strings=_page_strings(request),
+        selected=conversation or "",
+        max_chars=request.app.state.settings.max_message_chars,
+    )
+
+
+def _canned_page(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    *,
+    error: canned.CannedReplyError | None = None,
+    editing: int | None = None,
+    values: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    return render(
+        request,
+        "console/canned.html",
+        principal,
+        status_code=status_code,
+        replies=canned.list_canned(session),
+        error=error,
+        editing=editing,
+        values=values or {},
+        max_title=canned.MAX_TITLE_CHARS,
+        max_text=canned.MAX_TEXT_CHARS,
+    )
+
+
+@router.get("/staff/canned", response_class=HTMLResponse, include_in_schema=False)
+def canned_page(request: Request, session: SessionDep, principal: StaffUser) -> HTMLResponse:
+    """Canned replies: list, create, edit, delete."""
+    return _canned_page(request, session, principal)
+
+
+Text = Annotated[str, Form(max_length=10_000)]
+
+
+def _saved(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    save: Callable[[], None],
+    values: dict[str, str],
+    editing: int | None,
+) -> Response:
+    try:
+        save()
+    except canned.CannedReplyError as exc:
+        session.rollback()
+        return _canned_page(
+            request,
+            session,
+            principal,
+            error=exc,
+            editing=editing,
+            values=values,
+            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+        )
+    session.commit()
+    return RedirectResponse("/staff/canned", status.HTTP_303_SEE_OTHER)
+
+
+@router.post("/staff/canned", include_in_schema=False)
+def create_canned_reply(
+    request: Request,
+    session: SessionDep,
+    principal: StaffUser,
+    title: Text = "",
+    text: Text = "",
+    language: Annotated[str, Form(max_length=16)] = "",
+) -> Response:
+    def save() -> None:
+        reply = canned.create_canned(session, title, text, language=language, actor=principal.actor)
+        audit.record(
+            session, principal.actor, "canned.create", str(reply.id), after=canned.snapshot(reply)
+        )
+
+    values = {"title": title, "text": text, "language": language}
+    return _saved(request, session, principal, save, values, None)
+
+
+def _canned_reply(session: Session, reply_id: int) -> CannedReply:
+    reply = canned.get_canned(session, reply_id)
+    if reply is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"canned reply {reply_id} not found")
+    return reply
+
+
+@router.post("/staff/canned/{reply_id}", include_in_schema=False)
+def update_canned_reply(
+    request: Request,
+    reply_id: int,
+    session: SessionDep,
+    principal: StaffUser,
+    title: Text = "",
+    text: Text = "",
+    language: Annotated[str, Form(max_length=16)] = "",
+) -> Response:
+    reply = _canned_reply(session, reply_id)
+
+    def save() -> None:
+        before = canned.snapshot(reply)
+        canned.update_canned(session, reply, title, text, language=language, actor=principal.actor)
+        audit.record(
+            session,
+            principal.actor,
+            "canned.update",
+            str(reply.id),
+            before=before,
+            after=canned.snapshot(reply),
+        )
+
+    values = {"title": title, "text": text, "language": language}
+    return _saved(request, session, principal, save, values, reply_id)
+
+
+@router.post("/staff/canned/{reply_id}/delete", include_in_schema=False)
+def delete_canned_reply(reply_id: int, session: SessionDep, principal: StaffUser) -> Response:
+    reply = _canned_reply(session, reply_id)
+    audit.record(
+        session, principal.actor, "canned.delete", str(reply.id), before=canned.snapshot(reply)
+    )
+    canned.delete_canned(session, reply)
+    session.commit()
+    return RedirectResponse("/staff/canned", status.HTTP_303_SEE_OTHER)

@@ -7,13 +7,14 @@ import hmac
 import secrets
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from chatbot.db.base import utcnow
-from chatbot.db.models import Conversation, ConversationStatus, Message, Role
+from chatbot.db.models import Conversation, ConversationStatus, Message, Role, User
 
 
 def _hash_token(token: str) -> str:
@@ -85,4 +86,62 @@ def get_message(session: Session, message_id: int) -> Message | None:
 def set_feedback(session: Session, message: Message, helpful: bool) -> None:
     message.helpful = helpful
     message.conversation.feedback_given = True
+    session.flush()
+
+
+# ---- live takeover: the staff queue and who holds a conversation
+
+LIVE_STATUSES = (ConversationStatus.WAITING, ConversationStatus.WITH_STAFF)
+
+
+def live_conversations(session: Session) -> Sequence[Conversation]:
+    """Conversations waiting for a person or held by one, in no particular order."""
+    return session.scalars(select(Conversation).where(Conversation.status.in_(LIVE_STATUSES))).all()
+
+
+def last_messages(session: Session, conversation_ids: Sequence[str]) -> dict[str, Message]:
+    """The newest message of each conversation (one query)."""
+    if not conversation_ids:
+        return {}
+    newest = (
+        select(func.max(Message.id))
+        .where(Message.conversation_id.in_(conversation_ids))
+        .group_by(Message.conversation_id)
+    )
+    return {
+        m.conversation_id: m for m in session.scalars(select(Message).where(Message.id.in_(newest)))
+    }
+
+
+def handoff_times(session: Session, conversation_ids: Sequence[str]) -> dict[str, datetime]:
+    """When each conversation last asked for a person (its latest handoff message)."""
+    if not conversation_ids:
+        return {}
+    rows = session.execute(
+        select(Message.conversation_id, func.max(Message.created_at))
+        .where(Message.conversation_id.in_(conversation_ids), Message.action == "handoff")
+        .group_by(Message.conversation_id)
+    )
+    return {conversation_id: at for conversation_id, at in rows}
+
+
+def lock_conversation(session: Session, conversation_id: str) -> Conversation | None:
+    """The conversation, locked until commit where the database can (two people claiming at once
+    on PostgreSQL: the second waits, then sees the first one's claim)."""
+    return session.get(Conversation, conversation_id, with_for_update=True)
+
+
+def get_user(session: Session, user_id: int | None) -> User | None:
+    return session.get(User, user_id) if user_id is not None else None
+
+
+def assign(session: Session, conversation: Conversation, user: User | None) -> None:
+    """Who holds the conversation; None hands it back to nobody."""
+    conversation.assigned_to_id = user.id if user is not None else None
+    session.flush()
+
+
+def set_satisfaction(session: Session, conversation: Conversation, rating: int) -> None:
+    conversation.satisfaction = rating
+    conversation.feedback_given = True
     session.flush()

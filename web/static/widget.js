@@ -37,8 +37,32 @@
     with_staff: "A person has joined the conversation.",
     closed: "This conversation has ended. Send a message to start a new one.",
   };
+  // Text about live takeover and satisfaction, in the conversation's language (config.language).
+  const TAKEOVER_TEXT = {
+    en: {
+      joined: (agent) => `${agent} has joined the conversation.`,
+      talkingTo: (agent) => `You are talking to ${agent}.`,
+      talking: "You are talking to a person.",
+      rateQuestion: "How satisfied are you with this conversation?",
+      rateLabel: (n) => `${n} out of 5`,
+      rateLow: "Not at all",
+      rateHigh: "Very",
+      rateThanks: "Thank you for rating this conversation!",
+    },
+    zh: {
+      joined: (agent) => `${agent} 已加入对话。`,
+      talkingTo: (agent) => `您正在与 ${agent} 交谈。`,
+      talking: "您正在与客服人员交谈。",
+      rateQuestion: "您对本次对话满意吗？",
+      rateLabel: (n) => `${n} 分（满分 5 分）`,
+      rateLow: "很不满意",
+      rateHigh: "非常满意",
+      rateThanks: "感谢您的评价！",
+    },
+  };
   const RECONNECT_MAX_MS = 30000;
   const STAFF_TYPING_TIMEOUT_MS = 10000;
+  const TYPING_EVERY_MS = 1000; // the server also counts at most one typing event a second
 
   const CSS = `
 :host { all: initial; display: block; }
@@ -181,6 +205,21 @@ button:disabled { cursor: not-allowed; opacity: .55; }
 @keyframes cb-blink { 0%, 80%, 100% { opacity: .3; transform: none; } 40% { opacity: 1; transform: translateY(-2px); } }
 
 .cb-divider { align-self: center; font-size: 12px; color: var(--cb-muted); }
+.cb-joined { align-self: center; font-size: 13px; font-weight: 600; color: var(--cb-accent-ink); }
+.cb-rating {
+  align-self: stretch; display: flex; flex-direction: column; align-items: center; gap: 8px;
+  padding: 12px; border: 1px solid var(--cb-border); border-radius: 14px; background: var(--cb-bg);
+}
+.cb-rating-question { margin: 0; font-weight: 600; text-align: center; }
+.cb-rating-scale { display: flex; align-items: center; gap: 6px; flex-wrap: wrap; justify-content: center; }
+.cb-rating-end { font-size: 12px; color: var(--cb-muted); }
+.cb-rate {
+  width: 38px; height: 38px; border-radius: 50%; border: 1px solid var(--cb-accent-ink);
+  background: var(--cb-bg); color: var(--cb-accent-ink); font-weight: 650; padding: 0;
+}
+.cb-rate:hover:not(:disabled) { background: var(--cb-surface); }
+.cb-rate[aria-pressed="true"] { background: var(--cb-accent); color: var(--cb-on-accent); border-color: transparent; }
+.cb-rating-thanks { margin: 0; font-size: 13px; color: var(--cb-muted); }
 
 /* Footer */
 .cb-status {
@@ -367,6 +406,8 @@ button:disabled { cursor: not-allowed; opacity: .55; }
       reconnectAttempts: 0,
       reconnectTimer: null,
       staffTypingTimer: null,
+      lastTypingSent: 0,
+      askedRating: null, // the closed conversation whose rating question is on screen
     };
 
     // ---- build the DOM
@@ -619,11 +660,82 @@ button:disabled { cursor: not-allowed; opacity: .55; }
       }
     }
 
-    function setStatus(status) {
+    function takeoverText() {
+      return TAKEOVER_TEXT[String(state.config.language).toLowerCase().startsWith("zh") ? "zh" : "en"];
+    }
+
+    // `agent`: the name of the person who joined, when the server says (live events only).
+    // `satisfaction`: the rating already given to a closed conversation, if any.
+    function setStatus(status, agent, satisfaction) {
+      const before = state.status;
       state.status = Object.hasOwn(STATUS_TEXT, status) ? status : "bot";
-      statusLine.textContent = STATUS_TEXT[state.status];
+      statusLine.textContent =
+        state.status === "with_staff" && agent ? takeoverText().talkingTo(agent) : STATUS_TEXT[state.status];
       handoffButton.disabled = state.status === "waiting" || state.status === "with_staff";
-      if (state.status === "closed") closeSocket();
+      if (state.status === "with_staff" && (before !== "with_staff" || agent)) {
+        const text = agent ? takeoverText().joined(agent) : takeoverText().talking;
+        appendToLog(el("div", { class: "cb-joined", "data-testid": "chatbot-joined", text }));
+      }
+      if (state.status === "closed") {
+        if (!satisfaction) askForRating();
+        closeSocket();
+      }
+    }
+
+    // ---- satisfaction, once staff closed the conversation
+
+    function askForRating() {
+      const conversation = state.conversation;
+      if (!conversation || state.askedRating === conversation.id) return;
+      state.askedRating = conversation.id;
+      const words = takeoverText();
+      const question = el("p", { class: "cb-rating-question", id: `cb-rate-${conversation.id}`, text: words.rateQuestion });
+      const scale = el("div", { class: "cb-rating-scale", role: "group", "aria-labelledby": question.id });
+      const thanks = el("p", { class: "cb-rating-thanks", role: "status" });
+      const choices = [1, 2, 3, 4, 5].map((n) =>
+        el("button", {
+          type: "button",
+          class: "cb-rate",
+          "data-testid": "chatbot-rating",
+          "data-rating": String(n),
+          "aria-label": words.rateLabel(n),
+          "aria-pressed": "false",
+          text: String(n),
+        }),
+      );
+      scale.append(el("span", { class: "cb-rating-end", "aria-hidden": "true", text: words.rateLow }), ...choices);
+      scale.append(el("span", { class: "cb-rating-end", "aria-hidden": "true", text: words.rateHigh }));
+      choices.forEach((button, index) =>
+        button.addEventListener("click", async () => {
+          choices.forEach((other) => { other.disabled = true; });
+          try {
+            await request(
+              "POST",
+              `/conversations/${encodeURIComponent(conversation.id)}/satisfaction`,
+              { rating: index + 1 },
+              conversation.token,
+            );
+            choices.forEach((other) => other.setAttribute("aria-pressed", String(other === button)));
+            thanks.textContent = words.rateThanks;
+          } catch (_) {
+            choices.forEach((other) => { other.disabled = false; });
+            showError(GENERIC_ERROR);
+          }
+        }),
+      );
+      appendToLog(el("div", { class: "cb-rating", "data-testid": "chatbot-satisfaction" }, question, scale, thanks));
+    }
+
+    // ---- the customer's typing, which the staff member sees
+
+    function sendTyping() {
+      const socket = state.socket;
+      const withPeople = state.status === "waiting" || state.status === "with_staff";
+      if (!withPeople || !socket || socket.readyState !== WebSocket.OPEN) return;
+      const now = Date.now();
+      if (now - state.lastTypingSent < TYPING_EVERY_MS) return;
+      state.lastTypingSent = now;
+      socket.send(JSON.stringify({ typing: true }));
     }
 
     // `shown`: whether the label is visible, or only read out by screen readers.
@@ -718,7 +830,8 @@ button:disabled { cursor: not-allowed; opacity: .55; }
       try {
         const history = await request("GET", `/conversations/${encodeURIComponent(saved.id)}/messages`, undefined, saved.token);
         (history.messages || []).forEach(renderMessage);
-        setStatus(history.conversation && history.conversation.status);
+        const restored = history.conversation || {};
+        setStatus(restored.status, null, restored.satisfaction);
         if (state.status !== "closed") connectSocket();
       } catch (error) {
         if (error.status === 401 || error.status === 403 || error.status === 404) forgetConversation();
@@ -733,7 +846,7 @@ button:disabled { cursor: not-allowed; opacity: .55; }
         const history = await request("GET", `/conversations/${encodeURIComponent(conversation.id)}/messages`, undefined, conversation.token);
         if (state.conversation !== conversation) return;
         (history.messages || []).forEach(receive);
-        if (history.conversation) setStatus(history.conversation.status);
+        if (history.conversation) setStatus(history.conversation.status, null, history.conversation.satisfaction);
       } catch (_) {
         /* the socket's own events and the next POST keep the widget usable */
       }
@@ -853,7 +966,7 @@ button:disabled { cursor: not-allowed; opacity: .55; }
     function handleEvent(event) {
       if (!event || typeof event !== "object") return;
       if (event.type === "message") receive(event.message);
-      else if (event.type === "status") setStatus(event.status);
+      else if (event.type === "status") setStatus(event.status, event.agent);
       else if (event.type === "typing" && event.role === "staff") setStaffTyping(Boolean(event.typing));
     }
 
@@ -895,6 +1008,7 @@ button:disabled { cursor: not-allowed; opacity: .55; }
     input.addEventListener("input", () => {
       resizeInput();
       if (errorLine.textContent) showError("");
+      if (input.value.trim()) sendTyping();
     });
     handoffButton.addEventListener("click", requestHandoff);
     if (launcher) {

@@ -1,0 +1,81 @@
+"""Canned replies: ready-made answers staff insert while talking to a customer."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from chatbot.db.models import CannedReply
+
+MAX_TITLE_CHARS = 100
+MAX_TEXT_CHARS = 2000
+MAX_LANGUAGE_CHARS = 16
+
+
+class CannedReplyError(ValueError):
+    """A field is empty or too long: ``field`` must have 1 to ``limit`` characters."""
+
+    def __init__(self, field: str, limit: int, got: int) -> None:
+        super().__init__(f"{field}: 1 to {limit} characters, got {got}")
+        self.field = field
+        self.limit = limit
+
+
+def _cleaned(title: str, text: str, language: str | None) -> tuple[str, str, str | None]:
+    title, text = title.strip(), text.strip()
+    language = (language or "").strip() or None
+    if not 1 <= len(title) <= MAX_TITLE_CHARS:
+        raise CannedReplyError("title", MAX_TITLE_CHARS, len(title))
+    if not 1 <= len(text) <= MAX_TEXT_CHARS:
+        raise CannedReplyError("text", MAX_TEXT_CHARS, len(text))
+    if language is not None and len(language) > MAX_LANGUAGE_CHARS:
+        raise CannedReplyError("language", MAX_LANGUAGE_CHARS, len(language))
+    return title, text, language
+
+
+def list_canned(session: Session) -> Sequence[CannedReply]:
+    """Every canned reply, by title."""
+    return session.scalars(select(CannedReply).order_by(CannedReply.title, CannedReply.id)).all()
+
+
+def get_canned(session: Session, reply_id: int) -> CannedReply | None:
+    return session.get(CannedReply, reply_id)
+
+
+def create_canned(
+    session: Session, title: str, text: str, *, language: str | None = None, actor: str | None
+) -> CannedReply:
+    """Add a canned reply; raises CannedReplyError naming the bad field."""
+    title, text, language = _cleaned(title, text, language)
+    reply = CannedReply(title=title, text=text, language=language, updated_by=actor)
+    session.add(reply)
+    session.flush()
+    return reply
+
+
+def update_canned(
+    session: Session,
+    reply: CannedReply,
+    title: str,
+    text: str,
+    *,
+    language: str | None = None,
+    actor: str | None,
+) -> CannedReply:
+    """Change a canned reply; raises CannedReplyError naming the bad field (nothing changes)."""
+    reply.title, reply.text, reply.language = _cleaned(title, text, language)
+    reply.updated_by = actor
+    session.flush()
+    return reply
+
+
+def delete_canned(session: Session, reply: CannedReply) -> None:
+    session.delete(reply)
+    session.flush()
+
+
+def snapshot(reply: CannedReply) -> dict[str, str | None]:
+    """What the audit log keeps of a canned reply."""
+    return {"title": reply.title, "text": reply.text, "language": reply.language}
