@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, selectinload
 from chatbot.db.base import utcnow
 from chatbot.db.models import Intent, KnowledgeBase, Phrasing
 from chatbot.knowledge.diff import check_follow_ups, diff_knowledge
+from chatbot.knowledge.edits import FieldProblem, IntentRejected
 from chatbot.knowledge.spec import ImportRejected, IntentSpec, KnowledgeDiff
 
 
@@ -154,3 +155,156 @@ def _overwrite(intent: Intent, spec: IntentSpec) -> None:
         intent.phrasings = [
             Phrasing(text=text, position=position) for position, text in enumerate(spec.phrasings)
         ]
+
+
+# ---- one intent at a time: the admin console's edits
+
+
+def find_intent(session: Session, key: str, name: str = "default") -> IntentSpec | None:
+    """The stored intent with ``key``, or None.
+
+    >>> find_intent(session, "refunds").answer  # doctest: +SKIP
+    'Within 30 days.'
+    """
+    knowledge_base = _find(session, name)
+    if knowledge_base is None:
+        return None
+    intent = _stored_intent(session, knowledge_base, key)
+    return _to_spec(intent) if intent is not None else None
+
+
+def search_intents(
+    session: Session,
+    *,
+    text: str = "",
+    language: str = "",
+    category: str = "",
+    name: str = "default",
+) -> list[IntentSpec]:
+    """Stored intents whose key, phrasings or answer contain ``text``, ignoring case.
+
+    ``language`` and ``category``, when given, must match exactly. Matched in Python rather
+    than SQL: ``casefold`` treats every script alike on SQLite and PostgreSQL, and a knowledge
+    base is small enough to read whole (the serving index holds it all in memory anyway).
+
+    >>> [intent.key for intent in search_intents(session, text="REFUND")]  # doctest: +SKIP
+    ['refunds', 'refund_time']
+    """
+    needle = text.strip().casefold()
+    found = []
+    for intent in load_intents(session, name):
+        if language and intent.language != language:
+            continue
+        if category and (intent.category or "") != category:
+            continue
+        haystack = (intent.key, intent.answer, *intent.phrasings)
+        if needle and not any(needle in field.casefold() for field in haystack):
+            continue
+        found.append(intent)
+    return found
+
+
+def follow_up_sources(session: Session, key: str, name: str = "default") -> list[str]:
+    """Keys of the intents that offer ``key`` as a follow-up, in stored order."""
+    return [intent.key for intent in load_intents(session, name) if key in intent.follow_ups]
+
+
+def save_intent(
+    session: Session, intent: IntentSpec, *, create: bool, name: str = "default"
+) -> IntentSpec | None:
+    """Add (``create``) or overwrite one intent; returns the stored intent as it was before.
+
+    Raises ``IntentRejected`` when the key is taken (creating), a follow-up names no intent, or
+    a phrasing already belongs to another intent (the readers would refuse that knowledge base
+    on its next upload); ``LookupError`` when overwriting an intent that does not exist. A real
+    change bumps the revision, so serving processes pick it up; nothing is committed.
+    """
+    knowledge_base = _find(session, name, lock=True) or get_knowledge_base(session, name)
+    stored = _stored_intents(session, knowledge_base, fresh=True)
+    by_key = {row.key: row for row in stored}
+    existing = by_key.get(intent.key)
+    problems: list[FieldProblem] = []
+    if create and existing is not None:
+        problems.append(
+            FieldProblem("key", "An intent called '{key}' already exists.", {"key": intent.key})
+        )
+    elif not create and existing is None:
+        raise LookupError(f"intent '{intent.key}' not found")
+    for target in intent.follow_ups:
+        if target == intent.key:
+            problems.append(FieldProblem("follow_ups", "An intent cannot follow up itself."))
+        elif target not in by_key:
+            problems.append(
+                FieldProblem("follow_ups", "No intent is called '{key}'.", {"key": target})
+            )
+    owners = {
+        phrasing.text.casefold(): row.key
+        for row in stored
+        if row.key != intent.key
+        for phrasing in row.phrasings
+    }
+    for phrasing in intent.phrasings:
+        owner = owners.get(phrasing.casefold())
+        if owner is not None:
+            problems.append(
+                FieldProblem(
+                    "phrasings",
+                    "'{phrasing}' is already a phrasing of '{owner}'.",
+                    {"phrasing": phrasing, "owner": owner},
+                )
+            )
+    if problems:
+        raise IntentRejected(problems)
+
+    before = _to_spec(existing) if existing is not None else None
+    if before == intent:
+        return before
+    if existing is None:
+        existing = Intent(knowledge_base_id=knowledge_base.id, key=intent.key)
+        session.add(existing)
+    _overwrite(existing, intent)
+    _bump(knowledge_base)
+    session.flush()
+    return before
+
+
+def delete_intent(
+    session: Session, key: str, name: str = "default"
+) -> tuple[IntentSpec, list[str]] | None:
+    """Remove an intent, and remove it from the follow-ups of every intent that offers it.
+
+    Returns the deleted intent and the keys of the intents that lost it as a follow-up; None
+    when there is no such intent. Bumps the revision; nothing is committed.
+    """
+    knowledge_base = _find(session, name, lock=True)
+    if knowledge_base is None:
+        return None
+    stored = _stored_intents(session, knowledge_base, fresh=True)
+    target = next((row for row in stored if row.key == key), None)
+    if target is None:
+        return None
+    deleted = _to_spec(target)
+    sources = []
+    for row in stored:
+        if key in row.follow_ups:
+            # A new list: the JSON column only notices assignment, not mutation in place.
+            row.follow_ups = [other for other in row.follow_ups if other != key]
+            sources.append(row.key)
+    session.delete(target)
+    _bump(knowledge_base)
+    session.flush()
+    return deleted, sources
+
+
+def _stored_intent(session: Session, knowledge_base: KnowledgeBase, key: str) -> Intent | None:
+    query = (
+        select(Intent)
+        .where(Intent.knowledge_base_id == knowledge_base.id, Intent.key == key)
+        .options(selectinload(Intent.phrasings))
+    )
+    return session.scalar(query)
+
+
+def _bump(knowledge_base: KnowledgeBase) -> None:
+    knowledge_base.revision += 1
+    knowledge_base.updated_at = utcnow()

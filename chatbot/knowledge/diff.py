@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from chatbot.knowledge.spec import IntentSpec, KnowledgeDiff, Problem
 
@@ -77,3 +78,30 @@ row=None, column='follow_ups')]
             reason = f"intent '{intent.key}' has a follow-up to '{target}', {why}"
             problems.append(Problem(source, reason, column="follow_ups"))
     return problems
+
+
+@dataclass(frozen=True)
+class IntentChange:
+    """How one intent differs between two versions, for people reviewing an import."""
+
+    key: str
+    fields: tuple[str, ...]
+    phrasings_added: tuple[str, ...] = ()
+    phrasings_removed: tuple[str, ...] = ()
+
+
+def describe_change(before: IntentSpec, after: IntentSpec) -> IntentChange:
+    """Which fields of an intent differ, and which phrasings come and go.
+
+    >>> describe_change(IntentSpec("a", "A.", ("a?", "b?")), IntentSpec("a", "A!", ("b?", "c?")))
+    IntentChange(key='a', fields=('answer', 'phrasings'), phrasings_added=('c?',), \
+phrasings_removed=('a?',))
+    """
+    names = ("answer", "phrasings", "category", "language", "follow_ups")
+    fields = tuple(name for name in names if getattr(before, name) != getattr(after, name))
+    return IntentChange(
+        after.key,
+        fields,
+        tuple(text for text in after.phrasings if text not in before.phrasings),
+        tuple(text for text in before.phrasings if text not in after.phrasings),
+    )

@@ -1,0 +1,148 @@
+"""Writing a knowledge base to CSV, JSON, JSONL or XLSX, in the form the readers take back.
+
+A file written here and read again with ``read_faq_bytes`` gives the same intents, field for
+field: that is what lets an admin download the knowledge base, edit it in a spreadsheet and
+upload it again, seeing only their own edits in the preview.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import openpyxl
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+from chatbot.knowledge.readers import FIELDS
+from chatbot.knowledge.spec import IntentSpec
+
+# The order people read a row in: what is asked, what is answered, then the bookkeeping.
+COLUMNS = ("intent", "question", "alternates", "answer", "language", "category", "follow_ups")
+assert set(COLUMNS) == set(FIELDS)
+
+MEDIA_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "json": "application/json",
+    "jsonl": "application/x-ndjson",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+def write_faq_bytes(intents: Sequence[IntentSpec], file_format: str) -> bytes:
+    """The intents as a file of ``file_format`` (``csv``, ``json``, ``jsonl`` or ``xlsx``).
+
+    >>> write_faq_bytes([IntentSpec("hours", "9 to 5.", ("Opening hours?",))], "jsonl")
+    b'{"intent": "hours", "question": "Opening hours?", "answer": "9 to 5.", "language": "en"}\\n'
+    """
+    writers: dict[str, Callable[[Sequence[IntentSpec]], bytes]] = {
+        "csv": _write_csv,
+        "json": _write_json,
+        "jsonl": _write_jsonl,
+        "xlsx": _write_xlsx,
+    }
+    if file_format not in writers:
+        raise ValueError(f"unknown format '{file_format}': use one of {', '.join(writers)}")
+    return writers[file_format](intents)
+
+
+def table_rows(intent: IntentSpec) -> list[dict[str, str]]:
+    """The spreadsheet rows of one intent: usually one, the first phrasing as its question.
+
+    Readers split a text cell of alternates at ``|`` and line breaks. Phrasings hold no line
+    breaks (whitespace is collapsed on the way in), so the alternates are one per line; a
+    phrasing that contains ``|`` cannot be an alternate and starts a row of its own, which keeps
+    the phrasings, and their order, exactly as stored.
+
+    >>> table_rows(IntentSpec("sizes", "S, M, L.", ("Sizes?", "S|M|L?", "Do you do XL?")))[1]
+    {'intent': 'sizes', 'question': 'S|M|L?', 'alternates': 'Do you do XL?'}
+    """
+    runs: list[list[str]] = []
+    for phrasing in intent.phrasings:
+        if not runs or "|" in phrasing:
+            runs.append([phrasing])
+        else:
+            runs[-1].append(phrasing)
+    rows = []
+    for position, (question, *alternates) in enumerate(runs):
+        row = {"intent": intent.key, "question": question}
+        if alternates:
+            row["alternates"] = "\n".join(alternates)
+        if position == 0:
+            # The intent's own values once: later rows of the same intent may leave them empty.
+            row.update(_intent_values(intent))
+        rows.append(row)
+    return rows
+
+
+def _intent_values(intent: IntentSpec) -> dict[str, str]:
+    values = {"answer": intent.answer, "language": intent.language}
+    if intent.category:
+        values["category"] = intent.category
+    if intent.follow_ups:
+        values["follow_ups"] = "|".join(intent.follow_ups)
+    return values
+
+
+def _json_object(intent: IntentSpec) -> dict[str, Any]:
+    # JSON keeps lists as lists: alternates are taken as written, `|` and all.
+    item: dict[str, Any] = {"intent": intent.key, "question": intent.question}
+    if len(intent.phrasings) > 1:
+        item["alternates"] = list(intent.phrasings[1:])
+    item["answer"] = intent.answer
+    item["language"] = intent.language
+    if intent.category:
+        item["category"] = intent.category
+    if intent.follow_ups:
+        item["follow_ups"] = list(intent.follow_ups)
+    return item
+
+
+def _write_json(intents: Sequence[IntentSpec]) -> bytes:
+    document = [_json_object(intent) for intent in intents]
+    return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode()
+
+
+def _write_jsonl(intents: Sequence[IntentSpec]) -> bytes:
+    lines = [json.dumps(_json_object(intent), ensure_ascii=False) + "\n" for intent in intents]
+    return "".join(lines).encode()
+
+
+def _write_csv(intents: Sequence[IntentSpec]) -> bytes:
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=COLUMNS)
+    writer.writeheader()
+    for intent in intents:
+        writer.writerows(table_rows(intent))
+    # With a byte order mark, spreadsheet programs open the UTF-8 (and so Chinese) correctly.
+    return text.getvalue().encode("utf-8-sig")
+
+
+def _write_xlsx(intents: Sequence[IntentSpec]) -> bytes:
+    rows = [row for intent in intents for row in table_rows(intent)]
+    # Checked before the workbook exists: openpyxl fails half-way through writing otherwise.
+    for row in rows:
+        if any(ILLEGAL_CHARACTERS_RE.search(value) for value in row.values()):
+            raise ValueError(
+                f"intent '{row['intent']}' holds control characters that XLSX cannot store: "
+                "download CSV or JSON instead"
+            )
+    workbook = openpyxl.Workbook(write_only=True)
+    sheet = workbook.create_sheet("knowledge base")
+    sheet.append(list(COLUMNS))
+    for row in rows:
+        sheet.append([_text_cell(sheet, row.get(column, "")) for column in COLUMNS])
+    output = io.BytesIO()
+    workbook.save(output)
+    return output.getvalue()
+
+
+def _text_cell(sheet: Any, value: str) -> Any:
+    if not value:
+        return None
+    cell = openpyxl.cell.WriteOnlyCell(sheet, value=value)
+    # openpyxl takes a string starting with "=" for a formula, which reads back empty.
+    cell.data_type = "s"
+    return cell
