@@ -151,3 +151,22 @@ def add_correction(
 
 def list_corrections(session: Session) -> Sequence[Correction]:
     return session.scalars(select(Correction).order_by(Correction.id)).all()
+
+
+def set_correction(
+    session: Session,
+    message_id: int,
+    text: str,
+    intent: str | None,
+    *,
+    created_by: str | None = None,
+) -> Correction:
+    """Record the verdict on one bot turn, replacing any earlier one: one correction per message.
+
+    >>> set_correction(session, 42, "where is my parcel", "track_order", created_by="sam@x")
+    ... # doctest: +SKIP
+    """
+    for earlier in session.scalars(select(Correction).where(Correction.message_id == message_id)):
+        session.delete(earlier)
+    session.flush()
+    return add_correction(session, text, intent, message_id=message_id, created_by=created_by)
