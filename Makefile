@@ -7,6 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 SAMPLE_KB := chatbot/sample/knowledge_base.jsonl
 CHROMIUM := /usr/bin/chromium
+CJK_FONT := /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
 
 .PHONY: install run test lint format browser clean bench
 
@@ -26,11 +27,13 @@ run: install
 	$(BIN)/chatbot import-faq $(SAMPLE_KB) --if-empty
 	$(BIN)/chatbot serve --host $(HOST) --port $(PORT)
 
-# Debian's Chromium for the browser tests (Playwright's own download cannot reach its host).
+# Debian's Chromium for the browser tests (Playwright's own download cannot reach its host), and a
+# small CJK font so the Chinese console pages render in the screenshots rather than as boxes.
 browser:
-	@test -x $(CHROMIUM) || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
-	  else echo "browser tests need Debian's chromium: sudo apt-get install chromium"; fi; }
+	@test -x $(CHROMIUM) -a -e $(CJK_FONT) || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && \
+	    apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; \
+	  else echo "browser tests need Debian's chromium: sudo apt-get install chromium fonts-wqy-microhei"; fi; }
 
 test: install browser
 	$(BIN)/pytest

@@ -388,7 +388,8 @@ def models_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def models_activate(args: argparse.Namespace, settings: Settings) -> int:
-    from chatbot.db.model_versions import activate, get_version, list_versions
+    from chatbot.db import audit
+    from chatbot.db.model_versions import activate, active_version_name, get_version, list_versions
 
     with _session_factory(settings)() as session:
         row = get_version(session, args.version)
@@ -397,7 +398,17 @@ def models_activate(args: argparse.Namespace, settings: Settings) -> int:
             raise UserError(f"unknown model version '{args.version}' (known: {known})")
         if row.status != "ready":
             raise UserError(f"model version '{args.version}' is {row.status}, not ready")
+        previous = active_version_name(session)
         activate(session, row)
+        # actor None: the command line has no signed-in user
+        audit.record(
+            session,
+            None,
+            "model.activate",
+            args.version,
+            before={"active": previous},
+            after={"active": args.version},
+        )
         session.commit()
     print(f"{args.version} is now active; running servers switch to it at their next message")
     return 0

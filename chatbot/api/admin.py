@@ -8,8 +8,9 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from pydantic import BaseModel, Field
 
-from chatbot.api.auth import admin_user
+from chatbot.api.auth import AdminUser, admin_user
 from chatbot.api.deps import SessionDep, SettingsDep
+from chatbot.db import audit
 from chatbot.db import model_versions as registry
 from chatbot.db import training as runs
 from chatbot.db.knowledge import load_intents
@@ -17,6 +18,8 @@ from chatbot.db.models import ModelVersion, TrainingRun
 from chatbot.nlu.encoder import ModelLoadError
 from chatbot.training import execute_run, start_run
 
+# Every route needs an admin; the handlers that change something also take the AdminUser
+# principal (the same dependency, evaluated once) to name them in the audit log.
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"], dependencies=[Depends(admin_user)])
 
 
@@ -78,7 +81,11 @@ class ModelVersionPublic(BaseModel):
 
 @router.post("/training", status_code=status.HTTP_202_ACCEPTED)
 def start_training(
-    body: TrainingStart, request: Request, session: SessionDep, settings: SettingsDep
+    body: TrainingStart,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: AdminUser,
 ) -> TrainingRunPublic:
     """Start fine-tuning in the background; poll the run for progress."""
     if not load_intents(session):
@@ -98,6 +105,13 @@ def start_training(
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     except ModelLoadError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"device: {exc}") from exc
+    audit.record(
+        session,
+        principal.actor,
+        "training.start",
+        f"training run {run.id}",
+        after={"epochs": body.epochs, "device": run.device, "activate": body.activate},
+    )
     session.commit()
     app = request.app
     run_id = run.id
@@ -130,10 +144,21 @@ def get_training_run(run_id: int, session: SessionDep) -> TrainingRunPublic:
 
 
 @router.post("/training/{run_id}/cancel")
-def cancel_training_run(run_id: int, session: SessionDep) -> TrainingRunPublic:
+def cancel_training_run(
+    run_id: int, session: SessionDep, principal: AdminUser
+) -> TrainingRunPublic:
     """Ask a run to stop; it ends as cancelled and the active model stays."""
     run = _run(session, run_id)
+    before = {"status": run.status.value}
     runs.request_cancel(session, run)
+    audit.record(
+        session,
+        principal.actor,
+        "training.cancel",
+        f"training run {run.id}",
+        before=before,
+        after={"status": run.status.value, "cancel_requested": run.cancel_requested},
+    )
     session.commit()
     return TrainingRunPublic.of(run)
 
@@ -145,13 +170,22 @@ def list_models(session: SessionDep) -> list[ModelVersionPublic]:
 
 
 @router.post("/models/{version}/activate")
-def activate_model(version: str, session: SessionDep) -> ModelVersionPublic:
+def activate_model(version: str, session: SessionDep, principal: AdminUser) -> ModelVersionPublic:
     """Serve this version; running servers switch at their next message."""
     row = registry.get_version(session, version)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"model version '{version}' not found")
     if row.status != "ready":
         raise HTTPException(status.HTTP_409_CONFLICT, f"model version '{version}' is {row.status}")
+    previous = registry.active_version_name(session)
     registry.activate(session, row)
+    audit.record(
+        session,
+        principal.actor,
+        "model.activate",
+        version,
+        before={"active": previous},
+        after={"active": version},
+    )
     session.commit()
     return ModelVersionPublic.of(row)

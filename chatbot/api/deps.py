@@ -22,6 +22,9 @@ def get_settings(request: Request) -> Settings:
 
 def get_session(request: Request) -> Iterator[Session]:
     with request.app.state.session_factory() as session:
+        # Page rendering reads through the request's own session: a second one would wait on
+        # SQLite's write lock, which this one may hold until the route commits.
+        request.state.db_session = session
         yield session
 
 

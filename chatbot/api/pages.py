@@ -6,27 +6,34 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse
 
 from chatbot.api import schemas
-from chatbot.api.deps import SettingsDep
+from chatbot.api.deps import SessionDep, SettingsDep
 from chatbot.api.views import WEB_DIR, brand, templates
 from chatbot.conversation import builtins
+from chatbot.db import app_settings
+from chatbot.db.app_settings import RuntimeSettings
 
 router = APIRouter()
 
 
-def _page(request: Request, name: str, settings: SettingsDep) -> HTMLResponse:
-    return templates.TemplateResponse(request, name, brand(settings))
+def _branding(session: SessionDep, settings: SettingsDep) -> RuntimeSettings:
+    # Read at every request (a handful of rows): an admin's change shows at the next page load.
+    return app_settings.effective(session, RuntimeSettings.from_settings(settings))
+
+
+def _page(request: Request, name: str, branding: RuntimeSettings) -> HTMLResponse:
+    return templates.TemplateResponse(request, name, brand(branding))
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
-def demo_page(request: Request, settings: SettingsDep) -> HTMLResponse:
+def demo_page(request: Request, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
     """A demo company page with the chat widget."""
-    return _page(request, "demo.html", settings)
+    return _page(request, "demo.html", _branding(session, settings))
 
 
 @router.get("/chat", response_class=HTMLResponse, include_in_schema=False)
-def chat_page(request: Request, settings: SettingsDep) -> HTMLResponse:
+def chat_page(request: Request, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
     """The full-page customer chat."""
-    return _page(request, "chat.html", settings)
+    return _page(request, "chat.html", _branding(session, settings))
 
 
 @router.get("/widget.js", include_in_schema=False)
@@ -40,14 +47,18 @@ def widget_script() -> FileResponse:
 
 
 @router.get("/api/v1/widget/config", tags=["customer"])
-def widget_config(settings: SettingsDep, lang: str = "en") -> schemas.WidgetConfig:
+def widget_config(
+    session: SessionDep, settings: SettingsDep, lang: str = "en"
+) -> schemas.WidgetConfig:
     """Title, colours and greeting for the widget."""
     language = "zh" if lang.lower().startswith("zh") else "en"
+    branding = _branding(session, settings)
+    texts = builtins.BotTexts({"greeting": {language: branding.text("greeting", language)}})
     return schemas.WidgetConfig(
-        title=settings.widget_title,
-        color=settings.widget_color,
-        company=settings.company_name,
-        greeting=builtins.localized(builtins.REPLIES[builtins.GREETING], language),
+        title=branding.widget_title,
+        color=branding.widget_color,
+        company=branding.company_name,
+        greeting=texts.greeting(language),
         placeholder="输入您的问题…" if language == "zh" else "Type your question…",
         language=language,
     )

@@ -11,6 +11,8 @@ from fastapi.templating import Jinja2Templates
 
 from chatbot.api.i18n import LANGUAGES, request_language, translator
 from chatbot.config import Settings
+from chatbot.db import app_settings
+from chatbot.db.app_settings import RuntimeSettings
 
 if TYPE_CHECKING:
     from chatbot.api.auth import Principal
@@ -19,12 +21,26 @@ WEB_DIR = Path(__file__).resolve().parents[2] / "web"
 templates = Jinja2Templates(directory=WEB_DIR / "templates")
 
 
-def brand(settings: Settings) -> dict[str, Any]:
+def brand(settings: Settings | RuntimeSettings) -> dict[str, Any]:
     return {
         "company_name": settings.company_name,
         "widget_title": settings.widget_title,
         "widget_color": settings.widget_color,
     }
+
+
+def current_branding(request: Request) -> RuntimeSettings:
+    """Name, title and colour in force: the environment's, with the admin's changes applied.
+
+    Read at every page (a handful of rows), so a change shows at the next page load everywhere.
+    """
+    settings: Settings = request.app.state.settings
+    defaults = RuntimeSettings.from_settings(settings)
+    session = getattr(request.state, "db_session", None)
+    if session is not None:
+        return app_settings.effective(session, defaults)
+    with request.app.state.session_factory() as own:
+        return app_settings.effective(own, defaults)
 
 
 def render(
@@ -35,13 +51,12 @@ def render(
     **context: Any,
 ) -> HTMLResponse:
     """A console page: translated (``_``), branded, and carrying the CSRF token for its forms."""
-    settings: Settings = request.app.state.settings
     language = request_language(request)
     return templates.TemplateResponse(
         request,
         name,
         {
-            **brand(settings),
+            **brand(current_branding(request)),
             "_": translator(language),
             "lang": language,
             "languages": LANGUAGES,

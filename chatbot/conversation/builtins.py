@@ -7,7 +7,8 @@ knowledge base is loaded, and a request for a person must never be mistaken for 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 GREETING = "greeting"
 THANKS = "thanks"
@@ -96,5 +97,41 @@ def match_builtin(text: str) -> BuiltinMatch | None:
     return None
 
 
-def localized(texts: dict[str, str], language: str) -> str:
+def localized(texts: Mapping[str, str], language: str) -> str:
     return texts.get(language.split("-")[0], texts["en"])
+
+
+@dataclass(frozen=True)
+class BotTexts:
+    """What the bot says by itself (greeting, fallback, handoff), with an admin's replacements.
+
+    Each manager holds its own: apps sharing a process (tests, workers) never share overrides.
+    ``custom`` maps a kind to {language: text}; an empty or missing text keeps the built-in one.
+
+    Example:
+        >>> texts = BotTexts({"fallback": {"en": "No idea, sorry."}})
+        >>> texts.fallback("en"), texts.fallback("zh")[:2]
+        ('No idea, sorry.', '抱歉')
+    """
+
+    custom: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+    def _say(self, kind: str, built_in: Mapping[str, str], language: str) -> str:
+        base = language.split("-")[0]
+        chosen = base if base in built_in else "en"
+        return self.custom.get(kind, {}).get(chosen, "").strip() or built_in[chosen]
+
+    def greeting(self, language: str) -> str:
+        return self._say("greeting", REPLIES[GREETING], language)
+
+    def fallback(self, language: str) -> str:
+        return self._say("fallback", FALLBACK, language)
+
+    def handoff(self, language: str) -> str:
+        return self._say("handoff", REPLIES[HUMAN], language)
+
+    def small_talk(self, intent: str, language: str) -> str:
+        """The reply to a greeting, thanks or goodbye."""
+        if intent == GREETING:
+            return self.greeting(language)
+        return localized(REPLIES[intent], language)

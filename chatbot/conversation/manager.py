@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from chatbot.conversation import builtins
 from chatbot.conversation.policies import Action, Decision, Thresholds, decide
+from chatbot.db import app_settings
 from chatbot.db import conversations as store
 from chatbot.db.knowledge import knowledge_revision, load_intents
 from chatbot.db.model_versions import active_version_name
@@ -39,6 +40,8 @@ class ConversationManager:
 
     ``load_engine`` builds a ready engine for a model version; when another version is activated,
     it loads in the background while turns go on with the current one, then takes over.
+    ``thresholds`` are the defaults: an admin's stored settings (thresholds, the bot's greeting,
+    fallback and handoff texts) replace them from the next message on.
     """
 
     def __init__(
@@ -50,7 +53,12 @@ class ConversationManager:
         load_engine: EngineLoader | None = None,
     ) -> None:
         self.engine = engine
-        self.thresholds = thresholds or Thresholds()
+        self.thresholds = self._default_thresholds = thresholds or Thresholds()
+        self.texts = builtins.BotTexts()
+        # An admin's clarify threshold wins over the one a fine-tuned model was validated with.
+        self._clarify_overridden = False
+        self._settings_revision: int | None = None
+        self._settings_lock = threading.Lock()
         self.fallbacks_before_handoff = fallbacks_before_handoff
         self._load_engine = load_engine
         self._refresh_lock = threading.Lock()
@@ -74,6 +82,38 @@ class ConversationManager:
         with self._refresh_lock:
             if revision != engine.revision:
                 engine.load_knowledge(load_intents(session), revision)
+
+    def follow_settings(self, session: Session) -> None:
+        """Take up the admin's stored settings when they changed (one primary-key read if not)."""
+        revision = app_settings.settings_revision(session)
+        if revision == self._settings_revision:
+            return
+        with self._settings_lock:
+            if revision == self._settings_revision:
+                return
+            default = self._default_thresholds
+            current = app_settings.merge(
+                app_settings.RuntimeSettings(
+                    answer_threshold=default.answer,
+                    clarify_threshold=default.clarify,
+                    clarify_margin=default.margin,
+                ),
+                app_settings.stored(session),
+            )
+            self.texts = builtins.BotTexts(
+                {
+                    kind: {lang: current.text(kind, lang) for lang in app_settings.LANGUAGES}
+                    for kind in app_settings.TEXT_KINDS
+                }
+            )
+            self._clarify_overridden = current.clarify_threshold != default.clarify
+            self.thresholds = replace(
+                default,
+                answer=current.answer_threshold,
+                clarify=current.clarify_threshold,
+                margin=current.clarify_margin,
+            )
+            self._settings_revision = revision
 
     def _switch_to(self, version: str, session: Session | None) -> None:
         """Load ``version``: in this thread through ``session``, or in the background."""
@@ -127,6 +167,7 @@ class ConversationManager:
             return Turn(customer, None)  # a person holds the conversation: the bot stays silent
         if conversation.status is ConversationStatus.CLOSED:
             store.set_status(session, conversation, ConversationStatus.BOT)
+        self.follow_settings(session)
 
         builtin = builtins.match_builtin(text) if chosen_intent is None else None
         if chosen_intent == builtins.HUMAN or (builtin and builtin.intent == builtins.HUMAN):
@@ -141,7 +182,7 @@ class ConversationManager:
                 engine,
                 session,
                 conversation,
-                builtins.localized(builtins.REPLIES[builtin.intent], language),
+                self.texts.small_talk(builtin.intent, language),
                 started,
                 intent=builtin.intent,
                 confidence=1.0,
@@ -155,9 +196,10 @@ class ConversationManager:
         return Turn(customer, reply)
 
     def thresholds_for(self, engine: IntentEngine) -> Thresholds:
-        """The settings' thresholds, with the fallback threshold the model was validated with."""
+        """The settings' thresholds, with the fallback threshold the model was validated with
+        (unless an admin chose one)."""
         fitted = engine.fallback_threshold
-        if fitted is None:
+        if fitted is None or self._clarify_overridden:
             return self.thresholds
         return replace(self.thresholds, clarify=min(fitted, self.thresholds.answer))
 
@@ -166,6 +208,7 @@ class ConversationManager:
         if conversation.status in _WITH_PEOPLE:
             return None
         language = conversation.language or "en"
+        self.follow_settings(session)
         return self._handoff(session, conversation, language, time.perf_counter())
 
     def _act(
@@ -205,7 +248,7 @@ class ConversationManager:
             engine,
             session,
             conversation,
-            builtins.localized(builtins.FALLBACK, language),
+            self.texts.fallback(language),
             started,
             intent=prediction.intent,
             confidence=prediction.confidence,
@@ -255,7 +298,7 @@ class ConversationManager:
             engine or self.engine,
             session,
             conversation,
-            builtins.localized(builtins.REPLIES[builtins.HUMAN], language),
+            self.texts.handoff(language),
             started,
             intent=builtins.HUMAN,
             confidence=1.0,

@@ -1,11 +1,13 @@
 import pytest
 from sqlalchemy.orm import Session
 
+from chatbot.conversation import builtins
 from chatbot.conversation.manager import ConversationManager
 from chatbot.conversation.policies import Thresholds
+from chatbot.db import app_settings
 from chatbot.db import conversations as store
 from chatbot.db.knowledge import import_intents, knowledge_revision
-from chatbot.db.models import ConversationStatus, Role
+from chatbot.db.models import AppSetting, ConversationStatus, Role
 from chatbot.knowledge.spec import IntentSpec
 from chatbot.nlu.encoder import SentenceEncoder
 from chatbot.nlu.engine import IntentEngine
@@ -133,3 +135,72 @@ def test_a_knowledge_base_change_is_picked_up_at_the_next_message(
     turn = manager.handle_message(db_session, conversation, "is my gift card still valid?")
     assert turn.reply is not None and turn.reply.intent == "gift_cards"
     assert manager.engine.revision == before + 1
+
+
+# ---- an admin's settings, followed without a restart
+
+
+def _admin_saves(session: Session, **changes: object) -> None:
+    app_settings.update(session, app_settings.RuntimeSettings(), changes, "ada@admin.example")
+
+
+def test_stored_thresholds_and_texts_apply_at_the_next_message(
+    manager: ConversationManager, db_session: Session
+) -> None:
+    conversation, _ = store.start_conversation(db_session)
+    first = manager.handle_message(db_session, conversation, "has my parcel shipped yet?")
+    assert first.reply is not None and first.reply.action == "answer"
+    _admin_saves(db_session, answer_threshold=1.0, greeting_en="Ahoy! Ask me anything.")
+    second = manager.handle_message(db_session, conversation, "has my parcel shipped yet?")
+    assert second.reply is not None and second.reply.action == "clarify"
+    greeting = manager.handle_message(db_session, conversation, "hello")
+    assert greeting.reply is not None and greeting.reply.text == "Ahoy! Ask me anything."
+    chinese, _ = store.start_conversation(db_session)
+    ni_hao = manager.handle_message(db_session, chinese, "你好")
+    assert ni_hao.reply is not None and "您好" in ni_hao.reply.text  # no zh text was set
+    assert builtins.REPLIES[builtins.GREETING]["en"] == "Hello! How can I help you today?"
+
+
+def test_a_handoff_says_the_stored_text_in_the_customers_language(
+    manager: ConversationManager, db_session: Session
+) -> None:
+    _admin_saves(db_session, handoff_zh="请稍等，同事马上来。")
+    conversation, _ = store.start_conversation(db_session)
+    turn = manager.handle_message(db_session, conversation, "我要转人工")
+    assert turn.reply is not None and turn.reply.text == "请稍等，同事马上来。"
+    other, _ = store.start_conversation(db_session, language="en")
+    button = manager.request_handoff(db_session, other)
+    assert button is not None and button.text == builtins.REPLIES[builtins.HUMAN]["en"]
+
+
+def test_settings_are_reread_only_when_their_revision_changes(
+    manager: ConversationManager, db_session: Session
+) -> None:
+    conversation, _ = store.start_conversation(db_session)
+    manager.handle_message(db_session, conversation, "hello")
+    # A row written behind the revision's back is not noticed: the revision is the only check.
+    db_session.add(AppSetting(key="greeting_en", value="Sneaky hello"))
+    db_session.flush()
+    quiet = manager.handle_message(db_session, conversation, "hello")
+    assert quiet.reply is not None and quiet.reply.text == "Hello! How can I help you today?"
+    _admin_saves(db_session, fallback_en="No idea.")
+    noticed = manager.handle_message(db_session, conversation, "hello")
+    assert noticed.reply is not None and noticed.reply.text == "Sneaky hello"
+
+
+def test_an_admins_clarify_threshold_wins_over_the_models_fitted_one(
+    real_encoder: SentenceEncoder, db_session: Session
+) -> None:
+    import_intents(db_session, shop_intents(), replace=True)
+    engine = IntentEngine(real_encoder, version="v-tuned", fallback_threshold=0.5)
+    manager = ConversationManager(engine, Thresholds())
+    assert manager.thresholds_for(engine).clarify == 0.5
+    _admin_saves(db_session, answer_threshold=0.7)
+    manager.follow_settings(db_session)
+    assert (manager.thresholds_for(engine).answer, manager.thresholds_for(engine).clarify) == (
+        0.7,
+        0.5,
+    )
+    _admin_saves(db_session, clarify_threshold=0.2)
+    manager.follow_settings(db_session)
+    assert manager.thresholds_for(engine).clarify == 0.2

@@ -1,0 +1,218 @@
+"""Settings an admin changes at run time: thresholds, the bot's own texts, the widget's branding.
+
+Each stored row overrides the environment's value (``Settings``) for one field; a field set back to
+its default loses its row. A ``revision`` row counts the changes, so running servers notice one
+with a single primary-key read and reload the rest only then.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from chatbot.config import Settings
+from chatbot.db.models import AppSetting
+
+log = logging.getLogger(__name__)
+
+REVISION_KEY = "revision"
+NAME_MAX = 100
+TEXT_MAX = 1000
+LANGUAGES = ("en", "zh")
+# The bot's own texts an admin may replace, per language: greeting_en, fallback_zh, ...
+TEXT_KINDS = ("greeting", "fallback", "handoff")
+THRESHOLDS = ("answer_threshold", "clarify_threshold", "clarify_margin")
+
+# Why a value is refused, in English; the console translates them (web/i18n/zh/console.json).
+NOT_A_FRACTION = "enter a number from 0 to 1"
+CLARIFY_ABOVE_ANSWER = "must not be above the answer threshold"
+NOT_A_COLOUR = "enter a colour as #rrggbb, e.g. #1f6f5c"
+EMPTY = "cannot be empty"
+NAME_TOO_LONG = f"at most {NAME_MAX} characters"
+TEXT_TOO_LONG = f"at most {TEXT_MAX} characters"
+UNKNOWN = "not a setting"
+PROBLEMS = (
+    NOT_A_FRACTION,
+    CLARIFY_ABOVE_ANSWER,
+    NOT_A_COLOUR,
+    EMPTY,
+    NAME_TOO_LONG,
+    TEXT_TOO_LONG,
+    UNKNOWN,
+)
+
+
+def _text() -> Any:
+    return Field("", max_length=TEXT_MAX)
+
+
+class RuntimeSettings(BaseModel):
+    """What the admin settings page controls. Empty texts mean the built-in text."""
+
+    model_config = ConfigDict(str_strip_whitespace=True, extra="forbid", frozen=True)
+
+    answer_threshold: float = Field(0.55, ge=0, le=1, allow_inf_nan=False)
+    clarify_threshold: float = Field(0.3, ge=0, le=1, allow_inf_nan=False)
+    clarify_margin: float = Field(0.04, ge=0, le=1, allow_inf_nan=False)
+    greeting_en: str = _text()
+    greeting_zh: str = _text()
+    fallback_en: str = _text()
+    fallback_zh: str = _text()
+    handoff_en: str = _text()
+    handoff_zh: str = _text()
+    widget_title: str = Field("Chat with us", min_length=1, max_length=NAME_MAX)
+    widget_color: str = Field("#1f6f5c", pattern=r"^#[0-9a-fA-F]{6}$")
+    company_name: str = Field("Harbor & Pine", min_length=1, max_length=NAME_MAX)
+
+    @field_validator("clarify_threshold")
+    @classmethod
+    def _not_above_answer(cls, value: float, info: ValidationInfo) -> float:
+        answer = info.data.get("answer_threshold")
+        if answer is not None and value > answer:
+            raise ValueError(CLARIFY_ABOVE_ANSWER)
+        return value
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RuntimeSettings:
+        """The defaults: the environment's values (texts default to the built-in ones)."""
+        return cls(
+            answer_threshold=settings.answer_threshold,
+            clarify_threshold=settings.clarify_threshold,
+            clarify_margin=settings.clarify_margin,
+            widget_title=settings.widget_title,
+            widget_color=settings.widget_color,
+            company_name=settings.company_name,
+        )
+
+    def text(self, kind: str, language: str) -> str:
+        """The admin's text of ``kind`` (greeting, fallback, handoff) in ``language``, or ''."""
+        value: str = getattr(self, f"{kind}_{language}", "")
+        return value
+
+
+class SettingsInvalid(ValueError):
+    """Refused values; ``problems`` maps each field to why (one of PROBLEMS)."""
+
+    def __init__(self, problems: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{field}: {problem}" for field, problem in problems.items()))
+        self.problems = problems
+
+
+def settings_revision(session: Session) -> int:
+    """How many changes were ever saved: 0 while every setting has its default."""
+    row = session.get(AppSetting, REVISION_KEY)
+    return int(row.value) if row is not None else 0
+
+
+def stored(session: Session) -> dict[str, Any]:
+    """The overridden fields and their stored values."""
+    rows = session.scalars(select(AppSetting).where(AppSetting.key != REVISION_KEY)).all()
+    return {row.key: row.value for row in rows}
+
+
+def merge(defaults: RuntimeSettings, overrides: Mapping[str, Any]) -> RuntimeSettings:
+    """``defaults`` with every valid override applied; a stored value that has become invalid
+    (say the environment's answer threshold fell below a stored clarify threshold) is skipped."""
+    values = defaults.model_dump()
+    try:
+        return RuntimeSettings.model_validate({**values, **overrides})
+    except ValidationError:
+        pass
+    # Apply what fits, in passes: a lower answer threshold may fit only once its clarify has.
+    pending = dict(overrides)
+    progress = True
+    while pending and progress:
+        progress = False
+        for key, value in list(pending.items()):
+            candidate = {**values, key: value}
+            try:
+                RuntimeSettings.model_validate(candidate)
+            except ValidationError:
+                continue
+            values = candidate
+            del pending[key]
+            progress = True
+    for key, value in pending.items():
+        log.warning("ignoring the stored setting %s=%r: it is not valid now", key, value)
+    return RuntimeSettings.model_validate(values)
+
+
+def effective(session: Session, defaults: RuntimeSettings) -> RuntimeSettings:
+    """The settings in force: ``defaults`` with the stored overrides."""
+    return merge(defaults, stored(session))
+
+
+def validate(current: RuntimeSettings, changes: Mapping[str, Any]) -> RuntimeSettings:
+    """``current`` with ``changes`` applied, or SettingsInvalid naming every bad field."""
+    try:
+        return RuntimeSettings.model_validate({**current.model_dump(), **changes})
+    except ValidationError as exc:
+        problems: dict[str, str] = {}
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else "settings"
+            problems.setdefault(field, _problem(field, error["type"]))
+        raise SettingsInvalid(problems) from exc
+
+
+def _problem(field: str, error_type: str) -> str:
+    if error_type == "extra_forbidden":
+        return UNKNOWN
+    if field in THRESHOLDS:
+        return CLARIFY_ABOVE_ANSWER if error_type == "value_error" else NOT_A_FRACTION
+    if field == "widget_color":
+        return NOT_A_COLOUR
+    if error_type == "string_too_short":
+        return EMPTY
+    return NAME_TOO_LONG if field in ("widget_title", "company_name") else TEXT_TOO_LONG
+
+
+def update(
+    session: Session,
+    defaults: RuntimeSettings,
+    changes: Mapping[str, Any],
+    actor: str | None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Validate and store ``changes``; nothing is written when any value is refused.
+
+    Returns:
+        (before, after): the values of the fields that really changed, for the audit log.
+
+    Example:
+        >>> update(session, defaults, {"answer_threshold": "0.7"}, "ada@example.com")
+        ({'answer_threshold': 0.55}, {'answer_threshold': 0.7})
+    """
+    current = effective(session, defaults)
+    wanted = validate(current, changes)
+    before: dict[str, Any] = {}
+    after: dict[str, Any] = {}
+    default_values = defaults.model_dump()
+    for key, value in wanted.model_dump().items():
+        if value == getattr(current, key):
+            continue
+        before[key], after[key] = getattr(current, key), value
+        row = session.get(AppSetting, key)
+        if value == default_values[key]:
+            if row is not None:
+                session.delete(row)  # back to the default: follow the environment again
+        elif row is None:
+            session.add(AppSetting(key=key, value=value, updated_by=actor))
+        else:
+            row.value, row.updated_by = value, actor
+    if after:
+        _bump_revision(session, actor)
+    session.flush()
+    return before, after
+
+
+def _bump_revision(session: Session, actor: str | None) -> None:
+    # FOR UPDATE: two admins saving at once on PostgreSQL must not both write the same revision.
+    row = session.get(AppSetting, REVISION_KEY, with_for_update=True)
+    if row is None:
+        session.add(AppSetting(key=REVISION_KEY, value=1, updated_by=actor))
+    else:
+        row.value, row.updated_by = int(row.value) + 1, actor
