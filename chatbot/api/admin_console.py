@@ -29,18 +29,6 @@ router = APIRouter(prefix="/admin", include_in_schema=False)
 AUDIT_PAGE_SIZE = 50
 
 
-def _page(
-    request: Request,
-    session: Session,
-    principal: Principal,
-    name: str,
-    settings: Settings,
-    status_code: int = 200,
-    **context: Any,
-) -> HTMLResponse:
-    return render(request, name, principal, status_code=status_code, **context)
-
-
 def _see(path: str) -> RedirectResponse:
     return RedirectResponse(path, status.HTTP_303_SEE_OTHER)
 
@@ -50,12 +38,10 @@ def admin_home(
     request: Request, session: SessionDep, settings: SettingsDep, principal: AdminUser
 ) -> HTMLResponse:
     """The admin landing page: the admin areas and the latest changes."""
-    return _page(
+    return render(
         request,
-        session,
-        principal,
         "console/admin_home.html",
-        settings,
+        principal,
         recent=audit.list_entries(session, limit=5),
     )
 
@@ -96,12 +82,10 @@ def _settings_page(
     saved: bool = False,
 ) -> HTMLResponse:
     defaults = RuntimeSettings.from_settings(settings)
-    return _page(
+    return render(
         request,
-        session,
-        principal,
         "console/settings.html",
-        settings,
+        principal,
         status_code=422 if errors else 200,
         values=values or app_settings.effective(session, defaults).model_dump(),
         defaults=defaults.model_dump(),
@@ -177,12 +161,10 @@ def _users_page(
     error: str | None = None,
     draft: dict[str, str] | None = None,
 ) -> HTMLResponse:
-    return _page(
+    return render(
         request,
-        session,
-        principal,
         "console/users.html",
-        settings,
+        principal,
         status_code=422 if error else 200,
         users=accounts.list_users(session),
         roles=[role.value for role in UserRole],
@@ -450,12 +432,10 @@ def audit_log(
         for row in rows[:AUDIT_PAGE_SIZE]
     ]
     filters = {"actor": actor, "action": action, "since": since, "until": until}
-    return _page(
+    return render(
         request,
-        session,
-        principal,
         "console/audit.html",
-        settings,
+        principal,
         entries=entries,
         filters=filters,
         actors=[u.email for u in accounts.list_users(session)],

@@ -353,7 +353,14 @@ def create_intent(
     follow_ups: Annotated[list[str], Form()] = [],  # noqa: B006 (FastAPI copies defaults)
 ) -> Response:
     """Add an intent."""
-    form = {
+    form = _posted_form(key, language, category, phrasings, answer, follow_ups)
+    return _save(request, session, principal, creating=True, form=form)
+
+
+def _posted_form(
+    key: str, language: str, category: str, phrasings: str, answer: str, follow_ups: list[str]
+) -> dict[str, Any]:
+    return {
         "key": key,
         "language": language,
         "category": category,
@@ -361,7 +368,6 @@ def create_intent(
         "answer": answer,
         "follow_ups": follow_ups,
     }
-    return _save(request, session, principal, creating=True, form=form)
 
 
 @pages.get("/admin/knowledge/{key}")
@@ -387,14 +393,7 @@ def update_intent(
 ) -> Response:
     """Save an intent (its key stays)."""
     _find_or_404(session, key)
-    form = {
-        "key": key,
-        "language": language,
-        "category": category,
-        "phrasings": phrasings,
-        "answer": answer,
-        "follow_ups": follow_ups,
-    }
+    form = _posted_form(key, language, category, phrasings, answer, follow_ups)
     return _save(request, session, principal, creating=False, form=form)
 
 

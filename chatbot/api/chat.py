@@ -18,6 +18,7 @@ from chatbot.api.deps import (
     ManagerDep,
     SessionDep,
     SettingsDep,
+    message_text,
 )
 from chatbot.api.metrics import observe_reply
 from chatbot.conversation import takeover
@@ -81,14 +82,7 @@ def send_message(
     settings: SettingsDep,
 ) -> schemas.TurnPublic:
     """Send the customer's message; the bot's reply comes back (none while a person holds it)."""
-    text = body.text.strip()
-    if not text:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "text: the message is empty")
-    if len(text) > settings.max_message_chars:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            f"text: at most {settings.max_message_chars} characters, got {len(text)}",
-        )
+    text = message_text(body.text, settings)
     status_before = conversation.status
     turn = manager.handle_message(session, conversation, text, chosen_intent=body.intent)
     session.commit()

@@ -71,3 +71,16 @@ def customer_conversation(
 
 CustomerConversation = Annotated[Conversation, Depends(customer_conversation)]
 CustomerToken = Annotated[str, Depends(bearer_token)]
+
+
+def message_text(text: str, settings: Settings) -> str:
+    """A chat message's text, trimmed; 422 naming the field when empty or too long."""
+    text = text.strip()
+    if not text:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "text: the message is empty")
+    if len(text) > settings.max_message_chars:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"text: at most {settings.max_message_chars} characters, got {len(text)}",
+        )
+    return text

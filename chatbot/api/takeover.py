@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from chatbot.api import schemas
 from chatbot.api.auth import Principal, StaffUser, websocket_principal
-from chatbot.api.deps import BusDep, SessionDep, SettingsDep
+from chatbot.api.deps import BusDep, SessionDep, SettingsDep, message_text
 from chatbot.api.i18n import request_language, translator
 from chatbot.api.views import render
 from chatbot.conversation import takeover
@@ -124,14 +124,7 @@ def staff_reply(
     principal: StaffUser,
 ) -> schemas.StaffMessagePublic:
     """Write to the customer (claims a conversation nobody holds)."""
-    text = body.text.strip()
-    if not text:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "text: the message is empty")
-    if len(text) > settings.max_message_chars:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            f"text: at most {settings.max_message_chars} characters, got {len(text)}",
-        )
+    text = message_text(body.text, settings)
     conversation = _conversation(session, conversation_id, lock=True)
     change = _apply(
         session, bus, lambda: takeover.reply(session, conversation, principal.user, text)

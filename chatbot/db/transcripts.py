@@ -95,16 +95,21 @@ def message_search(session: Session, q: str) -> ColumnElement[bool]:
     """
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        matching = (
-            select(Message.conversation_id)
-            .where(
-                func.to_tsvector(literal_column("'simple'"), Message.text).op("@@")(
-                    func.plainto_tsquery(literal_column("'simple'"), q)
-                )
-            )
-            .scalar_subquery()
+        matches = func.to_tsvector(literal_column("'simple'"), Message.text).op("@@")(
+            func.plainto_tsquery(literal_column("'simple'"), q)
         )
-        return Conversation.id.in_(matching)
+        if _count_capped(session, select(Message.id).where(matches)) > COMMON_MATCHES:
+            return exists().where(Message.conversation_id == Conversation.id, matches)
+        # Rare words: look them up in the GIN index first. Left to itself the planner walks the
+        # conversations newest first and computes to_tsvector for each message (seconds at 1M
+        # messages when nothing matches); MATERIALIZED keeps the lookup a step of its own.
+        hits = (
+            select(Message.conversation_id)
+            .where(matches)
+            .cte("search_hits")
+            .prefix_with("MATERIALIZED")
+        )
+        return Conversation.id.in_(select(hits.c.conversation_id))
     if len(q) < TRIGRAM or _matches_many(session, q):
         # Checked conversation by conversation, newest first: a common text stops the scan early,
         # where collecting every match first would read much of the table.
@@ -122,8 +127,13 @@ def _fts_ids(q: str) -> Select[tuple[Any]]:
 
 
 def _matches_many(session: Session, q: str) -> bool:
-    probe = _fts_ids(q).limit(COMMON_MATCHES + 1).subquery()
-    return (session.scalar(select(func.count()).select_from(probe)) or 0) > COMMON_MATCHES
+    return _count_capped(session, _fts_ids(q)) > COMMON_MATCHES
+
+
+def _count_capped(session: Session, query: Select[Any]) -> int:
+    """How many rows ``query`` finds, counting no further than one past COMMON_MATCHES."""
+    probe = query.limit(COMMON_MATCHES + 1).subquery()
+    return session.scalar(select(func.count()).select_from(probe)) or 0
 
 
 def _like_literal(value: str) -> str:
