@@ -124,6 +124,7 @@ def test_admin_pages_on_a_phone(new_page, accounts_on_server, screenshots) -> No
     page = new_page(*PHONE, is_mobile=True, has_touch=True)
     sign_in(page, accounts_on_server["admin"], next_path="/admin/settings")
     for name, path in (
+        ("admin-home", "/admin"),
         ("admin-settings", "/admin/settings"),
         ("admin-users", "/admin/users"),
         ("admin-audit", "/admin/audit"),
@@ -133,3 +134,18 @@ def test_admin_pages_on_a_phone(new_page, accounts_on_server, screenshots) -> No
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"{path} scrolls sideways by {overflow}px"
         _shots(page, screenshots, name, PHONE)
+
+
+def test_the_admin_home_and_a_chinese_page_on_a_desktop(
+    new_page, accounts_on_server, screenshots
+) -> None:
+    page = new_page(*DESKTOP)
+    sign_in(page, accounts_on_server["admin"], next_path="/admin")
+    expect(page.locator("h1")).to_be_visible()
+    _shots(page, screenshots, "admin-home", DESKTOP)
+    chinese = new_page(*DESKTOP)
+    sign_in(chinese, accounts_on_server["admin"], next_path="/admin/knowledge")
+    chinese.goto("/language/zh?next=/admin/knowledge")  # the switch in the header
+    expect(chinese.locator("html")).to_have_attribute("lang", "zh-CN")
+    expect(chinese.get_by_role("navigation").get_by_role("link", name="知识库")).to_be_visible()
+    chinese.screenshot(path=screenshots / "admin-knowledge-list-zh-desktop.png", full_page=True)
