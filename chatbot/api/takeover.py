@@ -31,6 +31,7 @@ from chatbot.events import Event, EventBus, conversation_channel
 router = APIRouter()
 API = "/api/v1/staff"
 TYPING_INTERVAL_S = 1.0  # at most one typing event per second from one connection
+SESSION_RECHECK_S = 60.0  # how often a staff socket checks its session is still valid
 MAX_CONVERSATION_ID_CHARS = 36
 
 
@@ -197,15 +198,17 @@ async def staff_events(websocket: WebSocket) -> None:
         await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason="sign in first")
         return
     await websocket.accept()
-    await _StaffConnection(websocket, app.state.bus).run()
+    await _StaffConnection(websocket, app.state.bus, signed_in).run()
 
 
 class _StaffConnection:
     """One console's socket: forwards the queue and the watched conversation, relays typing."""
 
-    def __init__(self, websocket: WebSocket, bus: EventBus) -> None:
+    def __init__(self, websocket: WebSocket, bus: EventBus, signed_in: Callable[[], bool]) -> None:
         self.websocket = websocket
         self.bus = bus
+        self.signed_in = signed_in
+        self.checked_at = time.monotonic()
         self.send_lock = asyncio.Lock()
         self.watch_task: asyncio.Task[None] | None = None
         self.last_typing = 0.0
@@ -224,12 +227,30 @@ class _StaffConnection:
         queue_task = asyncio.create_task(self.forward(takeover.STAFF_QUEUE, {"type": "ready"}, {}))
         try:
             while True:
-                self.handle(await self.websocket.receive_text())
+                try:
+                    text = await asyncio.wait_for(self.websocket.receive_text(), SESSION_RECHECK_S)
+                except TimeoutError:
+                    text = None
+                if not await self.still_signed_in():
+                    await self.websocket.close(
+                        code=status.WS_1008_POLICY_VIOLATION, reason="signed out"
+                    )
+                    return
+                if text is not None:
+                    self.handle(text)
         except WebSocketDisconnect:
             pass
         finally:
             for task in (queue_task, self.watch_task):
                 await _cancel(task)
+
+    async def still_signed_in(self) -> bool:
+        # A socket outlives page loads: signing out, a disabled account or an expired session
+        # ends it at the next check rather than never.
+        if time.monotonic() - self.checked_at < SESSION_RECHECK_S:
+            return True
+        self.checked_at = time.monotonic()
+        return await run_in_threadpool(self.signed_in)
 
     def handle(self, text: str) -> None:
         try:

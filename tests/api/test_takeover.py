@@ -4,6 +4,7 @@ and canned replies."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -330,6 +331,22 @@ def test_the_staff_socket_refuses_anonymous_and_other_sites(
     client.cookies.clear()
     with pytest.raises(WebSocketDisconnect) as caught, staff_socket(client):
         pass
+    assert caught.value.code == 1008
+
+
+def test_a_staff_socket_closes_once_its_session_ends(
+    client: TestClient, staff: Staff, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("chatbot.api.takeover.SESSION_RECHECK_S", 0.2)
+    with staff_socket(client) as socket:
+        assert socket.receive_json() == {"type": "ready"}
+        time.sleep(0.3)
+        socket.send_json({"watch": "nothing"})  # still signed in: the socket stays
+        assert socket.receive_json()["type"] == "watching"
+        assert client.post("/logout", headers=staff.headers).status_code == 200
+        time.sleep(0.3)
+        with pytest.raises(WebSocketDisconnect) as caught:
+            socket.receive_json()
     assert caught.value.code == 1008
 
 
