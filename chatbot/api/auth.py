@@ -22,7 +22,7 @@ from chatbot import security
 from chatbot.api.deps import SessionDep
 from chatbot.api.i18n import LANGUAGE_COOKIE, LANGUAGES, request_language, translator
 from chatbot.api.views import render
-from chatbot.db import accounts
+from chatbot.db import accounts, audit
 from chatbot.db.models import User, UserRole
 
 SESSION_COOKIE = "chatbot_session"
@@ -301,6 +301,7 @@ def change_password(
     if error:
         return _account_page(request, session, principal, error=error, status_code=422)
     signed_in = accounts.start_session(session, user)  # stay signed in here
+    audit.record(session, principal.actor, "user.password", user.email)
     session.commit()
     response = _account_page(
         request,
@@ -327,9 +328,10 @@ def create_token(
 ) -> HTMLResponse:
     """A new API token for integrations, shown once."""
     try:
-        _row, token = accounts.create_api_token(session, principal.user, name)
+        row, token = accounts.create_api_token(session, principal.user, name)
     except accounts.AccountError as exc:
         return _account_page(request, session, principal, error=str(exc), status_code=422)
+    audit.record(session, principal.actor, "token.create", row.name, after={"id": row.id})
     session.commit()
     return _account_page(request, session, principal, new_token=token)
 
@@ -338,5 +340,6 @@ def create_token(
 def revoke_token(token_id: int, session: SessionDep, principal: StaffUser) -> Response:
     if not accounts.revoke_api_token(session, principal.user, token_id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"API token {token_id} not found")
+    audit.record(session, principal.actor, "token.revoke", str(token_id))
     session.commit()
     return RedirectResponse("/account", status.HTTP_303_SEE_OTHER)

@@ -265,6 +265,9 @@ def test_an_api_token_made_on_the_account_page_works_until_revoked(
         token_id = re.findall(r"/account/tokens/(\d+)/revoke", page.text)[-1]
         client.post(f"/account/tokens/{token_id}/revoke", data={"csrf_token": admin.csrf})
         assert integration.get("/api/v1/admin/models", headers=bearer).status_code == 401
+    audit = client.get("/admin/audit?action=token.").text
+    assert "token.create" in audit and "token.revoke" in audit and "CRM sync" in audit
+    assert token.group(1) not in audit  # the secret itself is never recorded
 
 
 def test_staff_cannot_reach_admin_pages_but_admins_can(
