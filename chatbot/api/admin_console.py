@@ -34,9 +34,7 @@ def _see(path: str) -> RedirectResponse:
 
 
 @router.get("", response_class=HTMLResponse)
-def admin_home(
-    request: Request, session: SessionDep, settings: SettingsDep, principal: AdminUser
-) -> HTMLResponse:
+def admin_home(request: Request, session: SessionDep, principal: AdminUser) -> HTMLResponse:
     """The admin landing page: the admin areas and the latest changes."""
     return render(
         request,
@@ -155,7 +153,6 @@ def _users_page(
     request: Request,
     session: Session,
     principal: Principal,
-    settings: Settings,
     *,
     notice: str | None = None,
     error: str | None = None,
@@ -178,7 +175,6 @@ def _users_page(
 def users(
     request: Request,
     session: SessionDep,
-    settings: SettingsDep,
     principal: AdminUser,
     done: str | None = None,
     user: int | None = None,
@@ -187,7 +183,7 @@ def users(
     _ = translator(request_language(request))
     subject = accounts.get_user(session, user) if user is not None else None
     notice = _notice(_, done, subject)
-    return _users_page(request, session, principal, settings, notice=notice)
+    return _users_page(request, session, principal, notice=notice)
 
 
 def _target(session: Session, user_id: int) -> User:
@@ -200,12 +196,11 @@ def _target(session: Session, user_id: int) -> User:
 def _refused(
     request: Request,
     session: Session,
-    settings: Settings,
     principal: Principal,
     error: str,
 ) -> HTMLResponse:
     session.rollback()
-    return _users_page(request, session, principal, settings, error=error)
+    return _users_page(request, session, principal, error=error)
 
 
 def _no_active_admin(session: Session) -> bool:
@@ -216,7 +211,6 @@ def _no_active_admin(session: Session) -> bool:
 def create_user(
     request: Request,
     session: SessionDep,
-    settings: SettingsDep,
     principal: AdminUser,
     email: Annotated[str, Form(max_length=255)] = "",
     name: Annotated[str, Form(max_length=100)] = "",
@@ -233,7 +227,6 @@ def create_user(
             request,
             session,
             principal,
-            settings,
             error=str(exc),
             draft={"email": email, "name": name, "role": role},
         )
@@ -260,11 +253,10 @@ def disable_user(
     user_id: int,
     request: Request,
     session: SessionDep,
-    settings: SettingsDep,
     principal: AdminUser,
 ) -> Response:
     """Disable an account: its sessions end and its API tokens are revoked."""
-    return _set_active(user_id, False, request, session, settings, principal)
+    return _set_active(user_id, False, request, session, principal)
 
 
 @router.post("/users/{user_id}/enable", response_class=HTMLResponse)
@@ -272,11 +264,10 @@ def enable_user(
     user_id: int,
     request: Request,
     session: SessionDep,
-    settings: SettingsDep,
     principal: AdminUser,
 ) -> Response:
     """Let a disabled account sign in again."""
-    return _set_active(user_id, True, request, session, settings, principal)
+    return _set_active(user_id, True, request, session, principal)
 
 
 def _set_active(
@@ -284,21 +275,16 @@ def _set_active(
     active: bool,
     request: Request,
     session: Session,
-    settings: Settings,
     principal: Principal,
 ) -> Response:
     _ = translator(request_language(request))
     user = _target(session, user_id)
     if not active and user.id == principal.user.id:
-        return _refused(
-            request, session, settings, principal, _("You cannot disable your own account.")
-        )
+        return _refused(request, session, principal, _("You cannot disable your own account."))
     was_active = user.is_active
     accounts.set_active(session, user, active)
     if _no_active_admin(session):
-        return _refused(
-            request, session, settings, principal, _("At least one active admin must remain.")
-        )
+        return _refused(request, session, principal, _("At least one active admin must remain."))
     audit.record(
         session,
         principal.actor,
@@ -316,7 +302,6 @@ def reset_password(
     user_id: int,
     request: Request,
     session: SessionDep,
-    settings: SettingsDep,
     principal: AdminUser,
     password: Annotated[str, Form(max_length=1024)] = "",
 ) -> Response:
@@ -327,14 +312,13 @@ def reset_password(
         return _refused(
             request,
             session,
-            settings,
             principal,
             _("Change your own password on the Account page."),
         )
     try:
         accounts.set_password(session, user, password)
     except accounts.AccountError as exc:
-        return _refused(request, session, settings, principal, str(exc))
+        return _refused(request, session, principal, str(exc))
     # Never the password or its hash: only that it changed.
     audit.record(
         session, principal.actor, "user.password", user.email, after={"sessions_ended": True}
@@ -348,7 +332,6 @@ def change_role(
     user_id: int,
     request: Request,
     session: SessionDep,
-    settings: SettingsDep,
     principal: AdminUser,
     role: Annotated[str, Form()] = "",
 ) -> Response:
@@ -358,17 +341,13 @@ def change_role(
     try:
         new_role = _role(role)
     except accounts.AccountError as exc:
-        return _refused(request, session, settings, principal, str(exc))
+        return _refused(request, session, principal, str(exc))
     if user.id == principal.user.id and new_role is not UserRole.ADMIN:
-        return _refused(
-            request, session, settings, principal, _("You cannot remove your own admin role.")
-        )
+        return _refused(request, session, principal, _("You cannot remove your own admin role."))
     old_role = user.role
     accounts.set_role(session, user, new_role)
     if _no_active_admin(session):
-        return _refused(
-            request, session, settings, principal, _("At least one active admin must remain.")
-        )
+        return _refused(request, session, principal, _("At least one active admin must remain."))
     if old_role is not new_role:
         audit.record(
             session,
@@ -401,7 +380,6 @@ def _pretty(value: Any) -> str | None:
 def audit_log(
     request: Request,
     session: SessionDep,
-    settings: SettingsDep,
     principal: AdminUser,
     actor: str = "",
     action: str = "",

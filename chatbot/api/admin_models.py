@@ -19,7 +19,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from pydantic import BaseModel
 
 from chatbot.api.auth import AdminUser
-from chatbot.api.deps import ManagerDep, SessionDep, SettingsDep
+from chatbot.api.deps import ManagerDep, SessionDep, SettingsDep, message_text
 from chatbot.api.i18n import request_language, translator
 from chatbot.api.markdown import render_markdown
 from chatbot.api.views import render
@@ -268,14 +268,7 @@ def ask_version(
     principal: AdminUser,
 ) -> dict[str, Any]:
     """What this version would do with a message, on the current knowledge base."""
-    text = body.text.strip()
-    if not text:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "text: type a message")
-    if len(text) > settings.max_message_chars:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            f"text: at most {settings.max_message_chars} characters, got {len(text)}",
-        )
+    text = message_text(body.text, settings)
     row = _version_or_404(session, version)
     if row.status != "ready":
         raise HTTPException(status.HTTP_409_CONFLICT, f"model version '{version}' is {row.status}")

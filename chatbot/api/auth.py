@@ -162,6 +162,11 @@ def _set_cookie(request: Request, response: Response, name: str, value: str, **k
     )
 
 
+def _set_session_cookie(request: Request, response: Response, token: str) -> None:
+    max_age = int(accounts.SESSION_LIFETIME.total_seconds())
+    _set_cookie(request, response, SESSION_COOKIE, token, max_age=max_age)
+
+
 def _login_page(
     request: Request, session: Session, next_path: str, error: str | None, status_code: int
 ) -> HTMLResponse:
@@ -218,13 +223,7 @@ def login(
     signed_in = accounts.start_session(session, user)
     session.commit()
     response = RedirectResponse(_safe_next(next), status.HTTP_303_SEE_OTHER)
-    _set_cookie(
-        request,
-        response,
-        SESSION_COOKIE,
-        signed_in.token,
-        max_age=int(accounts.SESSION_LIFETIME.total_seconds()),
-    )
+    _set_session_cookie(request, response, signed_in.token)
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
     return response
 
@@ -309,13 +308,7 @@ def change_password(
         Principal(user, signed_in.session.csrf_token),
         message=_("Password changed. Other devices were signed out."),
     )
-    _set_cookie(
-        request,
-        response,
-        SESSION_COOKIE,
-        signed_in.token,
-        max_age=int(accounts.SESSION_LIFETIME.total_seconds()),
-    )
+    _set_session_cookie(request, response, signed_in.token)
     return response
 
 

@@ -38,10 +38,7 @@ def _status_event(conversation: Conversation) -> dict[str, str]:
 def _publish_messages(bus: EventBus, conversation_id: str, *messages: Message | None) -> None:
     for message in messages:
         if message is not None:
-            event = {
-                "type": "message",
-                "message": schemas.MessagePublic.of(message).model_dump(mode="json"),
-            }
+            event = {"type": "message", "message": schemas.message_json(message)}
             bus.publish(conversation_channel(conversation_id), event)
 
 

@@ -7,17 +7,11 @@ from fastapi.responses import FileResponse, HTMLResponse
 
 from chatbot.api import schemas
 from chatbot.api.deps import SessionDep, SettingsDep
-from chatbot.api.views import WEB_DIR, brand, templates
+from chatbot.api.views import WEB_DIR, brand, runtime_settings, templates
 from chatbot.conversation import builtins
-from chatbot.db import app_settings
 from chatbot.db.app_settings import RuntimeSettings
 
 router = APIRouter()
-
-
-def _branding(session: SessionDep, settings: SettingsDep) -> RuntimeSettings:
-    # Read at every request (a handful of rows): an admin's change shows at the next page load.
-    return app_settings.effective(session, RuntimeSettings.from_settings(settings))
 
 
 def _page(request: Request, name: str, branding: RuntimeSettings) -> HTMLResponse:
@@ -27,13 +21,13 @@ def _page(request: Request, name: str, branding: RuntimeSettings) -> HTMLRespons
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
 def demo_page(request: Request, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
     """A demo company page with the chat widget."""
-    return _page(request, "demo.html", _branding(session, settings))
+    return _page(request, "demo.html", runtime_settings(session, settings))
 
 
 @router.get("/chat", response_class=HTMLResponse, include_in_schema=False)
 def chat_page(request: Request, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
     """The full-page customer chat."""
-    return _page(request, "chat.html", _branding(session, settings))
+    return _page(request, "chat.html", runtime_settings(session, settings))
 
 
 @router.get("/widget.js", include_in_schema=False)
@@ -52,7 +46,7 @@ def widget_config(
 ) -> schemas.WidgetConfig:
     """Title, colours and greeting for the widget."""
     language = "zh" if lang.lower().startswith("zh") else "en"
-    branding = _branding(session, settings)
+    branding = runtime_settings(session, settings)
     texts = builtins.BotTexts({"greeting": {language: branding.text("greeting", language)}})
     return schemas.WidgetConfig(
         title=branding.widget_title,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -164,3 +165,8 @@ class CannedReplyPublic(BaseModel):
     title: str
     text: str
     language: str | None
+
+
+def message_json(message: Message) -> dict[str, Any]:
+    """A message as live events carry it to the widget and the console."""
+    return MessagePublic.of(message).model_dump(mode="json")

@@ -10,7 +10,7 @@ import contextlib
 import json
 import time
 from collections.abc import Callable
-from typing import Annotated, Any, TypeGuard
+from typing import Annotated, TypeGuard
 
 from fastapi import APIRouter, Form, HTTPException, Request, WebSocket, WebSocketDisconnect, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -25,7 +25,7 @@ from chatbot.api.views import render
 from chatbot.conversation import takeover
 from chatbot.db import audit, canned
 from chatbot.db import conversations as store
-from chatbot.db.models import CannedReply, Conversation, Message, Role
+from chatbot.db.models import CannedReply, Conversation, Role
 from chatbot.events import Event, EventBus, conversation_channel
 
 router = APIRouter()
@@ -33,11 +33,6 @@ API = "/api/v1/staff"
 TYPING_INTERVAL_S = 1.0  # at most one typing event per second from one connection
 SESSION_RECHECK_S = 60.0  # how often a staff socket checks its session is still valid
 MAX_CONVERSATION_ID_CHARS = 36
-
-
-def message_view(message: Message) -> dict[str, Any]:
-    """A message as the customer's widget and the console both read it."""
-    return schemas.MessagePublic.of(message).model_dump(mode="json")
 
 
 def _conversation(session: Session, conversation_id: str, *, lock: bool = False) -> Conversation:
@@ -60,7 +55,7 @@ def _apply(
         session.rollback()
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     session.commit()
-    takeover.announce(bus, session, change, message_view)
+    takeover.announce(bus, session, change, schemas.message_json)
     return change
 
 

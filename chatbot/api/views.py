@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.orm import Session
 
 from chatbot.api.i18n import LANGUAGES, request_language, translator
 from chatbot.config import Settings
@@ -35,12 +36,16 @@ def current_branding(request: Request) -> RuntimeSettings:
     Read at every page (a handful of rows), so a change shows at the next page load everywhere.
     """
     settings: Settings = request.app.state.settings
-    defaults = RuntimeSettings.from_settings(settings)
     session = getattr(request.state, "db_session", None)
     if session is not None:
-        return app_settings.effective(session, defaults)
+        return runtime_settings(session, settings)
     with request.app.state.session_factory() as own:
-        return app_settings.effective(own, defaults)
+        return runtime_settings(own, settings)
+
+
+def runtime_settings(session: Session, settings: Settings) -> RuntimeSettings:
+    """The environment's settings with the admin's stored changes (a handful of rows)."""
+    return app_settings.effective(session, RuntimeSettings.from_settings(settings))
 
 
 def render(

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from chatbot.conversation import builtins
 from chatbot.db import conversations as store
 from chatbot.db.models import Conversation, ConversationStatus, Message, Role, User
 from chatbot.events import Event, EventBus, conversation_channel
@@ -65,10 +66,6 @@ def public_name(user: User) -> str:
     return user.name or user.email.split("@", 1)[0]
 
 
-def _localized(texts: dict[str, str], language: str | None) -> str:
-    return texts["zh"] if (language or "").lower().startswith("zh") else texts["en"]
-
-
 def _check_not_held_by_another(
     session: Session, conversation: Conversation, user: User, *, take_over: bool = False
 ) -> None:
@@ -113,23 +110,29 @@ def hand_back(session: Session, conversation: Conversation, user: User) -> Chang
     """The bot answers again; the customer is told so."""
     if conversation.status not in LIVE:
         raise WrongState("only a conversation waiting for or held by a person can be handed back")
-    _check_not_held_by_another(session, conversation, user)
-    store.assign(session, conversation, None)
-    store.set_status(session, conversation, ConversationStatus.BOT)
-    notice = _localized(BACK_WITH_BOT, conversation.language)
-    message = store.add_message(session, conversation, Role.SYSTEM, notice, author_id=user.id)
-    return Change(conversation, [message], status_changed=True)
+    return _release(session, conversation, user, ConversationStatus.BOT, BACK_WITH_BOT)
 
 
 def close(session: Session, conversation: Conversation, user: User) -> Change:
     """End the conversation; the customer's widget then asks how satisfied they were (1-5)."""
     if conversation.status is ConversationStatus.CLOSED:
         raise WrongState("the conversation is already closed")
+    return _release(session, conversation, user, ConversationStatus.CLOSED, CLOSED)
+
+
+def _release(
+    session: Session,
+    conversation: Conversation,
+    user: User,
+    status: ConversationStatus,
+    notice: dict[str, str],
+) -> Change:
+    """People let go of the conversation: nobody holds it, and the customer is told why."""
     _check_not_held_by_another(session, conversation, user)
     store.assign(session, conversation, None)
-    store.set_status(session, conversation, ConversationStatus.CLOSED)
-    notice = _localized(CLOSED, conversation.language)
-    message = store.add_message(session, conversation, Role.SYSTEM, notice, author_id=user.id)
+    store.set_status(session, conversation, status)
+    text = builtins.localized(notice, (conversation.language or "en").lower())
+    message = store.add_message(session, conversation, Role.SYSTEM, text, author_id=user.id)
     return Change(conversation, [message], status_changed=True)
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from httpx import Response
 
 from chatbot.config import Settings
 from chatbot.db import accounts
@@ -139,18 +140,29 @@ def add_account(
     return token
 
 
+def post_login(
+    client: TestClient,
+    email: str,
+    password: str = PASSWORD,
+    next_path: str | None = None,
+    *,
+    follow_redirects: bool = True,
+) -> Response:
+    """Post the sign-in form with the form token the last GET /login left in the cookies."""
+    data = {
+        "email": email,
+        "password": password,
+        "csrf_token": client.cookies.get("chatbot_login_csrf", ""),
+    }
+    if next_path is not None:
+        data["next"] = next_path
+    return client.post("/login", data=data, follow_redirects=follow_redirects)
+
+
 def sign_in(client: TestClient, email: str, password: str = PASSWORD) -> str:
     """Sign in through the form, as a browser would; returns the session's CSRF token."""
     client.get("/login")
-    response = client.post(
-        "/login",
-        data={
-            "email": email,
-            "password": password,
-            "csrf_token": client.cookies.get("chatbot_login_csrf", ""),
-            "next": "/account",
-        },
-    )
+    response = post_login(client, email, password, "/account")
     assert response.status_code == 200 and response.url.path == "/account", response.text
     found = _CSRF_META.search(response.text)
     assert found, "the signed-in page carries no CSRF token"

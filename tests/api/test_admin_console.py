@@ -26,6 +26,7 @@ from tests.api.conftest import (
     Customer,
     Staff,
     add_account,
+    post_login,
     sign_in,
     start_conversation,
 )
@@ -274,14 +275,7 @@ def test_a_disabled_user_is_signed_out_and_cannot_sign_in_until_enabled(
     assert "is disabled" in client.get(disabled.headers["location"]).text
     assert kim_browser.get("/account").status_code == 401  # signed out
     kim_browser.get("/login")
-    refused = kim_browser.post(
-        "/login",
-        data={
-            "email": NEW_STAFF,
-            "password": PASSWORD,
-            "csrf_token": kim_browser.cookies.get("chatbot_login_csrf", ""),
-        },
-    )
+    refused = post_login(kim_browser, NEW_STAFF)
     assert refused.status_code == 401
     post_form(client, admin, f"/admin/users/{kim}/enable")
     sign_in(kim_browser, NEW_STAFF)

@@ -18,6 +18,7 @@ from tests.api.conftest import (
     Customer,
     Staff,
     add_account,
+    post_login,
     sign_in,
 )
 
@@ -127,16 +128,7 @@ def test_a_page_sends_anonymous_visitors_to_the_sign_in_form(client: TestClient)
 def test_signing_in_sets_a_protected_session_cookie(client: TestClient, db_url: str) -> None:
     add_account(db_url, STAFF_EMAIL)
     client.get("/login")
-    response = client.post(
-        "/login",
-        data={
-            "email": STAFF_EMAIL,
-            "password": PASSWORD,
-            "csrf_token": client.cookies["chatbot_login_csrf"],
-            "next": "/account",
-        },
-        follow_redirects=False,
-    )
+    response = post_login(client, STAFF_EMAIL, next_path="/account", follow_redirects=False)
     assert response.status_code == 303 and response.headers["location"] == "/account"
     cookie = next(
         c for c in response.headers.get_list("set-cookie") if c.startswith("chatbot_session=")
@@ -152,14 +144,7 @@ def test_a_wrong_password_is_refused_without_saying_which_part_was_wrong(
     client.get("/login")
     answers = []
     for email in (STAFF_EMAIL, "nobody@staff.example"):
-        response = client.post(
-            "/login",
-            data={
-                "email": email,
-                "password": "wrong password!",
-                "csrf_token": client.cookies["chatbot_login_csrf"],
-            },
-        )
+        response = post_login(client, email, "wrong password!")
         assert response.status_code == 401
         answers.append(re.search(r'data-testid="login-error">([^<]+)<', response.text))
     assert answers[0] and answers[1] and answers[0].group(1) == answers[1].group(1)
@@ -178,15 +163,7 @@ def test_repeated_failures_lock_the_account_for_a_while(client: TestClient, db_u
     client.get("/login")
 
     def attempt(password: str) -> int:
-        return client.post(
-            "/login",
-            data={
-                "email": STAFF_EMAIL,
-                "password": password,
-                "csrf_token": client.cookies["chatbot_login_csrf"],
-            },
-            follow_redirects=False,
-        ).status_code
+        return post_login(client, STAFF_EMAIL, password, follow_redirects=False).status_code
 
     assert [attempt("wrong password!") for _ in range(accounts.MAX_FAILURES_PER_EMAIL)] == [
         401
@@ -198,16 +175,7 @@ def test_only_local_paths_are_followed_after_signing_in(client: TestClient, db_u
     add_account(db_url, STAFF_EMAIL)
     client.get("/login")
     for target in ("https://evil.example/", "//evil.example/x", "/\\evil.example"):
-        response = client.post(
-            "/login",
-            data={
-                "email": STAFF_EMAIL,
-                "password": PASSWORD,
-                "csrf_token": client.cookies["chatbot_login_csrf"],
-                "next": target,
-            },
-            follow_redirects=False,
-        )
+        response = post_login(client, STAFF_EMAIL, next_path=target, follow_redirects=False)
         assert response.headers["location"] == "/staff", target
         client.cookies.clear()  # signed out again, with a fresh form token for the next try
         client.get("/login")
