@@ -40,6 +40,45 @@ class Settings(BaseSettings):
     torch_threads: int = Field(
         0, ge=0, description="CPU threads for torch. 0: one per available core."
     )
+    inference_precision: Literal["auto", "fp32", "bf16", "int8"] = Field(
+        "auto",
+        description="Numeric mode of the serving encoder. `auto`: the fastest mode whose accuracy "
+        "cost, measured when the model version is built (or, for the base model, on the knowledge "
+        "base's phrasings at start), is at most 0.3 points; `fp32` always works.",
+    )
+    batch_max_size: int = Field(
+        32, ge=1, le=512, description="Most customer messages encoded together in one pass."
+    )
+    batch_wait_ms: float = Field(
+        2.0,
+        ge=0,
+        le=100,
+        description="Longest a message waits for others to join its batch. It waits only for "
+        "messages already received and on their way to the model: a lone customer never waits.",
+    )
+    max_pending_turns: int = Field(
+        1000,
+        ge=1,
+        description="Customer turns in progress at once; past this the API answers 503 with "
+        "Retry-After instead of queueing without bound.",
+    )
+    db_pool_size: int = Field(
+        10,
+        ge=1,
+        description="Database connections the customer path uses at once (PostgreSQL: also the "
+        "pool size; another as many may overflow for the consoles). SQLite has one writer.",
+    )
+    db_pool_timeout: float = Field(
+        10.0,
+        gt=0,
+        description="Seconds to wait for a free database connection before answering 503.",
+    )
+    http_threads: int = Field(
+        40,
+        ge=1,
+        description="Threads that run the consoles' synchronous routes (the customer path has "
+        "its own bounded threads).",
+    )
     max_sequence_length: int = Field(
         128, ge=8, le=512, description="Longest input, in tokens, the encoder reads of a message."
     )

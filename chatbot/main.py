@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
@@ -19,17 +20,21 @@ from chatbot.api import (
     admin_models,
     auth,
     chat,
+    errors,
     health,
     metrics,
     pages,
+    schemas,
     staff,
     takeover,
 )
 from chatbot.api.views import WEB_DIR
 from chatbot.config import Settings, get_settings
-from chatbot.db.session import make_engine, make_session_factory
+from chatbot.conversation.service import ChatService
+from chatbot.db.session import Database
 from chatbot.events import InProcessEventBus
 from chatbot.jobs import InProcessJobRunner
+from chatbot.nlu.batching import MicroBatcher
 from chatbot.nlu.encoder import resolve_device
 from chatbot.nlu.engine import Encoder
 from chatbot.runtime import build_manager, load_encoder
@@ -43,14 +48,34 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = make_engine(settings.resolved_database_url)
-        app.state.session_factory = make_session_factory(engine)
+        # The consoles' synchronous routes run on anyio's default threads; customers' turns on
+        # the database's and the model's own bounded threads.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.http_threads
+        db = Database(
+            settings.resolved_database_url,
+            pool_size=settings.db_pool_size,
+            pool_timeout=settings.db_pool_timeout,
+        )
+        app.state.session_factory = db.sessions
         app.state.bus = InProcessEventBus()
         loaded: Encoder = (
             encoder if encoder is not None else await run_in_threadpool(load_encoder, settings)
         )
-        app.state.manager = await run_in_threadpool(
-            build_manager, settings, loaded, app.state.session_factory
+        manager = await run_in_threadpool(build_manager, settings, loaded, db.sessions)
+        app.state.manager = manager
+        batcher = MicroBatcher(
+            manager.predict,
+            max_batch_size=settings.batch_max_size,
+            max_wait_s=settings.batch_wait_ms / 1000,
+            on_batch=metrics.observe_batch,
+        )
+        app.state.chat = ChatService(
+            db,
+            manager,
+            batcher,
+            app.state.bus,
+            schemas.message_json,
+            max_pending=settings.max_pending_turns,
         )
         app.state.jobs = InProcessJobRunner()
 
@@ -65,9 +90,10 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
         try:
             yield
         finally:
-            app.state.manager = None
+            app.state.manager = app.state.chat = None
+            await batcher.close()
             app.state.jobs.shutdown()
-            engine.dispose()
+            db.dispose()
 
     app = FastAPI(
         title="Chatbot",
@@ -84,6 +110,7 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
         allow_headers=["Authorization", "Content-Type"],
     )
     app.add_exception_handler(auth.LoginRequired, auth.login_required_handler)
+    errors.install(app)
     app.include_router(chat.router)
     app.include_router(admin.router)
     app.include_router(pages.router)

@@ -1,14 +1,19 @@
-"""Shared fixtures: a migrated database per session, a rolled-back transaction per test."""
+"""Shared fixtures: a rolled-back transaction per test, the real encoder once per session.
+
+The migrated template database and the model-marker check live in the root conftest.py.
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from chatbot.config import Settings
@@ -16,14 +21,6 @@ from chatbot.db.migrate import upgrade
 from chatbot.db.session import make_engine
 from chatbot.nlu.encoder import SentenceEncoder
 from chatbot.runtime import load_encoder
-
-
-@pytest.fixture(scope="session")
-def migrated_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A SQLite file migrated to head once; tests that need their own file copy it."""
-    path = tmp_path_factory.mktemp("template") / "template.db"
-    upgrade(f"sqlite:///{path}")
-    return path
 
 
 @pytest.fixture
@@ -62,6 +59,25 @@ def postgres_url() -> str:
     if not url:
         pytest.skip("CHATBOT_TEST_POSTGRES_URL is not set: PostgreSQL tests skipped")
     return url
+
+
+@pytest.fixture
+def postgres_schema_url(postgres_url: str) -> Iterator[str]:
+    """A URL whose connections see only a new, migrated schema of the shared test database;
+    the schema is dropped after the test."""
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(postgres_url)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = make_url(postgres_url).update_query_dict({"options": f"-csearch_path={schema}"})
+    rendered = url.render_as_string(hide_password=False)
+    try:
+        upgrade(rendered)
+        yield rendered
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
 
 
 @pytest.fixture(scope="session")

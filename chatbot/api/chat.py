@@ -6,91 +6,107 @@ import asyncio
 import contextlib
 import json
 import time
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, WebSocket, WebSocketDisconnect, status
-from starlette.concurrency import run_in_threadpool
+from fastapi import (
+    APIRouter,
+    Depends,
+    HTTPException,
+    Request,
+    WebSocket,
+    WebSocketDisconnect,
+    status,
+)
+from sqlalchemy.orm import Session
 
 from chatbot.api import schemas
-from chatbot.api.deps import (
-    BusDep,
-    CustomerConversation,
-    CustomerToken,
-    ManagerDep,
-    SessionDep,
-    SettingsDep,
-    message_text,
-)
+from chatbot.api.deps import CustomerToken, SettingsDep, message_text
 from chatbot.api.metrics import observe_reply
 from chatbot.conversation import takeover
+from chatbot.conversation.service import ChatService, ConversationNotFound
 from chatbot.db import conversations as store
-from chatbot.db.models import Conversation, Message, Role
+from chatbot.db.models import Conversation, Role
 from chatbot.events import EventBus, conversation_channel
 
 router = APIRouter(prefix="/api/v1", tags=["customer"])
 TYPING_INTERVAL_S = 1.0  # at most one typing event per second from one customer's socket
 
 
-def _status_event(conversation: Conversation) -> dict[str, str]:
-    # No "agent": the customer's own turns never put a person in charge.
-    return {"type": "status", "status": conversation.status.value}
+def _service(request: Request) -> ChatService:
+    service: ChatService | None = getattr(request.app.state, "chat", None)
+    if service is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "the model is not loaded yet")
+    return service
 
 
-def _publish_messages(bus: EventBus, conversation_id: str, *messages: Message | None) -> None:
-    for message in messages:
-        if message is not None:
-            event = {"type": "message", "message": schemas.message_json(message)}
-            bus.publish(conversation_channel(conversation_id), event)
+ChatServiceDep = Annotated[ChatService, Depends(_service)]
+
+
+def _customer_conversation(session: Session, conversation_id: str, token: str) -> Conversation:
+    conversation = store.get_conversation(session, conversation_id)
+    # The same answer for a wrong token and an unknown id: ids cannot be probed.
+    if conversation is None or not store.token_matches(conversation, token):
+        raise ConversationNotFound(conversation_id)
+    return conversation
 
 
 @router.post("/conversations", status_code=status.HTTP_201_CREATED)
-def start_conversation(
-    session: SessionDep, body: schemas.ConversationCreate | None = None
+async def start_conversation(
+    service: ChatServiceDep, body: schemas.ConversationCreate | None = None
 ) -> schemas.ConversationCreated:
     """Start a conversation; the token returned authorises this customer for it."""
-    conversation, token = store.start_conversation(
-        session, language=body.language if body else None
+    language = body.language if body else None
+    conversation, token = await service.db.write(
+        lambda session: store.start_conversation(session, language=language)
     )
-    session.commit()
     return schemas.ConversationCreated(id=conversation.id, token=token)
 
 
 @router.get("/conversations/{conversation_id}/messages")
-def list_messages(
-    conversation: CustomerConversation, session: SessionDep
+async def list_messages(
+    conversation_id: str, token: CustomerToken, service: ChatServiceDep
 ) -> schemas.TranscriptPublic:
     """The conversation so far."""
-    return schemas.TranscriptPublic(
-        conversation=schemas.ConversationPublic(
-            id=conversation.id, status=conversation.status, satisfaction=conversation.satisfaction
-        ),
-        messages=[
-            schemas.MessagePublic.of(m) for m in store.list_messages(session, conversation.id)
-        ],
-    )
+
+    def read(session: Session) -> schemas.TranscriptPublic:
+        conversation = _customer_conversation(session, conversation_id, token)
+        return schemas.TranscriptPublic(
+            conversation=schemas.ConversationPublic(
+                id=conversation.id,
+                status=conversation.status,
+                satisfaction=conversation.satisfaction,
+            ),
+            messages=[
+                schemas.MessagePublic.of(m) for m in store.list_messages(session, conversation.id)
+            ],
+        )
+
+    return await service.db.read(read)
 
 
-@router.post("/conversations/{conversation_id}/messages")
-def send_message(
+@router.post(
+    "/conversations/{conversation_id}/messages",
+    responses={
+        503: {
+            "description": "At capacity, or the bot could not answer now (the message is saved): "
+            "send it again, with the same client_id, after Retry-After seconds."
+        }
+    },
+)
+async def send_message(
+    conversation_id: str,
     body: schemas.MessageCreate,
-    conversation: CustomerConversation,
-    session: SessionDep,
-    manager: ManagerDep,
-    bus: BusDep,
+    token: CustomerToken,
+    service: ChatServiceDep,
     settings: SettingsDep,
 ) -> schemas.TurnPublic:
     """Send the customer's message; the bot's reply comes back (none while a person holds it)."""
     text = message_text(body.text, settings)
-    status_before = conversation.status
-    turn = manager.handle_message(session, conversation, text, chosen_intent=body.intent)
-    session.commit()
-    if turn.reply is not None:
+    turn = await service.take_turn(
+        conversation_id, token, text, chosen_intent=body.intent, client_id=body.client_id
+    )
+    if turn.reply is not None and not turn.repeated:
         observe_reply(turn.reply)
-    _publish_messages(bus, conversation.id, turn.customer, turn.reply)
-    if conversation.status != status_before:
-        bus.publish(conversation_channel(conversation.id), _status_event(conversation))
-    if takeover.concerns_queue(status_before, conversation.status):
-        # It just asked for a person, or a person is (about to be) reading along.
-        takeover.announce_queue(bus, session, conversation)
     return schemas.TurnPublic(
         message=schemas.MessagePublic.of(turn.customer),
         reply=schemas.MessagePublic.of(turn.reply) if turn.reply else None,
@@ -98,50 +114,56 @@ def send_message(
 
 
 @router.post("/conversations/{conversation_id}/handoff")
-def request_handoff(
-    conversation: CustomerConversation, session: SessionDep, manager: ManagerDep, bus: BusDep
+async def request_handoff(
+    conversation_id: str, token: CustomerToken, service: ChatServiceDep
 ) -> schemas.HandoffPublic:
     """Ask for a person; the bot stays silent until staff hand the conversation back."""
-    message = manager.request_handoff(session, conversation)
-    session.commit()
-    _publish_messages(bus, conversation.id, message)
-    bus.publish(conversation_channel(conversation.id), _status_event(conversation))
-    if message is not None:  # it entered the queue just now
-        takeover.announce_queue(bus, session, conversation)
+    conversation_status, message = await service.request_handoff(conversation_id, token)
     return schemas.HandoffPublic(
-        status=conversation.status.value,
+        status=conversation_status,
         message=schemas.MessagePublic.of(message) if message else None,
     )
 
 
 @router.post("/messages/{message_id}/feedback")
-def give_feedback(
-    message_id: int, body: schemas.FeedbackCreate, session: SessionDep, token: CustomerToken
+async def give_feedback(
+    message_id: int, body: schemas.FeedbackCreate, token: CustomerToken, service: ChatServiceDep
 ) -> schemas.FeedbackPublic:
     """Thumbs up or down on one of the bot's answers."""
-    message = store.get_message(session, message_id)
-    if message is None or not store.token_matches(message.conversation, token):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "message not found")
-    if message.role.value != "bot":
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT, "feedback: only the bot's messages can be rated"
-        )
-    store.set_feedback(session, message, body.helpful)
-    session.commit()
-    return schemas.FeedbackPublic(id=message.id, helpful=body.helpful)
+
+    def rate(session: Session) -> None:
+        message = store.get_message(session, message_id)
+        if message is None or not store.token_matches(message.conversation, token):
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "message not found")
+        if message.role.value != "bot":
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                "feedback: only the bot's messages can be rated",
+            )
+        store.set_feedback(session, message, body.helpful)
+
+    await service.db.write(rate)
+    return schemas.FeedbackPublic(id=message_id, helpful=body.helpful)
 
 
 @router.post("/conversations/{conversation_id}/satisfaction")
-def give_satisfaction(
-    body: schemas.SatisfactionCreate, conversation: CustomerConversation, session: SessionDep
+async def give_satisfaction(
+    conversation_id: str,
+    body: schemas.SatisfactionCreate,
+    token: CustomerToken,
+    service: ChatServiceDep,
 ) -> schemas.SatisfactionPublic:
     """How satisfied the customer was (1-5), once staff closed the conversation."""
-    try:
-        takeover.rate(session, conversation, body.rating)
-    except takeover.WrongState as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
-    session.commit()
-    return schemas.SatisfactionPublic(id=conversation.id, satisfaction=body.rating)
+
+    def rate(session: Session) -> None:
+        conversation = _customer_conversation(session, conversation_id, token)
+        try:
+            takeover.rate(session, conversation, body.rating)
+        except takeover.WrongState as exc:
+            raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+
+    await service.db.write(rate)
+    return schemas.SatisfactionPublic(id=conversation_id, satisfaction=body.rating)
 
 
 @router.websocket("/conversations/{conversation_id}/ws")
@@ -152,12 +174,12 @@ async def live_events(websocket: WebSocket, conversation_id: str, token: str = "
     """
     app = websocket.app
 
-    def authorised() -> bool:
-        with app.state.session_factory() as session:
-            conversation = store.get_conversation(session, conversation_id)
-            return conversation is not None and store.token_matches(conversation, token)
+    def authorised(session: Session) -> bool:
+        conversation = store.get_conversation(session, conversation_id)
+        return conversation is not None and store.token_matches(conversation, token)
 
-    if not token or not await run_in_threadpool(authorised):
+    service: ChatService | None = getattr(app.state, "chat", None)
+    if not token or service is None or not await service.db.read(authorised):
         await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason="not authorised")
         return
     await websocket.accept()

@@ -10,8 +10,6 @@ from sqlalchemy.orm import Session
 
 from chatbot.config import Settings
 from chatbot.conversation.manager import ConversationManager
-from chatbot.db import conversations as store
-from chatbot.db.models import Conversation
 from chatbot.events import EventBus
 
 
@@ -58,18 +56,6 @@ def bearer_token(authorization: Annotated[str | None, Header()] = None) -> str:
     return token.strip()
 
 
-def customer_conversation(
-    conversation_id: str, session: SessionDep, token: Annotated[str, Depends(bearer_token)]
-) -> Conversation:
-    """The conversation in the path, if the caller's token is the one issued for it."""
-    conversation = store.get_conversation(session, conversation_id)
-    # The same answer for a wrong token and an unknown id: ids cannot be probed.
-    if conversation is None or not store.token_matches(conversation, token):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "conversation not found")
-    return conversation
-
-
-CustomerConversation = Annotated[Conversation, Depends(customer_conversation)]
 CustomerToken = Annotated[str, Depends(bearer_token)]
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from chatbot.api.markdown import render_markdown
+from chatbot.db.base import as_utc
 from chatbot.db.models import Message, Role
 
 
@@ -29,6 +30,13 @@ class MessageCreate(BaseModel):
     text: str = Field(min_length=1, description="What the customer wrote.")
     intent: str | None = Field(
         None, max_length=200, description="Set when the customer clicked a suggestion button."
+    )
+    client_id: str | None = Field(
+        None,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="An id the client picks for this message: sending it again with the same id "
+        "(a retry after a timeout or a 503) stores it once and returns the same reply.",
     )
 
 
@@ -66,7 +74,7 @@ class MessagePublic(BaseModel):
             handoff=message.action == "handoff",
             helpful=message.helpful,
             model_version=message.model_version,
-            created_at=message.created_at,
+            created_at=as_utc(message.created_at),
         )
 
 

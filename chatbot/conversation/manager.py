@@ -13,11 +13,12 @@ from sqlalchemy.orm import Session
 
 from chatbot.conversation import builtins
 from chatbot.conversation.policies import Action, Decision, Thresholds, decide
-from chatbot.db import app_settings
+from chatbot.db import app_settings, revisions
 from chatbot.db import conversations as store
 from chatbot.db.knowledge import knowledge_revision, load_intents
 from chatbot.db.model_versions import active_version_name
 from chatbot.db.models import Conversation, ConversationStatus, Message, Role
+from chatbot.db.revisions import Revisions
 from chatbot.nlu.engine import IntentEngine, Prediction
 from chatbot.nlu.language import detect_language
 
@@ -28,11 +29,22 @@ _WITH_PEOPLE = (ConversationStatus.WAITING, ConversationStatus.WITH_STAFF)
 
 
 @dataclass(frozen=True)
+class Pending:
+    """A stored customer message that the model must understand before the bot replies."""
+
+    customer: Message
+    text: str
+    language: str
+    started: float  # when the turn began, for the reply's latency
+
+
+@dataclass(frozen=True)
 class Turn:
     """The customer's stored message and the bot's stored reply (None while people hold it)."""
 
     customer: Message
     reply: Message | None
+    repeated: bool = False  # a retried send of a message stored before: nothing new happened
 
 
 class ConversationManager:
@@ -141,9 +153,33 @@ class ConversationManager:
             with self._swap_lock:
                 self._loading = None
 
+    def behind(self, revisions: Revisions) -> bool:
+        """Whether the stored settings, knowledge base or active version moved on since the
+        last turn (then :meth:`catch_up` before understanding)."""
+        active = revisions.active_version
+        return (
+            revisions.settings != self._settings_revision
+            or revisions.knowledge != self.engine.revision
+            or (
+                self._load_engine is not None
+                and active is not None
+                and active not in (self.engine.version, self._unloadable, self._loading)
+            )
+        )
+
+    def catch_up(self, session: Session) -> None:
+        """Take up the stored settings, knowledge base and active version (reads only)."""
+        self.follow_settings(session)
+        self.refresh(session)
+
     def understand(self, session: Session, text: str) -> Prediction:
         self.refresh(session)
         return self.engine.predict([text])[0]
+
+    def predict(self, texts: list[str]) -> list[tuple[IntentEngine, Prediction]]:
+        """Understand a batch of messages with the current model; each answer names its model."""
+        engine = self.engine  # one model for the whole batch, even if another is activated now
+        return [(engine, prediction) for prediction in engine.predict(texts)]
 
     def handle_message(
         self,
@@ -153,13 +189,48 @@ class ConversationManager:
         *,
         chosen_intent: str | None = None,
     ) -> Turn:
-        """Store a customer message and the bot's reply.
+        """Store a customer message and the bot's reply, in this session (the CLI, tests).
+
+        The web app runs the same two steps with the model between two transactions: see
+        :mod:`chatbot.conversation.service`.
+        """
+        if self.behind(revisions.current(session)):
+            self.catch_up(session)
+        received = self.receive(session, conversation, text, chosen_intent=chosen_intent)
+        if isinstance(received, Turn):
+            return received
+        engine, prediction = self.predict([received.text])[0]
+        return self.respond(session, conversation, received, engine, prediction)
+
+    def receive(
+        self,
+        session: Session,
+        conversation: Conversation,
+        text: str,
+        *,
+        chosen_intent: str | None = None,
+        client_id: str | None = None,
+    ) -> Turn | Pending:
+        """Store a customer message; answer it now when that needs no model.
 
         ``chosen_intent`` is set when the customer clicked a suggestion or follow-up button: the
-        bot answers that intent rather than guessing again.
+        bot answers that intent rather than guessing again. ``client_id`` makes a retried send
+        idempotent: the message is stored once, and its reply, if any, is returned again.
+
+        Returns the finished turn, or what the model must understand before :meth:`respond`.
         """
         started = time.perf_counter()
-        customer = store.add_message(session, conversation, Role.CUSTOMER, text)
+        if client_id is not None:
+            earlier = store.find_sent(session, conversation.id, client_id)
+            if earlier is not None:
+                reply = store.reply_to(session, earlier.id)
+                if reply is not None or conversation.status in _WITH_PEOPLE:
+                    return Turn(earlier, reply, repeated=True)
+                # Stored, but the turn failed before the bot answered: answer it now.
+                return Pending(earlier, earlier.text, conversation.language or "en", started)
+        customer = store.add_message(
+            session, conversation, Role.CUSTOMER, text, client_id=client_id
+        )
         language = conversation.language or detect_language(text)
         if conversation.language is None:
             conversation.language = language
@@ -167,21 +238,21 @@ class ConversationManager:
             return Turn(customer, None)  # a person holds the conversation: the bot stays silent
         if conversation.status is ConversationStatus.CLOSED:
             store.set_status(session, conversation, ConversationStatus.BOT)
-        self.follow_settings(session)
 
         builtin = builtins.match_builtin(text) if chosen_intent is None else None
         if chosen_intent == builtins.HUMAN or (builtin and builtin.intent == builtins.HUMAN):
-            return Turn(customer, self._handoff(session, conversation, language, started))
-        self.refresh(session)
-        engine = self.engine  # one model for the whole turn, even if another is activated now
+            return Turn(customer, self._handoff(session, conversation, language, started, customer))
+        engine = self.engine
         if chosen_intent is not None and engine.intent(chosen_intent) is not None:
-            reply = self._answer(engine, session, conversation, chosen_intent, 1.0, started)
+            reply = self._answer(
+                engine, session, (conversation, customer), chosen_intent, 1.0, started
+            )
             return Turn(customer, reply)
         if builtin is not None:
             reply = self._bot_says(
                 engine,
                 session,
-                conversation,
+                (conversation, customer),
                 self.texts.small_talk(builtin.intent, language),
                 started,
                 intent=builtin.intent,
@@ -189,11 +260,34 @@ class ConversationManager:
                 action=Action.SMALLTALK,
             )
             return Turn(customer, reply)
+        return Pending(customer, text, language, started)
 
-        prediction = engine.predict([text])[0]
+    def respond(
+        self,
+        session: Session,
+        conversation: Conversation,
+        pending: Pending,
+        engine: IntentEngine,
+        prediction: Prediction,
+    ) -> Turn:
+        """Store the bot's reply to a received message, given what the model made of it.
+
+        Nothing is said when a person took the conversation meanwhile, or when another try of
+        the same message was answered first.
+        """
+        customer = pending.customer
+        if conversation.status in _WITH_PEOPLE:
+            return Turn(customer, None)
+        earlier = store.reply_to(session, customer.id)
+        if earlier is not None:
+            return Turn(customer, earlier)
         decision = decide(prediction, self.thresholds_for(engine))
-        reply = self._act(engine, session, conversation, prediction, decision, started)
-        return Turn(customer, reply)
+        return Turn(
+            customer,
+            self._act(
+                engine, session, conversation, customer, prediction, decision, pending.started
+            ),
+        )
 
     def thresholds_for(self, engine: IntentEngine) -> Thresholds:
         """The settings' thresholds, with the fallback threshold the model was validated with
@@ -209,13 +303,14 @@ class ConversationManager:
             return None
         language = conversation.language or "en"
         self.follow_settings(session)
-        return self._handoff(session, conversation, language, time.perf_counter())
+        return self._handoff(session, conversation, language, time.perf_counter(), None)
 
     def _act(
         self,
         engine: IntentEngine,
         session: Session,
         conversation: Conversation,
+        customer: Message,
         prediction: Prediction,
         decision: Decision,
         started: float,
@@ -223,14 +318,19 @@ class ConversationManager:
         language = prediction.language
         if decision.action is Action.ANSWER and decision.intent is not None:
             return self._answer(
-                engine, session, conversation, decision.intent, prediction.confidence, started
+                engine,
+                session,
+                (conversation, customer),
+                decision.intent,
+                prediction.confidence,
+                started,
             )
         if decision.action is Action.CLARIFY:
             suggestions = [self._button(engine, key) for key in decision.suggestions]
             return self._bot_says(
                 engine,
                 session,
-                conversation,
+                (conversation, customer),
                 builtins.localized(builtins.CLARIFY, language),
                 started,
                 intent=prediction.intent,
@@ -243,11 +343,11 @@ class ConversationManager:
         if self.fallbacks_before_handoff > 0 and recent[: self.fallbacks_before_handoff - 1] == [
             Action.FALLBACK.value
         ] * (self.fallbacks_before_handoff - 1):
-            return self._handoff(session, conversation, language, started, engine)
+            return self._handoff(session, conversation, language, started, customer, engine)
         return self._bot_says(
             engine,
             session,
-            conversation,
+            (conversation, customer),
             self.texts.fallback(language),
             started,
             intent=prediction.intent,
@@ -265,7 +365,7 @@ class ConversationManager:
         self,
         engine: IntentEngine,
         session: Session,
-        conversation: Conversation,
+        answering: tuple[Conversation, Message | None],
         key: str,
         confidence: float,
         started: float,
@@ -276,7 +376,7 @@ class ConversationManager:
         return self._bot_says(
             engine,
             session,
-            conversation,
+            answering,
             spec.answer,
             started,
             intent=key,
@@ -291,13 +391,14 @@ class ConversationManager:
         conversation: Conversation,
         language: str,
         started: float,
+        customer: Message | None,
         engine: IntentEngine | None = None,
     ) -> Message:
         store.set_status(session, conversation, ConversationStatus.WAITING)
         return self._bot_says(
             engine or self.engine,
             session,
-            conversation,
+            (conversation, customer),
             self.texts.handoff(language),
             started,
             intent=builtins.HUMAN,
@@ -314,16 +415,19 @@ class ConversationManager:
     def _bot_says(
         engine: IntentEngine,
         session: Session,
-        conversation: Conversation,
+        answering: tuple[Conversation, Message | None],
         text: str,
         started: float,
         **fields: Any,
     ) -> Message:
+        """Store a bot message in a conversation, as the reply to a customer's message or not."""
+        conversation, customer = answering
         return store.add_message(
             session,
             conversation,
             Role.BOT,
             text,
+            reply_to_id=customer.id if customer is not None else None,
             model_version=engine.version,
             latency_ms=round((time.perf_counter() - started) * 1000, 2),
             **fields,

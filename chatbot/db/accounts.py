@@ -10,7 +10,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from chatbot import security
-from chatbot.db.base import utcnow
+from chatbot.db.base import as_utc, utcnow
 from chatbot.db.models import ApiToken, LoginAttempt, User, UserRole, WebSession
 
 SESSION_LIFETIME = timedelta(hours=12)
@@ -171,10 +171,10 @@ def session_for_token(session: Session, token: str) -> WebSession | None:
     """The live session of this cookie token, for an active user; extends its lifetime."""
     row = session.get(WebSession, security.token_digest(token))
     now = utcnow()
-    if row is None or _aware(row.expires_at) <= now or not row.user.is_active:
+    if row is None or as_utc(row.expires_at) <= now or not row.user.is_active:
         return None
     # Sliding expiry, written at most once a minute to keep reads cheap.
-    if now - _aware(row.last_seen_at) > timedelta(minutes=1):
+    if now - as_utc(row.last_seen_at) > timedelta(minutes=1):
         row.last_seen_at = now
         row.expires_at = now + SESSION_LIFETIME
         session.flush()
@@ -214,7 +214,7 @@ def user_for_api_token(session: Session, token: str) -> User | None:
     if row is None or row.revoked_at is not None or not row.user.is_active:
         return None
     now = utcnow()
-    if row.last_used_at is None or now - _aware(row.last_used_at) > timedelta(minutes=1):
+    if row.last_used_at is None or now - as_utc(row.last_used_at) > timedelta(minutes=1):
         row.last_used_at = now
         session.flush()
     return row.user
@@ -227,8 +227,3 @@ def revoke_api_token(session: Session, user: User, token_id: int) -> bool:
     row.revoked_at = row.revoked_at or utcnow()
     session.flush()
     return True
-
-
-def _aware(moment: datetime) -> datetime:
-    # SQLite hands back naive datetimes for timezone-aware columns: they were stored in UTC.
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=utcnow().tzinfo)

@@ -55,6 +55,20 @@ def add_message(
     return message
 
 
+def find_sent(session: Session, conversation_id: str, client_id: str) -> Message | None:
+    """The customer message the browser sent with this id, if it was stored already."""
+    return session.scalar(
+        select(Message).where(
+            Message.conversation_id == conversation_id, Message.client_id == client_id
+        )
+    )
+
+
+def reply_to(session: Session, message_id: int) -> Message | None:
+    """The bot's reply to a customer message, if it has one."""
+    return session.scalar(select(Message).where(Message.reply_to_id == message_id))
+
+
 def list_messages(session: Session, conversation_id: str) -> Sequence[Message]:
     return session.scalars(
         select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id)

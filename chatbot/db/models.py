@@ -140,7 +140,12 @@ class Conversation(Base):
 
 class Message(Base):
     __tablename__ = "messages"
-    __table_args__ = (Index("ix_messages_conversation_id_id", "conversation_id", "id"),)
+    __table_args__ = (
+        Index("ix_messages_conversation_id_id", "conversation_id", "id"),
+        # A retried send (same client id) is stored once; a customer message gets one bot reply.
+        Index("ux_messages_conversation_id_client_id", "conversation_id", "client_id", unique=True),
+        Index("ux_messages_reply_to_id", "reply_to_id", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
@@ -156,6 +161,12 @@ class Message(Base):
     model_version: Mapped[str | None] = mapped_column(String(100))
     latency_ms: Mapped[float | None] = mapped_column(Float)
     helpful: Mapped[bool | None] = mapped_column(Boolean)
+    # The id the customer's browser gave its message, so that a retry is not stored twice.
+    client_id: Mapped[str | None] = mapped_column(String(64))
+    # On a bot reply: the id of the customer message it answers. No foreign key: adding one to
+    # SQLite would rebuild the table and drop its full-text triggers; both rows live and die with
+    # their conversation.
+    reply_to_id: Mapped[int | None] = mapped_column(Integer)
     # The staff member who wrote a staff message.
     author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from chatbot.db.base import utcnow
+from chatbot.db.base import as_utc, utcnow
 from chatbot.db.knowledge import get_knowledge_base
 from chatbot.db.models import Correction, RunStatus, TrainingRun
 
@@ -106,9 +106,7 @@ def recover_interrupted_runs(session: Session) -> list[TrainingRun]:
     now = utcnow()
     lost = []
     for run in session.scalars(select(TrainingRun).where(TrainingRun.status.in_(ACTIVE))):
-        heartbeat = run.heartbeat_at or run.created_at
-        if heartbeat.tzinfo is None:  # SQLite hands back naive datetimes
-            heartbeat = heartbeat.replace(tzinfo=now.tzinfo)
+        heartbeat = as_utc(run.heartbeat_at or run.created_at)
         gone = run.status is RunStatus.RUNNING and run.host == host and not _alive(run.pid)
         if gone or now - heartbeat > STALE_AFTER:
             finish_run(
@@ -163,8 +161,15 @@ def set_correction(
 ) -> Correction:
     """Record the verdict on one bot turn, replacing any earlier one: one correction per message.
 
-    >>> set_correction(session, 42, "where is my parcel", "track_order", created_by="sam@x")
-    ... # doctest: +SKIP
+    >>> from chatbot.db.conversations import add_message, start_conversation
+    >>> from chatbot.db.models import Role
+    >>> conversation, _token = start_conversation(session)
+    >>> reply = add_message(session, conversation, Role.BOT, "You can cancel within an hour.")
+    >>> session.flush()
+    >>> _ = set_correction(session, reply.id, "where is my parcel", "cancel_order")
+    >>> _ = set_correction(session, reply.id, "where is my parcel", "track_order", created_by="sam@x")
+    >>> [(c.message_id == reply.id, c.intent) for c in list_corrections(session)]
+    [(True, 'track_order')]
     """
     for earlier in session.scalars(select(Correction).where(Correction.message_id == message_id)):
         session.delete(earlier)

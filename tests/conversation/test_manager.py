@@ -2,7 +2,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from chatbot.conversation import builtins
-from chatbot.conversation.manager import ConversationManager
+from chatbot.conversation.manager import ConversationManager, Turn
 from chatbot.conversation.policies import Thresholds
 from chatbot.db import app_settings
 from chatbot.db import conversations as store
@@ -12,6 +12,8 @@ from chatbot.knowledge.spec import IntentSpec
 from chatbot.nlu.encoder import SentenceEncoder
 from chatbot.nlu.engine import IntentEngine
 from tests.factories import shop_intents
+
+pytestmark = pytest.mark.model  # every test here understands messages with the real encoder
 
 
 @pytest.fixture
@@ -204,3 +206,34 @@ def test_an_admins_clarify_threshold_wins_over_the_models_fitted_one(
     _admin_saves(db_session, clarify_threshold=0.2)
     manager.follow_settings(db_session)
     assert manager.thresholds_for(engine).clarify == 0.2
+
+
+def test_a_person_who_takes_over_while_the_model_thinks_silences_the_bot(
+    manager: ConversationManager, db_session: Session
+) -> None:
+    conversation, _ = store.start_conversation(db_session)
+    pending = manager.receive(db_session, conversation, "has my parcel shipped yet?")
+    assert not isinstance(pending, Turn)
+    engine, prediction = manager.predict([pending.text])[0]
+    store.set_status(db_session, conversation, ConversationStatus.WITH_STAFF)
+    turn = manager.respond(db_session, conversation, pending, engine, prediction)
+    assert turn.reply is None
+    assert [m.role for m in store.list_messages(db_session, conversation.id)] == [Role.CUSTOMER]
+
+
+def test_a_message_answered_once_is_not_answered_twice(
+    manager: ConversationManager, db_session: Session
+) -> None:
+    conversation, _ = store.start_conversation(db_session)
+    pending = manager.receive(db_session, conversation, "has my parcel shipped yet?", client_id="a")
+    assert not isinstance(pending, Turn)
+    engine, prediction = manager.predict([pending.text])[0]
+    first = manager.respond(db_session, conversation, pending, engine, prediction)
+    second = manager.respond(db_session, conversation, pending, engine, prediction)
+    assert first.reply is not None and second.reply is not None
+    assert second.reply.id == first.reply.id
+    assert first.reply.reply_to_id == pending.customer.id
+    again = manager.receive(db_session, conversation, "has my parcel shipped yet?", client_id="a")
+    assert isinstance(again, Turn) and again.repeated
+    assert again.reply is not None and again.reply.id == first.reply.id
+    assert len(store.list_messages(db_session, conversation.id)) == 2

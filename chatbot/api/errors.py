@@ -1,0 +1,54 @@
+"""Errors that are nobody's bug, answered as JSON: 404 for a conversation the caller may not see,
+503 with Retry-After when the server is at capacity or the database is busy (never a 500)."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request, status
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from chatbot.api.metrics import OVERLOADED
+from chatbot.conversation.service import ConversationNotFound, Overloaded, TurnFailed
+
+log = logging.getLogger(__name__)
+RETRY_AFTER_S = 1
+
+
+def _unavailable(detail: str, retry_after_s: int = RETRY_AFTER_S) -> JSONResponse:
+    return JSONResponse(
+        {"detail": detail},
+        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        headers={"Retry-After": str(retry_after_s)},
+    )
+
+
+async def _not_found(_request: Request, _exc: Exception) -> JSONResponse:
+    return JSONResponse({"detail": "conversation not found"}, status.HTTP_404_NOT_FOUND)
+
+
+async def _overloaded(_request: Request, exc: Exception) -> JSONResponse:
+    OVERLOADED.inc()
+    return _unavailable(f"the server is busy: {exc}")
+
+
+async def _turn_failed(_request: Request, exc: Exception) -> JSONResponse:
+    log.error("turn failed: %s", exc.__cause__ or exc, exc_info=exc.__cause__)
+    return _unavailable(str(exc))
+
+
+async def _database_busy(request: Request, exc: Exception) -> JSONResponse:
+    # Pool exhausted or SQLite's lock held past its timeout: capacity, not a bug.
+    log.warning("database busy on %s %s: %s", request.method, request.url.path, exc)
+    OVERLOADED.inc()
+    return _unavailable("the database is busy; try again shortly")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(ConversationNotFound, _not_found)
+    app.add_exception_handler(Overloaded, _overloaded)
+    app.add_exception_handler(TurnFailed, _turn_failed)
+    app.add_exception_handler(PoolTimeout, _database_busy)
+    app.add_exception_handler(OperationalError, _database_busy)

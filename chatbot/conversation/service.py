@@ -1,0 +1,230 @@
+"""A customer's turn as the web app runs it: store, understand, reply, in that order.
+
+1. One short transaction stores the customer's message (locking the conversation row), and
+   answers at once when no model is needed (buttons, greetings, "a person please", a person
+   holding the conversation).
+2. Outside any transaction, the micro-batcher encodes the message together with whatever else
+   arrived meanwhile.
+3. A second short transaction stores the bot's reply, unless a person took over meanwhile.
+
+No step holds a connection or SQLite's write lock while it waits for the model, a thread or
+another request. If step 2 or 3 fails, the customer's message is already stored: the caller
+says "please try again", and a retry with the same client id answers that message once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session
+
+from chatbot.conversation import takeover
+from chatbot.conversation.manager import ConversationManager, Pending, Turn
+from chatbot.db import conversations as store
+from chatbot.db import revisions
+from chatbot.db.models import Conversation, ConversationStatus, Message
+from chatbot.db.session import Database
+from chatbot.events import Event, EventBus, conversation_channel
+from chatbot.nlu.batching import MicroBatcher
+from chatbot.nlu.engine import IntentEngine, Prediction
+
+
+class ConversationNotFound(LookupError):
+    """No such conversation, or the token is not the one issued for it (callers cannot tell)."""
+
+
+class Overloaded(RuntimeError):
+    """More turns are in progress than the configured bound: try again shortly."""
+
+    retry_after_s = 1
+
+
+class TurnFailed(RuntimeError):
+    """The customer's message is stored but the bot could not answer it now."""
+
+    retry_after_s = 1
+
+
+@dataclass
+class _Step:
+    result: Turn | Pending
+    events: list[tuple[str, Event]] = field(default_factory=list)
+    behind: bool = False  # the knowledge base or the active model moved on
+
+
+class ChatService:
+    """Runs customers' turns for the web app; publishes what they did on the event bus.
+
+    Args:
+        view: how a message looks in a live event (the API's JSON of it).
+        max_pending: turns in progress at once before :class:`Overloaded`.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        manager: ConversationManager,
+        batcher: MicroBatcher[tuple[IntentEngine, Prediction]],
+        bus: EventBus,
+        view: takeover.MessageView,
+        *,
+        max_pending: int = 1000,
+    ) -> None:
+        self.db = db
+        self.manager = manager
+        self.batcher = batcher
+        self.bus = bus
+        self.view = view
+        self.max_pending = max_pending
+        self.pending = 0
+
+    async def take_turn(
+        self,
+        conversation_id: str,
+        token: str,
+        text: str,
+        *,
+        chosen_intent: str | None = None,
+        client_id: str | None = None,
+    ) -> Turn:
+        """Store the customer's message and the bot's reply (None while people hold it)."""
+        if self.pending >= self.max_pending:
+            raise Overloaded(f"{self.pending} messages are being answered; try again shortly")
+        self.pending += 1
+        try:
+            with self.batcher.coming():
+                step = await self.db.write(
+                    lambda session: self._receive(
+                        session, conversation_id, token, text, chosen_intent, client_id
+                    )
+                )
+            self._publish(step.events)
+            if isinstance(step.result, Turn):
+                return step.result
+            pending = step.result
+            try:
+                if step.behind:
+                    await self.db.read(self.manager.catch_up)
+                engine, prediction = await self.batcher.predict(pending.text)
+                step = await self.db.write(
+                    lambda session: self._respond(
+                        session, conversation_id, pending, engine, prediction
+                    )
+                )
+            except Exception as exc:
+                raise TurnFailed(
+                    "the bot could not answer just now; your message is saved: "
+                    "send it again to get an answer"
+                ) from exc
+            self._publish(step.events)
+            assert isinstance(step.result, Turn)
+            return step.result
+        finally:
+            self.pending -= 1
+
+    async def request_handoff(self, conversation_id: str, token: str) -> tuple[str, Message | None]:
+        """The customer asked for a person: the conversation's status and the bot's message
+        (None when people already hold it)."""
+
+        def handoff(session: Session) -> tuple[str, Message | None, list[tuple[str, Event]]]:
+            conversation = self._conversation(session, conversation_id, token)
+            message = self.manager.request_handoff(session, conversation)
+            channel = conversation_channel(conversation.id)
+            events = (
+                []
+                if message is None
+                else [(channel, {"type": "message", "message": self.view(message)})]
+            )
+            events.append((channel, customer_status_event(conversation)))
+            if message is not None:  # it entered the queue just now
+                events.append(_queue_event(session, conversation))
+            return conversation.status.value, message, events
+
+        status, message, events = await self.db.write(handoff)
+        self._publish(events)
+        return status, message
+
+    def _receive(
+        self,
+        session: Session,
+        conversation_id: str,
+        token: str,
+        text: str,
+        chosen_intent: str | None,
+        client_id: str | None,
+    ) -> _Step:
+        conversation = self._conversation(session, conversation_id, token)
+        current = revisions.current(session)
+        behind = self.manager.behind(current)
+        if behind:
+            # Settings are a few rows: take them up now, so this turn already speaks them. The
+            # knowledge base and model may need encoding: that waits until after the commit.
+            self.manager.follow_settings(session)
+        before = conversation.status
+        result = self.manager.receive(
+            session, conversation, text, chosen_intent=chosen_intent, client_id=client_id
+        )
+        step = _Step(result, behind=behind)
+        if isinstance(result, Turn) and not result.repeated:
+            step.events = self._turn_events(session, conversation, before, result)
+        return step
+
+    def _respond(
+        self,
+        session: Session,
+        conversation_id: str,
+        pending: Pending,
+        engine: IntentEngine,
+        prediction: Prediction,
+    ) -> _Step:
+        conversation = store.lock_conversation(session, conversation_id)
+        assert conversation is not None  # it held the customer's message a moment ago
+        before = conversation.status
+        turn = self.manager.respond(session, conversation, pending, engine, prediction)
+        return _Step(turn, self._turn_events(session, conversation, before, turn))
+
+    @staticmethod
+    def _conversation(session: Session, conversation_id: str, token: str) -> Conversation:
+        # Locked until commit (PostgreSQL): a staff claim and this turn take turns on the row.
+        conversation = store.lock_conversation(session, conversation_id)
+        if conversation is None or not store.token_matches(conversation, token):
+            raise ConversationNotFound(conversation_id)
+        return conversation
+
+    def _turn_events(
+        self, session: Session, conversation: Conversation, before: ConversationStatus, turn: Turn
+    ) -> list[tuple[str, Event]]:
+        channel = conversation_channel(conversation.id)
+        events: list[tuple[str, Event]] = [
+            (channel, {"type": "message", "message": self.view(message)})
+            for message in (turn.customer, turn.reply)
+            if message is not None
+        ]
+        if conversation.status != before:
+            events.append((channel, customer_status_event(conversation)))
+        if takeover.concerns_queue(before, conversation.status):
+            # It just asked for a person, or a person is (about to be) reading along.
+            events.append(_queue_event(session, conversation))
+        return events
+
+    def _publish(self, events: list[tuple[str, Event]]) -> None:
+        for channel, event in events:
+            self.bus.publish(channel, event)
+
+
+def customer_status_event(conversation: Conversation) -> Event:
+    # No "agent": the customer's own turns never put a person in charge.
+    return {"type": "status", "status": conversation.status.value}
+
+
+def _queue_event(session: Session, conversation: Conversation) -> tuple[str, Event]:
+    return takeover.STAFF_QUEUE, takeover.queue_event(takeover.queue_entry(session, conversation))
+
+
+__all__ = [
+    "ChatService",
+    "ConversationNotFound",
+    "Overloaded",
+    "TurnFailed",
+    "customer_status_event",
+]

@@ -1,0 +1,191 @@
+"""The customer path under concurrency: nothing lost, nothing twice, 503 (never 500) when full."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from torch import Tensor
+
+from chatbot.config import Settings
+from chatbot.db.models import Message, Role
+from chatbot.db.session import make_engine, make_session_factory
+from chatbot.main import create_app
+from tests.api.conftest import KNOWLEDGE, Customer, start_conversation, store_knowledge
+from tests.fakes import HashingEncoder
+from tests.servers import serving
+
+QUESTIONS = ["How long does delivery take?", "How do I return an item?", "do you sell gift cards"]
+
+
+class GatedEncoder(HashingEncoder):
+    """Encodes like the hashing encoder; once armed, fails or waits for a gate, as told."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failing = False
+        self.gate: threading.Event | None = None
+        self.waiting = threading.Event()
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> Tensor:
+        if self.failing:
+            raise RuntimeError("the model broke")
+        if self.gate is not None:
+            self.waiting.set()
+            self.gate.wait(timeout=60)
+        return super().encode(texts, batch_size=batch_size)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest) -> str:
+    fixture = "db_url" if request.param == "sqlite" else "postgres_schema_url"
+    url: str = request.getfixturevalue(fixture)
+    return url
+
+
+async def _customers_send_at_once(base_url: str, count: int) -> list[httpx.Response]:
+    async with httpx.AsyncClient(base_url=base_url, timeout=120) as client:
+        started = await asyncio.gather(
+            *(client.post("/api/v1/conversations") for _ in range(count))
+        )
+        assert all(r.status_code == 201 for r in started), {r.status_code for r in started}
+        return list(
+            await asyncio.gather(
+                *(
+                    client.post(
+                        f"/api/v1/conversations/{r.json()['id']}/messages",
+                        json={"text": QUESTIONS[i % len(QUESTIONS)], "client_id": f"m{i}"},
+                        headers={"Authorization": f"Bearer {r.json()['token']}"},
+                    )
+                    for i, r in enumerate(started)
+                )
+            )
+        )
+
+
+def test_a_hundred_customers_at_once_each_get_one_reply(database_url: str, tmp_path: Path) -> None:
+    # Fewer threads and connections than customers: the old design deadlocked here.
+    store_knowledge(database_url, KNOWLEDGE)
+    settings = Settings(
+        database_url=database_url, data_dir=tmp_path, http_threads=8, db_pool_size=2
+    )
+    with serving(create_app(settings, encoder=HashingEncoder())) as url:
+        responses = asyncio.run(_customers_send_at_once(url, 100))
+
+    assert [r.status_code for r in responses] == [200] * 100, responses[0].text
+    assert all(r.json()["reply"] is not None for r in responses)
+    engine = make_engine(database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            customer_ids = set(
+                session.scalars(select(Message.id).where(Message.role == Role.CUSTOMER))
+            )
+            answered = list(
+                session.scalars(select(Message.reply_to_id).where(Message.role == Role.BOT))
+            )
+            assert session.scalar(select(func.count()).select_from(Message)) == 200
+    finally:
+        engine.dispose()
+    assert customer_ids == {r.json()["message"]["id"] for r in responses}
+    assert sorted(answered) == sorted(customer_ids)  # exactly one reply each
+
+
+def test_a_retried_send_is_stored_once_with_one_reply(
+    client: TestClient, customer: Customer
+) -> None:
+    body = {"text": "How do I return an item?", "client_id": "retry-1"}
+    first = client.post(customer.messages_url, json=body, headers=customer.headers)
+    again = client.post(customer.messages_url, json=body, headers=customer.headers)
+    assert first.status_code == again.status_code == 200
+    assert first.json() == again.json()
+    transcript = client.get(customer.messages_url, headers=customer.headers).json()["messages"]
+    assert [m["role"] for m in transcript] == ["customer", "bot"]
+
+
+def test_a_model_failure_keeps_the_message_and_a_retry_answers_it(
+    settings: Settings, db_url: str
+) -> None:
+    store_knowledge(db_url, KNOWLEDGE)
+    encoder = GatedEncoder()
+    with TestClient(create_app(settings, encoder=encoder)) as client:
+        customer = start_conversation(client)
+        body = {"text": "How do I return an item?", "client_id": "c-1"}
+        encoder.failing = True
+        failed = client.post(customer.messages_url, json=body, headers=customer.headers)
+        assert failed.status_code == 503
+        assert failed.headers["Retry-After"] == "1"
+        assert "your message is saved" in failed.json()["detail"]
+        kept = client.get(customer.messages_url, headers=customer.headers).json()["messages"]
+        assert [(m["role"], m["text"]) for m in kept] == [("customer", body["text"])]
+
+        encoder.failing = False
+        retried = client.post(customer.messages_url, json=body, headers=customer.headers)
+        assert retried.status_code == 200
+        assert retried.json()["message"]["id"] == kept[0]["id"]
+        assert retried.json()["reply"]["intent"] == "returns"
+        after = client.get(customer.messages_url, headers=customer.headers).json()["messages"]
+        assert [m["role"] for m in after] == ["customer", "bot"]
+
+
+def test_past_the_bound_a_turn_gets_503_with_retry_after(tmp_path: Path, db_url: str) -> None:
+    store_knowledge(db_url, KNOWLEDGE)
+    settings = Settings(database_url=db_url, data_dir=tmp_path, max_pending_turns=1)
+    encoder = GatedEncoder()
+    with TestClient(create_app(settings, encoder=encoder)) as client:
+        first, second = start_conversation(client), start_conversation(client)
+        encoder.gate = threading.Event()
+        answers: list[httpx.Response] = []
+        sender = threading.Thread(
+            target=lambda: answers.append(
+                client.post(
+                    first.messages_url,
+                    json={"text": "How do I return an item?"},
+                    headers=first.headers,
+                )
+            )
+        )
+        sender.start()
+        assert encoder.waiting.wait(timeout=30), "the first turn never reached the model"
+        refused = client.post(
+            second.messages_url, json={"text": "How do I return an item?"}, headers=second.headers
+        )
+        encoder.gate.set()
+        sender.join(timeout=30)
+    assert refused.status_code == 503
+    assert int(refused.headers["Retry-After"]) >= 1
+    assert "busy" in refused.json()["detail"]
+    assert [a.status_code for a in answers] == [200]
+
+
+def test_an_exhausted_connection_pool_is_a_503_not_a_500(tmp_path: Path, db_url: str) -> None:
+    store_knowledge(db_url, KNOWLEDGE)
+    settings = Settings(database_url=db_url, data_dir=tmp_path, db_pool_size=1, db_pool_timeout=0.1)
+    with TestClient(create_app(settings, encoder=HashingEncoder())) as client:
+        customer = start_conversation(client)
+        engine = client.app.state.chat.db.engine  # type: ignore[attr-defined]
+        # Hold every connection the pool may give (its size plus as many overflow).
+        held = [engine.connect() for _ in range(2)]
+        try:
+            started = time.monotonic()
+            busy = client.post(
+                customer.messages_url, json={"text": "hello"}, headers=customer.headers
+            )
+        finally:
+            for connection in held:
+                connection.close()
+        assert time.monotonic() - started < 30  # a clear answer, not a stall
+        assert busy.status_code == 503
+        assert busy.headers["Retry-After"] == "1"
+        assert (
+            client.post(
+                customer.messages_url, json={"text": "hello"}, headers=customer.headers
+            ).status_code
+            == 200
+        )
