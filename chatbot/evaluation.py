@@ -36,7 +36,9 @@ def read_labelled_file(path: Path) -> list[LabelledMessage]:
     """Read a CSV or JSONL file with ``text`` and ``intent`` columns.
 
     Example:
-        >>> read_labelled_file(Path("test.csv"))[0]
+        >>> path = tmp_path / "test.csv"
+        >>> _ = path.write_text("text,intent\\nHow do I locate my card?,card_arrival\\n")
+        >>> read_labelled_file(path)[0]
         LabelledMessage(text='How do I locate my card?', intent='card_arrival')
     """
     name = path.name

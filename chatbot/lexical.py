@@ -101,7 +101,10 @@ def build_lexical_index(documents: Sequence[str], tokenizer: Tokenizer = tokeniz
     """Index documents (phrasings) for :func:`lexical_scores`.
 
     Example:
+        >>> phrasings = ["Where is my parcel?", "How do I return shoes?", "Refund my order"]
         >>> index = build_lexical_index(phrasings, SubwordTokenizer.train(phrasings) or tokenize)
+        >>> lexical_scores(index, "my parcel").argmax().item()  # the first phrasing
+        0
     """
     counts = [Counter(tokenizer(doc)) for doc in documents]
     document_frequency: Counter[str] = Counter()

@@ -36,8 +36,13 @@ def load_report(model_path: str | None) -> dict[str, Any] | None:
     """The stored report of the version saved at ``model_path``, or None when it has none.
 
     Example:
-        >>> load_report("var/models/ft-20261128-230000-1a2b3c")["accuracy"]
+        >>> version = tmp_path / "ft-20261128-230000-1a2b3c"
+        >>> (version / REPORT_DIR).mkdir(parents=True)
+        >>> _ = (version / REPORT_DIR / REPORT_FILE).write_text('{"accuracy": 0.93}')
+        >>> load_report(str(version))["accuracy"]
         0.93
+        >>> load_report(str(tmp_path / "base")) is None  # nothing saved there
+        True
     """
     directory = report_directory(model_path)
     if directory is None:

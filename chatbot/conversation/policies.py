@@ -35,8 +35,13 @@ def decide(prediction: Prediction, thresholds: Thresholds) -> Decision:
     """Answer when confident and no rival is close; ask when unsure; else fall back.
 
     Example:
-        >>> decide(prediction, Thresholds()).action   # confidence 0.9, margin 0.2
+        >>> from chatbot.nlu.engine import RankedIntent
+        >>> ranking = (RankedIntent("refunds", 0.8, 0.9), RankedIntent("returns", 0.6, 0.4))
+        >>> decide(Prediction("refunds", 0.9, ranking, "en"), Thresholds()).action
         <Action.ANSWER: 'answer'>
+        >>> unsure = decide(Prediction("refunds", 0.45, ranking, "en"), Thresholds())
+        >>> unsure.action, unsure.suggestions
+        (<Action.CLARIFY: 'clarify'>, ('refunds', 'returns'))
     """
     if prediction.intent is None or prediction.confidence < thresholds.clarify:
         return Decision(Action.FALLBACK, prediction.intent)

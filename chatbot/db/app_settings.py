@@ -183,8 +183,11 @@ def update(
         (before, after): the values of the fields that really changed, for the audit log.
 
     Example:
+        >>> defaults = RuntimeSettings()
         >>> update(session, defaults, {"answer_threshold": "0.7"}, "ada@example.com")
         ({'answer_threshold': 0.55}, {'answer_threshold': 0.7})
+        >>> effective(session, defaults).answer_threshold
+        0.7
     """
     current = effective(session, defaults)
     wanted = validate(current, changes)

@@ -22,7 +22,7 @@ from chatbot.knowledge.spec import ImportRejected, IntentSpec, KnowledgeDiff
 def get_knowledge_base(session: Session, name: str = "default") -> KnowledgeBase:
     """The knowledge base called ``name``, created (and flushed) when missing.
 
-    >>> get_knowledge_base(session).revision  # doctest: +SKIP
+    >>> get_knowledge_base(session).revision
     0
     """
     knowledge_base = _find(session, name)
@@ -43,7 +43,10 @@ def get_knowledge_base(session: Session, name: str = "default") -> KnowledgeBase
 def load_intents(session: Session, name: str = "default") -> list[IntentSpec]:
     """The stored intents in the order they were created, phrasings in file order.
 
-    >>> [intent.key for intent in load_intents(session)]  # doctest: +SKIP
+    >>> hours = IntentSpec("opening_hours", "9 to 5.", ("When are you open?",))
+    >>> refunds = IntentSpec("refunds", "Within 30 days.", ("Can I get my money back?",))
+    >>> _ = import_intents(session, [hours, refunds], replace=False)
+    >>> [intent.key for intent in load_intents(session)]
     ['opening_hours', 'refunds']
     """
     knowledge_base = _find(session, name)
@@ -55,8 +58,12 @@ def load_intents(session: Session, name: str = "default") -> list[IntentSpec]:
 def knowledge_revision(session: Session, name: str = "default") -> int:
     """The knowledge base's revision, bumped by every change; 0 when it does not exist yet.
 
-    >>> knowledge_revision(session)  # doctest: +SKIP
-    3
+    >>> knowledge_revision(session)
+    0
+    >>> refunds = IntentSpec("refunds", "Within 30 days.", ("Can I get my money back?",))
+    >>> _ = import_intents(session, [refunds], replace=False)
+    >>> knowledge_revision(session)
+    1
     """
     revision = session.scalar(select(KnowledgeBase.revision).where(KnowledgeBase.name == name))
     return revision or 0
@@ -79,8 +86,12 @@ def import_intents(
     problem naming ``source``) before anything is written. With ``dry_run`` nothing is written
     at all. A real, non-empty change bumps the revision and is flushed, not committed.
 
-    >>> intents = read_faq_file(Path("faq.csv"), max_bytes=10_000_000)  # doctest: +SKIP
-    >>> import_intents(session, intents, replace=False, source="faq.csv")  # doctest: +SKIP
+    >>> from chatbot.knowledge.files import read_faq_bytes
+    >>> refunds = IntentSpec("refunds", "Within 30 days.", ("Can I get my money back?",))
+    >>> _ = import_intents(session, [refunds], replace=False)
+    >>> faq = b"question,answer\\nOpening hours?,9 to 5.\\n"
+    >>> intents = read_faq_bytes(faq, "faq.csv", max_bytes=10_000_000)
+    >>> import_intents(session, intents, replace=False, source="faq.csv")
     KnowledgeDiff(added=['opening_hours'], changed=[], removed=[], unchanged=['refunds'])
     """
     # Locked until the caller's commit, so two imports cannot both diff against the same state.
@@ -163,8 +174,12 @@ def _overwrite(intent: Intent, spec: IntentSpec) -> None:
 def find_intent(session: Session, key: str, name: str = "default") -> IntentSpec | None:
     """The stored intent with ``key``, or None.
 
-    >>> find_intent(session, "refunds").answer  # doctest: +SKIP
+    >>> refunds = IntentSpec("refunds", "Within 30 days.", ("Can I get my money back?",))
+    >>> _ = import_intents(session, [refunds], replace=False)
+    >>> find_intent(session, "refunds").answer
     'Within 30 days.'
+    >>> find_intent(session, "gift_cards") is None
+    True
     """
     knowledge_base = _find(session, name)
     if knowledge_base is None:
@@ -187,7 +202,12 @@ def search_intents(
     than SQL: ``casefold`` treats every script alike on SQLite and PostgreSQL, and a knowledge
     base is small enough to read whole (the serving index holds it all in memory anyway).
 
-    >>> [intent.key for intent in search_intents(session, text="REFUND")]  # doctest: +SKIP
+    >>> _ = import_intents(session, [
+    ...     IntentSpec("refunds", "Within 30 days.", ("Can I get my money back?",)),
+    ...     IntentSpec("delivery", "3-5 days.", ("Where is my parcel?",)),
+    ...     IntentSpec("refund_time", "3-5 working days.", ("When does the refund arrive?",)),
+    ... ], replace=False)
+    >>> [intent.key for intent in search_intents(session, text="REFUND")]
     ['refunds', 'refund_time']
     """
     needle = text.strip().casefold()

@@ -167,7 +167,7 @@ def set_correction(
     >>> reply = add_message(session, conversation, Role.BOT, "You can cancel within an hour.")
     >>> session.flush()
     >>> _ = set_correction(session, reply.id, "where is my parcel", "cancel_order")
-    >>> _ = set_correction(session, reply.id, "where is my parcel", "track_order", created_by="sam@x")
+    >>> _ = set_correction(session, reply.id, "where is my parcel", "track_order", created_by="sam")
     >>> [(c.message_id == reply.id, c.intent) for c in list_corrections(session)]
     [(True, 'track_order')]
     """

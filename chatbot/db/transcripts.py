@@ -91,7 +91,12 @@ def message_search(session: Session, q: str) -> ColumnElement[bool]:
     literal); shorter queries fall back to ``LIKE``. PostgreSQL matches words with the GIN index
     on ``to_tsvector('simple', text)``.
 
-    >>> query = select(Conversation).where(message_search(session, "退货"))  # doctest: +SKIP
+    >>> from chatbot.db.conversations import add_message, start_conversation
+    >>> conversation, _token = start_conversation(session)
+    >>> _ = add_message(session, conversation, Role.CUSTOMER, "我想退货，怎么办？")
+    >>> query = select(Conversation.id).where(message_search(session, "退货"))
+    >>> session.scalars(query).all() == [conversation.id]
+    True
     """
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
@@ -218,9 +223,17 @@ def list_conversations(
 ) -> TranscriptPage:
     """One page of conversations, most recent activity first, with their previews.
 
-    >>> waiting = TranscriptFilter(status=ConversationStatus.WAITING)  # doctest: +SKIP
-    >>> page = list_conversations(session, waiting)  # doctest: +SKIP
-    >>> next_page = list_conversations(session, waiting, page.older)  # doctest: +SKIP
+    >>> from chatbot.db.conversations import add_message, start_conversation
+    >>> for text in ("Where is my parcel?", "Can I return shoes?", "Do you ship to Oslo?"):
+    ...     conversation, _token = start_conversation(session)
+    ...     _ = add_message(session, conversation, Role.CUSTOMER, text)
+    >>> everything = TranscriptFilter()
+    >>> page = list_conversations(session, everything, page_size=2)
+    >>> next_page = list_conversations(session, everything, page.older, page_size=2)
+    >>> len(page.rows), len(next_page.rows), next_page.older
+    (2, 1, None)
+    >>> [row.first_customer_text for row in next_page.rows]
+    ['Where is my parcel?']
     """
     found = list(_conversations(session, chosen, cursor, page_size + 1))
     older = None

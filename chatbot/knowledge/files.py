@@ -33,7 +33,9 @@ def read_faq_file(path: Path, *, max_bytes: int) -> list[IntentSpec]:
     Problems name the file as ``path.name``. Raises ``ImportRejected`` for a bad file, and also
     when the file cannot be read at all.
 
-    >>> read_faq_file(Path("faq.csv"), max_bytes=10_000_000)  # doctest: +SKIP
+    >>> path = tmp_path / "faq.csv"
+    >>> _ = path.write_text("question,answer\\nOpening hours?,9 to 5.\\n", encoding="utf-8")
+    >>> read_faq_file(path, max_bytes=10_000_000)
     [IntentSpec(key='opening_hours', answer='9 to 5.', phrasings=('Opening hours?',), ...)]
     """
     try:

@@ -34,10 +34,13 @@ class UploadGone(LookupError):
 class PendingUploads:
     """Pending uploads under ``folder``: ``TOKEN.json`` (who, what, how) and ``TOKEN.bin``.
 
-    >>> uploads = PendingUploads(Path("var/uploads"))  # doctest: +SKIP
+    >>> uploads = PendingUploads(tmp_path / "uploads")
     >>> token = uploads.keep(b"question,answer\\n...", "faq.csv", replace=False, owner="ada@x")
-    >>> uploads.take(token, owner="ada@x").filename  # doctest: +SKIP
+    >>> uploads.take(token, owner="ada@x").filename
     'faq.csv'
+    >>> uploads.take(token, owner="ada@x")  # taken once only
+    Traceback (most recent call last):
+    chatbot.knowledge.uploads.UploadGone: ...
     """
 
     def __init__(self, folder: Path, max_age_s: float = MAX_AGE_S) -> None:

@@ -42,6 +42,8 @@ class ModelCard:
     device: str = "cpu"
     weights_sha256: str = ""
     prototype_intents: list[str] = field(default_factory=list)
+    # The serving mode chosen when the version was built, and what each candidate measured.
+    precision: dict[str, Any] = field(default_factory=dict)
 
     def calibration_curve(self) -> Calibration:
         return Calibration(**self.calibration)
@@ -88,8 +90,14 @@ def load_model(directory: Path, *, device: str = "auto", max_length: int = 128) 
     """Load a saved version: its encoder, card and prototypes.
 
     Example:
-        >>> saved = load_model(Path("var/models/ft-20261128-230000-1a2b3c"))
-        >>> saved.card.metrics["accuracy"]
+        >>> import torch
+        >>> base = SentenceEncoder.from_pretrained()  # the packaged base model
+        >>> card = ModelCard("ft-demo", str(base.path), base.weights_sha256, ["refunds"],
+        ...                  metrics={"accuracy": 0.93})
+        >>> save_model(base, card, tmp_path / "ft-demo", {"refunds": torch.ones(384) / 384**0.5})
+        >>> saved = load_model(tmp_path / "ft-demo")
+        >>> saved.card.metrics["accuracy"], list(saved.prototypes)
+        (0.93, ['refunds'])
     """
     card = ModelCard.read(directory)
     encoder = SentenceEncoder.from_pretrained(directory, device=device, max_length=max_length)

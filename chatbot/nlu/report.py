@@ -99,9 +99,13 @@ def write_report_images(
     the 40 with the most errors, so that its labels stay readable.
 
     Example:
-        >>> write_report_images(report, truth, predicted, Path("models/v3/report"))
+        >>> truth, predicted = ["card", "card", None], ["card", "fees", "card"]
+        >>> report = build_report(truth, predicted, [0.9, 0.4, 0.3], [True, True, False])
+        >>> write_report_images(report, truth, predicted, tmp_path / "report")
         {'confusion': 'confusion.png', 'calibration': 'calibration.png', \
 'confidence': 'confidence.png'}
+        >>> sorted(path.name for path in (tmp_path / "report").iterdir())
+        ['calibration.png', 'confidence.png', 'confusion.png']
     """
     # Figure objects without pyplot: nothing global (backend, figure registry) is touched, so a
     # web worker or a notebook that calls this keeps its own backend and leaks no open figures.

@@ -98,7 +98,11 @@ def fine_tune(
         should_stop: polled after each step; returning True raises TrainingCancelled.
 
     Example:
-        >>> fine_tune(encoder, ["where is my parcel", "refund please"], [0, 1])
+        >>> encoder = SentenceEncoder.from_pretrained()  # the packaged base model
+        >>> quick = TrainingConfig(epochs=1, trainable_layers=1)
+        >>> result = fine_tune(encoder, ["where is my parcel", "refunds"], [0, 1], config=quick)
+        >>> result.steps, tuple(result.prototypes.shape)
+        (1, (2, 384))
     """
     config = config or TrainingConfig()
     if len(texts) != len(labels) or not texts:

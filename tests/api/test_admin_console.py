@@ -407,6 +407,7 @@ def test_activating_a_model_over_the_api_is_audited_with_the_previous_version(
     }
 
 
+@pytest.mark.model
 def test_starting_training_over_the_api_is_audited(
     client: TestClient, admin: Staff, db_url: str
 ) -> None:

@@ -14,7 +14,8 @@ from chatbot.db import app_settings
 from chatbot.db.session import make_engine, make_session_factory, transaction
 from tests.browser.conftest import PASSWORD, LiveServer, sign_in
 
-pytestmark = pytest.mark.browser
+# The live server loads the real model.
+pytestmark = [pytest.mark.browser, pytest.mark.model]
 
 NEW_TITLE = "Ask Harbor & Pine"
 NEW_STAFF = "lee.browser@staff.example"

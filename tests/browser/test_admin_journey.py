@@ -22,7 +22,8 @@ from tests.browser.conftest import LiveServer, sign_in
 from tests.browser.test_admin_knowledge import ORIGINAL_KEYS, stored_keys, upload_csv
 from tests.browser.test_admin_models import TRAINING_TIMEOUT_MS, _activate, _images_loaded
 
-pytestmark = pytest.mark.browser
+# The live server loads the real model.
+pytestmark = [pytest.mark.browser, pytest.mark.model]
 
 KEY = "journey_gift_wrap"
 GOOD_ROWS = (

@@ -16,7 +16,8 @@ from chatbot.db.knowledge import delete_intent, load_intents
 from chatbot.db.session import make_engine, make_session_factory, transaction
 from tests.browser.conftest import TINY_KNOWLEDGE_BASE, LiveServer, sign_in
 
-pytestmark = pytest.mark.browser
+# The live server loads the real model.
+pytestmark = [pytest.mark.browser, pytest.mark.model]
 
 NEW_KEY = "kb_console_gift_cards"
 BAD_CSV = (

@@ -11,7 +11,8 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import sign_in
 
-pytestmark = pytest.mark.browser
+# The live server loads the real model.
+pytestmark = [pytest.mark.browser, pytest.mark.model]
 
 TRAINING_TIMEOUT_MS = 240_000  # one epoch on the 5-intent knowledge base: 10-40 s on 2 cores
 DELIVERY_PARAPHRASE = "how quickly will my package be delivered"

@@ -8,7 +8,8 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import LiveServer, sign_in
 
-pytestmark = pytest.mark.browser
+# The live server loads the real model.
+pytestmark = [pytest.mark.browser, pytest.mark.model]
 
 MARKUP = '<img src=x onerror="window.__pwned=1"> <script>window.__pwned=2</script> is this safe?'
 

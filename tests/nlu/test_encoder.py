@@ -16,11 +16,13 @@ from chatbot.nlu.encoder import (
 )
 
 
+@pytest.mark.model
 def test_packaged_weights_are_the_published_ones(real_encoder: SentenceEncoder) -> None:
     assert real_encoder.weights_sha256 == PACKAGED_WEIGHTS_SHA256
     assert real_encoder.path == packaged_model_dir()
 
 
+@pytest.mark.model
 def test_embeddings_are_unit_length_and_paraphrases_are_closest(
     real_encoder: SentenceEncoder,
 ) -> None:
@@ -33,6 +35,7 @@ def test_embeddings_are_unit_length_and_paraphrases_are_closest(
     assert similarity[0, 1] > similarity[0, 2] + 0.2
 
 
+@pytest.mark.model
 def test_length_sorted_batches_return_the_callers_order(real_encoder: SentenceEncoder) -> None:
     texts = ["a much longer sentence about returning a sofa that arrived broken", "hi", "refund"]
     together = real_encoder.encode(texts, batch_size=2)
@@ -40,10 +43,12 @@ def test_length_sorted_batches_return_the_callers_order(real_encoder: SentenceEn
     assert torch.allclose(together, one_by_one, atol=1e-5)
 
 
+@pytest.mark.model
 def test_empty_input_gives_an_empty_matrix(real_encoder: SentenceEncoder) -> None:
     assert real_encoder.encode([]).shape == (0, 384)
 
 
+@pytest.mark.model
 def test_any_local_encoder_directory_can_be_the_base(
     real_encoder: SentenceEncoder, tmp_path: Path
 ) -> None:

@@ -43,17 +43,20 @@ def engine(real_encoder: SentenceEncoder) -> IntentEngine:
         ("发票怎么下载", "invoice_zh"),
     ],
 )
+@pytest.mark.model
 def test_paraphrases_find_their_intent(engine: IntentEngine, message: str, intent: str) -> None:
     prediction = engine.predict([message])[0]
     assert prediction.intent == intent
     assert prediction.confidence >= 0.5
 
 
+@pytest.mark.model
 def test_unrelated_questions_get_low_confidence(engine: IntentEngine) -> None:
     for prediction in engine.predict(["what's the capital of Peru?", "今天天气怎么样"]):
         assert prediction.confidence < 0.3
 
 
+@pytest.mark.model
 def test_chinese_messages_only_match_chinese_intents(engine: IntentEngine) -> None:
     prediction = engine.predict(["我的包裹在哪里"])[0]
     assert prediction.language == "zh"
@@ -62,6 +65,7 @@ def test_chinese_messages_only_match_chinese_intents(engine: IntentEngine) -> No
     assert not any(r.intent.endswith("_zh") for r in english.ranking)
 
 
+@pytest.mark.model
 def test_ranking_is_sorted_with_confidences_in_range(engine: IntentEngine) -> None:
     ranking = engine.predict(["how can I pay"], top_k=3)[0].ranking
     assert len(ranking) == 3
@@ -69,6 +73,7 @@ def test_ranking_is_sorted_with_confidences_in_range(engine: IntentEngine) -> No
     assert all(0.0 <= r.confidence <= 1.0 for r in ranking)
 
 
+@pytest.mark.model
 def test_rebuild_encodes_only_new_phrasings(real_encoder: SentenceEncoder) -> None:
     counting = CountingEncoder(real_encoder)
     engine = IntentEngine(counting, version="test")
@@ -85,6 +90,7 @@ def test_rebuild_encodes_only_new_phrasings(real_encoder: SentenceEncoder) -> No
     assert engine.predict(["do gift cards expire"])[0].intent == "track_order"
 
 
+@pytest.mark.model
 def test_an_empty_knowledge_base_predicts_nothing(real_encoder: SentenceEncoder) -> None:
     engine = IntentEngine(real_encoder, version="test")
     assert engine.predict(["hello?"])[0].intent is None

@@ -118,7 +118,6 @@ def test_only_the_top_layers_learn(real_encoder: SentenceEncoder, trained: Train
 
 
 @pytest.mark.model
-@pytest.mark.model
 def test_the_learnt_prototypes_come_back_one_unit_row_per_intent(trained: Trained) -> None:
     prototypes = trained.result.prototypes
     assert prototypes is not None
@@ -130,6 +129,7 @@ def test_the_learnt_prototypes_come_back_one_unit_row_per_intent(trained: Traine
     assert nearest.tolist() == LABELS
 
 
+@pytest.mark.model
 def test_a_trained_encoder_is_left_ready_to_serve(trained: Trained) -> None:
     model = trained.encoder.model
     assert not model.training
