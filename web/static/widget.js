@@ -60,7 +60,31 @@
       rateThanks: "感谢您的评价！",
     },
   };
+  // Text about a message that is slow to go through, in the conversation's language.
+  const SENDING_TEXT = {
+    en: {
+      busy: (seconds) => `We're busy right now - trying again in ${seconds} s…`,
+      offline: (seconds) => `We can't reach the server right now - trying again in ${seconds} s…`,
+      retrying: "Trying again…",
+      failed: "We couldn't send your message. Please try again.",
+      tryAgain: "Try again",
+    },
+    zh: {
+      busy: (seconds) => `我们现在有点忙，${seconds} 秒后重试…`,
+      offline: (seconds) => `暂时无法连接服务器，${seconds} 秒后重试…`,
+      retrying: "正在重试…",
+      failed: "消息未能发送，请重试。",
+      tryAgain: "重试",
+    },
+  };
   const RECONNECT_MAX_MS = 30000;
+  // A message the server could not take now (busy, rate-limited, or no answer at all) is sent
+  // again after max(Retry-After, backoff): the backoff starts at 1 s and doubles; no wait is longer
+  // than the cap.
+  const SEND_RETRIES = 5;
+  const RETRY_FIRST_MS = 1000;
+  const RETRY_MAX_MS = 8000;
+  const RETRY_STATUSES = new Set([0, 429, 503]); // 0: no answer (offline, connection dropped)
   const STAFF_TYPING_TIMEOUT_MS = 10000;
   const TYPING_EVERY_MS = 1000; // the server also counts at most one typing event a second
 
@@ -166,7 +190,17 @@ button:disabled { cursor: not-allowed; opacity: .55; }
   background: transparent; border: 0; padding: 2px 8px; max-width: 92%;
   color: var(--cb-muted); font-size: 13px; text-align: center;
 }
-.cb-msg[data-pending="true"] .cb-bubble { opacity: .75; }
+.cb-msg[data-pending] .cb-bubble { opacity: .75; }
+.cb-msg[data-pending="failed"] .cb-bubble { outline: 2px solid var(--cb-error); outline-offset: 1px; }
+.cb-send-failed {
+  display: flex; align-items: center; justify-content: flex-end; flex-wrap: wrap; gap: 4px 8px;
+  margin: 4px 4px 0 0; font-size: 13px; color: var(--cb-error); text-align: right;
+}
+.cb-resend {
+  border: 1px solid var(--cb-accent-ink); color: var(--cb-accent-ink); background: var(--cb-bg);
+  border-radius: 999px; padding: 3px 10px; font-size: 13px; font-weight: 600;
+}
+.cb-resend:hover:not(:disabled) { background: var(--cb-surface); }
 .cb-bubble p { margin: 0 0 .6em; }
 .cb-bubble > :last-child { margin-bottom: 0; }
 .cb-bubble ul, .cb-bubble ol { margin: .2em 0 .6em; padding-left: 1.3em; }
@@ -228,6 +262,7 @@ button:disabled { cursor: not-allowed; opacity: .55; }
 }
 .cb-status::before { content: ""; width: 8px; height: 8px; border-radius: 50%; background: var(--cb-accent); flex: none; }
 .cb-status:empty { display: none; }
+.cb-retry::before { background: #b54708; }
 .cb-error { flex: none; margin: 0; padding: 8px 16px 0; font-size: 13px; color: var(--cb-error); }
 .cb-error:empty { display: none; }
 .cb-composer {
@@ -292,10 +327,21 @@ button:disabled { cursor: not-allowed; opacity: .55; }
   }
 
   class ApiError extends Error {
-    constructor(status) {
+    // `retryAfterMs`: what the answer's Retry-After header asked for (0 when none or unreadable).
+    constructor(status, retryAfterMs = 0) {
       super(`HTTP ${status}`);
       this.status = status;
+      this.retryAfterMs = retryAfterMs;
     }
+  }
+
+  // Retry-After is either delay-seconds or an HTTP date.
+  function retryAfterMs(header) {
+    if (!header) return 0;
+    const seconds = Number(header);
+    if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+    const when = Date.parse(header);
+    return Number.isNaN(when) ? 0 : Math.max(0, when - Date.now());
   }
 
   async function request(method, path, body, token) {
@@ -313,8 +359,43 @@ button:disabled { cursor: not-allowed; opacity: .55; }
     } catch (_) {
       throw new ApiError(0);
     }
-    if (!response.ok) throw new ApiError(response.status);
+    if (!response.ok) throw new ApiError(response.status, retryAfterMs(response.headers.get("Retry-After")));
     return response.status === 204 ? null : response.json();
+  }
+
+  // ---------------------------------------------------------------- sending again
+
+  // The id a customer message keeps over all its tries, so the server stores it once.
+  function newClientId() {
+    if (typeof crypto.randomUUID === "function") return crypto.randomUUID(); // secure contexts only
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
+  }
+
+  // `retry`: 0 before the first retry, 1 before the second...
+  function retryDelayMs(error, retry) {
+    const backoff = RETRY_FIRST_MS * 2 ** retry;
+    return Math.min(RETRY_MAX_MS, Math.max(error.retryAfterMs || 0, backoff));
+  }
+
+  function sleep(ms) {
+    return new Promise((resolve) => setTimeout(resolve, ms));
+  }
+
+  // Calls `request(retry)` (retry: 0 for the first try) until it succeeds, fails in a way that
+  // trying again will not mend, or SEND_RETRIES retries have failed too; it then throws the last
+  // error. Before each wait, calls `onWait(delayMs, error)`.
+  async function sendWithRetry(request, onWait) {
+    for (let retry = 0; ; retry += 1) {
+      try {
+        return await request(retry);
+      } catch (error) {
+        if (!RETRY_STATUSES.has(error.status) || retry >= SEND_RETRIES) throw error;
+        const delay = retryDelayMs(error, retry);
+        onWait(delay, error);
+        await sleep(delay);
+      }
+    }
   }
 
   // Stored as {"<api origin>": {id, token}} under one key, so two chatbot hosts on one site never mix.
@@ -457,6 +538,13 @@ button:disabled { cursor: not-allowed; opacity: .55; }
     );
     log.append(greeting, typing);
     const statusLine = el("div", { class: "cb-status", role: "status", "data-testid": "chatbot-status" });
+    // While a message waits to be sent again.
+    const retryLine = el("div", {
+      class: "cb-status cb-retry",
+      role: "status",
+      "aria-live": "polite",
+      "data-testid": "chatbot-retry-status",
+    });
     const errorLine = el("p", { class: "cb-error", role: "alert" });
     const input = el("textarea", {
       id: "cb-input",
@@ -493,6 +581,7 @@ button:disabled { cursor: not-allowed; opacity: .55; }
       },
       header,
       log,
+      retryLine,
       statusLine,
       errorLine,
       composer,
@@ -660,8 +749,13 @@ button:disabled { cursor: not-allowed; opacity: .55; }
       }
     }
 
+    // `table`: {en: {...}, zh: {...}}; the part in the conversation's language.
+    function inLanguage(table) {
+      return table[String(state.config.language).toLowerCase().startsWith("zh") ? "zh" : "en"];
+    }
+
     function takeoverText() {
-      return TAKEOVER_TEXT[String(state.config.language).toLowerCase().startsWith("zh") ? "zh" : "en"];
+      return inLanguage(TAKEOVER_TEXT);
     }
 
     // `agent`: the name of the person who joined, when the server says (live events only).
@@ -768,6 +862,7 @@ button:disabled { cursor: not-allowed; opacity: .55; }
     function setBusy(busy) {
       state.busy = busy;
       sendButton.disabled = busy;
+      log.querySelectorAll(".cb-resend").forEach((button) => { button.disabled = busy; });
       log.setAttribute("aria-busy", String(busy));
       if (busy) {
         state.pendingEvents = [];
@@ -810,16 +905,20 @@ button:disabled { cursor: not-allowed; opacity: .55; }
       return startConversation();
     }
 
-    // Calls `path` on the current conversation; if the server no longer knows it, starts a new one once.
-    async function onConversation(path, body) {
+    function postTo(conversation, path, body) {
+      return request("POST", `/conversations/${encodeURIComponent(conversation.id)}${path}`, body, conversation.token);
+    }
+
+    // Runs `call(conversation)` on the current conversation; if the server no longer knows it,
+    // starts a new one and runs it there, once.
+    async function onConversation(call) {
       const conversation = await ensureConversation();
       try {
-        return await request("POST", `/conversations/${encodeURIComponent(conversation.id)}${path}`, body, conversation.token);
+        return await call(conversation);
       } catch (error) {
         if (error.status !== 401 && error.status !== 404) throw error;
         forgetConversation();
-        const fresh = await startConversation();
-        return request("POST", `/conversations/${encodeURIComponent(fresh.id)}${path}`, body, fresh.token);
+        return call(await startConversation());
       }
     }
 
@@ -854,6 +953,13 @@ button:disabled { cursor: not-allowed; opacity: .55; }
 
     // ---- sending
 
+    // A customer message from the moment it is on screen until the server has it: `clientId` stays
+    // the same over all its tries. `typed`: the input's text, when it came from the input.
+    function outgoingMessage(text, intent, typed) {
+      const node = messageNode({ role: "customer", text });
+      return { text, intent: intent || null, clientId: newClientId(), typed, node };
+    }
+
     async function send(text, intent) {
       const fromInput = intent === undefined;
       const body = (text || "").trim();
@@ -863,32 +969,108 @@ button:disabled { cursor: not-allowed; opacity: .55; }
         input.value = "";
         resizeInput();
       }
-      const pending = messageNode({ role: "customer", text: body });
-      pending.dataset.pending = "true";
-      appendToLog(pending);
+      const outgoing = outgoingMessage(body, intent, fromInput ? text : null);
+      appendToLog(outgoing.node);
+      await deliver(outgoing);
+    }
+
+    // Sends `outgoing` (again), trying again while the server is busy or out of reach.
+    async function deliver(outgoing) {
+      if (state.busy) return;
+      showError("");
+      setPending(outgoing, "true");
       setBusy(true);
       try {
-        const payload = intent ? { text: body, intent } : { text: body };
-        const result = await onConversation("/messages", payload);
-        const sent = result && result.message;
-        if (sent && sent.id !== undefined && sent.id !== null && !state.shown.has(String(sent.id))) {
-          state.shown.add(String(sent.id));
-          pending.dataset.id = String(sent.id);
-          pending.removeAttribute("data-pending");
-        } else {
-          pending.remove();
-        }
-        if (result && result.reply) renderMessage(result.reply);
-      } catch (_) {
-        pending.remove();
-        showError(GENERIC_ERROR);
-        // Give the typed text back, unless the customer has started typing something else.
-        if (fromInput && !input.value) {
-          input.value = text;
-          resizeInput();
-        }
+        const result = await onConversation((conversation) => postMessage(conversation, outgoing));
+        showDelivered(outgoing, result);
+      } catch (error) {
+        if (error.sending && ![401, 404, 422].includes(error.status)) setPending(outgoing, "failed");
+        else discard(outgoing);
       } finally {
+        showRetryWait(null);
         setBusy(false);
+      }
+    }
+
+    // Posts the message, retrying while that can help. The errors of the message's own request
+    // (not those of starting a conversation) carry `sending`.
+    async function postMessage(conversation, outgoing) {
+      const payload = { text: outgoing.text, client_id: outgoing.clientId };
+      if (outgoing.intent) payload.intent = outgoing.intent;
+      const tryOnce = (retry) => {
+        if (retry) retryLine.textContent = inLanguage(SENDING_TEXT).retrying;
+        return postTo(conversation, "/messages", payload);
+      };
+      try {
+        return await sendWithRetry(tryOnce, showRetryWait);
+      } catch (error) {
+        error.sending = true;
+        throw error;
+      }
+    }
+
+    // `delayMs`: null once there is nothing to wait for.
+    function showRetryWait(delayMs, error) {
+      if (delayMs === null) {
+        retryLine.textContent = "";
+        return;
+      }
+      hideTyping();
+      const words = inLanguage(SENDING_TEXT);
+      const seconds = Math.max(1, Math.ceil(delayMs / 1000));
+      retryLine.textContent = error.status === 0 ? words.offline(seconds) : words.busy(seconds);
+    }
+
+    // `pending`: "true" while it is on its way, "failed" once it gave up (with a Try again button),
+    // null once the server has it.
+    function setPending(outgoing, pending) {
+      const node = outgoing.node;
+      const failure = node.querySelector(".cb-send-failed");
+      if (failure) failure.remove();
+      if (pending === null) {
+        node.removeAttribute("data-pending");
+        return;
+      }
+      node.dataset.pending = pending;
+      if (pending !== "failed") return;
+      const words = inLanguage(SENDING_TEXT);
+      const again = el("button", {
+        type: "button",
+        class: "cb-resend",
+        "data-testid": "chatbot-resend",
+        text: words.tryAgain,
+      });
+      again.addEventListener("click", () => deliver(outgoing));
+      node.append(
+        el(
+          "div",
+          { class: "cb-send-failed", "data-testid": "chatbot-send-failed" },
+          el("span", { role: "alert", text: words.failed }),
+          again,
+        ),
+      );
+    }
+
+    function showDelivered(outgoing, result) {
+      const sent = result && result.message;
+      if (sent && sent.id !== undefined && sent.id !== null && !state.shown.has(String(sent.id))) {
+        state.shown.add(String(sent.id));
+        outgoing.node.dataset.id = String(sent.id);
+        setPending(outgoing, null);
+      } else {
+        outgoing.node.remove(); // already on screen
+      }
+      if (result && result.reply) renderMessage(result.reply);
+    }
+
+    // The server refused the message itself, or there is no conversation to send it to.
+    function discard(outgoing) {
+      outgoing.node.remove();
+      showError(GENERIC_ERROR);
+      // Give the typed text back, unless the customer has started typing something else.
+      if (outgoing.typed && !input.value) {
+        input.value = outgoing.typed;
+        resizeInput();
       }
     }
 
@@ -897,7 +1079,7 @@ button:disabled { cursor: not-allowed; opacity: .55; }
       showError("");
       setBusy(true);
       try {
-        const result = await onConversation("/handoff", {});
+        const result = await onConversation((conversation) => postTo(conversation, "/handoff", {}));
         if (result && result.message) renderMessage(result.message);
         setStatus((result && result.status) || "waiting");
       } catch (_) {
