@@ -108,6 +108,8 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
         allow_origins=settings.cors_origins,
         allow_methods=["GET", "POST"],
         allow_headers=["Authorization", "Content-Type"],
+        # The widget on another site honours Retry-After on a 503 or 429.
+        expose_headers=["Retry-After"],
     )
     app.add_exception_handler(auth.LoginRequired, auth.login_required_handler)
     errors.install(app)

@@ -24,6 +24,7 @@ from chatbot.knowledge.spec import IntentSpec
 from chatbot.nlu.encoder import SentenceEncoder, configure_threads
 from chatbot.nlu.engine import Encoder, IntentEngine
 from chatbot.nlu.model import load_model
+from chatbot.nlu.precision import choose_for, with_precision
 
 log = logging.getLogger(__name__)
 
@@ -123,14 +124,14 @@ def _ready_engine(
     revision: int,
 ) -> IntentEngine:
     if not path:
-        engine = IntentEngine(base, version=version)
+        engine = IntentEngine(_serving(settings, base, intents), version=version)
     else:
         saved = load_model(
             Path(path), device=settings.device, max_length=settings.max_sequence_length
         )
         card = saved.card
         engine = IntentEngine(
-            saved.encoder,
+            _serving(settings, saved.encoder, intents, card.precision.get("mode")),
             version=version,
             prototypes=saved.prototypes,
             prototype_weight=card.prototype_weight,
@@ -144,6 +145,19 @@ def _ready_engine(
     # The first pass through a model is several times slower: take it before any customer does.
     engine.predict(["hello"])
     return engine
+
+
+def _serving(
+    settings: Settings, encoder: Encoder, intents: list[IntentSpec], chosen: str | None = None
+) -> Encoder:
+    """The encoder in its serving precision: the configured one, else the one chosen when the
+    version was built, else one measured now on the knowledge base (the base model)."""
+    if not isinstance(encoder, SentenceEncoder):
+        return encoder  # a test's stand-in
+    mode: str = settings.inference_precision
+    if mode == "auto":
+        mode = chosen or choose_for(encoder, intents).mode
+    return with_precision(encoder, mode)
 
 
 class UnknownModelVersion(LookupError):

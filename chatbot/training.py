@@ -29,6 +29,7 @@ from chatbot.nlu.pipeline import (
     data_fingerprint,
     train_model,
 )
+from chatbot.nlu.precision import choose_for
 from chatbot.nlu.report import build_report, write_report_images
 from chatbot.nlu.trainer import Progress, TrainingCancelled, TrainingConfig
 
@@ -133,6 +134,8 @@ def _train(
     skipped = [{"text": c.text, "intent": c.intent} for c in trained.skipped_corrections]
     report["skipped_corrections"] = skipped
     report["validated"] = bool(validation.truth)
+    serving = choose_for(trained.encoder, intents)
+    report["precision"] = serving.as_dict()
     card = ModelCard(
         version=version,
         base_model=str(base.path),
@@ -154,6 +157,7 @@ def _train(
         data_fingerprint=fingerprint,
         seconds=round(trained.seconds, 1),
         device=str(base.device),
+        precision=serving.as_dict(),
     )
     try:
         save_model(trained.encoder, card, staging, trained.prototypes)
@@ -176,7 +180,12 @@ def _train(
         path=str(final),
         weights_sha256=card.weights_sha256,
         status="ready",
-        metrics={**card.metrics, "training_seconds": card.seconds, "device": card.device},
+        metrics={
+            **card.metrics,
+            "training_seconds": card.seconds,
+            "device": card.device,
+            "precision": serving.mode,
+        },
         config=card.training,
     )
     runs.finish_run(session, run, RunStatus.SUCCEEDED, model_version=version)

@@ -6,7 +6,6 @@ subject is the run's bookkeeping (status, files, registry, the serving model), n
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
@@ -18,7 +17,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from chatbot import training
@@ -184,8 +182,9 @@ def test_a_run_trains_validates_saves_and_registers_a_version(
         assert (row.kind, row.status, row.is_active) == ("fine-tuned", "ready", False)
         assert active_version_name(session) == base_version  # not activated: the base serves
         assert row.path == str(settings.models_dir / version)
-        assert set(row.metrics) == METRICS | {"training_seconds", "device"}
+        assert set(row.metrics) == METRICS | {"training_seconds", "device", "precision"}
         assert row.metrics["device"] == "cpu"
+        assert row.metrics["precision"] in {"fp32", "bf16", "int8"}
         assert row.metrics["n"] == 6 + 2  # each phrasing held out once, the question per fold
         assert row.config["epochs"] == 2 and row.config["final_fit"] is True
         assert row.config["steps"] == 6
@@ -302,11 +301,15 @@ def test_a_write_from_elsewhere_during_the_first_step_does_not_break_the_run(
             else:
                 start_conversation(other)
 
-    with contextlib.suppress(OperationalError):  # the run's status says what happened
-        train(settings, factory, run_id, real_encoder, on_progress=write_at_step_one)
+    # Any error (such as "database is locked") propagates and fails the test with its traceback.
+    version = train(settings, factory, run_id, real_encoder, on_progress=write_at_step_one)
     run = run_row(factory, run_id)
-    expected = RunStatus.CANCELLED if write == "cancel" else RunStatus.SUCCEEDED
-    assert run.status is expected, run.error
+    if write == "cancel":
+        assert version is None
+        assert run.status is RunStatus.CANCELLED, run.error
+    else:
+        assert version is not None and run.model_version == version.version
+        assert run.status is RunStatus.SUCCEEDED, run.error
 
 
 @pytest.mark.model

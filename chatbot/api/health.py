@@ -27,6 +27,8 @@ def readyz(request: Request, response: Response) -> dict[str, object]:
         checks["database"] = f"unavailable: {type(exc).__name__}"
     manager = getattr(request.app.state, "manager", None)
     checks["model"] = manager.engine.version if manager else "not loaded"
+    if manager is not None:
+        checks["precision"] = getattr(manager.engine.encoder, "precision", "fp32")
     ready = checks["database"] == "ok" and manager is not None
     response.status_code = status.HTTP_200_OK if ready else status.HTTP_503_SERVICE_UNAVAILABLE
     return {"status": "ready" if ready else "not ready", **checks}

@@ -6,7 +6,10 @@ import re
 
 from fastapi.testclient import TestClient
 
-from tests.api.conftest import Customer
+from chatbot.config import Settings
+from chatbot.main import create_app
+from tests.api.conftest import KNOWLEDGE, Customer, store_knowledge
+from tests.fakes import HashingEncoder
 
 WIDGET_TAG = '<script src="/widget.js"'
 
@@ -68,7 +71,12 @@ def test_health_and_readiness(client: TestClient) -> None:
     assert (health.status_code, health.json()) == (200, {"status": "ok"})
     ready = client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ready", "database": "ok", "model": "base-ffffffffffff"}
+    assert ready.json() == {
+        "status": "ready",
+        "database": "ok",
+        "model": "base-ffffffffffff",
+        "precision": "fp32",  # the hashing stand-in has no other mode
+    }
 
 
 def test_not_ready_without_a_model(client: TestClient) -> None:
@@ -123,3 +131,33 @@ def test_cross_origin_calls_are_allowed(client: TestClient) -> None:
     )
     assert response.status_code == 200
     assert response.headers["access-control-allow-origin"] in {"*", "https://shop.example"}
+
+
+def test_a_configured_origin_list_admits_those_origins_only(
+    settings: Settings, db_url: str
+) -> None:
+    store_knowledge(db_url, KNOWLEDGE)
+    settings = settings.model_copy(update={"cors_origins": ["https://shop.example"]})
+    preflight = {
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "Authorization, Content-Type",
+    }
+    with TestClient(create_app(settings, encoder=HashingEncoder())) as client:
+        allowed = client.options(
+            "/api/v1/conversations", headers={"Origin": "https://shop.example", **preflight}
+        )
+        assert allowed.status_code == 200
+        assert allowed.headers["access-control-allow-origin"] == "https://shop.example"
+        refused = client.options(
+            "/api/v1/conversations", headers={"Origin": "https://evil.example", **preflight}
+        )
+        assert "access-control-allow-origin" not in refused.headers
+        assert refused.status_code == 400
+
+        # Simple requests too: the browser shows the answer only to the listed origin.
+        config = "/api/v1/widget/config"
+        listed = client.get(config, headers={"Origin": "https://shop.example"})
+        assert listed.headers["access-control-allow-origin"] == "https://shop.example"
+        other = client.get(config, headers={"Origin": "https://evil.example"})
+        assert other.status_code == 200
+        assert "access-control-allow-origin" not in other.headers

@@ -1,0 +1,162 @@
+"""Faster numeric modes for serving, each used only where it is measured to cost no accuracy.
+
+``int8`` is dynamic quantisation of every Linear layer with per-channel weight scales (CPU);
+``bf16`` is autocast, which pays only on CPUs with native bf16 (avx512_bf16 / AMX) and on CUDA,
+where the encoder always runs in bf16. :func:`choose` measures each candidate on the knowledge
+base's own phrasings and keeps the fastest whose accuracy is within ``max_cost`` of fp32.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import random
+import time
+import warnings
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import torch
+
+from chatbot.knowledge.spec import IntentSpec
+from chatbot.nlu.encoder import SentenceEncoder
+
+log = logging.getLogger(__name__)
+MODES = ("fp32", "bf16", "int8")
+MAX_COST = 0.003  # 0.3 points of accuracy
+SAMPLE = 2000  # phrasings the check encodes at most, per mode
+MIN_SPEED_UP = 1.1  # a mode must be this much faster than fp32 to be worth any risk
+
+
+def with_precision(encoder: SentenceEncoder, mode: str) -> SentenceEncoder:
+    """A serving copy of ``encoder`` in ``mode``; the original (training's base) is unchanged.
+
+    Example:
+        >>> encoder = SentenceEncoder.from_pretrained(device="cpu")  # the packaged base model
+        >>> with_precision(encoder, "int8").precision
+        'int8'
+    """
+    if mode not in MODES:
+        raise ValueError(f"unknown precision '{mode}' (known: {', '.join(MODES)})")
+    if mode == encoder.precision:
+        return encoder
+    model = encoder.model
+    if mode == "int8":
+        if encoder.device.type != "cpu":
+            raise ValueError("int8 dynamic quantisation runs on the CPU only")
+        with warnings.catch_warnings():  # torch.ao.quantization announces its move to torchao
+            warnings.simplefilter("ignore")
+            from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+            model = quantize_dynamic(
+                copy.deepcopy(model),
+                {torch.nn.Linear: per_channel_dynamic_qconfig},
+                dtype=torch.qint8,
+            )
+    serving = copy.copy(encoder)
+    serving.model = model
+    serving.precision = mode
+    return serving
+
+
+@dataclass(frozen=True)
+class ModeCheck:
+    """How one mode did on the knowledge base's phrasings."""
+
+    mode: str
+    accuracy: float  # each phrasing matched to its nearest other phrasing's intent
+    ms_per_text: float
+
+    def as_dict(self) -> dict[str, float | str]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class PrecisionChoice:
+    mode: str
+    checks: tuple[ModeCheck, ...]
+
+    def as_dict(self) -> dict[str, object]:
+        return {"mode": self.mode, "checks": [c.as_dict() for c in self.checks]}
+
+
+def candidates(device: torch.device) -> list[str]:
+    """The modes worth measuring on this device."""
+    if device.type == "cuda":
+        return ["fp32"]  # already bf16 autocast; no int8 kernels
+    modes = ["fp32", "int8"]
+    if _native_bf16():
+        modes.insert(1, "bf16")
+    return modes
+
+
+def choose(
+    encoder: SentenceEncoder,
+    texts: Sequence[str],
+    labels: Sequence[str],
+    *,
+    max_cost: float = MAX_COST,
+    seed: int = 0,
+) -> PrecisionChoice:
+    """The fastest mode whose nearest-phrasing accuracy is within ``max_cost`` of fp32's.
+
+    Args:
+        texts: the knowledge base's phrasings; ``labels`` their intents. Only intents with two
+            or more phrasings take part (a phrasing is matched against the others).
+    """
+    counts: dict[str, int] = {}
+    for label in labels:
+        counts[label] = counts.get(label, 0) + 1
+    pairs = [(t, lab) for t, lab in zip(texts, labels, strict=True) if counts[lab] > 1]
+    if len(pairs) > SAMPLE:
+        pairs = random.Random(seed).sample(pairs, SAMPLE)
+    modes = candidates(encoder.device)
+    if len(pairs) < 10 or modes == ["fp32"]:
+        return PrecisionChoice("fp32", ())
+    sample = [t for t, _ in pairs]
+    truth = [lab for _, lab in pairs]
+    checks = [_check(with_precision(encoder, mode), sample, truth) for mode in modes]
+    reference = checks[0]
+    acceptable = [
+        c
+        for c in checks[1:]
+        if reference.accuracy - c.accuracy <= max_cost
+        and c.ms_per_text * MIN_SPEED_UP <= reference.ms_per_text
+    ]
+    best = min(acceptable, key=lambda c: c.ms_per_text, default=reference)
+    log.info(
+        "serving precision %s (%s)",
+        best.mode,
+        ", ".join(f"{c.mode}: acc {c.accuracy:.4f}, {c.ms_per_text:.2f} ms" for c in checks),
+    )
+    return PrecisionChoice(best.mode, tuple(checks))
+
+
+def choose_for(encoder: SentenceEncoder, intents: Sequence[IntentSpec]) -> PrecisionChoice:
+    """:func:`choose`, measured on a knowledge base's phrasings."""
+    return choose(
+        encoder,
+        [p for intent in intents for p in intent.phrasings],
+        [intent.key for intent in intents for _ in intent.phrasings],
+    )
+
+
+def _check(encoder: SentenceEncoder, texts: list[str], truth: list[str]) -> ModeCheck:
+    encoder.encode(texts[:8])  # the first pass through a model is slow: not measured
+    started = time.perf_counter()
+    vectors = encoder.encode(texts)
+    ms = (time.perf_counter() - started) * 1000 / len(texts)
+    similarity = vectors @ vectors.T
+    similarity.fill_diagonal_(float("-inf"))
+    nearest = similarity.argmax(dim=1).tolist()
+    right = sum(truth[n] == t for n, t in zip(nearest, truth, strict=True))
+    return ModeCheck(encoder.precision, right / len(truth), round(ms, 3))
+
+
+def _native_bf16() -> bool:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            flags = cpuinfo.read()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags

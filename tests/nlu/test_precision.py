@@ -1,0 +1,44 @@
+"""Serving precision: int8 is a real quantised copy, chosen only when it costs no accuracy."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from chatbot.nlu.encoder import SentenceEncoder
+from chatbot.nlu.precision import candidates, choose, with_precision
+from tests.factories import shop_intents
+
+pytestmark = pytest.mark.model
+
+
+def test_int8_is_a_quantised_copy_that_leaves_the_original_alone(
+    real_encoder: SentenceEncoder,
+) -> None:
+    quantised = with_precision(real_encoder, "int8")
+    assert quantised.precision == "int8" and real_encoder.precision == "fp32"
+    assert any(
+        "quantized" in type(module).__module__ for module in quantised.model.modules()
+    ), "no quantised layer"
+    assert not any("quantized" in type(m).__module__ for m in real_encoder.model.modules())
+    texts = ["where is my parcel", "can I return a sofa"]
+    similarity = (quantised.encode(texts) * real_encoder.encode(texts)).sum(dim=1)
+    assert torch.all(similarity > 0.9), similarity
+
+
+def test_the_chosen_mode_costs_at_most_the_allowed_accuracy(real_encoder: SentenceEncoder) -> None:
+    intents = shop_intents()
+    texts = [p for i in intents for p in i.phrasings]
+    labels = [i.key for i in intents for _ in i.phrasings]
+    choice = choose(real_encoder, texts, labels)
+    by_mode = {c.mode: c for c in choice.checks}
+    assert set(by_mode) == set(candidates(real_encoder.device))
+    assert by_mode["fp32"].accuracy - by_mode[choice.mode].accuracy <= 0.003
+    # Demanding more accuracy than fp32 has (a negative cost) leaves only fp32.
+    strict = choose(real_encoder, texts, labels, max_cost=-1.0)
+    assert strict.mode == "fp32"
+
+
+def test_an_unknown_mode_is_refused(real_encoder: SentenceEncoder) -> None:
+    with pytest.raises(ValueError, match="unknown precision 'fp8'"):
+        with_precision(real_encoder, "fp8")
