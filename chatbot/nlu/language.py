@@ -21,5 +21,16 @@ def detect_language(text: str) -> str:
 
 
 def same_script(language: str, other: str) -> bool:
-    """Whether two language tags are written alike for routing purposes (Chinese or not)."""
-    return language.split("-")[0].startswith("zh") == other.split("-")[0].startswith("zh")
+    """Whether two language tags are written alike for routing purposes (Chinese or not).
+
+    Tags are case-insensitive, as BCP 47 has them; a script or region changes nothing.
+
+    Example:
+        >>> same_script("ZH-TW", "zh-Hans"), same_script("zh", "en-GB")
+        (True, False)
+    """
+    return _is_chinese(language) == _is_chinese(other)
+
+
+def _is_chinese(language: str) -> bool:
+    return language.split("-")[0].lower().startswith("zh")
