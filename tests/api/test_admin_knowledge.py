@@ -167,7 +167,28 @@ def test_the_list_shows_every_intent_with_its_details(client: TestClient, admin:
     assert row_keys(page) == [intent.key for intent in KNOWLEDGE]
     assert "How long does delivery take?" in page  # the first question
     assert 'href="/admin/knowledge/export.xlsx"' in page
-    assert XSS not in page  # answers are not shown raw; nothing unescaped reaches the page
+
+
+def test_the_edit_form_shows_a_hostile_answer_as_text_and_previews_it_sanitised(
+    client: TestClient, admin: Staff
+) -> None:
+    page = client.get("/admin/knowledge/wood_care").text
+    answer = next(intent.answer for intent in KNOWLEDGE if intent.key == "wood_care")
+    assert XSS in answer
+
+    # The textarea holds the answer exactly, escaped: the browser shows it as text to edit.
+    textarea = re.search(r'<textarea name="answer"[^>]*>(.*?)</textarea>', page, re.S)
+    assert textarea, "no answer field on the page"
+    assert html.unescape(textarea.group(1)) == answer
+    assert "<" not in textarea.group(1)
+
+    # The preview is the one place the console inserts markup (`|safe`): sanitised HTML only.
+    preview = re.search(r'data-testid="kb-answer-preview"[^>]*>(.*?)</div>', page, re.S)
+    assert preview, "no answer preview on the page"
+    assert "<strong>Oiled oak</strong>" in preview.group(1)  # the Markdown did render
+    assert "&lt;script&gt;" in preview.group(1)  # the markup is shown as text
+    assert not re.search(r"<(script|img)\b|=\s*[\"']?javascript:", preview.group(1), re.I)
+    assert XSS not in page
 
 
 @pytest.mark.parametrize(

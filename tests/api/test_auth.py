@@ -5,12 +5,15 @@ from __future__ import annotations
 import re
 
 import pytest
-from fastapi import FastAPI
+from argon2 import PasswordHasher, extract_parameters
+from fastapi import FastAPI, status
 from fastapi.routing import APIRoute, APIWebSocketRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
+from chatbot import security
 from chatbot.db import accounts
+from chatbot.db.session import make_engine, make_session_factory, transaction
 from tests.api.conftest import (
     ADMIN_EMAIL,
     PASSWORD,
@@ -114,9 +117,15 @@ def test_staff_websockets_refuse_anonymous_callers(client: TestClient, app: Fast
         for kind, path, _ in all_routes(app)
         if kind is APIWebSocketRoute and not path.startswith(CUSTOMER_PREFIX)
     ]
+    assert "/api/v1/staff/ws" in sockets  # the search finds the sockets it must check
     for path in sockets:
-        with pytest.raises(WebSocketDisconnect), client.websocket_connect(concrete(path)) as ws:
+        with (
+            pytest.raises(WebSocketDisconnect) as refused,
+            client.websocket_connect(concrete(path)) as ws,
+        ):
             ws.receive_json()
+        # 1008 (policy violation) tells the console to sign in rather than to reconnect.
+        assert refused.value.code == status.WS_1008_POLICY_VIOLATION, (path, refused.value)
 
 
 def test_a_page_sends_anonymous_visitors_to_the_sign_in_form(client: TestClient) -> None:
@@ -149,6 +158,56 @@ def test_a_wrong_password_is_refused_without_saying_which_part_was_wrong(
         answers.append(re.search(r'data-testid="login-error">([^<]+)<', response.text))
     assert answers[0] and answers[1] and answers[0].group(1) == answers[1].group(1)
     assert "chatbot_session" not in client.cookies
+
+
+def stored_password_hash(database_url: str, email: str) -> str:
+    engine = make_engine(database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            user = accounts.get_user_by_email(session, email)
+            assert user is not None
+            return user.password_hash
+    finally:
+        engine.dispose()
+
+
+def store_password_hash(database_url: str, email: str, password_hash: str) -> None:
+    engine = make_engine(database_url)
+    try:
+        with transaction(make_session_factory(engine)) as session:
+            user = accounts.get_user_by_email(session, email)
+            assert user is not None
+            user.password_hash = password_hash
+    finally:
+        engine.dispose()
+
+
+def test_signing_in_rehashes_a_password_hashed_with_older_argon2_parameters(
+    client: TestClient, db_url: str
+) -> None:
+    add_account(db_url, STAFF_EMAIL)
+    # As an earlier release (or an argon2-cffi with other defaults) would have stored it.
+    weaker = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1)
+    old_hash = weaker.hash(PASSWORD)
+    store_password_hash(db_url, STAFF_EMAIL, old_hash)
+    client.get("/login")
+
+    refused = post_login(client, STAFF_EMAIL, "wrong password!")
+    assert refused.status_code == 401
+    assert stored_password_hash(db_url, STAFF_EMAIL) == old_hash  # only a right password rehashes
+
+    assert post_login(client, STAFF_EMAIL, next_path="/account").url.path == "/account"
+    new_hash = stored_password_hash(db_url, STAFF_EMAIL)
+    assert new_hash != old_hash
+    # The parameters the app hashes new passwords with.
+    assert extract_parameters(new_hash) == extract_parameters(security.hash_password("x" * 10))
+    assert not security.needs_rehash(new_hash)
+    assert security.verify_password(new_hash, PASSWORD)
+
+    client.cookies.clear()
+    client.get("/login")
+    assert post_login(client, STAFF_EMAIL, next_path="/account").url.path == "/account"
+    assert stored_password_hash(db_url, STAFF_EMAIL) == new_hash  # current hashes stay as they are
 
 
 def test_the_sign_in_form_needs_its_own_csrf_token(client: TestClient, db_url: str) -> None:
