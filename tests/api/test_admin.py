@@ -6,6 +6,7 @@ version use the real one, on a knowledge base of three one-phrasing intents (a s
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -16,6 +17,8 @@ from typing import Any
 import pytest
 import torch
 from fastapi.testclient import TestClient
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
 
 from chatbot.config import Settings
 from chatbot.db.conversations import add_message, get_conversation
@@ -321,10 +324,29 @@ def test_a_running_run_can_be_cancelled_over_http(model_client: TestClient) -> N
     assert models(client) == before  # nothing registered, the active model unchanged
 
 
+def write_locked(db_url: str) -> bool:
+    """Whether some connection holds SQLite's write lock on the database right now."""
+    probe = sqlite3.connect(make_url(db_url).database or "", timeout=0, isolation_level=None)
+    try:
+        probe.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError:
+        return True
+    finally:
+        probe.close()  # rolls back the probe's own transaction, if it began one
+    return False
+
+
 def test_an_activation_during_a_customer_message_lets_both_finish(db_url: str) -> None:
     """The interleaving behind the failures under load, made deterministic."""
     engine = make_engine(db_url)
     factory = make_session_factory(engine)
+    activation_reached_database = threading.Event()
+
+    def note_activation(*_: Any) -> None:
+        if threading.current_thread().name == "activation":
+            activation_reached_database.set()
+
+    event.listen(engine, "before_cursor_execute", note_activation)
     try:
         with transaction(factory) as session:
             conversation, _ = start_customer_conversation(session)
@@ -343,14 +365,22 @@ def test_an_activation_during_a_customer_message_lets_both_finish(db_url: str) -
             except Exception as exc:
                 outcome.append(repr(exc))
 
+        admin = threading.Thread(target=activate_new, name="activation")
         with factory() as customer:
             # A customer's message request has checked its token (a read) ...
             ongoing = get_conversation(customer, conversation.id)
             assert ongoing is not None
-            # ... when an activation runs (it may wait for the request, or finish first) ...
-            admin = threading.Thread(target=activate_new)
+            # ... when an activation runs: if that read took the write lock, the activation must
+            # wait for the request, so it is enough that it reached the database; otherwise
+            # nothing holds it back and it finishes first ...
+            request_holds_the_lock = write_locked(db_url)
             admin.start()
-            admin.join(timeout=2)
+            if request_holds_the_lock:
+                assert activation_reached_database.wait(timeout=60)
+                assert outcome == []
+            else:
+                admin.join(timeout=60)
+                assert outcome, "the activation did not finish"
             # ... and then the request stores the message.
             add_message(customer, ongoing, Role.CUSTOMER, "where is my parcel")
             customer.commit()
@@ -359,6 +389,7 @@ def test_an_activation_during_a_customer_message_lets_both_finish(db_url: str) -
         with factory() as session:
             assert active_version_name(session) == "ft-new"
     finally:
+        event.remove(engine, "before_cursor_execute", note_activation)
         engine.dispose()
 
 
