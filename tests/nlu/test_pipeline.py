@@ -113,7 +113,6 @@ def test_every_phrasing_is_validated_once_and_the_final_model_sees_everything(
 
 
 @pytest.mark.model
-@pytest.mark.model
 def test_the_final_model_keeps_a_unit_prototype_per_intent(trained: TrainedModel) -> None:
     assert list(trained.prototypes) == [intent.key for intent in ENGLISH]
     for prototype in trained.prototypes.values():
@@ -122,11 +121,14 @@ def test_the_final_model_keeps_a_unit_prototype_per_intent(trained: TrainedModel
     assert trained.prototype_weight in PROTOTYPE_WEIGHTS
 
 
+@pytest.mark.model
 def test_a_correction_naming_a_removed_intent_is_skipped_and_listed(
     trained: TrainedModel,
 ) -> None:
     assert trained.skipped_corrections == [REMOVED]
-    assert REMOVED.text not in trained.validation.truth
+    # Neither validated (truth holds intent keys) nor learnt as an intent of its own.
+    assert REMOVED.intent not in trained.validation.truth
+    assert REMOVED.intent not in trained.prototypes
 
 
 @pytest.mark.model
