@@ -22,6 +22,9 @@ class EventBus(Protocol):
     def subscribe(self, channel: str) -> Any:
         """An async context manager yielding an async iterator of the channel's events."""
 
+    def listened(self, channel: str) -> bool:
+        """Whether anyone may hear an event on this channel (else it need not be built)."""
+
 
 class InProcessEventBus:
     """Fan-out through asyncio queues, for one process (the embedded default)."""
@@ -51,6 +54,9 @@ class InProcessEventBus:
                 self._subscribers[channel].discard(entry)
                 if not self._subscribers[channel]:
                     del self._subscribers[channel]
+
+    def listened(self, channel: str) -> bool:
+        return channel in self._subscribers
 
     def subscriber_count(self, channel: str) -> int:
         with self._lock:

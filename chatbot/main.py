@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -10,7 +11,6 @@ import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
-from starlette.concurrency import run_in_threadpool
 
 import chatbot
 from chatbot.api import (
@@ -34,7 +34,7 @@ from chatbot.conversation.service import ChatService
 from chatbot.db.session import Database
 from chatbot.events import InProcessEventBus
 from chatbot.jobs import InProcessJobRunner
-from chatbot.nlu.batching import MicroBatcher
+from chatbot.nlu.batching import MicroBatcher, model_thread
 from chatbot.nlu.encoder import resolve_device
 from chatbot.nlu.engine import Encoder
 from chatbot.runtime import build_manager, load_encoder
@@ -58,16 +58,24 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
         )
         app.state.session_factory = db.sessions
         app.state.bus = InProcessEventBus()
+        # The model is loaded, warmed up and run on one thread of its own (see MicroBatcher).
+        inference = model_thread()
+        loop = asyncio.get_running_loop()
         loaded: Encoder = (
-            encoder if encoder is not None else await run_in_threadpool(load_encoder, settings)
+            encoder
+            if encoder is not None
+            else await loop.run_in_executor(inference, load_encoder, settings)
         )
-        manager = await run_in_threadpool(build_manager, settings, loaded, db.sessions)
+        manager = await loop.run_in_executor(
+            inference, build_manager, settings, loaded, db.sessions
+        )
         app.state.manager = manager
         batcher = MicroBatcher(
             manager.predict,
             max_batch_size=settings.batch_max_size,
             max_wait_s=settings.batch_wait_ms / 1000,
             on_batch=metrics.observe_batch,
+            thread=inference,
         )
         app.state.chat = ChatService(
             db,

@@ -36,6 +36,8 @@ class Pending:
     text: str
     language: str
     started: float  # when the turn began, for the reply's latency
+    # A message stored by an earlier try: another try may be answering it at this moment.
+    retried: bool = False
 
 
 @dataclass(frozen=True)
@@ -227,7 +229,8 @@ class ConversationManager:
                 if reply is not None or conversation.status in _WITH_PEOPLE:
                     return Turn(earlier, reply, repeated=True)
                 # Stored, but the turn failed before the bot answered: answer it now.
-                return Pending(earlier, earlier.text, conversation.language or "en", started)
+                language = conversation.language or "en"
+                return Pending(earlier, earlier.text, language, started, retried=True)
         customer = store.add_message(
             session, conversation, Role.CUSTOMER, text, client_id=client_id
         )
@@ -278,7 +281,9 @@ class ConversationManager:
         customer = pending.customer
         if conversation.status in _WITH_PEOPLE:
             return Turn(customer, None)
-        earlier = store.reply_to(session, customer.id)
+        # Only a retried message can have been answered meanwhile (and the unique index on
+        # reply_to_id refuses a second reply even then).
+        earlier = store.reply_to(session, customer.id) if pending.retried else None
         if earlier is not None:
             return Turn(customer, earlier)
         decision = decide(prediction, self.thresholds_for(engine))

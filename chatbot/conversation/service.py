@@ -103,8 +103,8 @@ class ChatService:
                 return step.result
             pending = step.result
             try:
-                if step.behind:
-                    await self.db.read(self.manager.catch_up)
+                if step.behind:  # encodes new phrasings: on the model's thread
+                    await self.batcher.run(lambda: self.db.read_now(self.manager.catch_up))
                 engine, prediction = await self.batcher.predict(pending.text)
                 step = await self.db.write(
                     lambda session: self._respond(
@@ -195,12 +195,14 @@ class ChatService:
         self, session: Session, conversation: Conversation, before: ConversationStatus, turn: Turn
     ) -> list[tuple[str, Event]]:
         channel = conversation_channel(conversation.id)
+        # Most conversations have no live watcher: their events are not even built.
+        listened = self.bus.listened(channel)
         events: list[tuple[str, Event]] = [
             (channel, {"type": "message", "message": self.view(message)})
             for message in (turn.customer, turn.reply)
-            if message is not None
+            if message is not None and listened
         ]
-        if conversation.status != before:
+        if conversation.status != before and listened:
             events.append((channel, customer_status_event(conversation)))
         if takeover.concerns_queue(before, conversation.status):
             # It just asked for a person, or a person is (about to be) reading along.

@@ -126,6 +126,10 @@ class Database:
             _read, self._read_sessions, work, limiter=self._readers
         )
 
+    def read_now(self, work: Callable[[Session], T]) -> T:
+        """:meth:`read` on the calling thread (one that may block)."""
+        return _read(self._read_sessions, work)
+
     def dispose(self) -> None:
         self.engine.dispose()
         if self._read_engine is not None:
