@@ -17,9 +17,9 @@ def test_int8_is_a_quantised_copy_that_leaves_the_original_alone(
 ) -> None:
     quantised = with_precision(real_encoder, "int8")
     assert quantised.precision == "int8" and real_encoder.precision == "fp32"
-    assert any(
-        "quantized" in type(module).__module__ for module in quantised.model.modules()
-    ), "no quantised layer"
+    assert any("quantized" in type(module).__module__ for module in quantised.model.modules()), (
+        "no quantised layer"
+    )
     assert not any("quantized" in type(m).__module__ for m in real_encoder.model.modules())
     texts = ["where is my parcel", "can I return a sofa"]
     similarity = (quantised.encode(texts) * real_encoder.encode(texts)).sum(dim=1)
