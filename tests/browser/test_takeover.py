@@ -12,9 +12,10 @@ from playwright.sync_api import Page, expect
 from chatbot.db.models import Conversation
 from chatbot.db.session import make_engine, make_session_factory
 from tests.browser.conftest import LiveServer, sign_in
-from tests.browser.test_widget import BOT, _answer, _ask
+from tests.browser.test_widget import BOT, CUSTOMER, _answer, _ask
 
-pytestmark = pytest.mark.browser
+# The live server loads the real model.
+pytestmark = [pytest.mark.browser, pytest.mark.model]
 
 STAFF = '[data-testid="chatbot-message"][data-role="staff"]'
 SYSTEM = '[data-testid="chatbot-message"][data-role="system"]'
@@ -109,7 +110,14 @@ def test_a_person_takes_over_hands_back_and_closes(
         "Is my order on its way?"
     )
     expect(staff.get_by_test_id("live-customer-typing")).to_be_hidden()
-    customer.wait_for_timeout(2000)
+    # The send has come back (the widget drops "pending" only with the server's answer in hand,
+    # a bot reply included) ...
+    expect(customer.locator(f"{CUSTOMER}[data-pending]")).to_have_count(0)
+    # ... and a reply the staff member sends now reaches the customer after anything the bot
+    # could have said to that message: the bot had its chance, and stayed silent.
+    reply_box.fill("Let me check that for you.")
+    reply_box.press("Enter")
+    expect(customer.locator(STAFF).last).to_contain_text("Let me check that for you.")
     expect(customer.locator(BOT)).to_have_count(bot_answers)
     staff.screenshot(path=screenshots / "staff-live-desktop.png", full_page=True)
 

@@ -10,7 +10,8 @@ from playwright.sync_api import Page, Route, expect
 from chatbot.events import conversation_channel
 from tests.browser.conftest import TINY_KNOWLEDGE_BASE, LiveServer
 
-pytestmark = pytest.mark.browser
+# The live server loads the real model.
+pytestmark = [pytest.mark.browser, pytest.mark.model]
 
 SHADOW_ROOT = "document.querySelector('[data-chatbot-widget]').shadowRoot"
 CUSTOMER = '[data-testid="chatbot-message"][data-role="customer"]'
@@ -44,13 +45,63 @@ def _shadow_active_testid(page: Page) -> str | None:
     return page.evaluate(f"{SHADOW_ROOT}.activeElement?.dataset.testid ?? null")
 
 
+def _conversation_id(page: Page) -> str:
+    conversation_id: str = page.evaluate(
+        "() => Object.values(JSON.parse(localStorage.getItem('chatbot.conversation')))[0].id"
+    )
+    return conversation_id
+
+
+def _subscribed_channel(page: Page, live_server: LiveServer) -> str:
+    """The page's conversation channel, once the widget's socket listens on it."""
+    channel = conversation_channel(_conversation_id(page))
+    bus = live_server.app.state.bus
+    for _ in range(100):  # the widget opens its socket once the conversation exists
+        if bus.subscriber_count(channel):
+            break
+        page.wait_for_timeout(50)
+    assert bus.subscriber_count(channel) == 1
+    return channel
+
+
+def _live_events_handled(page: Page, live_server: LiveServer, channel: str) -> None:
+    """Return once the widget has handled every live event published on ``channel`` so far.
+
+    The socket delivers events in order, and the widget holds back messages only while a send is
+    in flight: once it is idle, a staff typing event published now shows after everything before
+    it was handled. The marker is then taken back.
+    """
+    expect(page.get_by_test_id("chatbot-log")).to_have_attribute("aria-busy", "false")
+    bus = live_server.app.state.bus
+    bus.publish(channel, {"type": "typing", "role": "staff", "typing": True})
+    expect(page.get_by_text("A person is typing…")).to_be_visible()
+    bus.publish(channel, {"type": "typing", "role": "staff", "typing": False})
+    expect(page.get_by_text("A person is typing…")).to_be_hidden()
+
+
+def _failed_image_loaded(page: Page) -> None:
+    """Return once an image asked for now from the URL of the payload's <img src=x> has failed.
+
+    An <img onerror> anywhere in the page, asked for earlier, has had its chance to run by then.
+    """
+    page.evaluate(
+        """() => new Promise((resolve) => {
+            const probe = new Image();
+            probe.onerror = resolve;
+            probe.src = "x";
+        })"""
+    )
+
+
 def test_the_paraphrases_are_not_stored_phrasings() -> None:
     assert RETURNS_PARAPHRASE.lower() not in _phrasings("returns")
     assert DELIVERY_PARAPHRASE.lower() not in _phrasings("delivery_time")
     assert CONTACT_PARAPHRASE.lower() not in _phrasings("contact")
 
 
-def test_demo_page_answers_follows_up_resumes_and_never_runs_markup(new_page, screenshots) -> None:
+def test_demo_page_answers_follows_up_resumes_and_never_runs_markup(
+    new_page, live_server: LiveServer, screenshots
+) -> None:
     page = new_page()
     page.goto("/")
     expect(page).to_have_title(re.compile("Harbor & Pine"))
@@ -77,6 +128,7 @@ def test_demo_page_answers_follows_up_resumes_and_never_runs_markup(new_page, sc
     link = page.locator(BOT).last.locator("a")
     expect(link).to_have_attribute("target", "_blank")
     expect(link).to_have_attribute("rel", "noopener noreferrer")
+    channel = _subscribed_channel(page, live_server)
 
     follow_up = page.get_by_test_id("chatbot-followup").filter(
         has_text="When will I get my refund?"
@@ -93,7 +145,7 @@ def test_demo_page_answers_follows_up_resumes_and_never_runs_markup(new_page, sc
     )
 
     # The live socket also delivers every message the POSTs returned: none may show twice.
-    page.wait_for_timeout(500)
+    _live_events_handled(page, live_server, channel)
     expect(page.locator(CUSTOMER)).to_have_count(2)
     expect(page.locator(BOT)).to_have_count(2)
 
@@ -112,7 +164,7 @@ def test_demo_page_answers_follows_up_resumes_and_never_runs_markup(new_page, sc
     expect(answer).to_contain_text("likes a damp cloth")
     expect(answer).to_contain_text("Never put it in the dishwasher")
     expect(answer.locator("strong")).to_have_text("Oiled oak")
-    page.wait_for_timeout(300)  # an image's onerror would fire by now
+    _failed_image_loaded(page)
     assert page.evaluate("typeof window.__pwned") == "undefined"
     dangerous = page.evaluate(
         f"""() => {{
@@ -167,16 +219,8 @@ def test_live_events_and_customer_text_stays_text(new_page, live_server: LiveSer
     expect(page.locator(BOT)).to_have_count(1)
     assert page.locator(CUSTOMER).last.locator("b, img").count() == 0
 
-    conversation_id = page.evaluate(
-        "() => Object.values(JSON.parse(localStorage.getItem('chatbot.conversation')))[0].id"
-    )
-    channel = conversation_channel(conversation_id)
+    channel = _subscribed_channel(page, live_server)
     bus = live_server.app.state.bus
-    for _ in range(100):  # the widget opens its socket once the conversation exists
-        if bus.subscriber_count(channel):
-            break
-        page.wait_for_timeout(50)
-    assert bus.subscriber_count(channel) == 1
 
     bus.publish(channel, {"type": "status", "status": "with_staff"})
     expect(page.get_by_test_id("chatbot-status")).to_have_text(re.compile("A person has joined"))
@@ -202,8 +246,9 @@ def test_live_events_and_customer_text_stays_text(new_page, live_server: LiveSer
     expect(staff).to_contain_text("Let me check that for you")
     expect(staff.locator("em")).to_have_text("check")
     expect(page.get_by_text("A person is typing…")).to_be_hidden()
-    page.wait_for_timeout(300)
+    _live_events_handled(page, live_server, channel)
     expect(staff).to_have_count(1)
+    _failed_image_loaded(page)
     assert page.evaluate("typeof window.__pwned") == "undefined"
 
 
