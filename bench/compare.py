@@ -29,6 +29,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from banking77_base import read_dataset, run_step, write_evaluation_file, write_knowledge_base
 
@@ -37,6 +38,8 @@ OUT = ROOT / "bench" / "out"
 CHATBOT = Path(sys.executable).parent / "chatbot"
 
 Rows = list[tuple[str, str]]
+SETFIT_BATCH = 16  # pairs a contrastive step
+SETFIT_PROBE_STEPS = 12  # measured to set SetFit's budget; the first is warm-up
 
 
 def sample(train: Rows, per_intent: int | None, seed: int) -> Rows:
@@ -90,40 +93,76 @@ def tfidf_logreg(train: Rows, test: Rows, seed: int) -> tuple[float, float]:
     return accuracy(list(model.predict([t for t, _ in test])), test), seconds
 
 
-def setfit(train: Rows, test: Rows, seed: int, budget_s: float | None) -> tuple[float, float]:
+def _setfit_trainer(train: Rows, seed: int, max_steps: int, callbacks: list | None = None) -> Any:
     from datasets import Dataset
     from setfit import SetFitModel, Trainer, TrainingArguments
 
     from chatbot.nlu.encoder import packaged_model_dir
 
-    model = SetFitModel.from_pretrained(str(packaged_model_dir()))
-    # SetFit's default of 20 pairs per example takes far longer than ours on the full set; cap its
-    # contrastive steps so that its training takes as long as ours did (about 1.45 steps of 16
-    # pairs a second measured here for SetFit on this machine).
-    pairs_per_second = 23.0
-    max_steps = -1
-    if budget_s is not None:
-        max_steps = max(10, int(budget_s * pairs_per_second / 16))
     arguments = TrainingArguments(
-        batch_size=16,
+        batch_size=SETFIT_BATCH,
         num_epochs=1,
         num_iterations=20,
         max_steps=max_steps,
         seed=seed,
         output_dir=str(ROOT / "bench" / "var" / "setfit-checkpoints"),
     )
-    trainer = Trainer(
-        model=model,
+    return Trainer(
+        model=SetFitModel.from_pretrained(str(packaged_model_dir())),
         args=arguments,
         train_dataset=Dataset.from_dict(
             {"text": [t for t, _ in train], "label": [k for _, k in train]}
         ),
+        callbacks=callbacks,
     )
+
+
+def setfit_steps_per_second(train: Rows, seed: int) -> float:
+    """SetFit's contrastive steps a second, measured now on a throwaway copy of the model.
+
+    The clock runs from the end of the first step (warm-up: allocation, first batches) to the end
+    of the last, so loading the model and fitting its classifier head are not counted.
+    """
+    from transformers import TrainerCallback
+
+    ends: list[float] = []
+
+    class StepClock(TrainerCallback):
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            ends.append(time.perf_counter())
+
+    _setfit_trainer(train, seed, SETFIT_PROBE_STEPS, [StepClock()]).train()
+    if len(ends) < 2 or ends[-1] <= ends[0]:
+        raise RuntimeError(f"SetFit's probe recorded {len(ends)} steps: cannot measure its speed")
+    return (len(ends) - 1) / (ends[-1] - ends[0])
+
+
+def setfit_steps_for(budget_s: float, steps_per_second: float) -> int:
+    """The contrastive steps that fit in ``budget_s`` at the measured speed (at least 10)."""
+    return max(10, int(budget_s * steps_per_second))
+
+
+def setfit(train: Rows, test: Rows, seed: int, budget_s: float | None) -> tuple[float, float, dict]:
+    # SetFit's default of 20 pairs per example takes far longer than ours on the full set: cap its
+    # contrastive steps so that its training takes as long as ours did, at the speed SetFit shows
+    # on this machine in this run.
+    extra: dict = {}
+    max_steps = -1
+    if budget_s is not None:
+        steps_per_second = setfit_steps_per_second(train, seed)
+        max_steps = setfit_steps_for(budget_s, steps_per_second)
+        extra = {
+            "budget_seconds": round(budget_s, 1),
+            "measured_steps_per_second": round(steps_per_second, 3),
+            "max_steps": max_steps,
+        }
+        print(f"setfit: {json.dumps(extra)}", flush=True)
+    trainer = _setfit_trainer(train, seed, max_steps)
     started = time.perf_counter()
     trainer.train()
     seconds = time.perf_counter() - started
-    predicted = [str(p) for p in model.predict([t for t, _ in test])]
-    return accuracy(predicted, test), seconds
+    predicted = [str(p) for p in trainer.model.predict([t for t, _ in test])]
+    return accuracy(predicted, test), seconds, extra
 
 
 def ours(train: Rows, test: Rows, seed: int, epochs: int | None) -> tuple[float, float, dict]:
@@ -183,7 +222,7 @@ def main() -> None:
                 acc, seconds, extra = ours(train, test, seed, args.epochs)
                 budget = seconds
             elif method == "setfit":
-                acc, seconds = setfit(train, test, seed, budget)
+                acc, seconds, extra = setfit(train, test, seed, budget)
             else:
                 acc, seconds = globals()[method](train, test, seed)
             row = {"seed": seed, "accuracy": round(acc, 4), "train_seconds": round(seconds, 1)}
@@ -191,18 +230,26 @@ def main() -> None:
             print(json.dumps({"method": method, **row}), flush=True)
     OUT.mkdir(parents=True, exist_ok=True)
     saved = OUT / f"compare_{args.setting}.json"
-    # Methods are often run separately (each needs the machine alone): keep the others' results.
+    # Methods are often run separately (each needs the machine alone): the file keeps the others'
+    # latest rows, but the table below shows this run's rows only.
     merged = json.loads(saved.read_text()) if saved.exists() else {}
     merged.update(results)
     saved.write_text(json.dumps(merged, indent=2))
-    results = merged
-    print(f"\n| method | accuracy ({args.setting}, {len(args.seeds)} seed(s)) | train s |")
-    print("| --- | --- | --- |")
+    print(table(results, args.setting, len(args.seeds)))
+
+
+def table(results: dict[str, list[dict]], setting: str, seeds: int) -> str:
+    """This run's results as a Markdown table: mean accuracy (± stdev over seeds), train time."""
+    lines = [
+        f"\n| method | accuracy ({setting}, {seeds} seed(s)) | train s |",
+        "| --- | --- | --- |",
+    ]
     for method, rows in results.items():
         accs = [r["accuracy"] for r in rows]
         spread = f" ± {statistics.stdev(accs):.4f}" if len(accs) > 1 else ""
         secs = statistics.mean(r["train_seconds"] for r in rows)
-        print(f"| {method} | {statistics.mean(accs):.4f}{spread} | {secs:.0f} |")
+        lines.append(f"| {method} | {statistics.mean(accs):.4f}{spread} | {secs:.0f} |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
