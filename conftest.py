@@ -23,12 +23,6 @@ from chatbot.nlu.encoder import SentenceEncoder
 # Session-scoped fixtures that hold the real encoder: once built, they hand it out without loading
 # it again, so a test asking for one is checked by name, whatever ran first.
 REAL_MODEL_FIXTURES = frozenset({"real_encoder", "live_server"})
-# The engine's example needs the real model and names it never defines (it wants
-# `from chatbot.nlu.encoder import SentenceEncoder` and an `intents` list); engine.py is being
-# rewritten elsewhere, so it is skipped here until it gets them.
-BROKEN_DOCTESTS = {
-    "chatbot.nlu.engine.IntentEngine": "needs the real model and names it does not define",
-}
 _LOADED = pytest.StashKey[list[str]]()
 
 
@@ -43,8 +37,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         # An example that loads an encoder is a model test like any other.
         if any("from_pretrained(" in example.source for example in item.dtest.examples):
             item.add_marker(pytest.mark.model)
-        if item.name in BROKEN_DOCTESTS:
-            item.add_marker(pytest.mark.skip(reason=BROKEN_DOCTESTS[item.name]))
 
 
 @pytest.hookimpl(wrapper=True)

@@ -236,7 +236,24 @@ async def customer(
             level.acknowledged[client_id] = (answer["message"]["id"], reply and reply["id"])
 
 
-async def staff(session: aiohttp.ClientSession, url: str, level: Level, deadline: float) -> None:
+async def reference_conversation(session: aiohttp.ClientSession, url: str) -> str:
+    """A conversation of ordinary length (ten turns) for the staff member to open."""
+    async with session.post(f"{url}/api/v1/conversations") as response:
+        created = await response.json()
+    headers = {"Authorization": f"Bearer {created['token']}"}
+    for question, _intent in SHOP_QUESTIONS[:10]:
+        async with session.post(
+            f"{url}/api/v1/conversations/{created['id']}/messages",
+            json={"text": question},
+            headers=headers,
+        ) as response:
+            await response.read()
+    return str(created["id"])
+
+
+async def staff(
+    session: aiohttp.ClientSession, url: str, level: Level, deadline: float, conversation: str
+) -> None:
     async with session.get(f"{url}/login") as response:
         await response.read()
     csrf = next((c.value for c in session.cookie_jar if c.key == "chatbot_login_csrf"), "")
@@ -246,25 +263,23 @@ async def staff(session: aiohttp.ClientSession, url: str, level: Level, deadline
         if response.status != 200 or "csrf-token" not in page:
             level.statuses[f"staff sign-in {response.status}"] += 1
             return
-    conversation: str | None = None
+    pages = {
+        "queue (JSON)": f"{url}/api/v1/staff/queue",
+        "transcripts": f"{url}/staff",
+        "transcript": f"{url}/staff/conversations/{conversation}",
+    }
     while time.monotonic() < deadline:
-        pages = {"queue (JSON)": f"{url}/api/v1/staff/queue", "transcripts": f"{url}/staff"}
-        if conversation:
-            pages["transcript"] = f"{url}/staff/conversations/{conversation}"
         for name, page_url in pages.items():
             started = time.perf_counter()
             async with session.get(page_url) as response:
                 body = await response.text()
             level.staff_ms.setdefault(name, []).append((time.perf_counter() - started) * 1000)
-            if response.status != 200:
+            if response.status != 200 or not body:
                 level.statuses[f"staff {name} {response.status}"] += 1
-            if name == "transcripts" and conversation is None:
-                found = re.search(r"/staff/conversations/([0-9a-f-]{36})", body)
-                conversation = found.group(1) if found else None
         await asyncio.sleep(STAFF_EVERY_S)
 
 
-async def run_level(url: str, customers: int, seconds: float) -> Level:
+async def run_level(url: str, customers: int, seconds: float, with_staff: bool = True) -> Level:
     level = Level(customers)
     timeout = aiohttp.ClientTimeout(total=CLIENT_TIMEOUT_S)
     connector = aiohttp.TCPConnector(limit=0)
@@ -275,10 +290,11 @@ async def run_level(url: str, customers: int, seconds: float) -> Level:
             timeout=timeout, cookie_jar=aiohttp.CookieJar(unsafe=True)
         ) as staff_session,
     ):
+        conversation = await reference_conversation(session, url)
         started = time.monotonic()
         deadline = started + seconds
         await asyncio.gather(
-            staff(staff_session, url, level, deadline),
+            *([staff(staff_session, url, level, deadline, conversation)] if with_staff else []),
             *(customer(session, url, level, n, deadline) for n in range(customers)),
         )
         level.seconds = time.monotonic() - started
@@ -336,6 +352,7 @@ def profile(pid: int, seconds: int, out: Path) -> subprocess.Popen[bytes]:
         [
             str(py_spy),
             "record",
+            "--gil",
             "--pid",
             str(pid),
             "--duration",
@@ -446,6 +463,7 @@ def main() -> int:
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--dataset", type=Path, default=ROOT.parent / "shared/datasets/banking77")
     parser.add_argument("--profile", type=int, default=0, help="py-spy the server at this level")
+    parser.add_argument("--no-staff", action="store_true", help="no staff member loads pages")
     args = parser.parse_args()
     levels = [int(n) for n in args.levels.split(",")]
     databases = args.databases.split(",")
@@ -467,7 +485,9 @@ def main() -> int:
                 if customers == args.profile:
                     collapsed = OUT / f"load-profile-{kind}.txt"
                     spy = profile(server.process.pid, int(args.seconds * 0.8), collapsed)
-                level = asyncio.run(run_level(server.url, customers, args.seconds))
+                level = asyncio.run(
+                    run_level(server.url, customers, args.seconds, not args.no_staff)
+                )
                 if spy is not None:
                     spy.wait(timeout=60)
                     profiles[kind] = top_costs(collapsed)

@@ -38,7 +38,10 @@ class Settings(BaseSettings):
         "packaged all-MiniLM-L6-v2 (its weights' sha256 is verified on load).",
     )
     torch_threads: int = Field(
-        0, ge=0, description="CPU threads for torch. 0: one per available core."
+        0,
+        ge=0,
+        description="CPU threads for torch. 0: one per available core, less one while serving "
+        "(the web threads need one).",
     )
     inference_precision: Literal["auto", "fp32", "bf16", "int8"] = Field(
         "auto",

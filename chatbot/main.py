@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 import anyio.to_thread
 from fastapi import FastAPI
@@ -35,7 +36,7 @@ from chatbot.db.session import Database
 from chatbot.events import InProcessEventBus
 from chatbot.jobs import InProcessJobRunner
 from chatbot.nlu.batching import MicroBatcher, model_thread
-from chatbot.nlu.encoder import resolve_device
+from chatbot.nlu.encoder import configure_threads, resolve_device
 from chatbot.nlu.engine import Encoder
 from chatbot.runtime import build_manager, load_encoder
 
@@ -65,6 +66,9 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
             encoder
             if encoder is not None
             else await loop.run_in_executor(inference, load_encoder, settings)
+        )
+        await loop.run_in_executor(
+            inference, partial(configure_threads, settings.torch_threads, serving=True)
         )
         manager = await loop.run_in_executor(
             inference, build_manager, settings, loaded, db.sessions

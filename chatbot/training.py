@@ -20,7 +20,7 @@ from chatbot.db import model_versions as registry
 from chatbot.db import training as runs
 from chatbot.db.knowledge import load_intents
 from chatbot.db.models import ModelVersion, RunStatus, TrainingRun
-from chatbot.nlu.encoder import SentenceEncoder, file_sha256, resolve_device
+from chatbot.nlu.encoder import SentenceEncoder, all_threads, file_sha256, resolve_device
 from chatbot.nlu.model import ModelCard, save_model
 from chatbot.nlu.pipeline import (
     Example,
@@ -68,7 +68,8 @@ def execute_run(
         runs.mark_running(session, run)
         session.commit()
         try:
-            version = _train(settings, session, run, load_base, on_progress)
+            with all_threads(settings.torch_threads):
+                version = _train(settings, session, run, load_base, on_progress)
         except TrainingCancelled:
             session.rollback()
             runs.finish_run(session, run, RunStatus.CANCELLED, error="cancelled")

@@ -212,17 +212,20 @@ class ConversationManager:
         *,
         chosen_intent: str | None = None,
         client_id: str | None = None,
+        resent: bool = True,
     ) -> Turn | Pending:
         """Store a customer message; answer it now when that needs no model.
 
         ``chosen_intent`` is set when the customer clicked a suggestion or follow-up button: the
         bot answers that intent rather than guessing again. ``client_id`` makes a retried send
         idempotent: the message is stored once, and its reply, if any, is returned again.
+        ``resent=False`` skips looking for an earlier copy: the caller lets the unique index
+        refuse one (IntegrityError) and then calls again with ``resent=True``.
 
         Returns the finished turn, or what the model must understand before :meth:`respond`.
         """
         started = time.perf_counter()
-        if client_id is not None:
+        if client_id is not None and resent:
             earlier = store.find_sent(session, conversation.id, client_id)
             if earlier is not None:
                 reply = store.reply_to(session, earlier.id)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from chatbot.conversation import takeover
@@ -93,11 +94,18 @@ class ChatService:
         self.pending += 1
         try:
             with self.batcher.coming():
-                step = await self.db.write(
-                    lambda session: self._receive(
-                        session, conversation_id, token, text, chosen_intent, client_id
+                try:  # most messages are sent once: no query looks for an earlier copy
+                    step = await self.db.write(
+                        lambda session: self._receive(
+                            session, conversation_id, token, text, chosen_intent, client_id, False
+                        )
                     )
-                )
+                except IntegrityError:  # the same client_id again: a retry
+                    step = await self.db.write(
+                        lambda session: self._receive(
+                            session, conversation_id, token, text, chosen_intent, client_id, True
+                        )
+                    )
             self._publish(step.events)
             if isinstance(step.result, Turn):
                 return step.result
@@ -152,6 +160,7 @@ class ChatService:
         text: str,
         chosen_intent: str | None,
         client_id: str | None,
+        resent: bool,
     ) -> _Step:
         conversation = self._conversation(session, conversation_id, token)
         current = revisions.current(session)
@@ -162,7 +171,12 @@ class ChatService:
             self.manager.follow_settings(session)
         before = conversation.status
         result = self.manager.receive(
-            session, conversation, text, chosen_intent=chosen_intent, client_id=client_id
+            session,
+            conversation,
+            text,
+            chosen_intent=chosen_intent,
+            client_id=client_id,
+            resent=resent,
         )
         step = _Step(result, behind=behind)
         if isinstance(result, Turn) and not result.repeated:

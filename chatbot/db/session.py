@@ -38,13 +38,13 @@ def make_engine(
             SQLAlchemy's TimeoutError (which the web app answers with 503 and Retry-After).
     """
     parsed = make_url(url)
-    kwargs.setdefault("pool_timeout", pool_timeout)
     if parsed.get_backend_name() == "sqlite":
         in_memory = not parsed.database or parsed.database == ":memory:"
-        if not in_memory:
+        if not in_memory:  # an in-memory database has one connection per thread, no pool
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)  # type: ignore[arg-type]
             kwargs.setdefault("pool_size", pool_size)
             kwargs.setdefault("max_overflow", pool_size)
+            kwargs.setdefault("pool_timeout", pool_timeout)
         # The web app serves requests from a thread pool: one connection may move between threads.
         kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
         engine = create_engine(url, **kwargs)
@@ -57,6 +57,7 @@ def make_engine(
         event.listen(engine, "begin", lambda conn: conn.exec_driver_sql(begin))
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("pool_timeout", pool_timeout)
     kwargs.setdefault("pool_size", pool_size)
     kwargs.setdefault("max_overflow", pool_size)
     return create_engine(url, **kwargs)

@@ -9,7 +9,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -56,11 +57,26 @@ def resolve_device(device: str = "auto") -> torch.device:
     return torch.device(device)
 
 
-def configure_threads(threads: int = 0) -> None:
-    """Use one torch thread per core we may run on (0), or the number given."""
+def configure_threads(threads: int = 0, *, serving: bool = False) -> int:
+    """Use the number of torch threads given, or (0) one per core we may run on, less one when
+    serving: the web threads need a core of their own, and torch's threads waiting on each other
+    behind them made batches several times slower on two cores. Returns the number before."""
     if threads <= 0:
-        threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+        threads = cores - 1 if serving else cores
+    before = torch.get_num_threads()
     torch.set_num_threads(max(1, threads))
+    return before
+
+
+@contextmanager
+def all_threads(threads: int = 0) -> Iterator[None]:
+    """Every core for torch while the block runs (training inside the web process)."""
+    before = configure_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 class SentenceEncoder:
@@ -90,6 +106,10 @@ class SentenceEncoder:
         self.max_length = max_length
         # fp32, bf16 (autocast) or int8 (a dynamically quantised copy): see chatbot.nlu.precision.
         self.precision = precision
+        # A TorchScript trace of the model for serving on a CPU (chatbot.nlu.precision): one call
+        # into C++ that leaves Python's lock to the web threads, where the eager model takes and
+        # gives it back at every one of its few hundred operations.
+        self.traced: torch.jit.ScriptModule | None = None
 
     @classmethod
     def from_pretrained(
@@ -166,7 +186,10 @@ class SentenceEncoder:
         # where it was measured to win (chatbot.nlu.precision).
         bf16 = self.device.type == "cuda" or self.precision == "bf16"
         with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=bf16):
-            hidden = self.model(**batch).last_hidden_state
+            if self.traced is not None:
+                hidden = self.traced(batch["input_ids"], batch["attention_mask"])
+            else:
+                hidden = self.model(**batch).last_hidden_state
         return mean_pool(hidden.float(), batch["attention_mask"]).cpu()
 
 

@@ -94,6 +94,12 @@ class IntentEngine:
     """Understands customer messages against the current knowledge base.
 
     Example:
+        >>> from chatbot.knowledge.spec import IntentSpec
+        >>> from chatbot.nlu.encoder import SentenceEncoder
+        >>> intents = [
+        ...     IntentSpec("track_order", "Follow it here.", ("where is my order",)),
+        ...     IntentSpec("returns", "Send it back.", ("how do I return an item",)),
+        ... ]
         >>> engine = IntentEngine(SentenceEncoder.from_pretrained(), version="base-53aa51172d14")
         >>> engine.load_knowledge(intents, revision=1)
         >>> engine.predict(["my parcel never came"])[0].intent

@@ -42,3 +42,15 @@ def test_the_chosen_mode_costs_at_most_the_allowed_accuracy(real_encoder: Senten
 def test_an_unknown_mode_is_refused(real_encoder: SentenceEncoder) -> None:
     with pytest.raises(ValueError, match="unknown precision 'fp8'"):
         with_precision(real_encoder, "fp8")
+
+
+def test_the_traced_serving_model_gives_the_eager_models_vectors_at_any_shape(
+    real_encoder: SentenceEncoder,
+) -> None:
+    serving = with_precision(real_encoder, "fp32")
+    assert serving.traced is not None and real_encoder.traced is None
+    long = "my parcel is late " * 60  # past max_length: truncated the same way
+    for texts in (["hi"], ["where is my parcel", "a much longer question about a refund"], [long]):
+        assert torch.allclose(serving.encode(texts), real_encoder.encode(texts), atol=1e-5)
+    many = [f"question number {i} about delivery {'soon ' * (i % 7)}" for i in range(70)]
+    assert torch.allclose(serving.encode(many), real_encoder.encode(many), atol=1e-5)
