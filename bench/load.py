@@ -408,6 +408,12 @@ def percentile(samples: list[float], q: int) -> float:
     return round(statistics.quantiles(samples, n=100, method="inclusive")[q - 1], 1)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def summarise(kind: str, level: Level, checked: dict[str, int]) -> dict[str, Any]:
     errors = {k: v for k, v in level.statuses.items() if k != "200"}
     staff_all = [ms for samples in level.staff_ms.values() for ms in samples]
@@ -485,13 +491,21 @@ def main() -> int:
                 if customers == args.profile:
                     collapsed = OUT / f"load-profile-{kind}.txt"
                     spy = profile(server.process.pid, int(args.seconds * 0.8), collapsed)
+                cpu_before, client_before = cpu_seconds(server.process.pid), time.process_time()
                 level = asyncio.run(
                     run_level(server.url, customers, args.seconds, not args.no_staff)
                 )
+                server_cpu = cpu_seconds(server.process.pid) - cpu_before
+                client_cpu = time.process_time() - client_before
                 if spy is not None:
                     spy.wait(timeout=60)
                     profiles[kind] = top_costs(collapsed)
                 row = summarise(kind, level, reconcile(server.database_url, level))
+                row["server_cpu_cores"] = round(server_cpu / level.seconds, 2)
+                row["client_cpu_cores"] = round(client_cpu / level.seconds, 2)
+                row["server_cpu_ms_per_message"] = round(
+                    1000 * server_cpu / max(1, len(level.latencies_ms)), 2
+                )
                 rows.append(row)
                 print(json.dumps(row), flush=True)
         finally:
