@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-START_TIMEOUT_S = 120
+START_TIMEOUT_S = 240  # loading the real model on a busy machine
 
 
 def free_port() -> int:

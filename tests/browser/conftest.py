@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.servers import serving
 
 CHROMIUM = Path(os.environ.get("CHATBOT_TEST_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -26,7 +26,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
-SERVER_START_TIMEOUT_S = 240
 
 XSS_PAYLOAD = '<script>window.__pwned = 1</script> <img src=x onerror="window.__pwned=2">'
 
@@ -93,12 +92,6 @@ class LiveServer:
     database_url: str
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def chromium_executable() -> str:
     if not CHROMIUM.exists():
@@ -123,8 +116,6 @@ def browser(chromium_executable: str) -> Iterator[object]:
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """The real app on a free 127.0.0.1 port."""
-    import uvicorn
-
     from chatbot.config import Settings
     from chatbot.db.knowledge import import_intents
     from chatbot.db.migrate import upgrade
@@ -147,21 +138,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         engine.dispose()
 
     app = create_app(Settings(database_url=database_url, data_dir=data_dir))
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, name="live-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-    while not server.started:
-        if not thread.is_alive():
-            pytest.fail("the app did not start: see the log above")
-        if time.monotonic() > deadline:
-            server.should_exit = True
-            pytest.fail(f"the app did not start within {SERVER_START_TIMEOUT_S} s")
-        time.sleep(0.05)
-    yield LiveServer(url=f"http://127.0.0.1:{port}", app=app, database_url=database_url)
-    server.should_exit = True
-    thread.join(timeout=30)
+    with serving(app) as url:
+        yield LiveServer(url=url, app=app, database_url=database_url)
 
 
 @pytest.fixture
