@@ -194,21 +194,18 @@ def _manager(settings: Settings) -> tuple[Any, Any]:
 
 
 def ask_command(args: argparse.Namespace, settings: Settings) -> int:
-    from chatbot.api.schemas import MessagePublic
-    from chatbot.db.conversations import start_conversation
 
     text = args.text.strip()
     if not text:
         raise UserError("TEXT: the message is empty")
     manager, factory = _manager(settings)
     with factory() as session:
-        # A real turn, rolled back: the answer is exactly what a customer would get, and the
-        # transcripts stay free of command-line questions.
-        conversation, _ = start_conversation(session)
-        turn = manager.handle_message(session, conversation, text)
-        reply = MessagePublic.of(turn.reply) if turn.reply else None
-        session.rollback()
-    assert reply is not None
+        manager.follow_settings(session)  # the admin's texts and thresholds
+    started = time.perf_counter()
+    # Exactly what a customer's first message would get, and nothing is stored.
+    preview = manager.preview(text)
+    latency_ms = round((time.perf_counter() - started) * 1000, 2)
+    reply = preview.reply
     if args.json:
         print(
             json.dumps(
@@ -216,12 +213,12 @@ def ask_command(args: argparse.Namespace, settings: Settings) -> int:
                     "answer": reply.text,
                     "intent": reply.intent,
                     "confidence": reply.confidence,
-                    "action": reply.action,
-                    "handoff": reply.handoff,
-                    "suggestions": [s.model_dump() for s in reply.suggestions],
-                    "follow_ups": [f.model_dump() for f in reply.follow_ups],
-                    "model": reply.model_version,
-                    "latency_ms": turn.reply.latency_ms if turn.reply else None,
+                    "action": reply.action.value,
+                    "handoff": reply.action.value == "handoff",
+                    "suggestions": reply.suggestions,
+                    "follow_ups": reply.follow_ups,
+                    "model": preview.version,
+                    "latency_ms": latency_ms,
                 },
                 ensure_ascii=False,
             )
@@ -229,9 +226,10 @@ def ask_command(args: argparse.Namespace, settings: Settings) -> int:
     else:
         print(reply.text)
         for button in reply.suggestions or reply.follow_ups:
-            print(f"  [{button.question}]")
+            print(f"  [{button['question']}]")
         print(
-            f"({reply.action}: {reply.intent}, confidence {reply.confidence:.2f})", file=sys.stderr
+            f"({reply.action.value}: {reply.intent}, confidence {reply.confidence:.2f})",
+            file=sys.stderr,
         )
     return 0
 

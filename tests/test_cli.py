@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import func, inspect, select
 
 from chatbot.cli import main
-from chatbot.config import get_settings
-from chatbot.db import accounts
+from chatbot.config import Settings, get_settings
+from chatbot.db import accounts, app_settings
 from chatbot.db.knowledge import import_intents, knowledge_revision, load_intents
 from chatbot.db.models import AuditEntry, Conversation, Message, UserRole
 from chatbot.db.session import make_engine, make_session_factory, transaction
@@ -331,6 +331,31 @@ def test_ask_answers_in_json_and_stores_nothing(
     assert fallback["handoff"] is False
     assert fallback["suggestions"] == [{"intent": "human", "question": "Talk to a person"}]
 
+    assert transcript_counts(knowledge_db) == (0, 0)
+
+
+@pytest.mark.model
+def test_ask_says_the_admins_texts_as_a_customer_would_get_them(
+    run: Run, knowledge_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = make_engine(knowledge_db)
+    try:
+        with transaction(make_session_factory(engine)) as session:
+            app_settings.update(
+                session,
+                app_settings.RuntimeSettings.from_settings(Settings()),
+                {"fallback_en": "That one is beyond me.", "greeting_en": "Ahoy!"},
+                "ada@admin.example",
+            )
+    finally:
+        engine.dispose()
+    monkeypatch.setenv("CHATBOT_DATABASE_URL", knowledge_db)
+    result = run("ask", "what is the capital of France", "--json")
+    assert result.code == 0, result.err
+    lost = json.loads(result.out)
+    assert (lost["answer"], lost["action"]) == ("That one is beyond me.", "fallback")
+    hello = json.loads(run("ask", "hello", "--json").out)
+    assert (hello["answer"], hello["action"]) == ("Ahoy!", "smalltalk")
     assert transcript_counts(knowledge_db) == (0, 0)
 
 

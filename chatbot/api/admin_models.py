@@ -23,9 +23,7 @@ from chatbot.api.deps import ManagerDep, SessionDep, SettingsDep, message_text
 from chatbot.api.i18n import request_language, translator
 from chatbot.api.markdown import render_markdown
 from chatbot.api.views import render
-from chatbot.conversation import builtins
-from chatbot.conversation.manager import ConversationManager
-from chatbot.conversation.policies import Action, decide
+from chatbot.conversation.manager import ConversationManager, Preview
 from chatbot.db import model_versions as registry
 from chatbot.db.knowledge import knowledge_revision, load_intents
 from chatbot.db.models import ModelVersion
@@ -273,7 +271,8 @@ def ask_version(
     if row.status != "ready":
         raise HTTPException(status.HTTP_409_CONFLICT, f"model version '{version}' is {row.status}")
     engine = _engine(request, session, settings, manager, row)
-    return _reply(engine, manager, text)
+    manager.follow_settings(session)  # the admin's texts and thresholds, as customers get them
+    return _reply(manager.preview(text, engine))
 
 
 def _engine(
@@ -306,34 +305,18 @@ def _engine(
     return engine
 
 
-def _reply(engine: IntentEngine, manager: ConversationManager, text: str) -> dict[str, Any]:
-    prediction = engine.predict([text])[0]
-    decision = decide(prediction, manager.thresholds_for(engine))
-    language = prediction.language
-
-    def button(key: str) -> dict[str, str] | None:
-        spec = engine.intent(key)
-        return {"intent": key, "question": spec.question} if spec else None
-
-    suggestions: list[dict[str, str] | None] = []
-    if decision.action is Action.ANSWER and decision.intent is not None:
-        spec = engine.intent(decision.intent)
-        reply = spec.answer if spec else ""
-        suggestions = [button(key) for key in (spec.follow_ups if spec else ())]
-    elif decision.action is Action.CLARIFY:
-        reply = builtins.localized(builtins.CLARIFY, language)
-        suggestions = [button(key) for key in decision.suggestions]
-    else:
-        reply = builtins.localized(builtins.FALLBACK, language)
+def _reply(preview: Preview) -> dict[str, Any]:
+    reply, prediction = preview.reply, preview.prediction
     return {
-        "version": engine.version,
-        "intent": prediction.intent,
-        "confidence": round(prediction.confidence, 4),
-        "decision": decision.action.value,
-        "language": language,
+        "version": preview.version,
+        "intent": reply.intent,
+        "confidence": round(reply.confidence, 4),
+        "decision": reply.action.value,
+        "language": preview.language,
         "ranking": [
-            {"intent": r.intent, "confidence": round(r.confidence, 4)} for r in prediction.ranking
+            {"intent": r.intent, "confidence": round(r.confidence, 4)}
+            for r in (prediction.ranking if prediction else ())
         ],
-        "suggestions": [s for s in suggestions if s],
-        "answer_html": render_markdown(reply),
+        "suggestions": reply.suggestions or reply.follow_ups,
+        "answer_html": render_markdown(reply.text),
     }

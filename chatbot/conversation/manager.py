@@ -5,14 +5,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, replace
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy.orm import Session
 
 from chatbot.conversation import builtins
-from chatbot.conversation.policies import Action, Decision, Thresholds, decide
+from chatbot.conversation.policies import Action, Thresholds, decide
 from chatbot.db import app_settings, revisions
 from chatbot.db import conversations as store
 from chatbot.db.knowledge import knowledge_revision, load_intents
@@ -26,6 +25,30 @@ log = logging.getLogger(__name__)
 # Builds a ready engine for a version, reading through the given session or its own.
 EngineLoader = Callable[[str, Session | None], IntentEngine]
 _WITH_PEOPLE = (ConversationStatus.WAITING, ConversationStatus.WITH_STAFF)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What the bot says, before it is stored: the same for a customer, the test pane and
+    `chatbot ask`."""
+
+    text: str
+    action: Action
+    intent: str | None
+    confidence: float
+    suggestions: list[dict[str, str]] = field(default_factory=list)
+    follow_ups: list[dict[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What the bot would say to a message in a new conversation, and what the model made of it
+    (None when a built-in answered without the model)."""
+
+    reply: Reply
+    prediction: Prediction | None
+    version: str
+    language: str
 
 
 @dataclass(frozen=True)
@@ -245,28 +268,32 @@ class ConversationManager:
         if conversation.status is ConversationStatus.CLOSED:
             store.set_status(session, conversation, ConversationStatus.BOT)
 
-        builtin = builtins.match_builtin(text) if chosen_intent is None else None
-        if chosen_intent == builtins.HUMAN or (builtin and builtin.intent == builtins.HUMAN):
-            return Turn(customer, self._handoff(session, conversation, language, started, customer))
         engine = self.engine
-        if chosen_intent is not None and engine.intent(chosen_intent) is not None:
-            reply = self._answer(
-                engine, session, (conversation, customer), chosen_intent, 1.0, started
-            )
-            return Turn(customer, reply)
-        if builtin is not None:
-            reply = self._bot_says(
-                engine,
-                session,
-                (conversation, customer),
-                self.texts.small_talk(builtin.intent, language),
-                started,
-                intent=builtin.intent,
-                confidence=1.0,
-                action=Action.SMALLTALK,
-            )
-            return Turn(customer, reply)
+        if chosen_intent is not None:
+            chosen = self._chosen(engine, chosen_intent, language)
+            if chosen is not None:
+                return Turn(
+                    customer, self._say(engine, session, conversation, customer, chosen, started)
+                )
+        else:
+            builtin = self._builtin(text, language)
+            if builtin is not None:
+                return Turn(
+                    customer, self._say(engine, session, conversation, customer, builtin, started)
+                )
         return Pending(customer, text, language, started)
+
+    def preview(self, text: str, engine: IntentEngine | None = None) -> Preview:
+        """What the bot would say to ``text`` as the first message of a conversation; stores
+        nothing. ``engine``: another model version than the serving one (the test pane)."""
+        engine = engine or self.engine
+        language = detect_language(text)
+        builtin = self._builtin(text, language)
+        if builtin is not None:
+            return Preview(builtin, None, engine.version, language)
+        prediction = engine.predict([text])[0]
+        understood = self._understood(engine, prediction)
+        return Preview(understood, prediction, engine.version, prediction.language)
 
     def respond(
         self,
@@ -289,12 +316,11 @@ class ConversationManager:
         earlier = store.reply_to(session, customer.id) if pending.retried else None
         if earlier is not None:
             return Turn(customer, earlier)
-        decision = decide(prediction, self.thresholds_for(engine))
+        reply = self._understood(engine, prediction)
+        if reply.action is Action.FALLBACK and self._one_fallback_too_many(session, conversation):
+            reply = self._handoff_reply(prediction.language)
         return Turn(
-            customer,
-            self._act(
-                engine, session, conversation, customer, prediction, decision, pending.started
-            ),
+            customer, self._say(engine, session, conversation, customer, reply, pending.started)
         )
 
     def thresholds_for(self, engine: IntentEngine) -> Thresholds:
@@ -311,56 +337,30 @@ class ConversationManager:
             return None
         language = conversation.language or "en"
         self.follow_settings(session)
-        return self._handoff(session, conversation, language, time.perf_counter(), None)
+        reply = self._handoff_reply(language)
+        return self._say(self.engine, session, conversation, None, reply, time.perf_counter())
 
-    def _act(
-        self,
-        engine: IntentEngine,
-        session: Session,
-        conversation: Conversation,
-        customer: Message,
-        prediction: Prediction,
-        decision: Decision,
-        started: float,
-    ) -> Message:
+    def _understood(self, engine: IntentEngine, prediction: Prediction) -> Reply:
+        """Answer, ask which was meant, or fall back, as the thresholds decide."""
+        decision = decide(prediction, self.thresholds_for(engine))
         language = prediction.language
         if decision.action is Action.ANSWER and decision.intent is not None:
-            return self._answer(
-                engine,
-                session,
-                (conversation, customer),
-                decision.intent,
-                prediction.confidence,
-                started,
-            )
+            answer = self._answer(engine, decision.intent, prediction.confidence)
+            assert answer is not None  # the engine just produced this key
+            return answer
         if decision.action is Action.CLARIFY:
-            suggestions = [self._button(engine, key) for key in decision.suggestions]
-            return self._bot_says(
-                engine,
-                session,
-                (conversation, customer),
+            return Reply(
                 builtins.localized(builtins.CLARIFY, language),
-                started,
-                intent=prediction.intent,
-                confidence=prediction.confidence,
-                action=Action.CLARIFY,
-                suggestions=[s for s in suggestions if s],
+                Action.CLARIFY,
+                prediction.intent,
+                prediction.confidence,
+                suggestions=_buttons(engine, decision.suggestions),
             )
-        recent = store.recent_bot_actions(session, conversation.id, self.fallbacks_before_handoff)
-        # This fallback would be one too many in a row: a person takes over instead.
-        if self.fallbacks_before_handoff > 0 and recent[: self.fallbacks_before_handoff - 1] == [
-            Action.FALLBACK.value
-        ] * (self.fallbacks_before_handoff - 1):
-            return self._handoff(session, conversation, language, started, customer, engine)
-        return self._bot_says(
-            engine,
-            session,
-            (conversation, customer),
+        return Reply(
             self.texts.fallback(language),
-            started,
-            intent=prediction.intent,
-            confidence=prediction.confidence,
-            action=Action.FALLBACK,
+            Action.FALLBACK,
+            prediction.intent,
+            prediction.confidence,
             suggestions=[
                 {
                     "intent": builtins.HUMAN,
@@ -369,74 +369,80 @@ class ConversationManager:
             ],
         )
 
-    def _answer(
-        self,
-        engine: IntentEngine,
-        session: Session,
-        answering: tuple[Conversation, Message | None],
-        key: str,
-        confidence: float,
-        started: float,
-    ) -> Message:
+    def _answer(self, engine: IntentEngine, key: str, confidence: float) -> Reply | None:
         spec = engine.intent(key)
-        assert spec is not None  # callers pass keys the engine just produced or confirmed
-        follow_ups = [self._button(engine, k) for k in spec.follow_ups]
-        return self._bot_says(
-            engine,
-            session,
-            answering,
+        if spec is None:
+            return None
+        return Reply(
             spec.answer,
-            started,
-            intent=key,
-            confidence=confidence,
-            action=Action.ANSWER,
-            follow_ups=[f for f in follow_ups if f],
+            Action.ANSWER,
+            key,
+            confidence,
+            follow_ups=_buttons(engine, spec.follow_ups),
         )
 
-    def _handoff(
-        self,
+    def _chosen(self, engine: IntentEngine, key: str, language: str) -> Reply | None:
+        """A clicked button: that intent's answer, or a person (None: no longer known)."""
+        if key == builtins.HUMAN:
+            return self._handoff_reply(language)
+        return self._answer(engine, key, 1.0)
+
+    def _builtin(self, text: str, language: str) -> Reply | None:
+        """Greetings, thanks, goodbyes and "a person please", answered without the model."""
+        builtin = builtins.match_builtin(text)
+        if builtin is None:
+            return None
+        if builtin.intent == builtins.HUMAN:
+            return self._handoff_reply(language)
+        return Reply(
+            self.texts.small_talk(builtin.intent, language), Action.SMALLTALK, builtin.intent, 1.0
+        )
+
+    def _handoff_reply(self, language: str) -> Reply:
+        return Reply(self.texts.handoff(language), Action.HANDOFF, builtins.HUMAN, 1.0)
+
+    def _one_fallback_too_many(self, session: Session, conversation: Conversation) -> bool:
+        """Whether this fallback would be one too many in a row: a person takes over instead."""
+        if self.fallbacks_before_handoff <= 0:
+            return False
+        earlier = self.fallbacks_before_handoff - 1
+        recent = store.recent_bot_actions(session, conversation.id, self.fallbacks_before_handoff)
+        return recent[:earlier] == [Action.FALLBACK.value] * earlier
+
+    @staticmethod
+    def _say(
+        engine: IntentEngine,
         session: Session,
         conversation: Conversation,
-        language: str,
-        started: float,
         customer: Message | None,
-        engine: IntentEngine | None = None,
-    ) -> Message:
-        store.set_status(session, conversation, ConversationStatus.WAITING)
-        return self._bot_says(
-            engine or self.engine,
-            session,
-            (conversation, customer),
-            self.texts.handoff(language),
-            started,
-            intent=builtins.HUMAN,
-            confidence=1.0,
-            action=Action.HANDOFF,
-        )
-
-    @staticmethod
-    def _button(engine: IntentEngine, key: str) -> dict[str, str] | None:
-        spec = engine.intent(key)
-        return {"intent": key, "question": spec.question} if spec else None
-
-    @staticmethod
-    def _bot_says(
-        engine: IntentEngine,
-        session: Session,
-        answering: tuple[Conversation, Message | None],
-        text: str,
+        reply: Reply,
         started: float,
-        **fields: Any,
     ) -> Message:
-        """Store a bot message in a conversation, as the reply to a customer's message or not."""
-        conversation, customer = answering
+        """Store what the bot says, as the reply to a customer's message or unprompted; a
+        handoff puts the conversation in the queue."""
+        if reply.action is Action.HANDOFF:
+            store.set_status(session, conversation, ConversationStatus.WAITING)
         return store.add_message(
             session,
             conversation,
             Role.BOT,
-            text,
+            reply.text,
             reply_to_id=customer.id if customer is not None else None,
             model_version=engine.version,
             latency_ms=round((time.perf_counter() - started) * 1000, 2),
-            **fields,
+            intent=reply.intent,
+            confidence=reply.confidence,
+            action=reply.action,
+            suggestions=reply.suggestions,
+            follow_ups=reply.follow_ups,
         )
+
+
+def _buttons(engine: IntentEngine, keys: Sequence[str]) -> list[dict[str, str]]:
+    """Suggestion or follow-up buttons for the intents the knowledge base still has."""
+    buttons = []
+    for key in keys:
+        spec = engine.intent(key)
+        if spec is not None:
+            buttons.append({"intent": key, "question": spec.question})
+    return buttons

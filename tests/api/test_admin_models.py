@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 
 from chatbot.api.admin_models import VersionEngines
 from chatbot.config import Settings
+from chatbot.db import app_settings
 from chatbot.db.model_versions import activate, get_version, register_version
 from chatbot.db.session import make_engine, make_session_factory, transaction
 from chatbot.knowledge.spec import IntentSpec
@@ -26,7 +27,7 @@ from chatbot.model_reports import compare_intents, report_image
 from chatbot.nlu.encoder import SentenceEncoder
 from chatbot.nlu.engine import IntentEngine
 from chatbot.nlu.report import build_report, write_report_images
-from tests.api.conftest import Staff, add_account, store_knowledge
+from tests.api.conftest import Staff, add_account, start_conversation, store_knowledge
 from tests.factories import SINGLE, save_tuned_model
 from tests.fakes import HashingEncoder
 
@@ -348,7 +349,36 @@ def test_the_pane_asks_when_unsure_and_falls_back_when_lost(
     assert {"delivery_time", "refund_time"} <= {s["intent"] for s in unsure["suggestions"]}
     lost = ask(client, BASE, "do you offer gift wrapping", admin.headers).json()
     assert lost["decision"] == "fallback"
-    assert lost["suggestions"] == []
+    assert lost["suggestions"] == [{"intent": "human", "question": "Talk to a person"}]
+
+
+@pytest.mark.parametrize(
+    "text", ["do you offer gift wrapping", "How do I return an item?", "hello", "a person please"]
+)
+def test_the_pane_says_what_a_customer_gets_with_the_admins_texts(
+    client: TestClient, admin: Staff, settings: Settings, db_url: str, text: str
+) -> None:
+    engine = make_engine(db_url)
+    try:
+        with transaction(make_session_factory(engine)) as session:
+            app_settings.update(
+                session,
+                app_settings.RuntimeSettings.from_settings(settings),
+                {
+                    "fallback_en": "Sorry, **that** is beyond me.",
+                    "greeting_en": "Ahoy!",
+                    "handoff_en": "Fetching a human.",
+                },
+                "ada@admin.example",
+            )
+    finally:
+        engine.dispose()
+    customer = start_conversation(client)
+    turn = client.post(customer.messages_url, json={"text": text}, headers=customer.headers)
+    reply = turn.json()["reply"]
+    pane = ask(client, BASE, text, admin.headers).json()
+    assert (pane["answer_html"], pane["decision"]) == (reply["html"], reply["action"])
+    assert pane["suggestions"] == (reply["suggestions"] or reply["follow_ups"])
 
 
 def test_the_pane_uses_the_current_knowledge_base(
