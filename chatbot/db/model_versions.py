@@ -54,10 +54,23 @@ def register_version(session: Session, **fields: object) -> ModelVersion:
 
 
 def activate(session: Session, row: ModelVersion) -> None:
-    """Make one version the one every serving process answers with."""
-    for other in session.scalars(select(ModelVersion).where(ModelVersion.is_active)):
-        other.is_active = False
-    session.flush()  # one active row at any moment, also for the unique check below
+    """Make one version the one every serving process answers with.
+
+    Concurrent activations take turns (PostgreSQL: the registry's rows are locked; SQLite: the
+    write lock): the last one wins, and the partial unique index guarantees one active row.
+    """
+    # In id order: two activations lock the rows in the same order and cannot deadlock; and
+    # read afresh once locked (populate_existing): rows loaded before may be stale by then.
+    versions = session.scalars(
+        select(ModelVersion)
+        .order_by(ModelVersion.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    for other in versions:
+        if other.is_active and other is not row:
+            other.is_active = False
+    session.flush()  # one active row at any moment, also for the unique index
     row.is_active = True
     row.activated_at = utcnow()
     session.flush()

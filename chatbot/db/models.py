@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -176,6 +177,16 @@ class Message(Base):
 
 class ModelVersion(Base):
     __tablename__ = "model_versions"
+    __table_args__ = (
+        # At most one active version, guaranteed by the database (a partial unique index).
+        Index(
+            "ux_model_versions_active",
+            "is_active",
+            unique=True,
+            sqlite_where=text("is_active"),
+            postgresql_where=text("is_active"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     version: Mapped[str] = mapped_column(String(100), unique=True)
