@@ -7,7 +7,9 @@
  * Plain JavaScript, no build step and no dependencies. The API origin is the script's own origin, so
  * the widget works on any site. Everything lives in an open shadow root: the host page's CSS cannot
  * reach it, and its CSS cannot leak out. The styles are kept here (not in a separate file) so one
- * request is enough and nothing flashes unstyled.
+ * request is enough and nothing flashes unstyled. For the same reason it stays one classic script
+ * rather than ES modules, which would cost a request each and need CORS on the customer's site; its
+ * parts are plain functions instead (see mount()).
  */
 (() => {
   "use strict";
@@ -473,35 +475,108 @@ button:disabled { cursor: not-allowed; opacity: .55; }
 
   // --------------------------------------------------------------------------- the widget
 
+  // The widget is a few parts that share one object: `state` (what more than one part reads), `view`
+  // (the elements) and the parts themselves, by name. A part looks the others up when it runs, not
+  // when it is made, because they call each other both ways: a message can change the status, and
+  // the status can close the socket that delivers messages.
   function mount(host) {
-    const shadow = host.attachShadow({ mode: "open" });
-    const state = {
+    const widget = { state: initialState() };
+    widget.view = buildView(widget.state);
+    widget.transcript = transcript(widget);
+    widget.composer = composer(widget);
+    widget.session = conversationSession(widget);
+    widget.live = liveEvents(widget);
+    widget.takeover = takeover(widget);
+    widget.rating = satisfactionRating(widget);
+    widget.panel = floatingPanel(widget);
+    host.attachShadow({ mode: "open" }).append(el("style", { text: CSS }), widget.view.root);
+
+    applyConfig(widget, {});
+    request("GET", `/widget/config?lang=${encodeURIComponent(LANGUAGE)}`)
+      .then((config) => applyConfig(widget, config))
+      .catch(() => {
+        /* defaults stay */
+      });
+    widget.session.restore();
+  }
+
+  // Each part keeps the rest of its state to itself.
+  function initialState() {
+    return {
       config: { ...DEFAULTS },
       conversation: null, // {id, token}
-      status: "bot",
-      busy: false,
+      status: "bot", // a key of STATUS_TEXT
+      busy: false, // a message or a handoff request is on its way
       open: MODE === "inline",
-      shown: new Set(), // message ids already rendered
-      pendingEvents: null, // messages that arrived while a send was in flight
-      socket: null,
-      reconnectAttempts: 0,
-      reconnectTimer: null,
-      staffTypingTimer: null,
-      lastTypingSent: 0,
-      askedRating: null, // the closed conversation whose rating question is on screen
     };
+  }
 
-    // ---- build the DOM
+  // `table`: {en: {...}, zh: {...}}; the part in the conversation's language.
+  function inLanguage(table, language) {
+    return table[String(language).toLowerCase().startsWith("zh") ? "zh" : "en"];
+  }
 
-    const root = el("div", { class: `cb cb--${MODE}`, "data-open": String(state.open) });
-    const titleEl = el("h2", { class: "cb-title", id: "cb-title", text: DEFAULTS.title });
-    const subtitleEl = el("p", { class: "cb-subtitle", text: "We typically reply in seconds" });
-    const avatar = el("div", { class: "cb-avatar", "aria-hidden": "true", text: "?" });
+  // ---------------------------------------------------------------- the elements
+
+  function buildView(state) {
+    const header = buildHeader();
+    const log = buildLog();
+    const composerParts = buildComposer();
+    // While a message waits to be sent again.
+    const retryLine = el("div", {
+      class: "cb-status cb-retry",
+      role: "status",
+      "aria-live": "polite",
+      "data-testid": "chatbot-retry-status",
+    });
+    const statusLine = el("div", { class: "cb-status", role: "status", "data-testid": "chatbot-status" });
+    const errorLine = el("p", { class: "cb-error", role: "alert" });
     const handoffButton = el(
       "button",
       { type: "button", class: "cb-handoff", "data-testid": "chatbot-handoff", icon: ICONS.person },
       "Talk to a person",
     );
+    const panel = el(
+      "section",
+      {
+        id: "cb-panel",
+        class: "cb-panel",
+        role: MODE === "floating" ? "dialog" : "region",
+        "aria-label": DEFAULTS.title,
+        "data-testid": "chatbot-panel",
+        hidden: !state.open,
+      },
+      header.header,
+      log.log,
+      retryLine,
+      statusLine,
+      errorLine,
+      composerParts.form,
+      el("div", { class: "cb-footer" }, handoffButton),
+    );
+    const root = el("div", { class: `cb cb--${MODE}`, "data-open": String(state.open) });
+    let launcher = null;
+    if (MODE === "floating") {
+      launcher = el("button", {
+        type: "button",
+        class: "cb-launcher",
+        "data-testid": "chatbot-launcher",
+        "aria-expanded": "false",
+        "aria-controls": "cb-panel",
+        "aria-label": `Open chat: ${DEFAULTS.title}`,
+        icon: ICONS.chat + ICONS.close,
+      });
+      root.append(panel, launcher);
+    } else {
+      root.append(panel);
+    }
+    return { root, panel, launcher, ...header, ...log, ...composerParts, retryLine, statusLine, errorLine, handoffButton };
+  }
+
+  function buildHeader() {
+    const titleEl = el("h2", { class: "cb-title", id: "cb-title", text: DEFAULTS.title });
+    const subtitleEl = el("p", { class: "cb-subtitle", text: "We typically reply in seconds" });
+    const avatar = el("div", { class: "cb-avatar", "aria-hidden": "true", text: "?" });
     const closeButton =
       MODE === "floating"
         ? el("button", { type: "button", class: "cb-close", "aria-label": "Close chat", icon: ICONS.close })
@@ -513,6 +588,11 @@ button:disabled { cursor: not-allowed; opacity: .55; }
       el("div", { class: "cb-heading" }, titleEl, subtitleEl),
       closeButton,
     );
+    return { header, titleEl, subtitleEl, avatar, closeButton };
+  }
+
+  // The greeting and the typing indicator stay in the log; messages go in between them.
+  function buildLog() {
     const log = el("div", {
       class: "cb-log",
       role: "log",
@@ -537,15 +617,10 @@ button:disabled { cursor: not-allowed; opacity: .55; }
       ),
     );
     log.append(greeting, typing);
-    const statusLine = el("div", { class: "cb-status", role: "status", "data-testid": "chatbot-status" });
-    // While a message waits to be sent again.
-    const retryLine = el("div", {
-      class: "cb-status cb-retry",
-      role: "status",
-      "aria-live": "polite",
-      "data-testid": "chatbot-retry-status",
-    });
-    const errorLine = el("p", { class: "cb-error", role: "alert" });
+    return { log, greeting, typing };
+  }
+
+  function buildComposer() {
     const input = el("textarea", {
       id: "cb-input",
       class: "cb-input",
@@ -562,80 +637,62 @@ button:disabled { cursor: not-allowed; opacity: .55; }
       "aria-label": "Send message",
       icon: ICONS.send,
     });
-    const composer = el(
+    const form = el(
       "form",
       { class: "cb-composer", novalidate: true },
       el("label", { class: "cb-sr", for: "cb-input", text: "Type your message" }),
       input,
       sendButton,
     );
-    const panel = el(
-      "section",
-      {
-        id: "cb-panel",
-        class: "cb-panel",
-        role: MODE === "floating" ? "dialog" : "region",
-        "aria-label": DEFAULTS.title,
-        "data-testid": "chatbot-panel",
-        hidden: !state.open,
-      },
-      header,
-      log,
-      retryLine,
-      statusLine,
-      errorLine,
-      composer,
-      el("div", { class: "cb-footer" }, handoffButton),
-    );
-    let launcher = null;
-    if (MODE === "floating") {
-      launcher = el("button", {
-        type: "button",
-        class: "cb-launcher",
-        "data-testid": "chatbot-launcher",
-        "aria-expanded": "false",
-        "aria-controls": "cb-panel",
-        "aria-label": `Open chat: ${DEFAULTS.title}`,
-        icon: ICONS.chat + ICONS.close,
-      });
-      root.append(panel, launcher);
-    } else {
-      root.append(panel);
+    return { form, input, sendButton };
+  }
+
+  // `config`: the server's /widget/config answer; a field that is missing or blank keeps its default.
+  function applyConfig(widget, config) {
+    const { state, view } = widget;
+    const merged = { ...DEFAULTS };
+    for (const key of Object.keys(DEFAULTS)) {
+      if (typeof config[key] === "string" && config[key].trim()) merged[key] = config[key].trim();
     }
-    shadow.append(el("style", { text: CSS }), root);
+    if (!/^#[0-9a-f]{6}$/i.test(merged.color)) merged.color = DEFAULTS.color;
+    state.config = merged;
+    view.root.setAttribute("lang", merged.language);
+    view.root.style.setProperty("--cb-accent", merged.color);
+    view.root.style.setProperty("--cb-on-accent", contrastWithWhite(merged.color) >= 4.5 ? "#fff" : "#111418");
+    view.root.style.setProperty("--cb-accent-ink", contrastWithWhite(merged.color) >= 4.5 ? merged.color : "#1b1f24");
+    view.titleEl.textContent = merged.title;
+    view.panel.setAttribute("aria-label", merged.title);
+    view.subtitleEl.textContent = merged.company || "We typically reply in seconds";
+    view.avatar.textContent = (merged.company || merged.title).trim().charAt(0).toUpperCase();
+    view.input.placeholder = merged.placeholder;
+    if (view.launcher) view.launcher.setAttribute("aria-label", `${state.open ? "Close" : "Open"} chat: ${merged.title}`);
+    view.greeting.querySelector(".cb-bubble").textContent = merged.greeting;
+    view.greeting.hidden = !merged.greeting;
+  }
 
-    // ---- config
+  // ---------------------------------------------------------------- the transcript
 
-    function applyConfig(config) {
-      const merged = { ...DEFAULTS };
-      for (const key of Object.keys(DEFAULTS)) {
-        if (typeof config[key] === "string" && config[key].trim()) merged[key] = config[key].trim();
-      }
-      if (!/^#[0-9a-f]{6}$/i.test(merged.color)) merged.color = DEFAULTS.color;
-      state.config = merged;
-      root.setAttribute("lang", merged.language);
-      root.style.setProperty("--cb-accent", merged.color);
-      root.style.setProperty("--cb-on-accent", contrastWithWhite(merged.color) >= 4.5 ? "#fff" : "#111418");
-      root.style.setProperty("--cb-accent-ink", contrastWithWhite(merged.color) >= 4.5 ? merged.color : "#1b1f24");
-      titleEl.textContent = merged.title;
-      panel.setAttribute("aria-label", merged.title);
-      subtitleEl.textContent = merged.company || "We typically reply in seconds";
-      avatar.textContent = (merged.company || merged.title).trim().charAt(0).toUpperCase();
-      input.placeholder = merged.placeholder;
-      if (launcher) launcher.setAttribute("aria-label", `${state.open ? "Close" : "Open"} chat: ${merged.title}`);
-      greeting.querySelector(".cb-bubble").textContent = merged.greeting;
-      greeting.hidden = !merged.greeting;
-    }
-
-    // ---- rendering
+  // The message log: each message rendered once (by id), and the typing indicator.
+  function transcript(widget) {
+    const { state, view } = widget;
+    const shown = new Set(); // message ids already rendered
+    let held = null; // messages that arrived while a send was in flight
+    let staffTypingTimer = null;
 
     function scrollToEnd() {
-      log.scrollTop = log.scrollHeight;
+      view.log.scrollTop = view.log.scrollHeight;
     }
 
-    function appendToLog(node) {
-      log.insertBefore(node, typing);
+    function append(node) {
+      view.log.insertBefore(node, view.typing);
       scrollToEnd();
+    }
+
+    // Marks a message id as on screen; returns whether it was not already.
+    function claim(id) {
+      if (shown.has(String(id))) return false;
+      shown.add(String(id));
+      return true;
     }
 
     function senderLabel(role) {
@@ -651,7 +708,7 @@ button:disabled { cursor: not-allowed; opacity: .55; }
         if (!item || typeof item.question !== "string") continue;
         const chip = el("button", { type: "button", class: "cb-chip", "data-testid": testid, text: item.question });
         if (item.intent) chip.dataset.intent = item.intent;
-        chip.addEventListener("click", () => send(item.question, item.intent || null));
+        chip.addEventListener("click", () => widget.composer.send(item.question, item.intent || null));
         row.append(chip);
       }
       return row.childElementCount ? row : null;
@@ -681,12 +738,12 @@ button:disabled { cursor: not-allowed; opacity: .55; }
         up.setAttribute("aria-pressed", String(helpful));
         down.setAttribute("aria-pressed", String(!helpful));
         try {
-          await request("POST", `/messages/${encodeURIComponent(message.id)}/feedback`, { helpful }, token());
+          await request("POST", `/messages/${encodeURIComponent(message.id)}/feedback`, { helpful }, widget.session.token());
           label.textContent = "Thanks for your feedback!";
         } catch (_) {
           up.setAttribute("aria-pressed", previous[0]);
           down.setAttribute("aria-pressed", previous[1]);
-          showError(GENERIC_ERROR);
+          widget.composer.showError(GENERIC_ERROR);
         }
       };
       up.addEventListener("click", () => choose(true));
@@ -722,15 +779,11 @@ button:disabled { cursor: not-allowed; opacity: .55; }
     }
 
     // Renders a message unless one with its id is already on screen; returns whether it was new.
-    function renderMessage(message) {
+    function render(message) {
       if (!message || typeof message !== "object") return false;
-      const id = message.id === undefined || message.id === null ? null : String(message.id);
-      if (id !== null) {
-        if (state.shown.has(id)) return false;
-        state.shown.add(id);
-      }
-      appendToLog(messageNode(message));
-      if (message.handoff && state.status === "bot") setStatus("waiting");
+      if (message.id !== undefined && message.id !== null && !claim(message.id)) return false;
+      append(messageNode(message));
+      if (message.handoff && state.status === "bot") widget.takeover.setStatus("waiting");
       if (message.role === "staff") setStaffTyping(false);
       return true;
     }
@@ -738,51 +791,460 @@ button:disabled { cursor: not-allowed; opacity: .55; }
     // Messages from the socket or a resync wait while a send is in flight, so the POST's own answer
     // is rendered first and the copies the socket also delivers are dropped by id.
     function receive(message) {
-      if (state.pendingEvents) {
-        state.pendingEvents.push(message);
+      if (held) {
+        held.push(message);
         return;
       }
-      const isNew = renderMessage(message);
-      if (isNew && !state.open && launcher && message.role !== "customer") {
-        launcher.dataset.unread = "true";
-        launcher.setAttribute("aria-label", `Open chat: ${state.config.title} (new message)`);
+      if (render(message) && message.role !== "customer") widget.panel.markUnread();
+    }
+
+    function holdIncoming() {
+      held = [];
+      showTyping("Typing…", false);
+    }
+
+    function releaseIncoming() {
+      hideTyping();
+      const waiting = held || [];
+      held = null;
+      waiting.forEach(receive);
+    }
+
+    // `visible`: whether the label is shown, or only read out by screen readers.
+    function showTyping(label, visible) {
+      const labelEl = view.typing.querySelector(".cb-typing-label");
+      labelEl.textContent = label;
+      labelEl.classList.toggle("cb-sr", !visible);
+      view.typing.hidden = false;
+      scrollToEnd();
+    }
+
+    function hideTyping() {
+      view.typing.hidden = true;
+    }
+
+    function setStaffTyping(on) {
+      clearTimeout(staffTypingTimer);
+      if (on) {
+        showTyping("A person is typing…", true);
+        staffTypingTimer = setTimeout(() => setStaffTyping(false), STAFF_TYPING_TIMEOUT_MS);
+      } else if (!state.busy) {
+        hideTyping();
       }
     }
 
-    // `table`: {en: {...}, zh: {...}}; the part in the conversation's language.
-    function inLanguage(table) {
-      return table[String(state.config.language).toLowerCase().startsWith("zh") ? "zh" : "en"];
+    return {
+      scrollToEnd,
+      append,
+      claim,
+      messageNode,
+      render,
+      receive,
+      holdIncoming,
+      releaseIncoming,
+      hideTyping,
+      setStaffTyping,
+    };
+  }
+
+  // ---------------------------------------------------------------- the composer
+
+  // The text box and the buttons under it: a customer message stays on screen from the moment it is
+  // sent until the server has it, trying again while the server is busy or out of reach.
+  function composer(widget) {
+    const { state, view } = widget;
+
+    function showError(text) {
+      view.errorLine.textContent = text;
     }
 
-    function takeoverText() {
-      return inLanguage(TAKEOVER_TEXT);
+    // While busy, live messages are held back (see transcript's receive).
+    function setBusy(busy) {
+      state.busy = busy;
+      view.sendButton.disabled = busy;
+      view.log.querySelectorAll(".cb-resend").forEach((button) => { button.disabled = busy; });
+      view.log.setAttribute("aria-busy", String(busy));
+      if (busy) widget.transcript.holdIncoming();
+      else widget.transcript.releaseIncoming();
     }
+
+    function resizeInput() {
+      view.input.style.height = "auto";
+      view.input.style.height = `${Math.min(view.input.scrollHeight + 2, 132)}px`;
+    }
+
+    // A customer message from the moment it is on screen until the server has it: `clientId` stays
+    // the same over all its tries. `typed`: the input's text, when it came from the input.
+    function outgoingMessage(text, intent, typed) {
+      const node = widget.transcript.messageNode({ role: "customer", text });
+      return { text, intent: intent || null, clientId: newClientId(), typed, node };
+    }
+
+    // `intent`: given when the text is a chip's question; undefined when it came from the input.
+    async function send(text, intent) {
+      const fromInput = intent === undefined;
+      const body = (text || "").trim();
+      if (!body || state.busy) return;
+      showError("");
+      if (fromInput) {
+        view.input.value = "";
+        resizeInput();
+      }
+      const outgoing = outgoingMessage(body, intent, fromInput ? text : null);
+      widget.transcript.append(outgoing.node);
+      await deliver(outgoing);
+    }
+
+    // Sends `outgoing` (again), trying again while the server is busy or out of reach.
+    async function deliver(outgoing) {
+      if (state.busy) return;
+      showError("");
+      setPending(outgoing, "true");
+      setBusy(true);
+      try {
+        const result = await widget.session.withConversation((conversation) => postMessage(conversation, outgoing));
+        showDelivered(outgoing, result);
+      } catch (error) {
+        if (error.sending && ![401, 404, 422].includes(error.status)) setPending(outgoing, "failed");
+        else discard(outgoing);
+      } finally {
+        showRetryWait(null);
+        setBusy(false);
+      }
+    }
+
+    // Posts the message, retrying while that can help. The errors of the message's own request
+    // (not those of starting a conversation) carry `sending`.
+    async function postMessage(conversation, outgoing) {
+      const payload = { text: outgoing.text, client_id: outgoing.clientId };
+      if (outgoing.intent) payload.intent = outgoing.intent;
+      const tryOnce = (retry) => {
+        if (retry) view.retryLine.textContent = inLanguage(SENDING_TEXT, state.config.language).retrying;
+        return widget.session.postTo(conversation, "/messages", payload);
+      };
+      try {
+        return await sendWithRetry(tryOnce, showRetryWait);
+      } catch (error) {
+        error.sending = true;
+        throw error;
+      }
+    }
+
+    // `delayMs`: null once there is nothing to wait for.
+    function showRetryWait(delayMs, error) {
+      if (delayMs === null) {
+        view.retryLine.textContent = "";
+        return;
+      }
+      widget.transcript.hideTyping();
+      const words = inLanguage(SENDING_TEXT, state.config.language);
+      const seconds = Math.max(1, Math.ceil(delayMs / 1000));
+      view.retryLine.textContent = error.status === 0 ? words.offline(seconds) : words.busy(seconds);
+    }
+
+    // `pending`: "true" while it is on its way, "failed" once it gave up (with a Try again button),
+    // null once the server has it.
+    function setPending(outgoing, pending) {
+      const node = outgoing.node;
+      const failure = node.querySelector(".cb-send-failed");
+      if (failure) failure.remove();
+      if (pending === null) {
+        node.removeAttribute("data-pending");
+        return;
+      }
+      node.dataset.pending = pending;
+      if (pending !== "failed") return;
+      const words = inLanguage(SENDING_TEXT, state.config.language);
+      const again = el("button", {
+        type: "button",
+        class: "cb-resend",
+        "data-testid": "chatbot-resend",
+        text: words.tryAgain,
+      });
+      again.addEventListener("click", () => deliver(outgoing));
+      node.append(
+        el(
+          "div",
+          { class: "cb-send-failed", "data-testid": "chatbot-send-failed" },
+          el("span", { role: "alert", text: words.failed }),
+          again,
+        ),
+      );
+    }
+
+    function showDelivered(outgoing, result) {
+      const sent = result && result.message;
+      if (sent && sent.id !== undefined && sent.id !== null && widget.transcript.claim(sent.id)) {
+        outgoing.node.dataset.id = String(sent.id);
+        setPending(outgoing, null);
+      } else {
+        outgoing.node.remove(); // already on screen
+      }
+      if (result && result.reply) widget.transcript.render(result.reply);
+    }
+
+    // The server refused the message itself, or there is no conversation to send it to.
+    function discard(outgoing) {
+      outgoing.node.remove();
+      showError(GENERIC_ERROR);
+      // Give the typed text back, unless the customer has started typing something else.
+      if (outgoing.typed && !view.input.value) {
+        view.input.value = outgoing.typed;
+        resizeInput();
+      }
+    }
+
+    async function requestHandoff() {
+      if (state.busy) return;
+      showError("");
+      setBusy(true);
+      try {
+        const result = await widget.session.withConversation((conversation) =>
+          widget.session.postTo(conversation, "/handoff", {}),
+        );
+        if (result && result.message) widget.transcript.render(result.message);
+        widget.takeover.setStatus((result && result.status) || "waiting");
+      } catch (_) {
+        showError(GENERIC_ERROR);
+      } finally {
+        setBusy(false);
+      }
+    }
+
+    view.form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      send(view.input.value);
+    });
+    view.input.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        send(view.input.value);
+      }
+    });
+    view.input.addEventListener("input", () => {
+      resizeInput();
+      if (view.errorLine.textContent) showError("");
+      if (view.input.value.trim()) widget.live.sendTyping();
+    });
+    view.handoffButton.addEventListener("click", requestHandoff);
+
+    return { send, showError };
+  }
+
+  // ---------------------------------------------------------------- the conversation
+
+  // Which conversation the widget talks in (kept in `storage` across page loads), starting one when
+  // there is none or the last one was closed.
+  function conversationSession(widget) {
+    const { state } = widget;
+
+    function token() {
+      return state.conversation ? state.conversation.token : null;
+    }
+
+    function forget() {
+      widget.live.close();
+      state.conversation = null;
+      storage.write(null);
+    }
+
+    async function start() {
+      const created = await request("POST", "/conversations", { language: state.config.language });
+      state.conversation = { id: String(created.id), token: String(created.token) };
+      storage.write(state.conversation);
+      widget.takeover.setStatus("bot");
+      widget.live.connect();
+      return state.conversation;
+    }
+
+    async function ensure() {
+      if (state.conversation && state.status !== "closed") return state.conversation;
+      if (state.conversation) {
+        forget();
+        widget.transcript.append(el("div", { class: "cb-divider", text: "New conversation" }));
+      }
+      return start();
+    }
+
+    function postTo(conversation, path, body) {
+      return request("POST", `/conversations/${encodeURIComponent(conversation.id)}${path}`, body, conversation.token);
+    }
+
+    function history(conversation) {
+      return request("GET", `/conversations/${encodeURIComponent(conversation.id)}/messages`, undefined, conversation.token);
+    }
+
+    // Runs `call(conversation)` on the current conversation; if the server no longer knows it,
+    // starts a new one and runs it there, once.
+    async function withConversation(call) {
+      const conversation = await ensure();
+      try {
+        return await call(conversation);
+      } catch (error) {
+        if (error.status !== 401 && error.status !== 404) throw error;
+        forget();
+        return call(await start());
+      }
+    }
+
+    // Shows the conversation saved by an earlier page, if the server still has it.
+    async function restore() {
+      const saved = storage.read();
+      if (!saved) return;
+      state.conversation = saved;
+      try {
+        const past = await history(saved);
+        (past.messages || []).forEach(widget.transcript.render);
+        const restored = past.conversation || {};
+        widget.takeover.setStatus(restored.status, null, restored.satisfaction);
+        if (state.status !== "closed") widget.live.connect();
+      } catch (error) {
+        if (error.status === 401 || error.status === 403 || error.status === 404) forget();
+        // Otherwise (offline, server error) keep it: the next send tries again.
+      }
+    }
+
+    // After the socket dropped: fetches what was said meanwhile.
+    async function resync() {
+      const conversation = state.conversation;
+      if (!conversation) return;
+      try {
+        const past = await history(conversation);
+        if (state.conversation !== conversation) return;
+        (past.messages || []).forEach(widget.transcript.receive);
+        if (past.conversation) widget.takeover.setStatus(past.conversation.status, null, past.conversation.satisfaction);
+      } catch (_) {
+        /* the socket's own events and the next POST keep the widget usable */
+      }
+    }
+
+    return { token, forget, postTo, withConversation, restore, resync };
+  }
+
+  // ---------------------------------------------------------------- live events
+
+  // The conversation's WebSocket: staff messages, status changes and typing, both ways.
+  function liveEvents(widget) {
+    const { state } = widget;
+    let current = null; // the open (or opening) socket
+    let reconnectAttempts = 0;
+    let reconnectTimer = null;
+    let lastTypingSent = 0;
+
+    function close() {
+      clearTimeout(reconnectTimer);
+      const socket = current;
+      current = null;
+      if (socket) socket.close();
+    }
+
+    function connect() {
+      const conversation = state.conversation;
+      if (!conversation || current || typeof WebSocket !== "function") return;
+      clearTimeout(reconnectTimer);
+      const url =
+        `${ORIGIN.replace(/^http/, "ws")}/api/v1/conversations/${encodeURIComponent(conversation.id)}/ws` +
+        `?token=${encodeURIComponent(conversation.token)}`;
+      let socket;
+      try {
+        socket = new WebSocket(url);
+      } catch (_) {
+        scheduleReconnect();
+        return;
+      }
+      current = socket;
+      socket.addEventListener("open", () => {
+        // After a drop, fetch what was said meanwhile.
+        if (reconnectAttempts > 0) widget.session.resync();
+        reconnectAttempts = 0;
+      });
+      socket.addEventListener("message", (event) => {
+        let data;
+        try {
+          data = JSON.parse(event.data);
+        } catch (_) {
+          return;
+        }
+        handleEvent(data);
+      });
+      socket.addEventListener("close", (event) => {
+        if (current !== socket) return; // closed on purpose
+        current = null;
+        // 1008 / 44xx: the server refused this conversation or token; retrying will not help.
+        if (event.code === 1008 || (event.code >= 4400 && event.code < 4500)) return;
+        scheduleReconnect();
+      });
+    }
+
+    function scheduleReconnect() {
+      if (!state.conversation || state.status === "closed") return;
+      const attempt = Math.max(1, reconnectAttempts);
+      const delay = Math.min(RECONNECT_MAX_MS, 1000 * 2 ** (attempt - 1)) * (0.75 + Math.random() / 2);
+      reconnectAttempts = attempt + 1;
+      clearTimeout(reconnectTimer);
+      reconnectTimer = setTimeout(connect, delay);
+    }
+
+    function handleEvent(event) {
+      if (!event || typeof event !== "object") return;
+      if (event.type === "message") widget.transcript.receive(event.message);
+      else if (event.type === "status") widget.takeover.setStatus(event.status, event.agent);
+      else if (event.type === "typing" && event.role === "staff") widget.transcript.setStaffTyping(Boolean(event.typing));
+    }
+
+    // The customer's typing, which the staff member sees; the bot has no use for it.
+    function sendTyping() {
+      const withPeople = state.status === "waiting" || state.status === "with_staff";
+      if (!withPeople || !current || current.readyState !== WebSocket.OPEN) return;
+      const now = Date.now();
+      if (now - lastTypingSent < TYPING_EVERY_MS) return;
+      lastTypingSent = now;
+      current.send(JSON.stringify({ typing: true }));
+    }
+
+    return { connect, close, sendTyping };
+  }
+
+  // ---------------------------------------------------------------- takeover and status
+
+  // The status line under the log, the "Talk to a person" button, and the notice when a person joins.
+  function takeover(widget) {
+    const { state, view } = widget;
 
     // `agent`: the name of the person who joined, when the server says (live events only).
     // `satisfaction`: the rating already given to a closed conversation, if any.
     function setStatus(status, agent, satisfaction) {
       const before = state.status;
+      const words = inLanguage(TAKEOVER_TEXT, state.config.language);
       state.status = Object.hasOwn(STATUS_TEXT, status) ? status : "bot";
-      statusLine.textContent =
-        state.status === "with_staff" && agent ? takeoverText().talkingTo(agent) : STATUS_TEXT[state.status];
-      handoffButton.disabled = state.status === "waiting" || state.status === "with_staff";
+      view.statusLine.textContent =
+        state.status === "with_staff" && agent ? words.talkingTo(agent) : STATUS_TEXT[state.status];
+      view.handoffButton.disabled = state.status === "waiting" || state.status === "with_staff";
       if (state.status === "with_staff" && (before !== "with_staff" || agent)) {
-        const text = agent ? takeoverText().joined(agent) : takeoverText().talking;
-        appendToLog(el("div", { class: "cb-joined", "data-testid": "chatbot-joined", text }));
+        const text = agent ? words.joined(agent) : words.talking;
+        widget.transcript.append(el("div", { class: "cb-joined", "data-testid": "chatbot-joined", text }));
       }
       if (state.status === "closed") {
-        if (!satisfaction) askForRating();
-        closeSocket();
+        if (!satisfaction) widget.rating.ask();
+        widget.live.close();
       }
     }
 
-    // ---- satisfaction, once staff closed the conversation
+    return { setStatus };
+  }
 
-    function askForRating() {
+  // ---------------------------------------------------------------- satisfaction
+
+  // Once staff closed the conversation: a 1 to 5 question, asked once per conversation.
+  function satisfactionRating(widget) {
+    const { state } = widget;
+    let askedFor = null; // the closed conversation whose question is on screen
+
+    function ask() {
       const conversation = state.conversation;
-      if (!conversation || state.askedRating === conversation.id) return;
-      state.askedRating = conversation.id;
-      const words = takeoverText();
+      if (!conversation || askedFor === conversation.id) return;
+      askedFor = conversation.id;
+      const words = inLanguage(TAKEOVER_TEXT, state.config.language);
       const question = el("p", { class: "cb-rating-question", id: `cb-rate-${conversation.id}`, text: words.rateQuestion });
       const scale = el("div", { class: "cb-rating-scale", role: "group", "aria-labelledby": question.id });
       const thanks = el("p", { class: "cb-rating-thanks", role: "status" });
@@ -813,390 +1275,50 @@ button:disabled { cursor: not-allowed; opacity: .55; }
             thanks.textContent = words.rateThanks;
           } catch (_) {
             choices.forEach((other) => { other.disabled = false; });
-            showError(GENERIC_ERROR);
+            widget.composer.showError(GENERIC_ERROR);
           }
         }),
       );
-      appendToLog(el("div", { class: "cb-rating", "data-testid": "chatbot-satisfaction" }, question, scale, thanks));
+      widget.transcript.append(el("div", { class: "cb-rating", "data-testid": "chatbot-satisfaction" }, question, scale, thanks));
     }
 
-    // ---- the customer's typing, which the staff member sees
+    return { ask };
+  }
 
-    function sendTyping() {
-      const socket = state.socket;
-      const withPeople = state.status === "waiting" || state.status === "with_staff";
-      if (!withPeople || !socket || socket.readyState !== WebSocket.OPEN) return;
-      const now = Date.now();
-      if (now - state.lastTypingSent < TYPING_EVERY_MS) return;
-      state.lastTypingSent = now;
-      socket.send(JSON.stringify({ typing: true }));
-    }
+  // ---------------------------------------------------------------- opening and closing
 
-    // `shown`: whether the label is visible, or only read out by screen readers.
-    function showTyping(label, shown) {
-      const labelEl = typing.querySelector(".cb-typing-label");
-      labelEl.textContent = label;
-      labelEl.classList.toggle("cb-sr", !shown);
-      typing.hidden = false;
-      scrollToEnd();
-    }
-
-    function hideTyping() {
-      typing.hidden = true;
-    }
-
-    function setStaffTyping(on) {
-      clearTimeout(state.staffTypingTimer);
-      if (on) {
-        showTyping("A person is typing…", true);
-        state.staffTypingTimer = setTimeout(() => setStaffTyping(false), STAFF_TYPING_TIMEOUT_MS);
-      } else if (!state.busy) {
-        hideTyping();
-      }
-    }
-
-    function showError(text) {
-      errorLine.textContent = text;
-    }
-
-    function setBusy(busy) {
-      state.busy = busy;
-      sendButton.disabled = busy;
-      log.querySelectorAll(".cb-resend").forEach((button) => { button.disabled = busy; });
-      log.setAttribute("aria-busy", String(busy));
-      if (busy) {
-        state.pendingEvents = [];
-        showTyping("Typing…", false);
-      } else {
-        hideTyping();
-        const waiting = state.pendingEvents || [];
-        state.pendingEvents = null;
-        waiting.forEach(receive);
-      }
-    }
-
-    // ---- conversation lifecycle
-
-    function token() {
-      return state.conversation ? state.conversation.token : null;
-    }
-
-    function forgetConversation() {
-      closeSocket();
-      state.conversation = null;
-      storage.write(null);
-    }
-
-    async function startConversation() {
-      const created = await request("POST", "/conversations", { language: state.config.language });
-      state.conversation = { id: String(created.id), token: String(created.token) };
-      storage.write(state.conversation);
-      setStatus("bot");
-      connectSocket();
-      return state.conversation;
-    }
-
-    async function ensureConversation() {
-      if (state.conversation && state.status !== "closed") return state.conversation;
-      if (state.conversation) {
-        forgetConversation();
-        appendToLog(el("div", { class: "cb-divider", text: "New conversation" }));
-      }
-      return startConversation();
-    }
-
-    function postTo(conversation, path, body) {
-      return request("POST", `/conversations/${encodeURIComponent(conversation.id)}${path}`, body, conversation.token);
-    }
-
-    // Runs `call(conversation)` on the current conversation; if the server no longer knows it,
-    // starts a new one and runs it there, once.
-    async function onConversation(call) {
-      const conversation = await ensureConversation();
-      try {
-        return await call(conversation);
-      } catch (error) {
-        if (error.status !== 401 && error.status !== 404) throw error;
-        forgetConversation();
-        return call(await startConversation());
-      }
-    }
-
-    async function restore() {
-      const saved = storage.read();
-      if (!saved) return;
-      state.conversation = saved;
-      try {
-        const history = await request("GET", `/conversations/${encodeURIComponent(saved.id)}/messages`, undefined, saved.token);
-        (history.messages || []).forEach(renderMessage);
-        const restored = history.conversation || {};
-        setStatus(restored.status, null, restored.satisfaction);
-        if (state.status !== "closed") connectSocket();
-      } catch (error) {
-        if (error.status === 401 || error.status === 403 || error.status === 404) forgetConversation();
-        // Otherwise (offline, server error) keep it: the next send tries again.
-      }
-    }
-
-    async function resync() {
-      const conversation = state.conversation;
-      if (!conversation) return;
-      try {
-        const history = await request("GET", `/conversations/${encodeURIComponent(conversation.id)}/messages`, undefined, conversation.token);
-        if (state.conversation !== conversation) return;
-        (history.messages || []).forEach(receive);
-        if (history.conversation) setStatus(history.conversation.status, null, history.conversation.satisfaction);
-      } catch (_) {
-        /* the socket's own events and the next POST keep the widget usable */
-      }
-    }
-
-    // ---- sending
-
-    // A customer message from the moment it is on screen until the server has it: `clientId` stays
-    // the same over all its tries. `typed`: the input's text, when it came from the input.
-    function outgoingMessage(text, intent, typed) {
-      const node = messageNode({ role: "customer", text });
-      return { text, intent: intent || null, clientId: newClientId(), typed, node };
-    }
-
-    async function send(text, intent) {
-      const fromInput = intent === undefined;
-      const body = (text || "").trim();
-      if (!body || state.busy) return;
-      showError("");
-      if (fromInput) {
-        input.value = "";
-        resizeInput();
-      }
-      const outgoing = outgoingMessage(body, intent, fromInput ? text : null);
-      appendToLog(outgoing.node);
-      await deliver(outgoing);
-    }
-
-    // Sends `outgoing` (again), trying again while the server is busy or out of reach.
-    async function deliver(outgoing) {
-      if (state.busy) return;
-      showError("");
-      setPending(outgoing, "true");
-      setBusy(true);
-      try {
-        const result = await onConversation((conversation) => postMessage(conversation, outgoing));
-        showDelivered(outgoing, result);
-      } catch (error) {
-        if (error.sending && ![401, 404, 422].includes(error.status)) setPending(outgoing, "failed");
-        else discard(outgoing);
-      } finally {
-        showRetryWait(null);
-        setBusy(false);
-      }
-    }
-
-    // Posts the message, retrying while that can help. The errors of the message's own request
-    // (not those of starting a conversation) carry `sending`.
-    async function postMessage(conversation, outgoing) {
-      const payload = { text: outgoing.text, client_id: outgoing.clientId };
-      if (outgoing.intent) payload.intent = outgoing.intent;
-      const tryOnce = (retry) => {
-        if (retry) retryLine.textContent = inLanguage(SENDING_TEXT).retrying;
-        return postTo(conversation, "/messages", payload);
-      };
-      try {
-        return await sendWithRetry(tryOnce, showRetryWait);
-      } catch (error) {
-        error.sending = true;
-        throw error;
-      }
-    }
-
-    // `delayMs`: null once there is nothing to wait for.
-    function showRetryWait(delayMs, error) {
-      if (delayMs === null) {
-        retryLine.textContent = "";
-        return;
-      }
-      hideTyping();
-      const words = inLanguage(SENDING_TEXT);
-      const seconds = Math.max(1, Math.ceil(delayMs / 1000));
-      retryLine.textContent = error.status === 0 ? words.offline(seconds) : words.busy(seconds);
-    }
-
-    // `pending`: "true" while it is on its way, "failed" once it gave up (with a Try again button),
-    // null once the server has it.
-    function setPending(outgoing, pending) {
-      const node = outgoing.node;
-      const failure = node.querySelector(".cb-send-failed");
-      if (failure) failure.remove();
-      if (pending === null) {
-        node.removeAttribute("data-pending");
-        return;
-      }
-      node.dataset.pending = pending;
-      if (pending !== "failed") return;
-      const words = inLanguage(SENDING_TEXT);
-      const again = el("button", {
-        type: "button",
-        class: "cb-resend",
-        "data-testid": "chatbot-resend",
-        text: words.tryAgain,
-      });
-      again.addEventListener("click", () => deliver(outgoing));
-      node.append(
-        el(
-          "div",
-          { class: "cb-send-failed", "data-testid": "chatbot-send-failed" },
-          el("span", { role: "alert", text: words.failed }),
-          again,
-        ),
-      );
-    }
-
-    function showDelivered(outgoing, result) {
-      const sent = result && result.message;
-      if (sent && sent.id !== undefined && sent.id !== null && !state.shown.has(String(sent.id))) {
-        state.shown.add(String(sent.id));
-        outgoing.node.dataset.id = String(sent.id);
-        setPending(outgoing, null);
-      } else {
-        outgoing.node.remove(); // already on screen
-      }
-      if (result && result.reply) renderMessage(result.reply);
-    }
-
-    // The server refused the message itself, or there is no conversation to send it to.
-    function discard(outgoing) {
-      outgoing.node.remove();
-      showError(GENERIC_ERROR);
-      // Give the typed text back, unless the customer has started typing something else.
-      if (outgoing.typed && !input.value) {
-        input.value = outgoing.typed;
-        resizeInput();
-      }
-    }
-
-    async function requestHandoff() {
-      if (state.busy) return;
-      showError("");
-      setBusy(true);
-      try {
-        const result = await onConversation((conversation) => postTo(conversation, "/handoff", {}));
-        if (result && result.message) renderMessage(result.message);
-        setStatus((result && result.status) || "waiting");
-      } catch (_) {
-        showError(GENERIC_ERROR);
-      } finally {
-        setBusy(false);
-      }
-    }
-
-    // ---- live events
-
-    function closeSocket() {
-      clearTimeout(state.reconnectTimer);
-      const socket = state.socket;
-      state.socket = null;
-      if (socket) socket.close();
-    }
-
-    function connectSocket() {
-      const conversation = state.conversation;
-      if (!conversation || state.socket || typeof WebSocket !== "function") return;
-      clearTimeout(state.reconnectTimer);
-      const url =
-        `${ORIGIN.replace(/^http/, "ws")}/api/v1/conversations/${encodeURIComponent(conversation.id)}/ws` +
-        `?token=${encodeURIComponent(conversation.token)}`;
-      let socket;
-      try {
-        socket = new WebSocket(url);
-      } catch (_) {
-        scheduleReconnect();
-        return;
-      }
-      state.socket = socket;
-      socket.addEventListener("open", () => {
-        // After a drop, fetch what was said meanwhile.
-        if (state.reconnectAttempts > 0) resync();
-        state.reconnectAttempts = 0;
-      });
-      socket.addEventListener("message", (event) => {
-        let data;
-        try {
-          data = JSON.parse(event.data);
-        } catch (_) {
-          return;
-        }
-        handleEvent(data);
-      });
-      socket.addEventListener("close", (event) => {
-        if (state.socket !== socket) return; // closed on purpose
-        state.socket = null;
-        // 1008 / 44xx: the server refused this conversation or token; retrying will not help.
-        if (event.code === 1008 || (event.code >= 4400 && event.code < 4500)) return;
-        scheduleReconnect();
-      });
-    }
-
-    function scheduleReconnect() {
-      if (!state.conversation || state.status === "closed") return;
-      const attempt = Math.max(1, state.reconnectAttempts);
-      const delay = Math.min(RECONNECT_MAX_MS, 1000 * 2 ** (attempt - 1)) * (0.75 + Math.random() / 2);
-      state.reconnectAttempts = attempt + 1;
-      clearTimeout(state.reconnectTimer);
-      state.reconnectTimer = setTimeout(connectSocket, delay);
-    }
-
-    function handleEvent(event) {
-      if (!event || typeof event !== "object") return;
-      if (event.type === "message") receive(event.message);
-      else if (event.type === "status") setStatus(event.status, event.agent);
-      else if (event.type === "typing" && event.role === "staff") setStaffTyping(Boolean(event.typing));
-    }
-
-    // ---- opening and closing (floating mode)
+  // The launcher button and the panel it opens (floating mode; inline, the panel is always open).
+  function floatingPanel(widget) {
+    const { state, view } = widget;
+    const launcher = view.launcher;
 
     function setOpen(open) {
       if (MODE !== "floating") return;
       state.open = open;
-      root.dataset.open = String(open);
-      panel.hidden = !open;
+      view.root.dataset.open = String(open);
+      view.panel.hidden = !open;
       launcher.setAttribute("aria-expanded", String(open));
       launcher.setAttribute("aria-label", `${open ? "Close" : "Open"} chat: ${state.config.title}`);
       if (open) {
         delete launcher.dataset.unread;
-        scrollToEnd();
-        input.focus();
+        widget.transcript.scrollToEnd();
+        view.input.focus();
       } else {
         launcher.focus();
       }
     }
 
-    function resizeInput() {
-      input.style.height = "auto";
-      input.style.height = `${Math.min(input.scrollHeight + 2, 132)}px`;
+    // A message arrived while the panel is closed.
+    function markUnread() {
+      if (!launcher || state.open) return;
+      launcher.dataset.unread = "true";
+      launcher.setAttribute("aria-label", `Open chat: ${state.config.title} (new message)`);
     }
 
-    // ---- wiring
-
-    composer.addEventListener("submit", (event) => {
-      event.preventDefault();
-      send(input.value);
-    });
-    input.addEventListener("keydown", (event) => {
-      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
-        event.preventDefault();
-        send(input.value);
-      }
-    });
-    input.addEventListener("input", () => {
-      resizeInput();
-      if (errorLine.textContent) showError("");
-      if (input.value.trim()) sendTyping();
-    });
-    handoffButton.addEventListener("click", requestHandoff);
     if (launcher) {
       launcher.addEventListener("click", () => setOpen(!state.open));
-      closeButton.addEventListener("click", () => setOpen(false));
-      panel.addEventListener("keydown", (event) => {
+      view.closeButton.addEventListener("click", () => setOpen(false));
+      view.panel.addEventListener("keydown", (event) => {
         if (event.key === "Escape") {
           event.stopPropagation();
           setOpen(false);
@@ -1204,13 +1326,7 @@ button:disabled { cursor: not-allowed; opacity: .55; }
       });
     }
 
-    applyConfig({});
-    request("GET", `/widget/config?lang=${encodeURIComponent(LANGUAGE)}`)
-      .then(applyConfig)
-      .catch(() => {
-        /* defaults stay */
-      });
-    restore();
+    return { markUnread };
   }
 
   // The host element is the one thing the page's CSS can still reach: a tag no site styles, and
