@@ -12,6 +12,7 @@ import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp
 
 import chatbot
 from chatbot.api import (
@@ -41,6 +42,20 @@ from chatbot.nlu.engine import Encoder
 from chatbot.runtime import build_manager, load_encoder
 
 log = logging.getLogger(__name__)
+# Request bodies are refused with 413 before they are read past these sizes.
+CONSOLE_BODY_LIMIT = 1_000_000  # the consoles' forms and JSON
+UPLOAD_OVERHEAD = 1_000_000  # multipart framing and form fields around a knowledge base file
+
+
+class _App(FastAPI):
+    def build_middleware_stack(self) -> ASGIApp:
+        # Outermost, so that it also sees the body limit's own 413 (answered as JSON).
+        return errors.JsonTooLarge(super().build_middleware_stack())
+
+
+def customer_body_limit(settings: Settings) -> int:
+    """A customer's largest JSON body: the longest message, every character escaped (\\uXXXX)."""
+    return 4096 + 6 * settings.max_message_chars
 
 
 def create_app(settings: Settings | None = None, *, encoder: Encoder | None = None) -> FastAPI:
@@ -107,12 +122,13 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
             app.state.jobs.shutdown()
             db.dispose()
 
-    app = FastAPI(
+    app = _App(
         title="Chatbot",
         version=chatbot.__version__,
         description="Customer-service chatbot API. Customer routes take the bearer token that "
         "`POST /api/v1/conversations` returns.",
         lifespan=lifespan,
+        max_body_size=CONSOLE_BODY_LIMIT,
     )
     app.state.settings = settings
     app.add_middleware(
@@ -125,13 +141,15 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
     )
     app.add_exception_handler(auth.LoginRequired, auth.login_required_handler)
     errors.install(app)
-    app.include_router(chat.router)
+    app.include_router(chat.router, max_body_size=customer_body_limit(settings))
     app.include_router(admin.router)
     app.include_router(pages.router)
     app.include_router(auth.router)
     app.include_router(staff.router)
     app.include_router(takeover.router)
-    app.include_router(admin_knowledge.router)
+    app.include_router(
+        admin_knowledge.router, max_body_size=settings.max_import_bytes + UPLOAD_OVERHEAD
+    )
     app.include_router(admin_models.router)
     app.include_router(admin_console.router)
     app.include_router(health.router)

@@ -9,6 +9,8 @@ from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chatbot.api.metrics import OVERLOADED
 from chatbot.conversation.service import ConversationNotFound, Overloaded, TurnFailed
@@ -44,6 +46,38 @@ async def _database_busy(request: Request, exc: Exception) -> JSONResponse:
     log.warning("database busy on %s %s: %s", request.method, request.url.path, exc)
     OVERLOADED.inc()
     return _unavailable("the database is busy; try again shortly")
+
+
+class JsonTooLarge:
+    """Starlette's body limit answers a declared-too-long body with plain text before any route
+    runs; our API answers every error as JSON: this rewrites that one response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rewriting = False
+
+        async def send_json(message: Message) -> None:
+            nonlocal rewriting
+            if message["type"] == "http.response.start" and message["status"] == 413:
+                headers = MutableHeaders(scope=message)
+                rewriting = headers.get("content-type", "").startswith("text/plain")
+                if rewriting:
+                    del headers["content-length"]
+                    headers["content-type"] = "application/json"
+                    headers["content-length"] = str(len(TOO_LARGE))
+            elif message["type"] == "http.response.body" and rewriting:
+                message = {**message, "body": TOO_LARGE, "more_body": False}
+            await send(message)
+
+        await self.app(scope, receive, send_json)
+
+
+TOO_LARGE = b'{"detail":"the request body is too large"}'
 
 
 def install(app: FastAPI) -> None:
