@@ -6,7 +6,7 @@ import logging
 import os
 from pathlib import Path
 
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
 from chatbot.config import Settings
@@ -69,14 +69,21 @@ def build_manager(
     base_version = f"base-{sha256[:12]}"
     base_model = str(getattr(encoder, "path", settings.base_model or "packaged"))
     try:
-        with session_factory() as session:
-            ensure_base_version(
-                session, version=base_version, base_model=base_model, weights_sha256=sha256
-            )
-            # A training run killed with its process (SIGKILL, power loss) is marked failed.
-            recover_interrupted_runs(session)
-            session.commit()
-            active = active_version_name(session) or base_version
+        for attempt in range(2):
+            try:
+                with session_factory() as session:
+                    ensure_base_version(
+                        session, version=base_version, base_model=base_model, weights_sha256=sha256
+                    )
+                    # A training run killed with its process (SIGKILL, power loss) is failed.
+                    recover_interrupted_runs(session)
+                    session.commit()
+                    active = active_version_name(session) or base_version
+                break
+            except IntegrityError:
+                # Another replica registered the base model at the same moment: it is there now.
+                if attempt:
+                    raise
     except (OperationalError, ProgrammingError) as exc:
         raise DatabaseNotReady(
             f"the database at {settings.resolved_database_url} has no schema: "

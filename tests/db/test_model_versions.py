@@ -70,3 +70,38 @@ def test_concurrent_activations_leave_exactly_one_active(postgres_schema_url: st
             assert active == 1
     finally:
         engine.dispose()
+
+
+@pytest.mark.postgres
+def test_replicas_starting_together_register_one_base_model(postgres_schema_url: str) -> None:
+    from chatbot.config import Settings
+    from chatbot.runtime import build_manager
+    from tests.fakes import HashingEncoder
+
+    engine = make_engine(postgres_schema_url)
+    factory = make_session_factory(engine)
+    settings = Settings(database_url=postgres_schema_url)
+    start = threading.Barrier(4)
+    versions: list[str] = []
+    errors: list[BaseException] = []
+
+    def start_replica() -> None:
+        try:
+            start.wait(timeout=30)
+            versions.append(build_manager(settings, HashingEncoder(), factory).engine.version)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    try:
+        threads = [threading.Thread(target=start_replica) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert errors == []
+        assert len(set(versions)) == 1 and len(versions) == 4
+        with factory() as session:
+            assert session.scalar(select(func.count()).select_from(ModelVersion)) == 1
+            assert active_version_name(session) == versions[0]
+    finally:
+        engine.dispose()
