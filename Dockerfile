@@ -9,8 +9,6 @@ RUN pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
 
 COPY pyproject.toml constraints.txt README.md alembic.ini ./
 COPY chatbot ./chatbot
-COPY migrations ./migrations
-COPY web ./web
 RUN pip install -c constraints.txt -e .
 
 EXPOSE 8000

@@ -39,7 +39,7 @@ test: install browser
 	$(BIN)/pytest
 
 lint: install
-	$(BIN)/ruff check chatbot tests bench migrations
+	$(BIN)/ruff check chatbot tests bench
 	$(BIN)/ruff format --check chatbot tests bench
 	$(BIN)/mypy
 

@@ -25,6 +25,9 @@ from chatbot.nlu.encoder import SentenceEncoder
 REAL_MODEL_FIXTURES = frozenset({"real_encoder", "live_server"})
 _LOADED = pytest.StashKey[list[str]]()
 
+# Alembic runs these itself; imported for their docstrings, env.py would find no migration context.
+collect_ignore = ["chatbot/migrations"]
+
 
 class RealEncoderLoaded(AssertionError):
     """A test without the ``model`` marker loaded an encoder."""

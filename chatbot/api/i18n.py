@@ -1,8 +1,8 @@
 """Interface language for the staff and admin consoles: English, or Chinese.
 
-Templates write English text as ``{{ _("Sign in") }}``; ``web/i18n/zh/*.json`` map English to
-Chinese, one file per area of the console, so pages can be translated independently. The language
-comes from the ``chatbot_lang`` cookie (the switch in the header), else the browser's
+Templates write English text as ``{{ _("Sign in") }}``; ``chatbot/web/i18n/zh/*.json`` map
+English to Chinese, one file per area of the console, so pages can be translated independently. The
+language comes from the ``chatbot_lang`` cookie (the switch in the header), else the browser's
 Accept-Language.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from fastapi import Request
 
-I18N_DIR = Path(__file__).resolve().parents[2] / "web" / "i18n"
+I18N_DIR = Path(__file__).resolve().parents[1] / "web" / "i18n"
 LANGUAGES = ("en", "zh")
 LANGUAGE_COOKIE = "chatbot_lang"
 Translate = Callable[..., str]

@@ -18,7 +18,8 @@ from chatbot.db.app_settings import RuntimeSettings
 if TYPE_CHECKING:
     from chatbot.api.auth import Principal
 
-WEB_DIR = Path(__file__).resolve().parents[2] / "web"
+# Inside the package, so an installed wheel carries it (see package-data in pyproject.toml).
+WEB_DIR = Path(__file__).resolve().parents[1] / "web"
 templates = Jinja2Templates(directory=WEB_DIR / "templates")
 
 

@@ -28,7 +28,8 @@ LANGUAGES = ("en", "zh")
 TEXT_KINDS = ("greeting", "fallback", "handoff")
 THRESHOLDS = ("answer_threshold", "clarify_threshold", "clarify_margin")
 
-# Why a value is refused, in English; the console translates them (web/i18n/zh/console.json).
+# Why a value is refused, in English; the console translates them
+# (chatbot/web/i18n/zh/console.json).
 NOT_A_FRACTION = "enter a number from 0 to 1"
 CLARIFY_ABOVE_ANSWER = "must not be above the answer threshold"
 NOT_A_COLOUR = "enter a colour as #rrggbb, e.g. #1f6f5c"

@@ -7,12 +7,14 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-ROOT = Path(__file__).resolve().parents[2]
+# Inside the package, so an installed wheel can migrate a database too.
+MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
 
 
 def alembic_config(url: str) -> Config:
-    config = Config(str(ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(ROOT / "migrations"))
+    # Built here rather than read from alembic.ini, which an installed package does not have.
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
     # `%` would be read as interpolation by configparser.
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     config.attributes["configure_logging"] = False

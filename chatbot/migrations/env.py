@@ -3,6 +3,7 @@
 from logging.config import fileConfig
 
 from alembic import context
+from sqlalchemy import Connection
 
 from chatbot.config import get_settings
 from chatbot.db import models  # noqa: F401  (registers the tables on Base.metadata)
@@ -41,7 +42,7 @@ def run_migrations_online() -> None:
     engine.dispose()
 
 
-def _run(connection) -> None:  # type: ignore[no-untyped-def]
+def _run(connection: Connection) -> None:
     # Batch mode lets later migrations ALTER tables on SQLite too.
     context.configure(
         connection=connection,

@@ -123,11 +123,11 @@ def test_the_training_page_speaks_chinese(client: TestClient, admin: Staff) -> N
 
 
 def test_every_string_of_these_pages_has_a_chinese_translation() -> None:
-    catalog = json.loads(Path("web/i18n/zh/models.json").read_text(encoding="utf-8"))
+    catalog = json.loads(Path("chatbot/web/i18n/zh/models.json").read_text(encoding="utf-8"))
     templates = ["training.html", "models.html", "model.html", "compare.html"]
     used = set()
     for name in templates:
-        text = Path("web/templates/console", name).read_text(encoding="utf-8")
+        text = Path("chatbot/web/templates/console", name).read_text(encoding="utf-8")
         used |= set(re.findall(r'_\("((?:[^"\\]|\\.)*)"', text))
     source = Path("chatbot/api/admin_models.py").read_text(encoding="utf-8")
     used |= set(re.findall(r'_\("((?:[^"\\]|\\.)*)"', source))

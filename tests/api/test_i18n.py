@@ -71,9 +71,12 @@ def test_every_console_text_has_a_chinese_translation() -> None:
         for text, where in source.items():
             used.setdefault(text, set()).update(where)
     missing = {text: sorted(where) for text, where in used.items() if not chinese.get(text)}
-    assert not missing, "no zh translation (add them to web/i18n/zh/<area>.json):\n" + "\n".join(
-        f"  {json.dumps(text, ensure_ascii=False)}  <- {', '.join(where)}"
-        for text, where in sorted(missing.items())
+    assert not missing, (
+        "no zh translation (add them to chatbot/web/i18n/zh/<area>.json):\n"
+        + "\n".join(
+            f"  {json.dumps(text, ensure_ascii=False)}  <- {', '.join(where)}"
+            for text, where in sorted(missing.items())
+        )
     )
 
 
