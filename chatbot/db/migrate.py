@@ -30,7 +30,7 @@ def downgrade(url: str, revision: str = "base") -> None:
 
 
 # Full-text search objects created by raw SQL in migration 0003; the models do not declare them.
-SEARCH_OBJECTS = ("messages_fts", "ix_messages_text_search")
+SEARCH_OBJECTS = ("messages_fts", "ix_messages_text_search", "ix_messages_text_trgm")
 
 
 def include_name(name: str | None, type_: str, parent_names: object) -> bool:

@@ -28,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from chatbot.db.models import Conversation, ConversationStatus, Correction, Message, Role, User
+from chatbot.nlu.language import has_chinese
 
 PAGE_SIZE = 50
 EXPORT_BATCH = 200  # conversations per query while streaming an export
@@ -89,7 +90,8 @@ def message_search(session: Session, q: str) -> ColumnElement[bool]:
     SQLite searches the FTS5 trigram index (any substring of three or more characters, so it
     finds Chinese without word breaks; ``q`` is quoted as one phrase, so its punctuation is
     literal); shorter queries fall back to ``LIKE``. PostgreSQL matches words with the GIN index
-    on ``to_tsvector('simple', text)``.
+    on ``to_tsvector('simple', text)``, and a query with Chinese in it as a substring (``ILIKE``)
+    with the trigram index: Chinese has no spaces, so a whole run of it is one "word" there.
 
     >>> from chatbot.db.conversations import add_message, start_conversation
     >>> conversation, _token = start_conversation(session)
@@ -100,12 +102,16 @@ def message_search(session: Session, q: str) -> ColumnElement[bool]:
     """
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        matches = func.to_tsvector(literal_column("'simple'"), Message.text).op("@@")(
-            func.plainto_tsquery(literal_column("'simple'"), q)
+        matches = (
+            Message.text.ilike("%" + _like_literal(q) + "%", escape="\\")
+            if has_chinese(q)
+            else func.to_tsvector(literal_column("'simple'"), Message.text).op("@@")(
+                func.plainto_tsquery(literal_column("'simple'"), q)
+            )
         )
         if _count_capped(session, select(Message.id).where(matches)) > COMMON_MATCHES:
             return exists().where(Message.conversation_id == Conversation.id, matches)
-        # Rare words: look them up in the GIN index first. Left to itself the planner walks the
+        # Rare words: look them up in a GIN index first. Left to itself the planner walks the
         # conversations newest first and computes to_tsvector for each message (seconds at 1M
         # messages when nothing matches); MATERIALIZED keeps the lookup a step of its own.
         hits = (

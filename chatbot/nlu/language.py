@@ -20,6 +20,16 @@ def detect_language(text: str) -> str:
     return "zh" if letters and cjk / letters >= 0.2 else "en"
 
 
+def has_chinese(text: str) -> bool:
+    """Whether any Chinese character appears in the text.
+
+    Example:
+        >>> has_chinese("退货 refund"), has_chinese("refund")
+        (True, False)
+    """
+    return _CJK.search(text) is not None
+
+
 def same_script(language: str, other: str) -> bool:
     """Whether two language tags are written alike for routing purposes (Chinese or not).
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from chatbot.db import conversations as store
 from chatbot.db import transcripts
 from chatbot.db.migrate import upgrade
-from chatbot.db.models import Conversation, ConversationStatus, Role
+from chatbot.db.models import Conversation, ConversationStatus, Message, Role
 from chatbot.db.session import make_engine
 from chatbot.db.training import list_corrections, set_correction
 from chatbot.db.transcripts import (
@@ -128,11 +128,23 @@ def pg_session(postgres_url: str) -> Iterator[Session]:
         ('"SAVE20" & !', {"quoted"}),  # plainto_tsquery: operators are plain text
         ("parcel money", set()),  # in different conversations' messages
         ("help", {"parcel", "refund", "chinese", "quoted"}),
+        ("退货", {"chinese"}),  # Chinese inside a longer run of Chinese: trigram substring
+        ("运费谁出", {"chinese"}),
+        ("运费谁付", set()),
     ],
 )
 def test_search_on_postgresql(pg_session: Session, q: str, expected: set[str]) -> None:
     ids = add_conversations(pg_session, MESSAGES)
     assert found(pg_session, ids, q) == expected
+
+
+@pytest.mark.postgres
+def test_a_chinese_search_uses_the_trigram_index(pg_session: Session) -> None:
+    query = select(Message.id).where(Message.text.ilike("%运费谁出%"))
+    pg_session.execute(text("SET LOCAL enable_seqscan = off"))
+    compiled = query.compile(pg_session.get_bind(), compile_kwargs={"literal_binds": True})
+    plan = "\n".join(pg_session.execute(text(f"EXPLAIN {compiled}")).scalars())
+    assert "ix_messages_text_trgm" in plan
 
 
 @pytest.mark.postgres
