@@ -116,7 +116,7 @@ def candidates(device: torch.device) -> list[str]:
     """The modes worth measuring on this device."""
     if device.type == "cuda":
         return ["fp32"]  # already bf16 autocast; no int8 kernels
-    modes = ["fp32", "int8"]
+    modes = ["fp32", "int8"] if _dynamic_int8() else ["fp32"]
     if _native_bf16():
         modes.insert(1, "bf16")
     return modes
@@ -183,6 +183,17 @@ def _check(encoder: SentenceEncoder, texts: list[str], truth: list[str]) -> Mode
     nearest = similarity.argmax(dim=1).tolist()
     right = sum(truth[n] == t for n, t in zip(nearest, truth, strict=True))
     return ModeCheck(encoder.precision, right / len(truth), round(ms, 3))
+
+
+def _dynamic_int8() -> bool:
+    # torch.ao.quantization is moving to torchao: a torch without it serves fp32.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            from torch.ao.quantization import quantize_dynamic  # noqa: F401
+        except ImportError:
+            return False
+    return True
 
 
 def _native_bf16() -> bool:
