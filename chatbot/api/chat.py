@@ -30,6 +30,7 @@ from chatbot.events import EventBus, conversation_channel
 
 router = APIRouter(prefix="/api/v1", tags=["customer"])
 TYPING_INTERVAL_S = 1.0  # at most one typing event per second from one customer's socket
+AUTH_TIMEOUT_S = 10.0  # a socket that has not sent its token by then is closed
 
 
 def _service(request: Request) -> ChatService:
@@ -168,21 +169,32 @@ async def give_satisfaction(
 
 @router.websocket("/conversations/{conversation_id}/ws")
 async def live_events(websocket: WebSocket, conversation_id: str, token: str = "") -> None:
-    """Live events of one conversation: messages, typing and handoff state (`?token=TOKEN`).
+    """Live events of one conversation: messages, typing and handoff state.
 
-    The customer may send ``{"typing": true}`` while writing: staff see "the customer is typing".
+    The first frame the client sends is ``{"token": TOKEN}``, so that the token stays out of
+    URLs and access logs (``?token=TOKEN`` still works for older clients). Then the customer may
+    send ``{"typing": true}`` while writing: staff see "the customer is typing".
     """
     app = websocket.app
-
-    def authorised(session: Session) -> bool:
-        conversation = store.get_conversation(session, conversation_id)
-        return conversation is not None and store.token_matches(conversation, token)
-
     service: ChatService | None = getattr(app.state, "chat", None)
-    if not token or service is None or not await service.db.read(authorised):
-        await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason="not authorised")
-        return
-    await websocket.accept()
+
+    async def authorised(token: str) -> bool:
+        def check(session: Session) -> bool:
+            conversation = store.get_conversation(session, conversation_id)
+            return conversation is not None and store.token_matches(conversation, token)
+
+        return bool(token) and service is not None and await service.db.read(check)
+
+    if token:  # in the URL: refused before the handshake completes
+        if not await authorised(token):
+            await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason="not authorised")
+            return
+        await websocket.accept()
+    else:
+        await websocket.accept()
+        if not await authorised(await _first_frame_token(websocket)):
+            await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason="not authorised")
+            return
     bus: EventBus = app.state.bus
     async with bus.subscribe(conversation_channel(conversation_id)) as events:
 
@@ -206,6 +218,17 @@ async def live_events(websocket: WebSocket, conversation_id: str, token: str = "
             sender.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sender
+
+
+async def _first_frame_token(websocket: WebSocket) -> str:
+    """The token of the client's first frame, ``{"token": "..."}``; "" if it sends none in time."""
+    try:
+        frame = await asyncio.wait_for(websocket.receive_text(), AUTH_TIMEOUT_S)
+        sent = json.loads(frame)
+    except (TimeoutError, ValueError, WebSocketDisconnect, KeyError):
+        return ""
+    token = sent.get("token") if isinstance(sent, dict) else None
+    return token if isinstance(token, str) else ""
 
 
 def _is_typing(text: str) -> bool:

@@ -355,19 +355,45 @@ def test_the_websocket_only_sees_its_own_conversation(
         assert websocket.receive_json()["message"]["id"] == mine["message"]["id"]
 
 
+def test_the_websocket_takes_the_token_in_its_first_frame(
+    client: TestClient, customer: Customer
+) -> None:
+    with client.websocket_connect(f"/api/v1/conversations/{customer.id}/ws") as websocket:
+        websocket.send_json({"token": customer.token})
+        wait_for_subscribers(client, customer, 1)
+        turn = say(client, customer, "how long does delivery take")
+        assert websocket.receive_json() == {"type": "message", "message": turn["message"]}
+    wait_for_subscribers(client, customer, 0)
+
+
 def test_the_websocket_refuses_a_bad_token(client: TestClient, customer: Customer) -> None:
     stranger = start_conversation(client)
     base = f"/api/v1/conversations/{customer.id}/ws"
     for url in (
-        base,
-        f"{base}?token=",
         f"{base}?token=wrong",
         f"{base}?token={stranger.token}",
         f"/api/v1/conversations/nope/ws?token={customer.token}",
-    ):
+    ):  # in the URL: refused during the handshake
         with pytest.raises(WebSocketDisconnect) as caught, client.websocket_connect(url):
             pass
         assert caught.value.code == 1008, url
+    for first_frame in (
+        {"token": "wrong"},
+        {"token": stranger.token},
+        {"token": ""},
+        {"typing": True},
+        ["not", "an", "object"],
+    ):  # in the first frame: the socket closes right after it
+        with client.websocket_connect(base) as websocket:
+            websocket.send_json(first_frame)
+            with pytest.raises(WebSocketDisconnect) as caught:
+                websocket.receive_json()
+            assert caught.value.code == 1008, first_frame
+    with client.websocket_connect(base) as websocket:
+        websocket.send_text("not json")
+        with pytest.raises(WebSocketDisconnect) as caught:
+            websocket.receive_json()
+        assert caught.value.code == 1008
     wait_for_subscribers(client, customer, 0)
 
 

@@ -321,3 +321,21 @@ def test_a_failed_send_shows_an_error_and_keeps_the_text(new_page) -> None:
     page.get_by_test_id("chatbot-send").click()
     expect(page.locator(BOT).last).to_contain_text(_answer("delivery_time"))
     expect(page.get_by_role("alert")).to_be_hidden()
+
+
+def test_the_conversation_token_never_travels_in_a_url(new_page, live_server: LiveServer) -> None:
+    page = new_page()
+    sockets: list[str] = []
+    requests: list[str] = []
+    page.on("websocket", lambda socket: sockets.append(socket.url))
+    page.on("request", lambda request: requests.append(request.url))
+    page.goto("/")
+    page.get_by_test_id("chatbot-launcher").click()
+    _ask(page, DELIVERY_PARAPHRASE)
+    expect(page.locator(BOT)).to_contain_text(_answer("delivery_time"))
+    _subscribed_channel(page, live_server)  # the socket authenticated with its first frame
+    token: str = page.evaluate(
+        "() => Object.values(JSON.parse(localStorage.getItem('chatbot.conversation')))[0].token"
+    )
+    assert sockets and all("/ws" in url for url in sockets)
+    assert not [url for url in sockets + requests if token in url or "token=" in url]

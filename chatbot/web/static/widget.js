@@ -1142,9 +1142,8 @@ button:disabled { cursor: not-allowed; opacity: .55; }
       const conversation = state.conversation;
       if (!conversation || current || typeof WebSocket !== "function") return;
       clearTimeout(reconnectTimer);
-      const url =
-        `${ORIGIN.replace(/^http/, "ws")}/api/v1/conversations/${encodeURIComponent(conversation.id)}/ws` +
-        `?token=${encodeURIComponent(conversation.token)}`;
+      // The token goes in the first frame, not the URL: URLs end up in access logs.
+      const url = `${ORIGIN.replace(/^http/, "ws")}/api/v1/conversations/${encodeURIComponent(conversation.id)}/ws`;
       let socket;
       try {
         socket = new WebSocket(url);
@@ -1154,6 +1153,7 @@ button:disabled { cursor: not-allowed; opacity: .55; }
       }
       current = socket;
       socket.addEventListener("open", () => {
+        socket.send(JSON.stringify({ token: conversation.token }));
         // After a drop, fetch what was said meanwhile.
         if (reconnectAttempts > 0) widget.session.resync();
         reconnectAttempts = 0;
