@@ -23,9 +23,13 @@ from chatbot.api import schemas
 from chatbot.api.deps import CustomerToken, SettingsDep, message_text
 from chatbot.api.metrics import observe_reply
 from chatbot.conversation import takeover
-from chatbot.conversation.service import ChatService, ConversationNotFound
+from chatbot.conversation.service import (
+    ChatService,
+    ConversationNotFound,
+    customer_conversation,
+)
 from chatbot.db import conversations as store
-from chatbot.db.models import Conversation, Role
+from chatbot.db.models import Role
 from chatbot.events import EventBus, conversation_channel
 
 router = APIRouter(prefix="/api/v1", tags=["customer"])
@@ -41,14 +45,6 @@ def _service(request: Request) -> ChatService:
 
 
 ChatServiceDep = Annotated[ChatService, Depends(_service)]
-
-
-def _customer_conversation(session: Session, conversation_id: str, token: str) -> Conversation:
-    conversation = store.get_conversation(session, conversation_id)
-    # The same answer for a wrong token and an unknown id: ids cannot be probed.
-    if conversation is None or not store.token_matches(conversation, token):
-        raise ConversationNotFound(conversation_id)
-    return conversation
 
 
 @router.post("/conversations", status_code=status.HTTP_201_CREATED)
@@ -70,7 +66,7 @@ async def list_messages(
     """The conversation so far."""
 
     def read(session: Session) -> schemas.TranscriptPublic:
-        conversation = _customer_conversation(session, conversation_id, token)
+        conversation = customer_conversation(session, conversation_id, token)
         return schemas.TranscriptPublic(
             conversation=schemas.ConversationPublic(
                 id=conversation.id,
@@ -157,7 +153,7 @@ async def give_satisfaction(
     """How satisfied the customer was (1-5), once staff closed the conversation."""
 
     def rate(session: Session) -> None:
-        conversation = _customer_conversation(session, conversation_id, token)
+        conversation = customer_conversation(session, conversation_id, token)
         try:
             takeover.rate(session, conversation, body.rating)
         except takeover.WrongState as exc:
@@ -180,8 +176,11 @@ async def live_events(websocket: WebSocket, conversation_id: str, token: str = "
 
     async def authorised(token: str) -> bool:
         def check(session: Session) -> bool:
-            conversation = store.get_conversation(session, conversation_id)
-            return conversation is not None and store.token_matches(conversation, token)
+            try:
+                customer_conversation(session, conversation_id, token)
+            except ConversationNotFound:
+                return False
+            return True
 
         return bool(token) and service is not None and await service.db.read(check)
 

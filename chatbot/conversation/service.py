@@ -14,6 +14,7 @@ says "please try again", and a retry with the same client id answers that messag
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 
 from sqlalchemy.exc import IntegrityError
@@ -93,19 +94,19 @@ class ChatService:
             raise Overloaded(f"{self.pending} messages are being answered; try again shortly")
         self.pending += 1
         try:
+
+            def receive(resent: bool) -> Awaitable[_Step]:
+                return self.db.write(
+                    lambda session: self._receive(
+                        session, conversation_id, token, text, chosen_intent, client_id, resent
+                    )
+                )
+
             with self.batcher.coming():
                 try:  # most messages are sent once: no query looks for an earlier copy
-                    step = await self.db.write(
-                        lambda session: self._receive(
-                            session, conversation_id, token, text, chosen_intent, client_id, False
-                        )
-                    )
+                    step = await receive(False)
                 except IntegrityError:  # the same client_id again: a retry
-                    step = await self.db.write(
-                        lambda session: self._receive(
-                            session, conversation_id, token, text, chosen_intent, client_id, True
-                        )
-                    )
+                    step = await receive(True)
             self._publish(step.events)
             if isinstance(step.result, Turn):
                 return step.result
@@ -135,14 +136,10 @@ class ChatService:
         (None when people already hold it)."""
 
         def handoff(session: Session) -> tuple[str, Message | None, list[tuple[str, Event]]]:
-            conversation = self._conversation(session, conversation_id, token)
+            conversation = customer_conversation(session, conversation_id, token, lock=True)
             message = self.manager.request_handoff(session, conversation)
             channel = conversation_channel(conversation.id)
-            events = (
-                []
-                if message is None
-                else [(channel, {"type": "message", "message": self.view(message)})]
-            )
+            events = [] if message is None else [self._message_event(channel, message)]
             events.append((channel, customer_status_event(conversation)))
             if message is not None:  # it entered the queue just now
                 events.append(_queue_event(session, conversation))
@@ -162,7 +159,7 @@ class ChatService:
         client_id: str | None,
         resent: bool,
     ) -> _Step:
-        conversation = self._conversation(session, conversation_id, token)
+        conversation = customer_conversation(session, conversation_id, token, lock=True)
         current = revisions.current(session)
         behind = self.manager.behind(current)
         if behind:
@@ -197,22 +194,14 @@ class ChatService:
         turn = self.manager.respond(session, conversation, pending, engine, prediction)
         return _Step(turn, self._turn_events(session, conversation, before, turn))
 
-    @staticmethod
-    def _conversation(session: Session, conversation_id: str, token: str) -> Conversation:
-        # Locked until commit (PostgreSQL): a staff claim and this turn take turns on the row.
-        conversation = store.lock_conversation(session, conversation_id)
-        if conversation is None or not store.token_matches(conversation, token):
-            raise ConversationNotFound(conversation_id)
-        return conversation
-
     def _turn_events(
         self, session: Session, conversation: Conversation, before: ConversationStatus, turn: Turn
     ) -> list[tuple[str, Event]]:
         channel = conversation_channel(conversation.id)
         # Most conversations have no live watcher: their events are not even built.
         listened = self.bus.listened(channel)
-        events: list[tuple[str, Event]] = [
-            (channel, {"type": "message", "message": self.view(message)})
+        events = [
+            self._message_event(channel, message)
             for message in (turn.customer, turn.reply)
             if message is not None and listened
         ]
@@ -223,9 +212,28 @@ class ChatService:
             events.append(_queue_event(session, conversation))
         return events
 
+    def _message_event(self, channel: str, message: Message) -> tuple[str, Event]:
+        return channel, {"type": "message", "message": self.view(message)}
+
     def _publish(self, events: list[tuple[str, Event]]) -> None:
         for channel, event in events:
             self.bus.publish(channel, event)
+
+
+def customer_conversation(
+    session: Session, conversation_id: str, token: str, *, lock: bool = False
+) -> Conversation:
+    """The conversation, if ``token`` is the one issued for it; else ConversationNotFound, the
+    same for a wrong token and an unknown id, so ids cannot be probed.
+
+    Args:
+        lock: lock its row until commit (PostgreSQL): a staff claim and a turn take turns.
+    """
+    find = store.lock_conversation if lock else store.get_conversation
+    conversation = find(session, conversation_id)
+    if conversation is None or not store.token_matches(conversation, token):
+        raise ConversationNotFound(conversation_id)
+    return conversation
 
 
 def customer_status_event(conversation: Conversation) -> Event:
@@ -242,5 +250,6 @@ __all__ = [
     "ConversationNotFound",
     "Overloaded",
     "TurnFailed",
+    "customer_conversation",
     "customer_status_event",
 ]
