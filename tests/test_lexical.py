@@ -1,4 +1,12 @@
-from chatbot.lexical import SubwordTokenizer, build_lexical_index, lexical_scores, tokenize
+from chatbot.lexical import (
+    KnowledgeTokenizer,
+    SubwordTokenizer,
+    Synonyms,
+    build_lexical_index,
+    lexical_scores,
+    segmented_tokenize,
+    tokenize,
+)
 
 
 def test_tokens_are_lowercased_words_and_chinese_character_ngrams() -> None:
@@ -52,3 +60,38 @@ def test_an_index_scores_with_the_tokenizer_it_was_built_with() -> None:
     index = build_lexical_index(docs, tokenizer)
     scores = lexical_scores(index, "refund item")
     assert max(range(len(docs)), key=scores.__getitem__) >= 10
+
+
+def test_chinese_is_matched_by_segmented_words_as_well_as_characters() -> None:
+    tokens = segmented_tokenize("信用卡额度怎么提高")
+    assert {"¶信用卡", "¶额度", "¶提高"} <= set(tokens)
+    assert "信" in tokens  # the character n-grams stay beside the words
+
+
+def test_function_words_are_not_evidence() -> None:
+    assert "¶可以" not in segmented_tokenize("可以开发票吗")
+    assert "¶发票" in segmented_tokenize("可以开发票吗")
+
+
+def test_synonyms_join_the_terms_of_a_group_in_phrasings_and_messages() -> None:
+    phrasings = ["怎么申请退款", "运费怎么算", "how do I get a refund"]
+    plain = build_lexical_index(phrasings, KnowledgeTokenizer.train(phrasings))
+    groups = [["退款", "退钱", "refund", "money back"]]
+    with_synonyms = build_lexical_index(phrasings, KnowledgeTokenizer.train(phrasings, groups))
+    before, after = lexical_scores(plain, "我想退钱"), lexical_scores(with_synonyms, "我想退钱")
+    assert after[0] > before[0] + 0.2
+    assert after[1] == 0.0  # the shipping question shares nothing with it
+    assert lexical_scores(with_synonyms, "I want my money back").argmax().item() in (0, 2)
+
+
+def test_english_synonyms_match_whole_words_only() -> None:
+    synonyms = Synonyms([["refund", "money back"]])
+    assert synonyms.normalise("Money   back now")[1] == ["refund"]
+    assert synonyms.normalise("moneyback")[1] == []
+    assert synonyms.normalise("refunds")[1] == []
+
+
+def test_longer_terms_win_over_the_shorter_terms_inside_them() -> None:
+    synonyms = Synonyms([["信用卡", "透支卡"], ["卡", "银行卡"]])
+    _, terms = synonyms.normalise("透支卡和银行卡")
+    assert terms == ["信用卡", "卡"]

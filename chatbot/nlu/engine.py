@@ -16,13 +16,7 @@ import torch
 from torch import Tensor
 
 from chatbot.knowledge.spec import IntentSpec
-from chatbot.lexical import (
-    LexicalIndex,
-    SubwordTokenizer,
-    build_lexical_index,
-    lexical_scores,
-    tokenize,
-)
+from chatbot.lexical import KnowledgeTokenizer, LexicalIndex, build_lexical_index, lexical_scores
 from chatbot.nlu.language import detect_language, same_script
 from chatbot.retrieval import IntentIndex, build_index, nearest_and_centroid, top_intents
 
@@ -145,9 +139,16 @@ class IntentEngine:
         snapshot = self._snapshot
         return snapshot.intents.get(key) if snapshot else None
 
-    def load_knowledge(self, intents: Sequence[IntentSpec], revision: int) -> None:
+    def load_knowledge(
+        self,
+        intents: Sequence[IntentSpec],
+        revision: int,
+        synonyms: Sequence[Sequence[str]] = (),
+    ) -> None:
         """(Re)build the index; only phrasings not seen before are encoded.
 
+        ``synonyms`` are the knowledge base's groups of interchangeable terms, first term
+        canonical; the lexical side applies them to phrasings and messages alike.
         Predictions running meanwhile finish on the old index: the new one is swapped in whole.
         """
         with self._lock:
@@ -167,7 +168,7 @@ class IntentEngine:
             self._snapshot = _Snapshot(
                 revision,
                 index,
-                build_lexical_index(texts, SubwordTokenizer.train(texts) or tokenize),
+                build_lexical_index(texts, KnowledgeTokenizer.train(texts, synonyms)),
                 {i.key: i for i in intents},
                 self._prototype_matrix(index),
             )
