@@ -27,7 +27,28 @@ INTENT_KEY = re.compile(r"[\w.-]{1,200}")
 LANGUAGE_TAG = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*")
 
 
+MAX_SYNONYM_CHARS = 50
+MAX_SYNONYM_GROUPS = 5000
+SYNONYM_SEPARATORS = r"[|/、,，\r\n]+"
+
+
+@dataclass(frozen=True)
+class KnowledgeFile:
+    """A knowledge base file's intents, and its synonym groups (None: the file has no such rows).
+
+    A group lists interchangeable terms, its first term canonical: ``("退款", "退钱", "refund")``.
+    """
+
+    intents: list[IntentSpec]
+    synonyms: list[tuple[str, ...]] | None = None
+
+
 def read_faq_file(path: Path, *, max_bytes: int) -> list[IntentSpec]:
+    """The intents of a knowledge base file (see :func:`read_knowledge_file`)."""
+    return read_knowledge_file(path, max_bytes=max_bytes).intents
+
+
+def read_knowledge_file(path: Path, *, max_bytes: int) -> KnowledgeFile:
     """Read a knowledge base file; the format comes from the extension.
 
     Problems name the file as ``path.name``. Raises ``ImportRejected`` for a bad file, and also
@@ -35,7 +56,7 @@ def read_faq_file(path: Path, *, max_bytes: int) -> list[IntentSpec]:
 
     >>> path = tmp_path / "faq.csv"
     >>> _ = path.write_text("question,answer\\nOpening hours?,9 to 5.\\n", encoding="utf-8")
-    >>> read_faq_file(path, max_bytes=10_000_000)
+    >>> read_knowledge_file(path, max_bytes=10_000_000).intents
     [IntentSpec(key='opening_hours', answer='9 to 5.', phrasings=('Opening hours?',), ...)]
     """
     try:
@@ -47,7 +68,7 @@ def read_faq_file(path: Path, *, max_bytes: int) -> list[IntentSpec]:
     except OSError as error:
         problem = Problem(path.name, f"cannot read the file: {error.strerror}")
         raise ImportRejected([problem]) from error
-    return read_faq_bytes(data, path.name, max_bytes=max_bytes)
+    return read_knowledge_bytes(data, path.name, max_bytes=max_bytes)
 
 
 def read_faq_bytes(data: bytes, filename: str, *, max_bytes: int) -> list[IntentSpec]:
@@ -56,6 +77,19 @@ def read_faq_bytes(data: bytes, filename: str, *, max_bytes: int) -> list[Intent
     >>> read_faq_bytes(b"question,answer\\nOpening hours?,9 to 5.\\n", "faq.csv", max_bytes=1000)
     [IntentSpec(key='opening_hours', answer='9 to 5.', phrasings=('Opening hours?',), \
 category=None, language='en', follow_ups=())]
+    """
+    return read_knowledge_bytes(data, filename, max_bytes=max_bytes).intents
+
+
+def read_knowledge_bytes(data: bytes, filename: str, *, max_bytes: int) -> KnowledgeFile:
+    """Intents and synonym groups of a file held in memory; ``filename`` gives the format.
+
+    A row whose only value is in the ``synonyms`` column is a synonym group, its terms separated
+    by ``|``, ``/``, ``、``, commas or line breaks (JSON: a list of strings).
+
+    >>> faq = "question,answer,synonyms\\n怎么退款？,7天内可退。,\\n,,退款 / 退钱 / money back\\n"
+    >>> read_knowledge_bytes(faq.encode(), "faq.csv", max_bytes=1000).synonyms
+    [('退款', '退钱', 'money back')]
     """
     suffix = Path(filename).suffix.lower()
     problems: list[Problem] = []
@@ -70,14 +104,74 @@ category=None, language='en', follow_ups=())]
 
     raw = read_records(data, filename, max_bytes=max_bytes)
     problems = list(raw.problems)
+    synonym_records = [record for record in raw.records if "synonyms" in record.values]
     rows = [
-        _check_record(record, filename, problems, raw.has_question_column) for record in raw.records
+        _check_record(record, filename, problems, raw.has_question_column)
+        for record in raw.records
+        if "synonyms" not in record.values
     ]
     intents = _build_intents(rows, filename, problems)
+    synonyms = _synonym_groups(synonym_records, filename, problems)
     if problems:
         # File-wide problems first, then by row; within a row, in the order they were found.
         raise ImportRejected(sorted(problems, key=lambda p: (p.row is not None, p.row or 0)))
-    return intents
+    return KnowledgeFile(intents, synonyms if synonym_records else None)
+
+
+def _synonym_groups(
+    records: list[Record], file: str, problems: list[Problem]
+) -> list[tuple[str, ...]]:
+    groups: list[tuple[str, ...]] = []
+    term_rows: dict[str, int] = {}
+    if len(records) > MAX_SYNONYM_GROUPS:
+        reason = f"too many synonym groups: {len(records)}, the limit is {MAX_SYNONYM_GROUPS}"
+        problems.append(Problem(file, reason))
+    for record in records:
+        others = [name for name in record.values if name != "synonyms"]
+        if others:
+            reason = "a synonym row holds only the synonyms column; this row also has " + ", ".join(
+                f"'{name}'" for name in others
+            )
+            problems.append(Problem(file, reason, row=record.row, column="synonyms"))
+        terms = check_synonym_group(_split(record.values["synonyms"], SYNONYM_SEPARATORS))
+        for reason in terms.problems:
+            problems.append(Problem(file, reason, row=record.row, column="synonyms"))
+        if terms.problems:
+            continue  # its terms would only repeat the problem as clashes on later rows
+        for term in terms.group:
+            first = term_rows.setdefault(term.casefold(), record.row)
+            if first != record.row:
+                reason = f"'{term}' is in two synonym groups (row {first} and row {record.row})"
+                problems.append(Problem(file, reason, row=record.row, column="synonyms"))
+        groups.append(terms.group)
+    return groups
+
+
+@dataclass(frozen=True)
+class CheckedGroup:
+    group: tuple[str, ...]
+    problems: list[str]
+
+
+def check_synonym_group(terms: list[str]) -> CheckedGroup:
+    """One synonym group's terms, whitespace collapsed and repeats dropped, and what is wrong.
+
+    >>> check_synonym_group([" 退款 ", "退钱", "退款"])
+    CheckedGroup(group=('退款', '退钱'), problems=[])
+    >>> check_synonym_group(["退款"]).problems
+    ['a synonym group needs at least two different terms']
+    """
+    group: list[str] = []
+    problems: list[str] = []
+    for term in terms:
+        term = normalise_phrasing(term)
+        if len(term) > MAX_SYNONYM_CHARS:
+            problems.append(_too_long(f"synonym '{term[:20]}...'", len(term), MAX_SYNONYM_CHARS))
+        elif term and term.casefold() not in {t.casefold() for t in group}:
+            group.append(term)
+    if len(group) < 2 and not problems:
+        problems.append("a synonym group needs at least two different terms")
+    return CheckedGroup(tuple(group), problems)
 
 
 def _too_large(file: str, size: int, max_bytes: int) -> Problem:

@@ -22,9 +22,18 @@ import openpyxl
 
 from chatbot.knowledge.spec import Problem
 
-FIELDS = ("question", "answer", "intent", "alternates", "language", "category", "follow_ups")
+FIELDS = (
+    "question",
+    "answer",
+    "intent",
+    "alternates",
+    "language",
+    "category",
+    "follow_ups",
+    "synonyms",
+)
 # Only these may hold a JSON list of strings instead of one string with separators.
-LIST_FIELDS = frozenset({"alternates", "follow_ups"})
+LIST_FIELDS = frozenset({"alternates", "follow_ups", "synonyms"})
 EXTENSIONS = (".csv", ".json", ".jsonl", ".xlsx")
 EMPTY_FILE = "empty file: no rows"
 

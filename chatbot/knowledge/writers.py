@@ -20,7 +20,16 @@ from chatbot.knowledge.readers import FIELDS
 from chatbot.knowledge.spec import IntentSpec
 
 # The order people read a row in: what is asked, what is answered, then the bookkeeping.
-COLUMNS = ("intent", "question", "alternates", "answer", "language", "category", "follow_ups")
+COLUMNS = (
+    "intent",
+    "question",
+    "alternates",
+    "answer",
+    "language",
+    "category",
+    "follow_ups",
+    "synonyms",
+)
 assert set(COLUMNS) == set(FIELDS)
 
 MEDIA_TYPES = {
@@ -31,13 +40,19 @@ MEDIA_TYPES = {
 }
 
 
-def write_faq_bytes(intents: Sequence[IntentSpec], file_format: str) -> bytes:
+def write_faq_bytes(
+    intents: Sequence[IntentSpec],
+    file_format: str,
+    synonyms: Sequence[Sequence[str]] = (),
+) -> bytes:
     """The intents as a file of ``file_format`` (``csv``, ``json``, ``jsonl`` or ``xlsx``).
+
+    Synonym groups follow the intents, one row each with only the ``synonyms`` column.
 
     >>> write_faq_bytes([IntentSpec("hours", "9 to 5.", ("Opening hours?",))], "jsonl")
     b'{"intent": "hours", "question": "Opening hours?", "answer": "9 to 5.", "language": "en"}\\n'
     """
-    writers: dict[str, Callable[[Sequence[IntentSpec]], bytes]] = {
+    writers: dict[str, Callable[[Sequence[IntentSpec], Sequence[Sequence[str]]], bytes]] = {
         "csv": _write_csv,
         "json": _write_json,
         "jsonl": _write_jsonl,
@@ -45,7 +60,7 @@ def write_faq_bytes(intents: Sequence[IntentSpec], file_format: str) -> bytes:
     }
     if file_format not in writers:
         raise ValueError(f"unknown format '{file_format}': use one of {', '.join(writers)}")
-    return writers[file_format](intents)
+    return writers[file_format](intents, synonyms)
 
 
 def table_rows(intent: IntentSpec) -> list[dict[str, str]]:
@@ -100,33 +115,42 @@ def _json_object(intent: IntentSpec) -> dict[str, Any]:
     return item
 
 
-def _write_json(intents: Sequence[IntentSpec]) -> bytes:
+def _write_json(intents: Sequence[IntentSpec], synonyms: Sequence[Sequence[str]]) -> bytes:
     document = [_json_object(intent) for intent in intents]
+    document += [{"synonyms": list(group)} for group in synonyms]
     return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode()
 
 
-def _write_jsonl(intents: Sequence[IntentSpec]) -> bytes:
-    lines = [json.dumps(_json_object(intent), ensure_ascii=False) + "\n" for intent in intents]
+def _write_jsonl(intents: Sequence[IntentSpec], synonyms: Sequence[Sequence[str]]) -> bytes:
+    objects = [_json_object(intent) for intent in intents]
+    objects += [{"synonyms": list(group)} for group in synonyms]
+    lines = [json.dumps(item, ensure_ascii=False) + "\n" for item in objects]
     return "".join(lines).encode()
 
 
-def _write_csv(intents: Sequence[IntentSpec]) -> bytes:
+def _synonym_rows(synonyms: Sequence[Sequence[str]]) -> list[dict[str, str]]:
+    # `|` separates terms when read back; a term never holds one (the readers split on it).
+    return [{"synonyms": " | ".join(group)} for group in synonyms]
+
+
+def _write_csv(intents: Sequence[IntentSpec], synonyms: Sequence[Sequence[str]]) -> bytes:
     text = io.StringIO(newline="")
     writer = csv.DictWriter(text, fieldnames=COLUMNS)
     writer.writeheader()
     for intent in intents:
         writer.writerows(table_rows(intent))
+    writer.writerows(_synonym_rows(synonyms))
     # With a byte order mark, spreadsheet programs open the UTF-8 (and so Chinese) correctly.
     return text.getvalue().encode("utf-8-sig")
 
 
-def _write_xlsx(intents: Sequence[IntentSpec]) -> bytes:
-    rows = [row for intent in intents for row in table_rows(intent)]
+def _write_xlsx(intents: Sequence[IntentSpec], synonyms: Sequence[Sequence[str]]) -> bytes:
+    rows = [row for intent in intents for row in table_rows(intent)] + _synonym_rows(synonyms)
     # Checked before the workbook exists: openpyxl fails half-way through writing otherwise.
     for row in rows:
         if any(ILLEGAL_CHARACTERS_RE.search(value) for value in row.values()):
             raise ValueError(
-                f"intent '{row['intent']}' holds control characters that XLSX cannot store: "
+                f"{_owner(row)} holds control characters that XLSX cannot store: "
                 "download CSV or JSON instead"
             )
     workbook = openpyxl.Workbook(write_only=True)
@@ -137,6 +161,10 @@ def _write_xlsx(intents: Sequence[IntentSpec]) -> bytes:
     output = io.BytesIO()
     workbook.save(output)
     return output.getvalue()
+
+
+def _owner(row: dict[str, str]) -> str:
+    return f"intent '{row['intent']}'" if "intent" in row else f"synonyms '{row['synonyms']}'"
 
 
 def _text_cell(sheet: Any, value: str) -> Any:

@@ -13,8 +13,9 @@ from typing import Any
 import openpyxl
 import pytest
 
-from chatbot.knowledge.files import read_faq_bytes, read_faq_file, slugify
+from chatbot.knowledge.files import read_faq_bytes, read_faq_file, read_knowledge_bytes, slugify
 from chatbot.knowledge.spec import ImportRejected, IntentSpec, Problem
+from chatbot.knowledge.writers import write_faq_bytes
 
 LIMIT = 1_000_000
 COLUMNS = ["question", "answer", "intent", "alternates", "language", "category", "follow_ups"]
@@ -446,7 +447,7 @@ def test_unknown_column_is_not_silently_ignored(tmp_path: Path) -> None:
     unknown = problems[0]
     assert unknown.reason == (
         "unknown column 'anwser'; the allowed columns are question, answer, intent, "
-        "alternates, language, category, follow_ups"
+        "alternates, language, category, follow_ups, synonyms"
     )
     assert (unknown.row, unknown.column) == (1, "anwser")
     # Without its answer the row is also incomplete: said as well, on its own row.
@@ -676,3 +677,50 @@ def test_every_problem_in_a_file_is_listed(tmp_path: Path) -> None:
     ]
     assert all(p.file == "faq.csv" for p in problems)
     assert "faq.csv, row 3, column 'question': missing question" in str(ImportRejected(problems))
+
+
+def test_synonym_rows_are_read_beside_the_intents() -> None:
+    data = (
+        "question,answer,synonyms\n怎么退款？,7天内可退。,\n,,退款 / 退钱 | refund、money back\n"
+    ).encode()
+    knowledge = read_knowledge_bytes(data, "faq.csv", max_bytes=LIMIT)
+    assert [intent.question for intent in knowledge.intents] == ["怎么退款？"]
+    assert knowledge.synonyms == [("退款", "退钱", "refund", "money back")]
+    no_synonyms = read_knowledge_bytes(
+        b"question,answer\nHours?,9 to 5.\n", "f.csv", max_bytes=LIMIT
+    )
+    assert no_synonyms.synonyms is None  # a file without synonym rows leaves them as they are
+
+
+def test_synonyms_in_json_are_a_list_of_strings() -> None:
+    data = '[{"question": "Hours?", "answer": "9-5"}, {"synonyms": ["退款", "退钱"]}]'.encode()
+    assert read_knowledge_bytes(data, "faq.json", max_bytes=LIMIT).synonyms == [("退款", "退钱")]
+
+
+def test_bad_synonym_rows_are_all_reported_with_their_rows() -> None:
+    data = (
+        "question,answer,synonyms\n"
+        "Hours?,9 to 5.,\n"
+        ",,退款\n"
+        ",,退款 | 退钱\n"
+        ",,退钱 | 把钱退回\n"
+        "Refund?,30 days.,refund | money back\n"
+    ).encode()
+    with pytest.raises(ImportRejected) as rejected:
+        read_knowledge_bytes(data, "faq.csv", max_bytes=LIMIT)
+    assert [str(p) for p in rejected.value.problems] == [
+        "faq.csv, row 3, column 'synonyms': a synonym group needs at least two different terms",
+        "faq.csv, row 5, column 'synonyms': '退钱' is in two synonym groups (row 4 and row 5)",
+        "faq.csv, row 6, column 'synonyms': a synonym row holds only the synonyms column; "
+        "this row also has 'question', 'answer'",
+    ]
+
+
+@pytest.mark.parametrize("file_format", ["csv", "json", "jsonl", "xlsx"])
+def test_synonyms_survive_a_download_and_upload(file_format: str) -> None:
+    intents = [IntentSpec("refunds", "30 days.", ("怎么退款？",), language="zh")]
+    synonyms = [("退款", "退钱", "money back")]
+    data = write_faq_bytes(intents, file_format, synonyms)
+    knowledge = read_knowledge_bytes(data, f"kb.{file_format}", max_bytes=LIMIT)
+    assert knowledge.intents == intents
+    assert knowledge.synonyms == synonyms
