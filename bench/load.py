@@ -133,6 +133,8 @@ def start_server(kind: str) -> Server:
         **os.environ,
         "CHATBOT_DATABASE_URL": database_url,
         "CHATBOT_DATA_DIR": str(VAR / "load"),
+        # Hundreds of simulated customers share one loopback address.
+        "CHATBOT_RATE_LIMITS_ENABLED": "false",
     }
 
     def chatbot(*args: str, stdin: str | None = None) -> None:

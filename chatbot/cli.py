@@ -515,7 +515,14 @@ def serve_command(args: argparse.Namespace, settings: Settings) -> int:
 
     from chatbot.main import create_app
 
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    # The app reads forwarded headers itself, from CHATBOT_TRUSTED_PROXIES only.
+    uvicorn.run(
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        log_level="info",
+        proxy_headers=False,
+    )
     return 0
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import ipaddress
+import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+import limits
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -122,6 +125,41 @@ class Settings(BaseSettings):
         description="Origins allowed to call the customer API from a browser (sites embedding the "
         "widget). Customer calls carry bearer tokens, not cookies, so `*` is safe.",
     )
+    redis_url: str = Field(
+        "",
+        description="Redis URL (`redis://host:6379/0`). Set: rate limits are counted in Redis, so "
+        "every replica shares them. Empty: counted in this process.",
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Addresses or networks of the reverse proxies in front of the app "
+        "(comma-separated or a JSON list, e.g. `10.0.0.0/8,192.0.2.7`). Only a request from "
+        "one of them may name the client in X-Forwarded-For (and https in X-Forwarded-Proto); "
+        "from anyone else those headers are ignored. Empty: nobody is believed.",
+    )
+    rate_limits_enabled: bool = Field(
+        True, description="Whether the per-address limits below apply (off only for benchmarks)."
+    )
+    rate_limit_conversations: str = Field(
+        "30/hour",
+        description="New conversations per client address (limits notation: `N/second|minute|"
+        "hour|day`, several separated by `;`).",
+    )
+    rate_limit_messages: str = Field(
+        "60/minute", description="Customer messages per client address."
+    )
+    rate_limit_conversation_messages: str = Field(
+        "20/minute", description="Customer messages per conversation."
+    )
+    rate_limit_handoffs: str = Field(
+        "10/minute;30/hour", description="Requests for a person per client address."
+    )
+    rate_limit_feedback: str = Field(
+        "60/minute", description="Thumbs and satisfaction ratings per client address."
+    )
+    rate_limit_login: str = Field(
+        "20/minute;200/hour", description="Sign-in attempts per client address."
+    )
     company_name: str = Field("Harbor & Pine", description="Company name shown in the widget.")
     widget_title: str = Field("Chat with us", description="Title of the chat widget.")
     widget_color: str = Field(
@@ -136,6 +174,43 @@ class Settings(BaseSettings):
                 f"({self.clarify_threshold} > {self.answer_threshold})"
             )
         return self
+
+    @field_validator(
+        "rate_limit_conversations",
+        "rate_limit_messages",
+        "rate_limit_conversation_messages",
+        "rate_limit_handoffs",
+        "rate_limit_feedback",
+        "rate_limit_login",
+    )
+    @classmethod
+    def _rate_limit_notation(cls, value: str) -> str:
+        try:
+            limits.parse_many(value)
+        except ValueError as exc:
+            raise ValueError(
+                f"'{value}' is not a rate limit such as '30/hour' or '5/minute;100/day'"
+            ) from exc
+        return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxy_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            if value.strip().startswith("["):
+                return json.loads(value)
+            return [entry for entry in value.split(",") if entry.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_addresses(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry.strip(), strict=False)
+            except ValueError as exc:
+                raise ValueError(f"'{entry}' is not an IP address or network") from exc
+        return [entry.strip() for entry in value]
 
     @property
     def resolved_database_url(self) -> str:

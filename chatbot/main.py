@@ -7,12 +7,14 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
+from typing import Any, cast
 
 import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 import chatbot
 from chatbot.api import (
@@ -26,6 +28,7 @@ from chatbot.api import (
     health,
     metrics,
     pages,
+    ratelimit,
     schemas,
     staff,
     takeover,
@@ -50,7 +53,13 @@ UPLOAD_OVERHEAD = 1_000_000  # multipart framing and form fields around a knowle
 class _App(FastAPI):
     def build_middleware_stack(self) -> ASGIApp:
         # Outermost, so that it also sees the body limit's own 413 (answered as JSON).
-        return errors.JsonTooLarge(super().build_middleware_stack())
+        stack = errors.JsonTooLarge(super().build_middleware_stack())
+        # The client's address and scheme, as only a trusted proxy may tell them (uvicorn's own
+        # proxy handling is off in `chatbot serve`: it would believe 127.0.0.1 by default).
+        proxied = ProxyHeadersMiddleware(
+            cast(Any, stack), trusted_hosts=self.state.settings.trusted_proxies
+        )
+        return cast(ASGIApp, proxied)  # uvicorn types ASGI apps its own way
 
 
 def customer_body_limit(settings: Settings) -> int:
@@ -105,6 +114,7 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
             max_pending=settings.max_pending_turns,
         )
         app.state.jobs = InProcessJobRunner()
+        app.state.limiter = ratelimit.start(settings)
 
         def load_base(device: str) -> Encoder:
             # Training starts from the base model already in memory when it sits on that device.
@@ -118,6 +128,8 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
             yield
         finally:
             app.state.manager = app.state.chat = None
+            if app.state.limiter is not None:
+                await app.state.limiter.close()
             await batcher.close()
             app.state.jobs.shutdown()
             db.dispose()
@@ -141,6 +153,7 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
     )
     app.add_exception_handler(auth.LoginRequired, auth.login_required_handler)
     errors.install(app)
+    ratelimit.install(app)
     app.include_router(chat.router, max_body_size=customer_body_limit(settings))
     app.include_router(admin.router)
     app.include_router(pages.router)

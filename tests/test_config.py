@@ -120,6 +120,11 @@ def test_clarify_threshold_above_answer_threshold_is_rejected() -> None:
         ("CHATBOT_WIDGET_COLOR", "red"),
         ("CHATBOT_MAX_SUGGESTIONS", "9"),
         ("CHATBOT_TORCH_THREADS", "-1"),
+        ("CHATBOT_RATE_LIMIT_LOGIN", "lots"),
+        ("CHATBOT_RATE_LIMIT_CONVERSATIONS", "30 per fortnight"),
+        ("CHATBOT_TRUSTED_PROXIES", "10.0.0.1,proxy.internal"),
+        ("CHATBOT_TRUSTED_PROXIES", "10.0.0.0/33"),
+        ("CHATBOT_TRUSTED_PROXIES", "[not json"),
     ],
 )
 def test_out_of_range_values_are_rejected_naming_the_field(
@@ -130,3 +135,19 @@ def test_out_of_range_values_are_rejected_naming_the_field(
         Settings()
     [error] = caught.value.errors()
     assert error["loc"] == (variable.removeprefix("CHATBOT_").lower(),)
+
+
+@pytest.mark.parametrize(
+    ("value", "parsed"),
+    [
+        ("", []),
+        ("10.0.0.0/8", ["10.0.0.0/8"]),
+        (" 10.0.0.0/8 , 192.0.2.7 ", ["10.0.0.0/8", "192.0.2.7"]),
+        ('["::1", "fd00::/8"]', ["::1", "fd00::/8"]),
+    ],
+)
+def test_trusted_proxies_are_a_comma_or_json_list(
+    value: str, parsed: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHATBOT_TRUSTED_PROXIES", value)
+    assert Settings().trusted_proxies == parsed

@@ -21,6 +21,7 @@ from starlette.requests import HTTPConnection
 from chatbot import security
 from chatbot.api.deps import SessionDep
 from chatbot.api.i18n import LANGUAGE_COOKIE, LANGUAGES, request_language, translator
+from chatbot.api.ratelimit import RateLimited, too_many_requests, wait_per_address
 from chatbot.api.views import render
 from chatbot.db import accounts, audit
 from chatbot.db.models import User, UserRole
@@ -168,7 +169,12 @@ def _set_session_cookie(request: Request, response: Response, token: str) -> Non
 
 
 def _login_page(
-    request: Request, session: Session, next_path: str, error: str | None, status_code: int
+    request: Request,
+    session: Session,
+    next_path: str,
+    error: str | None,
+    status_code: int,
+    headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
     login_csrf = security.new_token()
     response = render(
@@ -180,6 +186,7 @@ def _login_page(
         error=error,
         no_accounts=accounts.count_users(session) == 0,
     )
+    response.headers.update(headers or {})
     _set_cookie(request, response, LOGIN_CSRF_COOKIE, login_csrf, max_age=3600)
     return response
 
@@ -195,6 +202,7 @@ def login_form(request: Request, session: SessionDep, next: str = "/staff") -> R
 def login(
     request: Request,
     session: SessionDep,
+    address_wait_s: Annotated[int, wait_per_address("login")],
     email: Annotated[str, Form(max_length=255)] = "",
     password: Annotated[str, Form(max_length=1024)] = "",
     csrf_token: Annotated[str, Form()] = "",
@@ -202,6 +210,21 @@ def login(
 ) -> Response:
     """Sign in. The form carries a token that must match its cookie (login CSRF)."""
     _ = translator(request_language(request))
+    if address_wait_s:
+        if "text/html" not in request.headers.get("accept", ""):
+            return too_many_requests(RateLimited("login", address_wait_s))
+        message = _(
+            "Too many sign-in attempts from your network. Try again in {seconds} s.",
+            seconds=address_wait_s,
+        )
+        return _login_page(
+            request,
+            session,
+            next,
+            message,
+            429,
+            {"Retry-After": str(address_wait_s)},
+        )
     expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not expected or not security.same_secret(csrf_token, expected):
         return _login_page(

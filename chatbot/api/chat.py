@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from chatbot.api import schemas
 from chatbot.api.deps import CustomerToken, SettingsDep, message_text
 from chatbot.api.metrics import observe_reply
+from chatbot.api.ratelimit import per_address, per_conversation
 from chatbot.conversation import takeover
 from chatbot.conversation.service import (
     ChatService,
@@ -47,7 +48,12 @@ def _service(request: Request) -> ChatService:
 ChatServiceDep = Annotated[ChatService, Depends(_service)]
 
 
-@router.post("/conversations", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/conversations",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[per_address("conversations")],
+    responses={429: {"description": "Too many new conversations from this address"}},
+)
 async def start_conversation(
     service: ChatServiceDep, body: schemas.ConversationCreate | None = None
 ) -> schemas.ConversationCreated:
@@ -83,11 +89,13 @@ async def list_messages(
 
 @router.post(
     "/conversations/{conversation_id}/messages",
+    dependencies=[per_address("messages"), per_conversation("conversation_messages")],
     responses={
+        429: {"description": "Too many messages from this address or in this conversation"},
         503: {
             "description": "At capacity, or the bot could not answer now (the message is saved): "
             "send it again, with the same client_id, after Retry-After seconds."
-        }
+        },
     },
 )
 async def send_message(
@@ -110,7 +118,11 @@ async def send_message(
     )
 
 
-@router.post("/conversations/{conversation_id}/handoff")
+@router.post(
+    "/conversations/{conversation_id}/handoff",
+    dependencies=[per_address("handoffs")],
+    responses={429: {"description": "Too many requests for a person from this address"}},
+)
 async def request_handoff(
     conversation_id: str, token: CustomerToken, service: ChatServiceDep
 ) -> schemas.HandoffPublic:
@@ -122,7 +134,11 @@ async def request_handoff(
     )
 
 
-@router.post("/messages/{message_id}/feedback")
+@router.post(
+    "/messages/{message_id}/feedback",
+    dependencies=[per_address("feedback")],
+    responses={429: {"description": "Too many ratings from this address"}},
+)
 async def give_feedback(
     message_id: int, body: schemas.FeedbackCreate, token: CustomerToken, service: ChatServiceDep
 ) -> schemas.FeedbackPublic:
@@ -143,7 +159,11 @@ async def give_feedback(
     return schemas.FeedbackPublic(id=message_id, helpful=body.helpful)
 
 
-@router.post("/conversations/{conversation_id}/satisfaction")
+@router.post(
+    "/conversations/{conversation_id}/satisfaction",
+    dependencies=[per_address("feedback")],
+    responses={429: {"description": "Too many ratings from this address"}},
+)
 async def give_satisfaction(
     conversation_id: str,
     body: schemas.SatisfactionCreate,

@@ -137,7 +137,10 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     finally:
         engine.dispose()
 
-    app = create_app(Settings(database_url=database_url, data_dir=data_dir))
+    # One server, on one address, for the whole session: per-address limits would count every
+    # test's conversations and sign-ins together (tests/api/test_ratelimit.py tests them).
+    settings = Settings(database_url=database_url, data_dir=data_dir, rate_limits_enabled=False)
+    app = create_app(settings)
     with serving(app) as url:
         yield LiveServer(url=url, app=app, database_url=database_url)
 

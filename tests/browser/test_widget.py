@@ -323,6 +323,29 @@ def test_a_failed_send_shows_an_error_and_keeps_the_text(new_page) -> None:
     expect(page.get_by_role("alert")).to_be_hidden()
 
 
+def test_a_rate_limit_says_how_long_to_wait(new_page) -> None:
+    page = new_page()
+
+    def limited(route: Route) -> None:
+        if route.request.method == "POST":
+            route.fulfill(
+                status=429,
+                headers={"Retry-After": "1200"},
+                json={"detail": "too many requests (conversations): try again in 1200 s"},
+            )
+        else:
+            route.fallback()
+
+    page.route("**/api/v1/conversations", limited)
+    page.goto("/")
+    page.get_by_test_id("chatbot-launcher").click()
+    _ask(page, DELIVERY_PARAPHRASE)
+    expect(page.get_by_role("alert")).to_have_text(
+        "You've sent a lot of requests in a short time. Please try again in 20 min."
+    )
+    expect(page.get_by_test_id("chatbot-input")).to_have_value(DELIVERY_PARAPHRASE)
+
+
 def test_the_conversation_token_never_travels_in_a_url(new_page, live_server: LiveServer) -> None:
     page = new_page()
     sockets: list[str] = []

@@ -70,6 +70,9 @@
       retrying: "Trying again…",
       failed: "We couldn't send your message. Please try again.",
       tryAgain: "Try again",
+      limited: (wait) => `You've sent a lot of requests in a short time. Please try again in ${wait}.`,
+      seconds: (n) => `${n} s`,
+      minutes: (n) => `${n} min`,
     },
     zh: {
       busy: (seconds) => `我们现在有点忙，${seconds} 秒后重试…`,
@@ -77,6 +80,9 @@
       retrying: "正在重试…",
       failed: "消息未能发送，请重试。",
       tryAgain: "重试",
+      limited: (wait) => `您的请求过于频繁，请 ${wait}后再试。`,
+      seconds: (n) => `${n} 秒`,
+      minutes: (n) => `${n} 分钟`,
     },
   };
   const RECONNECT_MAX_MS = 30000;
@@ -906,7 +912,7 @@ button:disabled { cursor: not-allowed; opacity: .55; }
         showDelivered(outgoing, result);
       } catch (error) {
         if (error.sending && ![401, 404, 422].includes(error.status)) setPending(outgoing, "failed");
-        else discard(outgoing);
+        else discard(outgoing, error);
       } finally {
         showRetryWait(null);
         setBusy(false);
@@ -983,10 +989,19 @@ button:disabled { cursor: not-allowed; opacity: .55; }
       if (result && result.reply) widget.transcript.render(result.reply);
     }
 
+    // What to tell the customer when a request failed for good: a rate limit (429) says how
+    // long to wait; anything else is "something went wrong".
+    function errorText(error) {
+      if (!error || error.status !== 429) return GENERIC_ERROR;
+      const words = inLanguage(SENDING_TEXT, state.config.language);
+      const seconds = Math.max(1, Math.ceil(error.retryAfterMs / 1000));
+      return words.limited(seconds < 90 ? words.seconds(seconds) : words.minutes(Math.ceil(seconds / 60)));
+    }
+
     // The server refused the message itself, or there is no conversation to send it to.
-    function discard(outgoing) {
+    function discard(outgoing, error) {
       outgoing.node.remove();
-      showError(GENERIC_ERROR);
+      showError(errorText(error));
       // Give the typed text back, unless the customer has started typing something else.
       if (outgoing.typed && !view.input.value) {
         view.input.value = outgoing.typed;
@@ -1004,8 +1019,8 @@ button:disabled { cursor: not-allowed; opacity: .55; }
         );
         if (result && result.message) widget.transcript.render(result.message);
         widget.takeover.setStatus((result && result.status) || "waiting");
-      } catch (_) {
-        showError(GENERIC_ERROR);
+      } catch (error) {
+        showError(errorText(error));
       } finally {
         setBusy(false);
       }
