@@ -155,18 +155,23 @@ def _session_factory(settings: Settings) -> Any:
 
 def import_faq(args: argparse.Namespace, settings: Settings) -> int:
     from chatbot.db.knowledge import import_intents, load_intents
-    from chatbot.knowledge.files import read_faq_file
+    from chatbot.knowledge.files import read_knowledge_file
 
     if not args.file.is_file():
         raise UserError(f"{args.file}: no such file")
-    intents = read_faq_file(args.file, max_bytes=settings.max_import_bytes)
+    knowledge = read_knowledge_file(args.file, max_bytes=settings.max_import_bytes)
     factory = _session_factory(settings)
     with factory() as session:
         if args.if_empty and load_intents(session):
             print("knowledge base already has intents: nothing imported")
             return 0
         diff = import_intents(
-            session, intents, replace=args.replace, dry_run=args.dry_run, source=args.file.name
+            session,
+            knowledge.intents,
+            replace=args.replace,
+            dry_run=args.dry_run,
+            source=args.file.name,
+            synonyms=knowledge.synonyms,
         )
         if not args.dry_run:
             session.commit()
@@ -179,6 +184,9 @@ def import_faq(args: argparse.Namespace, settings: Settings) -> int:
         verb = "would be" if args.dry_run else ("was" if len(keys) == 1 else "were")
         print(f"{_intents(len(keys))} {verb} {label}{listed}")
     print(f"{_intents(len(diff.unchanged))} unchanged")
+    if diff.synonyms_replaced:
+        verb = "would be" if args.dry_run else "were"
+        print(f"synonyms {verb} replaced by the file's {len(knowledge.synonyms or [])} groups")
     return 0
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from chatbot.config import Settings
 from chatbot.conversation.manager import ConversationManager
 from chatbot.conversation.policies import Thresholds
-from chatbot.db.knowledge import knowledge_revision, load_intents
+from chatbot.db.knowledge import knowledge_revision, load_intents, load_synonyms
 from chatbot.db.model_versions import (
     active_version_name,
     ensure_base_version,
@@ -21,6 +21,7 @@ from chatbot.db.model_versions import (
 )
 from chatbot.db.training import recover_interrupted_runs
 from chatbot.knowledge.spec import IntentSpec
+from chatbot.knowledge.synonyms import SynonymGroup
 from chatbot.nlu.encoder import SentenceEncoder, configure_threads
 from chatbot.nlu.engine import Encoder, IntentEngine
 from chatbot.nlu.model import load_model
@@ -113,13 +114,15 @@ def engine_for_version(
     return _ready_engine(settings, base, version, *_read_version(session, version))
 
 
-def _read_version(session: Session, version: str) -> tuple[str | None, list[IntentSpec], int]:
+def _read_version(
+    session: Session, version: str
+) -> tuple[str | None, list[IntentSpec], int, list[SynonymGroup]]:
     """What building an engine for ``version`` needs from the database."""
     row = get_version(session, version)
     if row is None:
         raise UnknownModelVersion(version, [v.version for v in list_versions(session)])
     path = None if row.kind == "base" else row.path
-    return path, load_intents(session), knowledge_revision(session)
+    return path, load_intents(session), knowledge_revision(session), load_synonyms(session)
 
 
 def _ready_engine(
@@ -129,6 +132,7 @@ def _ready_engine(
     path: str | None,
     intents: list[IntentSpec],
     revision: int,
+    synonyms: list[SynonymGroup],
 ) -> IntentEngine:
     if not path:
         engine = IntentEngine(_serving(settings, base, intents), version=version)
@@ -148,7 +152,7 @@ def _ready_engine(
             lexical_weight_zh=card.lexical_weight_zh,
             fallback_threshold=card.fallback_threshold,
         )
-    engine.load_knowledge(intents, revision)
+    engine.load_knowledge(intents, revision, synonyms)
     # The first pass through a model is several times slower: take it before any customer does.
     engine.predict(["hello"])
     return engine

@@ -16,7 +16,7 @@ from sqlalchemy import func, inspect, select
 from chatbot.cli import main
 from chatbot.config import Settings, get_settings
 from chatbot.db import accounts, app_settings
-from chatbot.db.knowledge import import_intents, knowledge_revision, load_intents
+from chatbot.db.knowledge import import_intents, knowledge_revision, load_intents, load_synonyms
 from chatbot.db.models import AuditEntry, Conversation, Message, UserRole
 from chatbot.db.session import make_engine, make_session_factory, transaction
 from chatbot.knowledge.spec import IntentSpec
@@ -177,6 +177,27 @@ def test_import_faq_dry_run_writes_nothing(run: Run, database: str, tmp_path: Pa
     assert result.code == 0
     assert "2 intents would be added: delivery, returns" in result.out
     assert stored(database) == ([], 0)
+
+
+def test_import_faq_takes_synonym_rows(run: Run, database: str, tmp_path: Path) -> None:
+    header, *rows = FAQ.splitlines()
+    text = "\n".join([f"{header},synonyms", *(f"{row}," for row in rows)]) + "\n"
+    path = write(tmp_path, "faq.csv", text + ",,,,退款 / 退钱 / money back\n")
+    dry = run("import-faq", str(path), "--dry-run")
+    assert dry.code == 0 and "synonyms would be replaced by the file's 1 groups" in dry.out
+    result = run("import-faq", str(path))
+    assert result.code == 0 and "synonyms were replaced by the file's 1 groups" in result.out
+    engine = make_engine(database)
+    try:
+        with make_session_factory(engine)() as session:
+            assert load_synonyms(session) == [("退款", "退钱", "money back")]
+    finally:
+        engine.dispose()
+
+    bad = write(tmp_path, "bad.csv", text + ",,,,退款\n")
+    refused = run("import-faq", str(bad))
+    assert refused.code == 2
+    assert "bad.csv, row 4, column 'synonyms': a synonym group needs at least two" in refused.err
 
 
 def test_import_faq_if_empty(run: Run, database: str, tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ from chatbot.api.markdown import render_markdown
 from chatbot.api.views import render
 from chatbot.conversation.manager import ConversationManager, Preview
 from chatbot.db import model_versions as registry
-from chatbot.db.knowledge import knowledge_revision, load_intents
+from chatbot.db.knowledge import knowledge_revision, load_intents, load_synonyms
 from chatbot.db.models import ModelVersion
 from chatbot.model_reports import (
     compare_intents,
@@ -301,7 +301,7 @@ def _engine(
         ) from exc
     revision = knowledge_revision(session)
     if engine.revision != revision:
-        engine.load_knowledge(load_intents(session), revision)
+        engine.load_knowledge(load_intents(session), revision, load_synonyms(session))
     return engine
 
 

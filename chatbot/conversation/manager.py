@@ -14,7 +14,7 @@ from chatbot.conversation import builtins
 from chatbot.conversation.policies import Action, Thresholds, decide
 from chatbot.db import app_settings, revisions
 from chatbot.db import conversations as store
-from chatbot.db.knowledge import knowledge_revision, load_intents
+from chatbot.db.knowledge import knowledge_revision, load_intents, load_synonyms
 from chatbot.db.model_versions import active_version_name
 from chatbot.db.models import Conversation, ConversationStatus, Message, Role
 from chatbot.db.revisions import Revisions
@@ -118,7 +118,7 @@ class ConversationManager:
             return
         with self._refresh_lock:
             if revision != engine.revision:
-                engine.load_knowledge(load_intents(session), revision)
+                engine.load_knowledge(load_intents(session), revision, load_synonyms(session))
 
     def follow_settings(self, session: Session) -> None:
         """Take up the admin's stored settings when they changed (one primary-key read if not)."""

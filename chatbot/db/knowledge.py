@@ -17,6 +17,7 @@ from chatbot.db.models import Intent, KnowledgeBase, Phrasing
 from chatbot.knowledge.diff import check_follow_ups, diff_knowledge
 from chatbot.knowledge.edits import FieldProblem, IntentRejected
 from chatbot.knowledge.spec import ImportRejected, IntentSpec, KnowledgeDiff
+from chatbot.knowledge.synonyms import SynonymClashes, SynonymGroup, SynonymsRejected, check_group
 
 
 def get_knowledge_base(session: Session, name: str = "default") -> KnowledgeBase:
@@ -77,6 +78,7 @@ def import_intents(
     dry_run: bool = False,
     source: str = "<upload>",
     name: str = "default",
+    synonyms: Sequence[SynonymGroup] | None = None,
 ) -> KnowledgeDiff:
     """Bring the stored knowledge base in line with ``intents``, all or nothing.
 
@@ -85,6 +87,7 @@ def import_intents(
     follow-up must name an intent that exists afterwards, or ``ImportRejected`` is raised (each
     problem naming ``source``) before anything is written. With ``dry_run`` nothing is written
     at all. A real, non-empty change bumps the revision and is flushed, not committed.
+    ``synonyms`` (a file's synonym groups; None when it has none) replace the stored groups.
 
     >>> from chatbot.knowledge.files import read_faq_bytes
     >>> refunds = IntentSpec("refunds", "Within 30 days.", ("Can I get my money back?",))
@@ -102,10 +105,15 @@ def import_intents(
     if problems:
         raise ImportRejected(problems)
     diff = diff_knowledge(current, intents, replace=replace)
+    stored_synonyms = _groups(knowledge_base.synonyms) if knowledge_base else []
+    if synonyms is not None and _groups(synonyms) != stored_synonyms:
+        diff.synonyms_replaced = True
     if dry_run or diff.is_empty:
         return diff
 
     knowledge_base = knowledge_base or get_knowledge_base(session, name)
+    if diff.synonyms_replaced:
+        knowledge_base.synonyms = [list(group) for group in synonyms or ()]
     stored_by_key = {intent.key: intent for intent in stored}
     incoming = {intent.key: intent for intent in intents}
     for key in diff.removed:
@@ -120,6 +128,51 @@ def import_intents(
     knowledge_base.updated_at = utcnow()
     session.flush()
     return diff
+
+
+def load_synonyms(session: Session, name: str = "default") -> list[SynonymGroup]:
+    """The knowledge base's synonym groups, each group's first term canonical.
+
+    >>> load_synonyms(session)
+    []
+    >>> _ = save_synonyms(session, [("退款", "退钱", "refund")])
+    >>> load_synonyms(session)
+    [('退款', '退钱', 'refund')]
+    """
+    groups = session.scalar(select(KnowledgeBase.synonyms).where(KnowledgeBase.name == name))
+    return _groups(groups or [])
+
+
+def save_synonyms(
+    session: Session, groups: Sequence[Sequence[str]], name: str = "default"
+) -> list[SynonymGroup]:
+    """Replace the synonym groups; returns the groups as they were before.
+
+    Raises ``SynonymsRejected`` (naming each group by its position, from 1) for a group with
+    fewer than two terms, a term too long, or a term in two groups. A real change bumps the
+    revision, so serving processes rebuild their index; nothing is committed.
+    """
+    problems: list[str] = []
+    clashes = SynonymClashes()
+    checked_groups = []
+    for number, terms in enumerate(groups, start=1):
+        checked = check_group(terms)
+        found = checked.problems or clashes.check(checked.group, number, "group")
+        problems.extend(f"group {number}: {reason}" for reason in found)
+        checked_groups.append(checked.group)
+    if problems:
+        raise SynonymsRejected(problems)
+    knowledge_base = _find(session, name, lock=True) or get_knowledge_base(session, name)
+    before = _groups(knowledge_base.synonyms or [])
+    if checked_groups != before:
+        knowledge_base.synonyms = [list(group) for group in checked_groups]
+        _bump(knowledge_base)
+        session.flush()
+    return before
+
+
+def _groups(groups: Sequence[Sequence[str]]) -> list[SynonymGroup]:
+    return [tuple(group) for group in groups]
 
 
 def _find(session: Session, name: str, *, lock: bool = False) -> KnowledgeBase | None:

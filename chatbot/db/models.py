@@ -65,6 +65,8 @@ class KnowledgeBase(Base):
     # Bumped on every change, so serving processes know when to rebuild their index.
     revision: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Groups of interchangeable terms, each group's first term canonical (退款 / 退钱 / refund).
+    synonyms: Mapped[list[list[str]]] = mapped_column(JSON, default=list)
 
     intents: Mapped[list[Intent]] = relationship(
         back_populates="knowledge_base", cascade="all, delete-orphan", order_by="Intent.id"

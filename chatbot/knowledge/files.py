@@ -15,6 +15,7 @@ from pathlib import Path
 
 from chatbot.knowledge.readers import EXTENSIONS, Record, Value, read_records
 from chatbot.knowledge.spec import ImportRejected, IntentSpec, Problem
+from chatbot.knowledge.synonyms import MAX_GROUPS, SEPARATORS, SynonymClashes, check_group
 
 MAX_PHRASING_CHARS = 1000
 MAX_ANSWER_CHARS = 20000
@@ -27,9 +28,7 @@ INTENT_KEY = re.compile(r"[\w.-]{1,200}")
 LANGUAGE_TAG = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*")
 
 
-MAX_SYNONYM_CHARS = 50
-MAX_SYNONYM_GROUPS = 5000
-SYNONYM_SEPARATORS = r"[|/、,，\r\n]+"
+SYNONYM_SEPARATORS = SEPARATORS[:-2] + r"\r\n]+"
 
 
 @dataclass(frozen=True)
@@ -122,56 +121,24 @@ def _synonym_groups(
     records: list[Record], file: str, problems: list[Problem]
 ) -> list[tuple[str, ...]]:
     groups: list[tuple[str, ...]] = []
-    term_rows: dict[str, int] = {}
-    if len(records) > MAX_SYNONYM_GROUPS:
-        reason = f"too many synonym groups: {len(records)}, the limit is {MAX_SYNONYM_GROUPS}"
+    clashes = SynonymClashes()
+    if len(records) > MAX_GROUPS:
+        reason = f"too many synonym groups: {len(records)}, the limit is {MAX_GROUPS}"
         problems.append(Problem(file, reason))
     for record in records:
         others = [name for name in record.values if name != "synonyms"]
         if others:
-            reason = "a synonym row holds only the synonyms column; this row also has " + ", ".join(
-                f"'{name}'" for name in others
-            )
+            listed = ", ".join(f"'{name}'" for name in others)
+            reason = f"a synonym row holds only the synonyms column; this row also has {listed}"
             problems.append(Problem(file, reason, row=record.row, column="synonyms"))
-        terms = check_synonym_group(_split(record.values["synonyms"], SYNONYM_SEPARATORS))
-        for reason in terms.problems:
-            problems.append(Problem(file, reason, row=record.row, column="synonyms"))
-        if terms.problems:
-            continue  # its terms would only repeat the problem as clashes on later rows
-        for term in terms.group:
-            first = term_rows.setdefault(term.casefold(), record.row)
-            if first != record.row:
-                reason = f"'{term}' is in two synonym groups (row {first} and row {record.row})"
-                problems.append(Problem(file, reason, row=record.row, column="synonyms"))
-        groups.append(terms.group)
+        # Line breaks separate terms too: a spreadsheet cell may list them one per line.
+        checked = check_group(_split(record.values["synonyms"], SYNONYM_SEPARATORS))
+        found = checked.problems or clashes.check(checked.group, record.row, "row")
+        problems.extend(
+            Problem(file, reason, row=record.row, column="synonyms") for reason in found
+        )
+        groups.append(checked.group)
     return groups
-
-
-@dataclass(frozen=True)
-class CheckedGroup:
-    group: tuple[str, ...]
-    problems: list[str]
-
-
-def check_synonym_group(terms: list[str]) -> CheckedGroup:
-    """One synonym group's terms, whitespace collapsed and repeats dropped, and what is wrong.
-
-    >>> check_synonym_group([" 退款 ", "退钱", "退款"])
-    CheckedGroup(group=('退款', '退钱'), problems=[])
-    >>> check_synonym_group(["退款"]).problems
-    ['a synonym group needs at least two different terms']
-    """
-    group: list[str] = []
-    problems: list[str] = []
-    for term in terms:
-        term = normalise_phrasing(term)
-        if len(term) > MAX_SYNONYM_CHARS:
-            problems.append(_too_long(f"synonym '{term[:20]}...'", len(term), MAX_SYNONYM_CHARS))
-        elif term and term.casefold() not in {t.casefold() for t in group}:
-            group.append(term)
-    if len(group) < 2 and not problems:
-        problems.append("a synonym group needs at least two different terms")
-    return CheckedGroup(tuple(group), problems)
 
 
 def _too_large(file: str, size: int, max_bytes: int) -> Problem:

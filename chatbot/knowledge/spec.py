@@ -56,7 +56,9 @@ class KnowledgeDiff:
     changed: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    # The file's synonym groups differ from the stored ones and replace them.
+    synonyms_replaced: bool = field(default=False, repr=False)
 
     @property
     def is_empty(self) -> bool:
-        return not (self.added or self.changed or self.removed)
+        return not (self.added or self.changed or self.removed or self.synonyms_replaced)
