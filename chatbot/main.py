@@ -37,12 +37,13 @@ from chatbot.api.views import WEB_DIR
 from chatbot.config import Settings, get_settings
 from chatbot.conversation.service import ChatService
 from chatbot.db.session import Database
-from chatbot.events import InProcessEventBus
-from chatbot.jobs import InProcessJobRunner
+from chatbot.events import make_event_bus
+from chatbot.jobs import JobContext, make_job_runner
 from chatbot.nlu.batching import MicroBatcher, model_thread
 from chatbot.nlu.encoder import configure_threads, resolve_device
 from chatbot.nlu.engine import Encoder
 from chatbot.runtime import build_manager, load_encoder
+from chatbot.upkeep import Upkeep
 
 log = logging.getLogger(__name__)
 # Request bodies are refused with 413 before they are read past these sizes.
@@ -76,13 +77,17 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
         # The consoles' synchronous routes run on anyio's default threads; customers' turns on
         # the database's and the model's own bounded threads.
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.http_threads
+        # Redis pub/sub with CHATBOT_REDIS_URL, else this process; an unreachable Redis stops
+        # the start here with a clear message.
+        bus = make_event_bus(settings.redis_url, prefix=settings.redis_prefix)
+        await bus.start()
         db = Database(
             settings.resolved_database_url,
             pool_size=settings.db_pool_size,
             pool_timeout=settings.db_pool_timeout,
         )
         app.state.session_factory = db.sessions
-        app.state.bus = InProcessEventBus()
+        app.state.bus = bus
         # The model is loaded, warmed up and run on one thread of its own (see MicroBatcher).
         inference = model_thread()
         loop = asyncio.get_running_loop()
@@ -113,7 +118,6 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
             schemas.message_json,
             max_pending=settings.max_pending_turns,
         )
-        app.state.jobs = InProcessJobRunner()
         app.state.limiter = ratelimit.start(settings)
 
         def load_base(device: str) -> Encoder:
@@ -123,15 +127,21 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
             return load_encoder(settings, device)
 
         app.state.load_base = load_base
+        # Jobs go to `chatbot worker` through Redis, or run on a thread of this process.
+        app.state.jobs = make_job_runner(settings, JobContext(settings, db.sessions, load_base))
+        upkeep = Upkeep(settings, db, manager, batcher, bus)
+        upkeep.start()
         log.info("ready: model %s", app.state.manager.engine.version)
         try:
             yield
         finally:
             app.state.manager = app.state.chat = None
+            await upkeep.close()
             if app.state.limiter is not None:
                 await app.state.limiter.close()
             await batcher.close()
             app.state.jobs.shutdown()
+            await bus.close()
             db.dispose()
 
     app = _App(

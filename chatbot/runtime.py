@@ -138,7 +138,9 @@ def _ready_engine(
         engine = IntentEngine(_serving(settings, base, intents), version=version)
     else:
         saved = load_model(
-            Path(path), device=settings.device, max_length=settings.max_sequence_length
+            version_dir(settings, version, path),
+            device=settings.device,
+            max_length=settings.max_sequence_length,
         )
         card = saved.card
         engine = IntentEngine(
@@ -156,6 +158,23 @@ def _ready_engine(
     # The first pass through a model is several times slower: take it before any customer does.
     engine.predict(["hello"])
     return engine
+
+
+def version_dir(settings: Settings, version: str, recorded: str) -> Path:
+    """Where a version's files are: in the model store under this process's CHATBOT_DATA_DIR
+    (a volume every replica and worker mounts, wherever each mounts it), else at the path
+    recorded when it was trained.
+
+    >>> settings = Settings(data_dir=tmp_path)
+    >>> shared = tmp_path / "models" / "ft-1"
+    >>> shared.mkdir(parents=True)
+    >>> version_dir(settings, "ft-1", "/mnt/worker-data/models/ft-1") == shared
+    True
+    >>> version_dir(settings, "ft-2", "/mnt/worker-data/models/ft-2")
+    PosixPath('/mnt/worker-data/models/ft-2')
+    """
+    shared = settings.models_dir / version
+    return shared if shared.is_dir() else Path(recorded)
 
 
 def _serving(

@@ -63,9 +63,10 @@ def execute_run(
     """Train, evaluate, save and register; the run row says how it ended, whatever happens."""
     with session_factory() as session:
         run = runs.get_run(session, run_id)
-        if run is None or run.status is not RunStatus.QUEUED:
+        # Claimed atomically: of two workers handed the same run, one runs it.
+        if run is None or not runs.claim(session, run):
+            session.rollback()
             return None
-        runs.mark_running(session, run)
         session.commit()
         try:
             with all_threads(settings.torch_threads):

@@ -81,6 +81,30 @@ def postgres_schema_url(postgres_url: str) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def redis_url() -> str:
+    url = os.environ.get("CHATBOT_TEST_REDIS_URL")
+    if not url:
+        pytest.skip("CHATBOT_TEST_REDIS_URL is not set: Redis tests skipped")
+    return url
+
+
+@pytest.fixture
+def redis_prefix(redis_url: str) -> Iterator[str]:
+    """A key prefix of this test's own on the shared Redis; its keys are deleted afterwards."""
+    import redis
+
+    prefix = f"test-{uuid.uuid4().hex[:12]}"
+    yield prefix
+    client = redis.Redis.from_url(redis_url)
+    try:
+        keys = list(client.scan_iter(f"*{prefix}*"))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="session")
 def real_encoder() -> SentenceEncoder:
     """The packaged all-MiniLM-L6-v2, loaded once per test session (about 4 s)."""
     return load_encoder(Settings(torch_threads=0))

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import time
 from collections.abc import Sequence
 
 import torch
 from torch import Tensor
 
+from chatbot.jobs import JobContext
 from chatbot.lexical import tokenize
 
 
@@ -34,3 +37,31 @@ class HashingEncoder:
                 bucket = int(hashlib.md5(token.encode()).hexdigest(), 16) % self._dimension
                 out[row, bucket] += 1.0
         return torch.nn.functional.normalize(out, p=2, dim=1)
+
+
+def slow_training(context: JobContext, run_id: int, steps: int, step_seconds: float = 0.1) -> None:
+    """A training job without a model, for worker tests: it claims its run as the real job does
+    (atomically, so it runs once), beats, reports progress and honours a cancel request. Each
+    process that runs it appends its pid to ``ran-RUN_ID`` under the data directory."""
+    from chatbot.db import training as runs
+    from chatbot.db.models import RunStatus
+    from chatbot.worker import heartbeat
+
+    beating = heartbeat(context.sessions, run_id, context.settings.job_heartbeat_seconds)
+    with beating, context.sessions() as session:
+        run = runs.get_run(session, run_id)
+        if run is None or not runs.claim(session, run):
+            return
+        session.commit()
+        with (context.settings.data_dir / f"ran-{run_id}").open("a") as ran:
+            ran.write(f"{os.getpid()}\n")
+        for step in range(1, steps + 1):
+            time.sleep(step_seconds)
+            progress = {"step": step, "total_steps": steps, "epoch": 1, "loss": 1 / step}
+            if runs.record_progress(session, run, progress):
+                runs.finish_run(session, run, RunStatus.CANCELLED, error="cancelled")
+                session.commit()
+                return
+            session.commit()
+        runs.finish_run(session, run, RunStatus.SUCCEEDED, model_version="ft-fake")
+        session.commit()

@@ -9,14 +9,16 @@ from fastapi import APIRouter, Depends, HTTPException, Request, status
 from pydantic import BaseModel, Field
 
 from chatbot.api.auth import AdminUser, admin_user
-from chatbot.api.deps import SessionDep, SettingsDep
+from chatbot.api.deps import BusDep, SessionDep, SettingsDep
 from chatbot.db import audit
 from chatbot.db import model_versions as registry
 from chatbot.db import training as runs
 from chatbot.db.knowledge import load_intents
 from chatbot.db.models import ModelVersion, TrainingRun
 from chatbot.nlu.encoder import ModelLoadError
-from chatbot.training import execute_run, start_run
+from chatbot.training import start_run
+from chatbot.upkeep import announce_activation
+from chatbot.worker import training
 
 # Every route needs an admin; the handlers that change something also take the AdminUser
 # principal (the same dependency, evaluated once) to name them in the audit log.
@@ -113,14 +115,8 @@ def start_training(
         after={"epochs": body.epochs, "device": run.device, "activate": body.activate},
     )
     session.commit()
-    app = request.app
-    run_id = run.id
-    request.app.state.jobs.submit(
-        f"training-{run_id}",
-        lambda: execute_run(
-            settings, app.state.session_factory, run_id, load_base=app.state.load_base
-        ),
-    )
+    # On a `chatbot worker` when Redis is configured, else on this process's job thread.
+    request.app.state.jobs.submit(training, run_id=run.id)
     return TrainingRunPublic.of(run)
 
 
@@ -170,8 +166,10 @@ def list_models(session: SessionDep) -> list[ModelVersionPublic]:
 
 
 @router.post("/models/{version}/activate")
-def activate_model(version: str, session: SessionDep, principal: AdminUser) -> ModelVersionPublic:
-    """Serve this version; running servers switch at their next message."""
+def activate_model(
+    version: str, session: SessionDep, bus: BusDep, principal: AdminUser
+) -> ModelVersionPublic:
+    """Serve this version; every replica switches to it within seconds."""
     row = registry.get_version(session, version)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"model version '{version}' not found")
@@ -188,4 +186,5 @@ def activate_model(version: str, session: SessionDep, principal: AdminUser) -> M
         after={"active": version},
     )
     session.commit()
+    announce_activation(bus, version)
     return ModelVersionPublic.of(row)

@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
+from chatbot.api import admin_synonyms
 from chatbot.api.auth import AdminUser, Principal
 from chatbot.api.deps import SessionDep, SettingsDep
 from chatbot.api.i18n import Translate, request_language, translator
@@ -25,7 +26,7 @@ from chatbot.db import audit
 from chatbot.db import knowledge as store
 from chatbot.knowledge.diff import IntentChange, describe_change
 from chatbot.knowledge.edits import FieldProblem, IntentRejected, intent_from_form
-from chatbot.knowledge.files import MAX_ANSWER_CHARS, read_faq_bytes
+from chatbot.knowledge.files import MAX_ANSWER_CHARS, read_knowledge_bytes
 from chatbot.knowledge.spec import ImportRejected, IntentSpec, KnowledgeDiff, Problem
 from chatbot.knowledge.uploads import PendingUploads, UploadGone
 from chatbot.knowledge.writers import MEDIA_TYPES, write_faq_bytes
@@ -83,7 +84,9 @@ def knowledge_export(
 ) -> Response:
     """The whole knowledge base as a file that uploads back unchanged."""
     try:
-        data = write_faq_bytes(store.load_intents(session), file_format)
+        data = write_faq_bytes(
+            store.load_intents(session), file_format, store.load_synonyms(session)
+        )
     except ValueError as error:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(error)) from error
     return Response(
@@ -150,9 +153,14 @@ def upload_preview(
     # At most one byte over the limit: enough for the reader to refuse the file as too large.
     data = file.file.read(limit + 1)
     try:
-        incoming = read_faq_bytes(data, filename, max_bytes=limit)
+        incoming = read_knowledge_bytes(data, filename, max_bytes=limit)
         diff = store.import_intents(
-            session, incoming, replace=replace, dry_run=True, source=filename
+            session,
+            incoming.intents,
+            replace=replace,
+            dry_run=True,
+            source=filename,
+            synonyms=incoming.synonyms,
         )
     except ImportRejected as rejected:
         return _upload_page(
@@ -167,7 +175,8 @@ def upload_preview(
         filename=filename,
         replace=replace,
         diff=diff,
-        changes=_changes(store.load_intents(session), incoming, diff),
+        changes=_changes(store.load_intents(session), incoming.intents, diff),
+        synonym_count=len(incoming.synonyms or ()),
         token=token,
     )
 
@@ -191,9 +200,16 @@ def upload_confirm(
     revision = store.knowledge_revision(session)
     try:
         # Parsed again from the kept bytes: the preview's objects did not outlive its request.
-        incoming = read_faq_bytes(upload.data, upload.filename, max_bytes=settings.max_import_bytes)
+        incoming = read_knowledge_bytes(
+            upload.data, upload.filename, max_bytes=settings.max_import_bytes
+        )
         diff = store.import_intents(
-            session, incoming, replace=upload.replace, dry_run=False, source=upload.filename
+            session,
+            incoming.intents,
+            replace=upload.replace,
+            dry_run=False,
+            source=upload.filename,
+            synonyms=incoming.synonyms,
         )
     except ImportRejected as rejected:
         session.rollback()
@@ -218,6 +234,7 @@ def upload_confirm(
                 "added": diff.added,
                 "changed": diff.changed,
                 "removed": diff.removed,
+                "synonyms_replaced": diff.synonyms_replaced,
                 "revision": store.knowledge_revision(session),
             },
         )
@@ -228,7 +245,8 @@ def upload_confirm(
         filename=upload.filename,
         replace=upload.replace,
         diff=diff,
-        changes=_changes(before, incoming, diff),
+        changes=_changes(before, incoming.intents, diff),
+        synonym_count=len(incoming.synonyms or ()),
         applied=True,
     )
 
@@ -453,3 +471,4 @@ def preview_markdown(body: MarkdownPreview, principal: AdminUser) -> HtmlPreview
 router = APIRouter()
 router.include_router(pages)
 router.include_router(api)
+router.include_router(admin_synonyms.router)

@@ -508,6 +508,7 @@ def test_preview_then_confirm_applies_the_file_and_audits_it(
             "added": ["gifts"],
             "changed": ["refund_time"],
             "removed": [],
+            "synonyms_replaced": False,
             "revision": start + 1,
         },
     )

@@ -1,0 +1,125 @@
+"""What every replica does in the background besides serving.
+
+- It follows the active model version, the knowledge base and the stored settings: at once when
+  another replica (or this one) announces an activation on the event bus, and every
+  CHATBOT_MODEL_CHECK_SECONDS regardless, so a lost event or a `chatbot models activate` from the
+  command line costs seconds, not a customer's message. A new version loads from the shared model
+  store (CHATBOT_DATA_DIR) in the background while turns go on with the current one.
+- It marks failed the training runs whose process died (see chatbot.worker).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from contextlib import suppress
+from typing import Any
+
+from chatbot.config import Settings
+from chatbot.conversation.manager import ConversationManager
+from chatbot.db import revisions
+from chatbot.db.session import Database
+from chatbot.events import MODELS_CHANNEL, Event, EventBus, publish_once
+from chatbot.nlu.batching import MicroBatcher
+
+log = logging.getLogger(__name__)
+
+
+def activation_event(version: str) -> Event:
+    return {"type": "model.activated", "version": version}
+
+
+def announce_activation(bus: EventBus, version: str) -> None:
+    """Tell every replica that ``version`` is now the active one."""
+    bus.publish(MODELS_CHANNEL, activation_event(version))
+
+
+def announce_activation_once(settings: Settings, version: str) -> None:
+    """The same from a process without an event bus (the CLI, a worker's job): through Redis
+    when configured; otherwise replicas see it at their next periodic check."""
+    if settings.redis_url:
+        try:
+            publish_once(
+                settings.redis_url, settings.redis_prefix, MODELS_CHANNEL, activation_event(version)
+            )
+        except Exception as exc:
+            log.warning(
+                "activation of %s not announced (%s): replicas see it at their next check",
+                version,
+                exc,
+            )
+
+
+class Upkeep:
+    """The replica's background tasks; :meth:`start` in the lifespan, :meth:`close` after."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        manager: ConversationManager,
+        batcher: MicroBatcher[Any],
+        bus: EventBus,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.manager = manager
+        self.batcher = batcher
+        self.bus = bus
+        self._news = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._listen(), name="upkeep-listen"),
+            asyncio.create_task(self._loop(), name="upkeep-loop"),
+        ]
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with suppress(asyncio.CancelledError):
+                await task
+
+    async def _listen(self) -> None:
+        while True:
+            try:
+                async with self.bus.subscribe(MODELS_CHANNEL) as events:
+                    async for event in events:
+                        log.info("news: %s", event)
+                        self._news.set()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the periodic check goes on; listen again shortly
+                log.warning("not hearing model activations", exc_info=True)
+                await asyncio.sleep(self.settings.model_check_seconds)
+
+    async def _loop(self) -> None:
+        last_reap = 0.0
+        while True:
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._news.wait(), self.settings.model_check_seconds)
+            self._news.clear()
+            try:
+                await self.follow()
+                if time.monotonic() - last_reap >= self.settings.job_heartbeat_seconds:
+                    last_reap = time.monotonic()
+                    await self.reap()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("upkeep check failed; trying again later", exc_info=True)
+
+    async def follow(self) -> None:
+        """Catch up with the stored revisions, if they moved (one query if not)."""
+        current = await self.db.read(revisions.current)
+        if self.manager.behind(current):
+            # Encoding new phrasings runs on the model's thread, like customers' messages.
+            await self.batcher.run(lambda: self.db.read_now(self.manager.catch_up))
+
+    async def reap(self) -> None:
+        from chatbot.worker import reap
+
+        await asyncio.to_thread(reap, self.db.sessions, self.settings.job_heartbeat_seconds)
