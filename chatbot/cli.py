@@ -24,7 +24,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Callable[[argparse.Namespace, Settings], int] = args.handler
     from pydantic import ValidationError
 
-    from chatbot.events import BackendUnavailable
     from chatbot.knowledge.spec import ImportRejected
     from chatbot.nlu.encoder import ModelLoadError
     from chatbot.runtime import DatabaseNotReady
@@ -44,7 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as exc:
         print(f"chatbot: {exc}", file=sys.stderr)
         return 2
-    except (ModelLoadError, DatabaseNotReady, BackendUnavailable) as exc:
+    except (ModelLoadError, DatabaseNotReady) as exc:
         print(f"chatbot: {exc}", file=sys.stderr)
         return 1
 
@@ -127,12 +126,6 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
     serve.set_defaults(handler=serve_command)
-
-    worker = commands.add_parser("worker", help="run queued jobs (needs CHATBOT_REDIS_URL)")
-    worker.add_argument(
-        "--burst", action="store_true", help="stop once the queue is empty instead of waiting"
-    )
-    worker.set_defaults(handler=worker_command)
     return parser
 
 
@@ -291,7 +284,6 @@ def train_command(args: argparse.Namespace, settings: Settings) -> int:
     from chatbot.nlu.pipeline import TrainingDataError
     from chatbot.runtime import load_encoder
     from chatbot.training import execute_run, start_run
-    from chatbot.worker import heartbeat
 
     device = args.device or settings.device
     factory = _session_factory(settings)
@@ -310,10 +302,9 @@ def train_command(args: argparse.Namespace, settings: Settings) -> int:
         return load_encoder(settings, device)
 
     try:
-        with heartbeat(factory, run_id, settings.job_heartbeat_seconds):
-            version = execute_run(
-                settings, factory, run_id, load_base=load_base, on_progress=bar.update
-            )
+        version = execute_run(
+            settings, factory, run_id, load_base=load_base, on_progress=bar.update
+        )
     except TrainingDataError as exc:
         raise UserError(str(exc)) from exc
     finally:
@@ -425,10 +416,7 @@ def models_activate(args: argparse.Namespace, settings: Settings) -> int:
             after={"active": args.version},
         )
         session.commit()
-    from chatbot.upkeep import announce_activation_once
-
-    announce_activation_once(settings, args.version)
-    print(f"{args.version} is now active; running servers switch to it within seconds")
+    print(f"{args.version} is now active; running servers switch to it at their next message")
     return 0
 
 
@@ -495,12 +483,18 @@ def users_set_password(args: argparse.Namespace, settings: Settings) -> int:
         if user is None:
             raise UserError(f"email: no account for {accounts.normalise_email(args.email)}")
         try:
-            accounts.set_password(session, user, _read_password(args.password_stdin))
+            revoked = accounts.set_password(session, user, _read_password(args.password_stdin))
         except accounts.AccountError as exc:
             raise UserError(str(exc)) from exc
-        audit.record(session, None, "user.password", user.email)
+        audit.record(
+            session,
+            None,
+            "user.password",
+            user.email,
+            after={"sessions_ended": True, "tokens_revoked": revoked},
+        )
         session.commit()
-    print(f"password set for {user.email}; its sessions were signed out")
+    print(f"password set for {user.email}; signed out everywhere, {revoked} API token(s) revoked")
     return 0
 
 
@@ -543,18 +537,6 @@ def serve_command(args: argparse.Namespace, settings: Settings) -> int:
         log_level="info",
         proxy_headers=False,
     )
-    return 0
-
-
-def worker_command(args: argparse.Namespace, settings: Settings) -> int:
-    from chatbot.worker import run_worker
-
-    if not settings.redis_url:
-        raise UserError(
-            "`chatbot worker` takes jobs from Redis: set CHATBOT_REDIS_URL (without it, "
-            "`chatbot serve` runs jobs itself)"
-        )
-    run_worker(settings, burst=args.burst)
     return 0
 
 

@@ -503,8 +503,10 @@ def test_set_password_and_tokens_create(
 ) -> None:
     with_stdin(monkeypatch, PASSWORD + "\n")
     run("users", "create", "sam@example.com", "--role", "staff", "--password-stdin")
+    old_token = run("tokens", "create", "sam@example.com", "--name", "old").out.strip()
     with_stdin(monkeypatch, "a different passphrase\n")
-    assert run("users", "set-password", "sam@example.com", "--password-stdin").code == 0
+    reset = run("users", "set-password", "sam@example.com", "--password-stdin")
+    assert reset.code == 0 and "1 API token(s) revoked" in reset.out
     assert check_password(database, "sam@example.com", "a different passphrase")
     token = run("tokens", "create", "sam@example.com", "--name", "crm").out.strip()
     assert token.startswith("cbt_")
@@ -512,6 +514,7 @@ def test_set_password_and_tokens_create(
     with make_session_factory(engine)() as session:
         user = accounts.user_for_api_token(session, token)
         assert user is not None and user.email == "sam@example.com"
+        assert accounts.user_for_api_token(session, old_token) is None  # signed out everywhere
     engine.dispose()
     assert run("tokens", "create", "nobody@example.com", "--name", "x").code == 2
 

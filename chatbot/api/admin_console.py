@@ -305,7 +305,7 @@ def reset_password(
     principal: AdminUser,
     password: Annotated[str, Form(max_length=1024)] = "",
 ) -> Response:
-    """Set a new password for someone; their sessions end."""
+    """Set a new password for someone; their sessions end and their API tokens are revoked."""
     _ = translator(request_language(request))
     user = _target(session, user_id)
     if user.id == principal.user.id:
@@ -316,12 +316,16 @@ def reset_password(
             _("Change your own password on the Account page."),
         )
     try:
-        accounts.set_password(session, user, password)
+        revoked = accounts.set_password(session, user, password)
     except accounts.AccountError as exc:
         return _refused(request, session, principal, str(exc))
     # Never the password or its hash: only that it changed.
     audit.record(
-        session, principal.actor, "user.password", user.email, after={"sessions_ended": True}
+        session,
+        principal.actor,
+        "user.password",
+        user.email,
+        after={"sessions_ended": True, "tokens_revoked": revoked},
     )
     session.commit()
     return _see(f"/admin/users?done=password&user={user.id}")

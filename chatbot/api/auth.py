@@ -10,6 +10,7 @@ staff route.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Annotated
 from urllib.parse import quote, urlsplit
 
@@ -19,9 +20,14 @@ from sqlalchemy.orm import Session
 from starlette.requests import HTTPConnection
 
 from chatbot import security
-from chatbot.api.deps import SessionDep
+from chatbot.api.deps import SessionDep, SettingsDep
 from chatbot.api.i18n import LANGUAGE_COOKIE, LANGUAGES, request_language, translator
-from chatbot.api.ratelimit import RateLimited, too_many_requests, wait_per_address
+from chatbot.api.ratelimit import (
+    RateLimited,
+    client_address,
+    too_many_requests,
+    wait_per_address,
+)
 from chatbot.api.views import render
 from chatbot.db import accounts, audit
 from chatbot.db.models import User, UserRole
@@ -202,6 +208,7 @@ def login_form(request: Request, session: SessionDep, next: str = "/staff") -> R
 def login(
     request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     address_wait_s: Annotated[int, wait_per_address("login")],
     email: Annotated[str, Form(max_length=255)] = "",
     password: Annotated[str, Form(max_length=1024)] = "",
@@ -230,20 +237,25 @@ def login(
         return _login_page(
             request, session, next, _("The form expired. Please sign in again."), 403
         )
-    address = request.client.host if request.client else "unknown"
-    if accounts.login_throttled(session, email, address):
+    address = client_address(request)
+    wait_s = accounts.start_attempt(session, email, address)
+    session.commit()  # before the slow password check, which must not hold the throttle's lock
+    if wait_s:
         return _login_page(
             request,
             session,
             next,
-            _("Too many failed attempts. Wait 15 minutes, then try again."),
+            _("Too many failed attempts. Try again in {seconds} s.", seconds=wait_s),
             429,
+            {"Retry-After": str(wait_s)},
         )
     user = accounts.authenticate(session, email, password, address)
     if user is None:
-        session.commit()  # the failed attempt counts towards throttling
+        session.commit()
         return _login_page(request, session, next, _("Wrong email or password."), 401)
     signed_in = accounts.start_session(session, user)
+    retention = timedelta(days=settings.login_attempt_retention_days)
+    accounts.purge_login_records(session, retention)  # no sweeper needed
     session.commit()
     response = RedirectResponse(_safe_next(next), status.HTTP_303_SEE_OTHER)
     _set_session_cookie(request, response, signed_in.token)
@@ -299,6 +311,28 @@ def account(request: Request, session: SessionDep, principal: StaffUser) -> HTML
     return _account_page(request, session, principal)
 
 
+def _password_refused(
+    request: Request, session: Session, principal: Principal, password: str
+) -> HTMLResponse | None:
+    """None when ``password`` is the caller's own, else the page saying why not: 422, or 429
+    with Retry-After while wrong guesses are throttled (as at sign-in)."""
+    _ = translator(request_language(request))
+    address = client_address(request)
+    wait_s = accounts.start_attempt(session, principal.user.email, address)
+    session.commit()  # before the slow check, as at sign-in
+    if wait_s:
+        error = _("Too many failed attempts. Try again in {seconds} s.", seconds=wait_s)
+        page = _account_page(request, session, principal, error=error, status_code=429)
+        page.headers["Retry-After"] = str(wait_s)
+        return page
+    if accounts.confirm_password(session, principal.user, password, address):
+        session.commit()
+        return None
+    session.commit()
+    error = _("The current password is wrong.")
+    return _account_page(request, session, principal, error=error, status_code=422)
+
+
 @router.post("/account/password", response_class=HTMLResponse)
 def change_password(
     request: Request,
@@ -310,26 +344,34 @@ def change_password(
 ) -> Response:
     _ = translator(request_language(request))
     user = principal.user
+    refused = _password_refused(request, session, principal, current_password)
+    if refused is not None:
+        return refused
     error = None
-    if not security.verify_password(user.password_hash, current_password):
-        error = _("The current password is wrong.")
-    elif new_password != confirm_password:
+    revoked = 0
+    if new_password != confirm_password:
         error = _("The new passwords do not match.")
     else:
         try:
-            accounts.set_password(session, user, new_password)  # ends every session
+            revoked = accounts.set_password(session, user, new_password)  # signs out everywhere
         except accounts.AccountError as exc:
             error = str(exc)
     if error:
         return _account_page(request, session, principal, error=error, status_code=422)
     signed_in = accounts.start_session(session, user)  # stay signed in here
-    audit.record(session, principal.actor, "user.password", user.email)
+    audit.record(
+        session,
+        principal.actor,
+        "user.password",
+        user.email,
+        after={"sessions_ended": True, "tokens_revoked": revoked},
+    )
     session.commit()
     response = _account_page(
         request,
         session,
         Principal(user, signed_in.session.csrf_token),
-        message=_("Password changed. Other devices were signed out."),
+        message=_("Password changed. Other devices were signed out and your API tokens revoked."),
     )
     _set_session_cookie(request, response, signed_in.token)
     return response
@@ -341,8 +383,12 @@ def create_token(
     session: SessionDep,
     principal: StaffUser,
     name: Annotated[str, Form(max_length=200)] = "",
+    password: Annotated[str, Form(max_length=1024)] = "",
 ) -> HTMLResponse:
-    """A new API token for integrations, shown once."""
+    """A new API token for integrations, shown once; the password must be entered again."""
+    refused = _password_refused(request, session, principal, password)
+    if refused is not None:
+        return refused
     try:
         row, token = accounts.create_api_token(session, principal.user, name)
     except accounts.AccountError as exc:

@@ -2,23 +2,31 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from chatbot import security
 from chatbot.db.base import as_utc, utcnow
-from chatbot.db.models import ApiToken, LoginAttempt, User, UserRole, WebSession
+from chatbot.db.models import ApiToken, LoginAttempt, LoginThrottle, User, UserRole, WebSession
 
 SESSION_LIFETIME = timedelta(hours=12)
-# Throttling: this many failed sign-ins for one email, or from one address, within the window
-# lock further attempts until the oldest failure leaves the window.
-MAX_FAILURES_PER_EMAIL = 5
-MAX_FAILURES_PER_ADDRESS = 20
-THROTTLE_WINDOW = timedelta(minutes=15)
+# Throttling by delay, never a hard lock-out. Failed sign-ins are counted per (email, address),
+# so someone guessing a colleague's password from elsewhere does not lock the colleague out, and
+# per address across every email (password spraying). Past the free failures, each further
+# failure makes the next attempt from there wait twice as long as the last, up to the cap.
+FREE_FAILURES_PER_EMAIL = 5
+FREE_FAILURES_PER_ADDRESS = 20
+FIRST_DELAY = timedelta(seconds=15)
+MAX_DELAY = timedelta(minutes=15)
+# Failures older than this (counted from the last one) are forgotten.
+FAILURES_FORGOTTEN_AFTER = timedelta(hours=1)
+ANY_EMAIL = ""  # the email of the per-address row
 
 
 class AccountError(ValueError):
@@ -79,15 +87,26 @@ def count_users(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(User)) or 0
 
 
-def set_password(session: Session, user: User, password: str) -> None:
-    """Set a new password and sign the user out everywhere else."""
+def set_password(session: Session, user: User, password: str) -> int:
+    """Set a new password and sign the user out everywhere: every session ends and every API
+    token is revoked (a token minted by whoever knew the old password must not outlive it).
+    Returns how many tokens were revoked."""
     problem = security.password_problem(password)
     if problem:
         raise AccountError(f"password: {problem}")
     user.password_hash = security.hash_password(password)
     user.password_changed_at = utcnow()
     session.execute(delete(WebSession).where(WebSession.user_id == user.id))
+    revoked = _revoke_tokens(session, user)
     session.flush()
+    return revoked
+
+
+def _revoke_tokens(session: Session, user: User) -> int:
+    live = [token for token in user_tokens(session, user) if token.revoked_at is None]
+    for token in live:
+        token.revoked_at = utcnow()
+    return len(live)
 
 
 def set_role(session: Session, user: User, role: UserRole) -> None:
@@ -100,31 +119,95 @@ def set_active(session: Session, user: User, active: bool) -> None:
     user.is_active = active
     if not active:
         session.execute(delete(WebSession).where(WebSession.user_id == user.id))
-        for token in user_tokens(session, user):
-            token.revoked_at = token.revoked_at or utcnow()
+        _revoke_tokens(session, user)
     session.flush()
 
 
 # ---- signing in
 
 
-def login_throttled(
-    session: Session, email: str, address: str, now: datetime | None = None
-) -> bool:
-    """Whether too many recent failures lock this email or this address out for now."""
-    since = (now or utcnow()) - THROTTLE_WINDOW
-    failures = (
-        select(func.count())
-        .select_from(LoginAttempt)
-        .where(LoginAttempt.at >= since, LoginAttempt.succeeded.is_(False))
+def _throttle_keys(email: str, address: str) -> list[tuple[str, str, int]]:
+    # The address's row first: every attempt locks rows in this one order, so none deadlock.
+    email, address = normalise_email(email)[:255], address[:64]
+    return [
+        (ANY_EMAIL, address, FREE_FAILURES_PER_ADDRESS),
+        (email, address, FREE_FAILURES_PER_EMAIL),
+    ]
+
+
+def _locked_throttle(session: Session, email: str, address: str, now: datetime) -> LoginThrottle:
+    """The throttle row of (email, address), created if missing, locked until commit."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    session.execute(
+        insert(LoginThrottle)
+        .values(email=email, address=address, failures=0, last_failure_at=now)
+        .on_conflict_do_nothing()
     )
-    by_email = session.scalar(failures.where(LoginAttempt.email == normalise_email(email))) or 0
-    by_address = session.scalar(failures.where(LoginAttempt.address == address)) or 0
-    return by_email >= MAX_FAILURES_PER_EMAIL or by_address >= MAX_FAILURES_PER_ADDRESS
+    # PostgreSQL: FOR UPDATE waits for a parallel attempt's transaction and then reads its
+    # count. SQLite: the insert above already took the database's write lock.
+    return session.scalars(
+        select(LoginThrottle)
+        .where(LoginThrottle.email == email, LoginThrottle.address == address)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+
+
+def _delay(failures: int, free: int) -> timedelta:
+    return min(FIRST_DELAY * 2 ** min(failures - free, 16), MAX_DELAY)
+
+
+def start_attempt(session: Session, email: str, address: str, now: datetime | None = None) -> int:
+    """Count a sign-in attempt before its password is checked: 0 if it may go ahead, else the
+    seconds until one may.
+
+    The attempt counts as a failure until ``authenticate`` says otherwise, and the caller commits
+    before checking the password (slow on purpose), so parallel attempts queue only for this
+    count and cannot all pass it: at most the free failures are ever checked at once.
+    """
+    now = now or utcnow()
+    keys = _throttle_keys(email, address)
+    rows = [(_locked_throttle(session, e, a, now), free) for e, a, free in keys]
+    waits = [
+        as_utc(row.blocked_until) - now
+        for row, _free in rows
+        if row.blocked_until is not None and as_utc(row.blocked_until) > now
+    ]
+    if waits:
+        return max(1, math.ceil(max(waits).total_seconds()))
+    for row, free in rows:
+        if now - as_utc(row.last_failure_at) > FAILURES_FORGOTTEN_AFTER:
+            row.failures = 0
+        row.failures += 1
+        row.last_failure_at = now
+        if row.failures >= free:
+            row.blocked_until = now + _delay(row.failures, free)
+    session.flush()
+    return 0
+
+
+def _attempt_succeeded(session: Session, email: str, address: str) -> None:
+    by_address, by_email = _throttle_keys(email, address)
+    # This email from this address starts afresh; the address gets back the failure it was
+    # charged (not more: signing in to one's own account must not clear a spraying record).
+    session.execute(
+        delete(LoginThrottle).where(
+            LoginThrottle.email == by_email[0], LoginThrottle.address == by_email[1]
+        )
+    )
+    row = session.get(LoginThrottle, (by_address[0], by_address[1]))
+    if row is not None:
+        row.failures = max(0, row.failures - 1)
+        if row.failures < by_address[2]:
+            row.blocked_until = None
 
 
 def authenticate(session: Session, email: str, password: str, address: str) -> User | None:
-    """The active user with this email and password, or None; every attempt is recorded."""
+    """The active user with this email and password, or None; every attempt is recorded.
+
+    Call ``start_attempt`` (and commit) first: a success here refunds what it charged.
+    """
     user = get_user_by_email(session, email)
     ok = security.verify_password(user.password_hash if user else None, password)
     ok = ok and user is not None and user.is_active
@@ -134,11 +217,35 @@ def authenticate(session: Session, email: str, password: str, address: str) -> U
     if not ok or user is None:
         session.flush()
         return None
+    _attempt_succeeded(session, email, address)
     if security.needs_rehash(user.password_hash):
         user.password_hash = security.hash_password(password)
     user.last_login_at = utcnow()
     session.flush()
     return user
+
+
+def confirm_password(session: Session, user: User, password: str, address: str) -> bool:
+    """Whether ``password`` is the signed-in user's, re-entered before a sensitive change
+    (a new password, a new API token). Counted like a sign-in: call ``start_attempt`` first, so
+    a stolen session cannot guess the password at full speed."""
+    ok = security.verify_password(user.password_hash, password)
+    session.add(LoginAttempt(email=user.email, address=address[:64], succeeded=ok))
+    if ok:
+        _attempt_succeeded(session, user.email, address)
+    session.flush()
+    return ok
+
+
+def purge_login_records(session: Session, retention: timedelta, now: datetime | None = None) -> int:
+    """Delete sign-in attempts older than ``retention`` and throttle rows nothing reads any
+    more; returns how many attempts went."""
+    now = now or utcnow()
+    forgotten = now - FAILURES_FORGOTTEN_AFTER - MAX_DELAY
+    session.execute(delete(LoginThrottle).where(LoginThrottle.last_failure_at < forgotten))
+    attempts = session.execute(delete(LoginAttempt).where(LoginAttempt.at < now - retention))
+    session.flush()
+    return int(getattr(attempts, "rowcount", 0) or 0)
 
 
 @dataclass(frozen=True)

@@ -311,6 +311,7 @@ class LoginAttempt(Base):
     __table_args__ = (
         Index("ix_login_attempts_email_at", "email", "at"),
         Index("ix_login_attempts_address_at", "address", "at"),
+        Index("ix_login_attempts_at", "at"),  # purging old attempts
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -318,6 +319,20 @@ class LoginAttempt(Base):
     address: Mapped[str] = mapped_column(String(64))
     succeeded: Mapped[bool] = mapped_column(Boolean)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class LoginThrottle(Base):
+    """Recent failed sign-ins of one email from one address (or, with email "", of any email
+    from one address), and until when the next attempt from there must wait. A row is locked
+    while an attempt is counted, so parallel attempts cannot all slip past the count."""
+
+    __tablename__ = "login_throttles"
+
+    email: Mapped[str] = mapped_column(String(255), primary_key=True)
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    blocked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class CannedReply(Base):

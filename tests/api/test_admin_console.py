@@ -289,17 +289,21 @@ def test_a_disabled_user_is_signed_out_and_cannot_sign_in_until_enabled(
 def test_a_password_reset_ends_the_users_sessions_and_logs_no_secret(
     client: TestClient, admin: Staff, db_url: str
 ) -> None:
-    add_account(db_url, NEW_STAFF)
+    kims_token = {"Authorization": f"Bearer {add_account(db_url, NEW_STAFF)}"}
     new_password = "a brand new passphrase"
     kim_browser = TestClient(client.app)  # another browser on the running app
     sign_in(kim_browser, NEW_STAFF)
+    assert kim_browser.get("/staff/canned", headers=kims_token).status_code == 200
     kim = user_id(db_url, NEW_STAFF)
     reset = post_form(client, admin, f"/admin/users/{kim}/password", password=new_password)
     assert reset.status_code == 303
     assert kim_browser.get("/account").status_code == 401  # signed out
+    with TestClient(client.app) as integration:  # and the API token no longer works
+        assert integration.get("/staff/canned", headers=kims_token).status_code == 401
     sign_in(kim_browser, NEW_STAFF, new_password)
     (entry,) = audit_log(db_url, "user.password")
     assert entry["target"] == NEW_STAFF
+    assert entry["after"] == {"sessions_ended": True, "tokens_revoked": 1}
     assert new_password not in str(entry) and "argon2" not in str(entry)
 
 

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher, extract_parameters
 from fastapi import FastAPI, status
 from fastapi.routing import APIRoute, APIWebSocketRoute, iter_route_contexts
 from fastapi.testclient import TestClient
+from httpx import Response
 from starlette.websockets import WebSocketDisconnect
 
 from chatbot import security
+from chatbot.config import Settings
 from chatbot.db import accounts
 from chatbot.db.session import make_engine, make_session_factory, transaction
+from chatbot.main import create_app
 from tests.api.conftest import (
     ADMIN_EMAIL,
     PASSWORD,
@@ -24,6 +28,7 @@ from tests.api.conftest import (
     post_login,
     sign_in,
 )
+from tests.fakes import HashingEncoder
 
 # Routes anyone may call; everything else must refuse anonymous callers and customers.
 PUBLIC = {
@@ -217,17 +222,29 @@ def test_the_sign_in_form_needs_its_own_csrf_token(client: TestClient, db_url: s
     assert "chatbot_session" not in client.cookies
 
 
-def test_repeated_failures_lock_the_account_for_a_while(client: TestClient, db_url: str) -> None:
+def test_repeated_failures_delay_that_email_from_that_address_only(
+    db_url: str, tmp_path: Path
+) -> None:
     add_account(db_url, STAFF_EMAIL)
-    client.get("/login")
+    settings = Settings(database_url=db_url, data_dir=tmp_path, trusted_proxies=["10.0.0.0/8"])
+    app = create_app(settings, encoder=HashingEncoder())
 
-    def attempt(password: str) -> int:
-        return post_login(client, STAFF_EMAIL, password, follow_redirects=False).status_code
+    def attempt(client: TestClient, address: str, password: str) -> Response:
+        client.headers["X-Forwarded-For"] = address
+        return post_login(client, STAFF_EMAIL, password, follow_redirects=False)
 
-    assert [attempt("wrong password!") for _ in range(accounts.MAX_FAILURES_PER_EMAIL)] == [
-        401
-    ] * accounts.MAX_FAILURES_PER_EMAIL
-    assert attempt(PASSWORD) == 429  # even the right password waits out the lock
+    free = accounts.FREE_FAILURES_PER_EMAIL
+    with TestClient(app, client=("10.0.0.1", 1)) as guesser, TestClient(app) as colleague:
+        guesser.get("/login")
+        statuses = [attempt(guesser, "198.51.100.7", "wrong password!") for _ in range(free)]
+        assert [s.status_code for s in statuses] == [401] * free
+        refused = attempt(guesser, "198.51.100.7", PASSWORD)  # even the right password waits
+        assert refused.status_code == 429
+        assert int(refused.headers["retry-after"]) == accounts.FIRST_DELAY.total_seconds()
+        assert "Too many failed attempts" in refused.text
+        # The same person from their own address signs in at once: no lock-out.
+        colleague.get("/login")
+        assert attempt(colleague, "198.51.100.8", PASSWORD).status_code == 303
 
 
 def test_only_local_paths_are_followed_after_signing_in(client: TestClient, db_url: str) -> None:
@@ -262,8 +279,11 @@ def test_changing_the_password_signs_out_other_browsers(
             },
         )
         assert response.status_code == 200, response.text
+        assert "your API tokens revoked" in response.text
         assert client.get("/account", headers=JSON).status_code == 200  # this browser stays in
         assert other.get("/account", headers=JSON).status_code == 401
+        # Signed out everywhere: the API token made before the change no longer works.
+        assert other.get("/account", headers=staff.token_headers).status_code == 401
 
 
 def test_a_wrong_current_password_changes_nothing(client: TestClient, staff: Staff) -> None:
@@ -283,7 +303,8 @@ def test_a_wrong_current_password_changes_nothing(client: TestClient, staff: Sta
 def test_an_api_token_made_on_the_account_page_works_until_revoked(
     client: TestClient, app: FastAPI, admin: Staff
 ) -> None:
-    page = client.post("/account/tokens", data={"name": "CRM sync", "csrf_token": admin.csrf})
+    form = {"name": "CRM sync", "csrf_token": admin.csrf, "password": PASSWORD}
+    page = client.post("/account/tokens", data=form)
     token = re.search(r'data-testid="new-api-token">(cbt_[^<]+)<', page.text)
     assert token, page.text
     bearer = {"Authorization": f"Bearer {token.group(1)}"}
@@ -295,6 +316,29 @@ def test_an_api_token_made_on_the_account_page_works_until_revoked(
     audit = client.get("/admin/audit?action=token.").text
     assert "token.create" in audit and "token.revoke" in audit and "CRM sync" in audit
     assert token.group(1) not in audit  # the secret itself is never recorded
+
+
+@pytest.mark.parametrize("password", ["", "not my password"])
+def test_minting_an_api_token_needs_the_password_again(
+    client: TestClient, staff: Staff, password: str
+) -> None:
+    form = {"name": "stolen session", "csrf_token": staff.csrf, "password": password}
+    page = client.post("/account/tokens", data=form)
+    assert page.status_code == 422
+    assert "The current password is wrong." in page.text
+    assert "new-api-token" not in page.text and "stolen session" not in page.text
+
+
+def test_guessing_the_password_on_the_account_page_is_throttled_like_signing_in(
+    client: TestClient, staff: Staff
+) -> None:
+    form = {"name": "x", "csrf_token": staff.csrf, "password": "guess"}
+    # The sign-in itself cleared the count; each wrong guess counts from there.
+    statuses = [client.post("/account/tokens", data=form).status_code for _ in range(6)]
+    assert statuses == [422] * 5 + [429]
+    page = client.post("/account/tokens", data={**form, "password": PASSWORD})
+    assert page.status_code == 429 and "Too many failed attempts" in page.text
+    assert int(page.headers["retry-after"]) >= 1
 
 
 def test_staff_cannot_reach_admin_pages_but_admins_can(
