@@ -24,6 +24,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Callable[[argparse.Namespace, Settings], int] = args.handler
     from pydantic import ValidationError
 
+    from chatbot.events import BackendUnavailable
     from chatbot.knowledge.spec import ImportRejected
     from chatbot.nlu.encoder import ModelLoadError
     from chatbot.runtime import DatabaseNotReady
@@ -43,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as exc:
         print(f"chatbot: {exc}", file=sys.stderr)
         return 2
-    except (ModelLoadError, DatabaseNotReady) as exc:
+    except (ModelLoadError, DatabaseNotReady, BackendUnavailable) as exc:
         print(f"chatbot: {exc}", file=sys.stderr)
         return 1
 
@@ -126,6 +127,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
     serve.set_defaults(handler=serve_command)
+
+    worker = commands.add_parser("worker", help="run queued jobs (needs CHATBOT_REDIS_URL)")
+    worker.add_argument(
+        "--burst", action="store_true", help="stop once the queue is empty instead of waiting"
+    )
+    worker.set_defaults(handler=worker_command)
     return parser
 
 
@@ -284,6 +291,7 @@ def train_command(args: argparse.Namespace, settings: Settings) -> int:
     from chatbot.nlu.pipeline import TrainingDataError
     from chatbot.runtime import load_encoder
     from chatbot.training import execute_run, start_run
+    from chatbot.worker import heartbeat
 
     device = args.device or settings.device
     factory = _session_factory(settings)
@@ -302,9 +310,10 @@ def train_command(args: argparse.Namespace, settings: Settings) -> int:
         return load_encoder(settings, device)
 
     try:
-        version = execute_run(
-            settings, factory, run_id, load_base=load_base, on_progress=bar.update
-        )
+        with heartbeat(factory, run_id, settings.job_heartbeat_seconds):
+            version = execute_run(
+                settings, factory, run_id, load_base=load_base, on_progress=bar.update
+            )
     except TrainingDataError as exc:
         raise UserError(str(exc)) from exc
     finally:
@@ -416,7 +425,10 @@ def models_activate(args: argparse.Namespace, settings: Settings) -> int:
             after={"active": args.version},
         )
         session.commit()
-    print(f"{args.version} is now active; running servers switch to it at their next message")
+    from chatbot.upkeep import announce_activation_once
+
+    announce_activation_once(settings, args.version)
+    print(f"{args.version} is now active; running servers switch to it within seconds")
     return 0
 
 
@@ -537,6 +549,18 @@ def serve_command(args: argparse.Namespace, settings: Settings) -> int:
         log_level="info",
         proxy_headers=False,
     )
+    return 0
+
+
+def worker_command(args: argparse.Namespace, settings: Settings) -> int:
+    from chatbot.worker import run_worker
+
+    if not settings.redis_url:
+        raise UserError(
+            "`chatbot worker` takes jobs from Redis: set CHATBOT_REDIS_URL (without it, "
+            "`chatbot serve` runs jobs itself)"
+        )
+    run_worker(settings, burst=args.burst)
     return 0
 
 

@@ -127,8 +127,30 @@ class Settings(BaseSettings):
     )
     redis_url: str = Field(
         "",
-        description="Redis URL (`redis://host:6379/0`). Set: rate limits are counted in Redis, so "
-        "every replica shares them. Empty: counted in this process.",
+        description="Redis URL (`redis://host:6379/0`). Set: live events go through Redis "
+        "pub/sub and jobs (training) to `chatbot worker` processes through a Redis queue, and "
+        "rate limits are counted in Redis, so that several replicas work as one. Empty: all of "
+        "it in this process.",
+    )
+    redis_prefix: str = Field(
+        "chatbot",
+        pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+        description="Prefix of this deployment's Redis channels and job queue, so that several "
+        "deployments can share one Redis.",
+    )
+    job_heartbeat_seconds: float = Field(
+        10.0,
+        gt=0,
+        le=600,
+        description="How often a running job (a training run) records that it is alive. A run "
+        "silent for six of these is marked failed: its process or worker died.",
+    )
+    model_check_seconds: float = Field(
+        5.0,
+        gt=0,
+        le=3600,
+        description="How often a replica checks the active model version and knowledge base "
+        "even without news (an activation also reaches every replica as a live event).",
     )
     trusted_proxies: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
