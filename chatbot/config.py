@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -188,6 +189,13 @@ class Settings(BaseSettings):
         description="Days a sign-in attempt (email, address, success) is kept; older ones are "
         "deleted when someone signs in and by `chatbot retention run`.",
     )
+    frame_ancestors: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["'self'"],
+        description="Sites allowed to show the full-page chat (`/chat`) and the demo page in a "
+        "frame (CSP frame-ancestors sources, comma-separated or a JSON list, e.g. "
+        "`'self',https://shop.example`). Every other page refuses to be framed. The widget is a "
+        "script, not a frame: it works on any site whatever this says.",
+    )
     company_name: str = Field("Harbor & Pine", description="Company name shown in the widget.")
     widget_title: str = Field("Chat with us", description="Title of the chat widget.")
     widget_color: str = Field(
@@ -221,9 +229,9 @@ class Settings(BaseSettings):
             ) from exc
         return value
 
-    @field_validator("trusted_proxies", mode="before")
+    @field_validator("trusted_proxies", "frame_ancestors", mode="before")
     @classmethod
-    def _proxy_list(cls, value: object) -> object:
+    def _comma_or_json_list(cls, value: object) -> object:
         if isinstance(value, str):
             if value.strip().startswith("["):
                 return json.loads(value)
@@ -239,6 +247,17 @@ class Settings(BaseSettings):
             except ValueError as exc:
                 raise ValueError(f"'{entry}' is not an IP address or network") from exc
         return [entry.strip() for entry in value]
+
+    @field_validator("frame_ancestors")
+    @classmethod
+    def _frame_sources(cls, value: list[str]) -> list[str]:
+        sources = [entry.strip() for entry in value]
+        for source in sources:
+            if not re.fullmatch(r"'self'|'none'|(https?://)?[A-Za-z0-9*.-]+(:[0-9*]+)?", source):
+                raise ValueError(
+                    f"'{source}' is not a frame-ancestors source ('self', https://shop.example)"
+                )
+        return sources
 
     @property
     def resolved_database_url(self) -> str:

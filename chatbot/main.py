@@ -25,6 +25,7 @@ from chatbot.api import (
     auth,
     chat,
     errors,
+    headers,
     health,
     metrics,
     pages,
@@ -54,7 +55,9 @@ UPLOAD_OVERHEAD = 1_000_000  # multipart framing and form fields around a knowle
 class _App(FastAPI):
     def build_middleware_stack(self) -> ASGIApp:
         # Outermost, so that it also sees the body limit's own 413 (answered as JSON).
-        stack = errors.JsonTooLarge(super().build_middleware_stack())
+        stack: ASGIApp = errors.JsonTooLarge(super().build_middleware_stack())
+        # Security headers on every response, the 413 above included (chatbot/api/headers.py).
+        stack = headers.SecurityHeaders(stack, self.state.settings.frame_ancestors)
         # The client's address and scheme, as only a trusted proxy may tell them (uvicorn's own
         # proxy handling is off in `chatbot serve`: it would believe 127.0.0.1 by default).
         proxied = ProxyHeadersMiddleware(

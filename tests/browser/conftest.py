@@ -149,7 +149,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
 def new_page(browser, live_server: LiveServer) -> Iterator[object]:
     """A factory of pages, each in a fresh browser context (its own localStorage).
 
-    The test fails if the page logs a JavaScript error.
+    The test fails if the page logs a JavaScript error or the browser refuses anything under
+    the page's Content-Security-Policy (Chromium reports each refusal on the console).
     """
     contexts = []
     errors: list[str] = []
@@ -162,6 +163,12 @@ def new_page(browser, live_server: LiveServer) -> Iterator[object]:
         contexts.append(context)
         page = context.new_page()
         page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on(
+            "console",
+            lambda message: (
+                errors.append(message.text) if "Content Security Policy" in message.text else None
+            ),
+        )
         return page
 
     yield make

@@ -495,7 +495,11 @@ button:disabled { cursor: not-allowed; opacity: .55; }
     widget.takeover = takeover(widget);
     widget.rating = satisfactionRating(widget);
     widget.panel = floatingPanel(widget);
-    host.attachShadow({ mode: "open" }).append(el("style", { text: CSS }), widget.view.root);
+    // The style sheet takes the nonce of the script tag that loaded the widget, so a page whose
+    // Content-Security-Policy allows inline styles only by nonce (this app's own pages) shows it.
+    const style = el("style", { text: CSS });
+    if (script.nonce) style.nonce = script.nonce;
+    host.attachShadow({ mode: "open" }).append(style, widget.view.root);
 
     applyConfig(widget, {});
     request("GET", `/widget/config?lang=${encodeURIComponent(LANGUAGE)}`)
