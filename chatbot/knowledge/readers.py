@@ -13,12 +13,13 @@ import json
 import re
 import warnings
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any
 
 import openpyxl
+from openpyxl.utils import get_column_letter
 
 from chatbot.knowledge.spec import Problem
 
@@ -40,6 +41,11 @@ EMPTY_FILE = "empty file: no rows"
 # An XLSX is a zip: a small upload can expand to gigabytes of XML. Ordinary workbooks expand
 # less than this many times their size.
 _MAX_XLSX_EXPANSION = 30
+# A sheet's declared size (its dimension tag) is not believed: a 5 KB file may declare a million
+# rows of 16,384 columns, or a stale tag fewer rows than it holds. Rows are read as they are in
+# the file, one at a time, up to these.
+MAX_XLSX_ROWS = 100_000
+MAX_XLSX_COLUMNS = 64
 _UTF8_BOM = b"\xef\xbb\xbf"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
@@ -147,16 +153,39 @@ def _read_xlsx(data: bytes, file: str, *, max_bytes: int) -> RawRows:
             try:
                 if not workbook.worksheets:
                     return RawRows(problems=[Problem(file, "the workbook has no worksheet")])
-                rows = workbook.worksheets[0].iter_rows(values_only=True)
-                table = [(row, list(cells)) for row, cells in enumerate(rows, start=1)]
+                return _records_from_table(_xlsx_rows(workbook.worksheets[0], file), file)
             finally:
                 workbook.close()
+    except _SheetTooLarge as refused:
+        return RawRows(problems=[refused.problem])
     except Exception as error:
         # A corrupt workbook surfaces as any of zipfile, XML, KeyError or ValueError errors,
         # and openpyxl documents none of them: whatever it is, the file is what is wrong.
         reason = f"not a valid XLSX workbook ({type(error).__name__}: {error})"
         return RawRows(problems=[Problem(file, reason)])
-    return _records_from_table(table, file)
+
+
+class _SheetTooLarge(Exception):
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(str(problem))
+        self.problem = problem
+
+
+def _xlsx_rows(sheet: Any, file: str) -> Iterator[tuple[int, list[Any]]]:
+    """The sheet's rows as they are in the file, trailing empty cells dropped, one at a time."""
+    sheet.reset_dimensions()  # read-only openpyxl would otherwise trust the dimension tag
+    for row, cells in enumerate(sheet.iter_rows(values_only=True), start=1):
+        if row > MAX_XLSX_ROWS:
+            reason = f"too many rows: at most {MAX_XLSX_ROWS} are read"
+            raise _SheetTooLarge(Problem(file, reason, row=row))
+        width = len(cells)
+        while width and cells[width - 1] is None:
+            width -= 1
+        if width > MAX_XLSX_COLUMNS:
+            reason = f"a value past the last column read ({MAX_XLSX_COLUMNS} columns at most)"
+            column = get_column_letter(width)
+            raise _SheetTooLarge(Problem(file, reason, row=row, column=column))
+        yield row, list(cells[:width])
 
 
 def _records_from_table(table: Iterable[tuple[int, list[Any]]], file: str) -> RawRows:
