@@ -132,6 +132,11 @@ def _parser() -> argparse.ArgumentParser:
     worker.add_argument(
         "--burst", action="store_true", help="stop once the queue is empty instead of waiting"
     )
+    worker.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 0 if a worker of this host is taking jobs, else 1 (a health check)",
+    )
     worker.set_defaults(handler=worker_command)
     return parser
 
@@ -553,13 +558,18 @@ def serve_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def worker_command(args: argparse.Namespace, settings: Settings) -> int:
-    from chatbot.worker import run_worker
+    from chatbot.worker import run_worker, worker_alive
 
     if not settings.redis_url:
         raise UserError(
             "`chatbot worker` takes jobs from Redis: set CHATBOT_REDIS_URL (without it, "
             "`chatbot serve` runs jobs itself)"
         )
+    if args.check:
+        if worker_alive(settings):
+            return 0
+        print("chatbot: no worker of this host is taking jobs", file=sys.stderr)
+        return 1
     run_worker(settings, burst=args.burst)
     return 0
 

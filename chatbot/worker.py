@@ -10,6 +10,8 @@ sets a flag on the row that the running job reads at its next progress report.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -117,7 +119,10 @@ def run_worker(settings: Settings, *, burst: bool = False) -> None:
             session.commit()
 
     worker = Worker(
-        [runner.queue], connection=runner.connection, work_horse_killed_handler=horse_killed
+        [runner.queue],
+        name=f"{socket.gethostname()}.{os.getpid()}",  # what `chatbot worker --check` looks for
+        connection=runner.connection,
+        work_horse_killed_handler=horse_killed,
     )
     log.info("worker %s takes jobs from %s", worker.name, runner.queue.name)
     try:
@@ -125,6 +130,21 @@ def run_worker(settings: Settings, *, burst: bool = False) -> None:
     finally:
         stop.set()
         engine.dispose()
+
+
+def worker_alive(settings: Settings) -> bool:
+    """Whether a worker of this host is registered on the queue (a container's health check)."""
+    from rq import Worker
+
+    from chatbot.jobs import RedisJobRunner
+
+    runner = RedisJobRunner(settings.redis_url, prefix=settings.redis_prefix)
+    try:
+        host = socket.gethostname()
+        workers = Worker.all(connection=runner.connection, queue=runner.queue)
+        return any(worker.name.startswith(f"{host}.") for worker in workers)
+    finally:
+        runner.shutdown()
 
 
 def _reap_every(sessions: sessionmaker[Session], every: float, stop: threading.Event) -> None:

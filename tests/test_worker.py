@@ -156,6 +156,14 @@ def test_a_queued_run_is_run_once_though_two_workers_are_handed_it(
     assert len(ran(settings, run_id)) == 1  # ... and one of them trained
     assert first.poll() is None and second.poll() is None
 
+    # The container health check: a worker of this host takes jobs from this queue.
+    check = [sys.executable, "-m", "chatbot.cli", "worker", "--check"]
+    assert subprocess.run(check, env=workers.env, timeout=60).returncode == 0
+    elsewhere = {**workers.env, "CHATBOT_REDIS_PREFIX": f"{settings.redis_prefix}-none"}
+    nobody = subprocess.run(check, env=elsewhere, capture_output=True, text=True, timeout=60)
+    assert nobody.returncode == 1
+    assert nobody.stderr == "chatbot: no worker of this host is taking jobs\n"
+
 
 def test_cancel_reaches_the_worker(
     settings: Settings, runner: RedisJobRunner, workers: Workers
