@@ -122,6 +122,18 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("email")
     token.add_argument("--name", required=True, help="what the token is for")
     token.set_defaults(handler=tokens_create)
+    conversations = commands.add_parser("conversations", help="customers' conversations")
+    conversations_commands = conversations.add_subparsers(required=True, metavar="ACTION")
+    erase = conversations_commands.add_parser(
+        "erase", help="erase one conversation and every copy of its text (audited)"
+    )
+    erase.add_argument("id")
+    erase.set_defaults(handler=conversations_erase)
+    retention = commands.add_parser("retention", help="data retention")
+    retention_commands = retention.add_subparsers(required=True, metavar="ACTION")
+    retention_commands.add_parser(
+        "run", help="delete what is older than the configured retention periods"
+    ).set_defaults(handler=retention_run)
 
     serve = commands.add_parser("serve", help="run the web app")
     serve.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
@@ -522,6 +534,31 @@ def users_list(args: argparse.Namespace, settings: Settings) -> int:
         for user in accounts.list_users(session):
             state = "" if user.is_active else " (disabled)"
             print(f"{user.email}\t{user.role.value}{state}")
+    return 0
+
+
+def conversations_erase(args: argparse.Namespace, settings: Settings) -> int:
+    from chatbot.db import privacy
+
+    with _accounts_session(settings) as session:
+        erased = privacy.erase_conversation(session, args.id, None)
+        if erased is None:
+            raise UserError(f"id: no conversation {args.id}")
+        session.commit()
+    print(
+        f"erased conversation {args.id}: {erased.messages} messages, "
+        f"{erased.corrections} corrections"
+    )
+    return 0
+
+
+def retention_run(args: argparse.Namespace, settings: Settings) -> int:
+    from chatbot import retention
+
+    with _accounts_session(settings) as session:
+        erased = retention.run(session, settings)
+        session.commit()
+    print(", ".join(f"{count} {what}" for what, count in erased.as_dict().items()) + " deleted")
     return 0
 
 

@@ -183,6 +183,19 @@ class Settings(BaseSettings):
     rate_limit_login: str = Field(
         "20/minute;200/hour", description="Sign-in attempts per client address."
     )
+    redact: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["card", "phone"],
+        description="What is redacted from customers' messages before they are stored (and so "
+        "before staff see them or a model trains on them): `card` (Luhn-checked payment card "
+        "numbers), `phone`. Comma-separated; empty: nothing.",
+    )
+    conversation_retention_days: int = Field(
+        365,
+        ge=0,
+        description="Days a conversation is kept after its last activity; then it is deleted "
+        "with its messages and the corrections copying them (hourly in the server, and by "
+        "`chatbot retention run`). 0: kept for ever.",
+    )
     login_attempt_retention_days: int = Field(
         30,
         ge=1,
@@ -229,7 +242,7 @@ class Settings(BaseSettings):
             ) from exc
         return value
 
-    @field_validator("trusted_proxies", "frame_ancestors", mode="before")
+    @field_validator("trusted_proxies", "frame_ancestors", "redact", mode="before")
     @classmethod
     def _comma_or_json_list(cls, value: object) -> object:
         if isinstance(value, str):
@@ -247,6 +260,15 @@ class Settings(BaseSettings):
             except ValueError as exc:
                 raise ValueError(f"'{entry}' is not an IP address or network") from exc
         return [entry.strip() for entry in value]
+
+    @field_validator("redact")
+    @classmethod
+    def _redaction_kinds(cls, value: list[str]) -> list[str]:
+        kinds = [kind.strip() for kind in value]
+        unknown = sorted(set(kinds) - {"card", "phone"})
+        if unknown:
+            raise ValueError(f"unknown kind {unknown[0]!r}: choose from card, phone")
+        return kinds
 
     @field_validator("frame_ancestors")
     @classmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,6 +18,7 @@ from starlette.types import ASGIApp
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 import chatbot
+from chatbot import retention
 from chatbot.api import (
     admin,
     admin_console,
@@ -29,6 +31,7 @@ from chatbot.api import (
     health,
     metrics,
     pages,
+    privacy,
     ratelimit,
     schemas,
     staff,
@@ -122,6 +125,7 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
             max_pending=settings.max_pending_turns,
         )
         app.state.limiter = ratelimit.start(settings)
+        expiring = asyncio.create_task(retention.periodically(db, settings))
 
         def load_base(device: str) -> Encoder:
             # Training starts from the base model already in memory when it sits on that device.
@@ -140,6 +144,9 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
         finally:
             app.state.manager = app.state.chat = None
             await upkeep.close()
+            expiring.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await expiring
             if app.state.limiter is not None:
                 await app.state.limiter.close()
             await batcher.close()
@@ -178,6 +185,7 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
     )
     app.include_router(admin_models.router)
     app.include_router(admin_console.router)
+    app.include_router(privacy.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")

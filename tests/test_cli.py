@@ -525,3 +525,44 @@ def test_users_on_a_database_without_schema_exits_1(
     monkeypatch.setenv("CHATBOT_DATABASE_URL", f"sqlite:///{tmp_path / 'empty.db'}")
     result = run("users", "list")
     assert result.code == 1 and "chatbot db upgrade" in result.err
+
+
+def test_conversations_erase_deletes_it_and_is_audited(run: Run, database: str) -> None:
+    from chatbot.db import conversations as store
+    from chatbot.db.models import Role
+
+    engine = make_engine(database)
+    with transaction(make_session_factory(engine)) as session:
+        conversation, _token = store.start_conversation(session)
+        store.add_message(session, conversation, Role.CUSTOMER, "my address is 1 Quiet Lane")
+        conversation_id = conversation.id
+    erased = run("conversations", "erase", conversation_id)
+    assert erased.code == 0 and "1 messages" in erased.out
+    with make_session_factory(engine)() as session:
+        assert session.get(Conversation, conversation_id) is None
+        actions = session.scalars(select(AuditEntry.action)).all()
+        assert "conversation.erase" in actions
+    engine.dispose()
+    missing = run("conversations", "erase", conversation_id)
+    assert missing.code == 2 and f"no conversation {conversation_id}" in missing.err
+
+
+def test_retention_run_deletes_what_is_too_old(
+    run: Run, database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import timedelta
+
+    from chatbot.db import conversations as store
+    from chatbot.db.base import utcnow
+
+    monkeypatch.setenv("CHATBOT_CONVERSATION_RETENTION_DAYS", "30")
+    engine = make_engine(database)
+    with transaction(make_session_factory(engine)) as session:
+        old, _token = store.start_conversation(session)
+        old.updated_at = utcnow() - timedelta(days=31)
+        store.start_conversation(session)
+    result = run("retention", "run")
+    assert result.code == 0 and "1 conversations" in result.out
+    with make_session_factory(engine)() as session:
+        assert session.scalar(select(func.count()).select_from(Conversation)) == 1
+    engine.dispose()

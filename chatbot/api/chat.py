@@ -32,6 +32,7 @@ from chatbot.conversation.service import (
 from chatbot.db import conversations as store
 from chatbot.db.models import Role
 from chatbot.events import EventBus, conversation_channel
+from chatbot.redaction import redact
 
 router = APIRouter(prefix="/api/v1", tags=["customer"])
 TYPING_INTERVAL_S = 1.0  # at most one typing event per second from one customer's socket
@@ -106,7 +107,8 @@ async def send_message(
     settings: SettingsDep,
 ) -> schemas.TurnPublic:
     """Send the customer's message; the bot's reply comes back (none while a person holds it)."""
-    text = message_text(body.text, settings)
+    # Card and phone numbers never reach the database, the staff or a training run.
+    text = redact(message_text(body.text, settings), settings.redact)
     turn = await service.take_turn(
         conversation_id, token, text, chosen_intent=body.intent, client_id=body.client_id
     )

@@ -1,0 +1,114 @@
+"""Erasing a customer's conversation and expiring old ones: the only deleter of conversations.
+
+A conversation's words live in its messages (and their full-text index, kept by triggers) and
+in staff corrections, which copy the customer's text as training data. Erasure and expiry
+delete all of them; the audit entry that records an erasure names the conversation and counts
+what went, never the text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from chatbot.db import accounts, audit
+from chatbot.db.base import utcnow
+from chatbot.db.models import Conversation, Correction, Message
+
+BATCH = 500  # conversations deleted per statement when expiring
+
+
+@dataclass(frozen=True)
+class Erased:
+    """What one erasure or expiry deleted."""
+
+    conversations: int = 0
+    messages: int = 0
+    corrections: int = 0
+    login_attempts: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "conversations": self.conversations,
+            "messages": self.messages,
+            "corrections": self.corrections,
+            "login_attempts": self.login_attempts,
+        }
+
+
+def _delete_conversations(session: Session, ids: list[str]) -> Erased:
+    in_them = select(Message.id).where(Message.conversation_id.in_(ids))
+    corrections = session.execute(delete(Correction).where(Correction.message_id.in_(in_them)))
+    # Messages first, explicitly, so SQLite's full-text triggers see every row go.
+    messages = session.execute(delete(Message).where(Message.conversation_id.in_(ids)))
+    conversations = session.execute(delete(Conversation).where(Conversation.id.in_(ids)))
+    session.flush()
+    return Erased(
+        conversations=_count(conversations),
+        messages=_count(messages),
+        corrections=_count(corrections),
+    )
+
+
+def _count(result: object) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def erase_conversation(session: Session, conversation_id: str, actor: str | None) -> Erased | None:
+    """Delete one conversation and every copy of its text; audited. None if there is none."""
+    conversation = session.get(Conversation, conversation_id)
+    if conversation is None:
+        return None
+    session.expunge(conversation)  # its rows go behind the ORM's back
+    erased = _delete_conversations(session, [conversation_id])
+    audit.record(session, actor, "conversation.erase", conversation_id, after=erased.as_dict())
+    return erased
+
+
+def expire(
+    session: Session,
+    *,
+    conversation_retention: timedelta | None,
+    login_attempt_retention: timedelta,
+    now: datetime | None = None,
+) -> Erased:
+    """Delete conversations idle longer than ``conversation_retention`` (None: keep them),
+    corrections whose message is gone and that are as old, and old sign-in attempts.
+    Records one audit entry when anything went."""
+    now = now or utcnow()
+    totals = Erased()
+    if conversation_retention is not None:
+        cutoff = now - conversation_retention
+        while True:
+            ids = list(
+                session.scalars(
+                    select(Conversation.id).where(Conversation.updated_at < cutoff).limit(BATCH)
+                )
+            )
+            if not ids:
+                break
+            batch = _delete_conversations(session, ids)
+            totals = Erased(
+                totals.conversations + batch.conversations,
+                totals.messages + batch.messages,
+                totals.corrections + batch.corrections,
+            )
+        orphans = session.execute(
+            delete(Correction).where(
+                Correction.message_id.is_(None), Correction.created_at < cutoff
+            )
+        )
+        totals = Erased(
+            totals.conversations,
+            totals.messages,
+            totals.corrections + _count(orphans),
+        )
+    attempts = accounts.purge_login_records(session, login_attempt_retention, now=now)
+    totals = Erased(totals.conversations, totals.messages, totals.corrections, attempts)
+    if any(totals.as_dict().values()):
+        audit.record(session, None, "retention.run", None, after=totals.as_dict())
+    session.flush()
+    return totals
