@@ -135,7 +135,11 @@ def _ready_engine(
     synonyms: list[SynonymGroup],
 ) -> IntentEngine:
     if not path:
-        engine = IntentEngine(_serving(settings, base, intents), version=version)
+        engine = IntentEngine(
+            _serving(settings, base, intents),
+            version=version,
+            chinese_words=settings.chinese_words,
+        )
     else:
         saved = load_model(
             version_dir(settings, version, path),
@@ -152,6 +156,7 @@ def _ready_engine(
             nearest_weight=card.nearest_weight,
             lexical_weight=card.lexical_weight,
             lexical_weight_zh=card.lexical_weight_zh,
+            chinese_words=settings.chinese_words,
             fallback_threshold=card.fallback_threshold,
         )
     engine.load_knowledge(intents, revision, synonyms)

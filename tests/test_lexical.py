@@ -68,9 +68,11 @@ def test_chinese_is_matched_by_segmented_words_as_well_as_characters() -> None:
     assert "信" in tokens  # the character n-grams stay beside the words
 
 
-def test_function_words_are_not_evidence() -> None:
-    assert "¶可以" not in segmented_tokenize("可以开发票吗")
-    assert "¶发票" in segmented_tokenize("可以开发票吗")
+def test_words_are_added_beside_the_character_ngrams_not_instead() -> None:
+    text = "发票怎么开? invoice"
+    tokens = segmented_tokenize(text)
+    assert tokens[: len(tokenize(text)) - 1] == tokenize(text)[:-1]
+    assert "¶发票" in tokens and tokens[-1] == "invoice"
 
 
 def test_synonyms_join_the_terms_of_a_group_in_phrasings_and_messages() -> None:

@@ -109,6 +109,7 @@ class IntentEngine:
         nearest_weight: float = 0.7,
         lexical_weight: float = 0.2,
         lexical_weight_zh: float = 0.8,
+        chinese_words: bool = False,
         fallback_threshold: float | None = None,
         prototypes: dict[str, Tensor] | None = None,
         prototype_weight: float = 0.0,
@@ -124,6 +125,8 @@ class IntentEngine:
         self.nearest_weight = nearest_weight
         # The base encoder reads English only: Chinese leans on the lexical side.
         self.lexical_weight = {"en": lexical_weight, "zh": lexical_weight_zh}
+        # jieba's words beside the character n-grams (chatbot.lexical.segmented_tokenize).
+        self.chinese_words = chinese_words
         self._snapshot: _Snapshot | None = None
         self._vectors: dict[str, Tensor] = {}  # phrasing text -> embedding, reused across rebuilds
         self._lock = threading.Lock()
@@ -168,7 +171,9 @@ class IntentEngine:
             self._snapshot = _Snapshot(
                 revision,
                 index,
-                build_lexical_index(texts, KnowledgeTokenizer.train(texts, synonyms)),
+                build_lexical_index(
+                    texts, KnowledgeTokenizer.train(texts, synonyms, segment=self.chinese_words)
+                ),
                 {i.key: i for i in intents},
                 self._prototype_matrix(index),
             )
