@@ -578,6 +578,9 @@ def tokens_create(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+WS_MAX_FRAME_BYTES = 65_536
+
+
 def serve_command(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
@@ -590,6 +593,8 @@ def serve_command(args: argparse.Namespace, settings: Settings) -> int:
         port=args.port,
         log_level="info",
         proxy_headers=False,
+        # WebSocket frames carry a token, "typing" or "watch": 64 KiB is plenty (default 16 MiB).
+        ws_max_size=WS_MAX_FRAME_BYTES,
     )
     return 0
 

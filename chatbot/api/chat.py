@@ -246,7 +246,8 @@ async def _first_frame_token(websocket: WebSocket) -> str:
     try:
         frame = await asyncio.wait_for(websocket.receive_text(), AUTH_TIMEOUT_S)
         sent = json.loads(frame)
-    except (TimeoutError, ValueError, WebSocketDisconnect, KeyError):
+    # RecursionError: JSON nested deeper than the parser goes ("[[[[...").
+    except (TimeoutError, ValueError, RecursionError, WebSocketDisconnect, KeyError):
         return ""
     token = sent.get("token") if isinstance(sent, dict) else None
     return token if isinstance(token, str) else ""
@@ -255,6 +256,6 @@ async def _first_frame_token(websocket: WebSocket) -> str:
 def _is_typing(text: str) -> bool:
     try:
         sent = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return False
     return isinstance(sent, dict) and sent.get("typing") is True

@@ -1,11 +1,14 @@
 """Errors that are nobody's bug, answered as JSON: 404 for a conversation the caller may not see,
-503 with Retry-After when the server is at capacity or the database is busy (never a 500)."""
+422 for a request that does not parse (never echoing what was sent), 503 with Retry-After when
+the server is at capacity or the database is busy (never a 500)."""
 
 from __future__ import annotations
 
 import logging
 
 from fastapi import FastAPI, Request, status
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -80,7 +83,19 @@ class JsonTooLarge:
 TOO_LARGE = b'{"detail":"the request body is too large"}'
 
 
+async def _invalid_request(_request: Request, exc: Exception) -> JSONResponse:
+    # FastAPI's own handler echoes each error's input back, and fails (a 500) when that input is
+    # bytes that are not UTF-8. Where and why is enough; the caller knows what it sent.
+    assert isinstance(exc, RequestValidationError)
+    detail = [
+        {"type": error.get("type"), "loc": list(error.get("loc", ())), "msg": error.get("msg")}
+        for error in exc.errors()
+    ]
+    return JSONResponse({"detail": jsonable_encoder(detail)}, 422)
+
+
 def install(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(ConversationNotFound, _not_found)
     app.add_exception_handler(Overloaded, _overloaded)
     app.add_exception_handler(TurnFailed, _turn_failed)

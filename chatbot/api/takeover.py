@@ -250,7 +250,7 @@ class _StaffConnection:
     def handle(self, text: str) -> None:
         try:
             request = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested deeper than the parser goes
             return
         if not isinstance(request, dict):
             return
