@@ -584,14 +584,17 @@ WS_MAX_FRAME_BYTES = 65_536
 def serve_command(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
+    from chatbot.logs import configure
     from chatbot.main import create_app
 
+    configure(settings.log_format)
     # The app reads forwarded headers itself, from CHATBOT_TRUSTED_PROXIES only.
     uvicorn.run(
         create_app(settings),
         host=args.host,
         port=args.port,
         log_level="info",
+        log_config=None,  # logging as configured above (text or JSON)
         proxy_headers=False,
         # WebSocket frames carry a token, "typing" or "watch": 64 KiB is plenty (default 16 MiB).
         ws_max_size=WS_MAX_FRAME_BYTES,

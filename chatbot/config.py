@@ -151,6 +151,11 @@ class Settings(BaseSettings):
         description="How often a running job (a training run) records that it is alive. A run "
         "silent for six of these is marked failed: its process or worker died.",
     )
+    log_format: Literal["text", "json"] = Field(
+        "text",
+        description="Log lines as plain text, or one JSON object a line (time, level, logger, "
+        "message, request_id, conversation_id) for a log collector.",
+    )
     model_check_seconds: float = Field(
         5.0,
         gt=0,

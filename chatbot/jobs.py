@@ -11,11 +11,15 @@ from __future__ import annotations
 import importlib
 import logging
 import os
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from prometheus_client import Histogram
 from sqlalchemy.orm import Session, sessionmaker
 
 from chatbot.config import Settings
@@ -24,6 +28,12 @@ log = logging.getLogger(__name__)
 QUEUE = "jobs"  # the RQ queue's name, after the configured prefix
 # RQ's own limit on a job's duration: none; a dead job is found by its missing heartbeat instead.
 NO_TIMEOUT = -1
+JOB_SECONDS = Histogram(
+    "chatbot_job_seconds",
+    "Duration of background jobs in this process, by job and outcome",
+    ["job", "outcome"],
+    buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1200, 3600, 7200),
+)
 
 
 @dataclass
@@ -43,7 +53,20 @@ class JobRunner(Protocol):
         """Run ``job(context, **kwargs)`` in the background, once; its own code records its
         outcome. ``job`` must be a module-level function and ``kwargs`` JSON-ready."""
 
+    def queued(self) -> int:
+        """Jobs waiting to start."""
+
     def shutdown(self) -> None: ...
+
+
+@contextmanager
+def timed(job: Job) -> Iterator[None]:
+    started, outcome = time.monotonic(), "failed"
+    try:
+        yield
+        outcome = "done"
+    finally:
+        JOB_SECONDS.labels(job.__name__, outcome).observe(time.monotonic() - started)
 
 
 class InProcessJobRunner:
@@ -52,17 +75,27 @@ class InProcessJobRunner:
     def __init__(self, context: JobContext | None = None) -> None:
         self._context = context
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chatbot-job")
+        self._waiting = 0
+        self._lock = threading.Lock()
 
     def submit(self, job: Job, /, **kwargs: Any) -> Future[None]:
         name = job_name(job, kwargs)
 
         def run() -> None:
+            with self._lock:
+                self._waiting -= 1
             try:
-                job(self._context, **kwargs)
+                with timed(job):
+                    job(self._context, **kwargs)
             except Exception:  # the job has recorded its failure; keep the worker alive
                 log.exception("job %s failed", name)
 
+        with self._lock:
+            self._waiting += 1
         return self._pool.submit(run)
+
+    def queued(self) -> int:
+        return self._waiting
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -101,6 +134,14 @@ class RedisJobRunner:
         )
         log.info("queued job %s as %s", job_name(job, kwargs), queued.id)
         return str(queued.id)
+
+    def queued(self) -> int:
+        import redis
+
+        try:
+            return int(self.queue.count)
+        except redis.RedisError:  # a scrape must not fail for it
+            return -1
 
     def shutdown(self) -> None:
         self.connection.close()
@@ -150,4 +191,5 @@ def perform(path: str, kwargs: dict[str, Any]) -> None:
         _worker_context = (os.getpid(), _context_factory())
     module, _, name = path.partition(":")
     job: Job = getattr(importlib.import_module(module), name)
-    job(_worker_context[1], **kwargs)
+    with timed(job):
+        job(_worker_context[1], **kwargs)

@@ -43,6 +43,7 @@ from chatbot.conversation.service import ChatService
 from chatbot.db.session import Database
 from chatbot.events import make_event_bus
 from chatbot.jobs import JobContext, make_job_runner
+from chatbot.logs import RequestIds
 from chatbot.nlu.batching import MicroBatcher, model_thread
 from chatbot.nlu.encoder import configure_threads, resolve_device
 from chatbot.nlu.engine import Encoder
@@ -138,6 +139,8 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
         app.state.jobs = make_job_runner(settings, JobContext(settings, db.sessions, load_base))
         upkeep = Upkeep(settings, db, manager, batcher, bus)
         upkeep.start()
+        chat_service = app.state.chat
+        metrics.track(lambda: chat_service.pending, app.state.jobs.queued)
         log.info("ready: model %s", app.state.manager.engine.version)
         try:
             yield
@@ -171,6 +174,8 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
         # The widget on another site honours Retry-After on a 503 or 429.
         expose_headers=["Retry-After"],
     )
+    app.add_middleware(metrics.RequestMetrics)
+    app.add_middleware(RequestIds)  # outside the metrics: their log lines carry the id too
     app.add_exception_handler(auth.LoginRequired, auth.login_required_handler)
     errors.install(app)
     ratelimit.install(app)

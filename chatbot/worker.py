@@ -81,8 +81,10 @@ def run_worker(settings: Settings, *, burst: bool = False) -> None:
 
     from chatbot.db.session import make_engine, make_session_factory
     from chatbot.jobs import RedisJobRunner, set_worker_context
+    from chatbot.logs import configure
     from chatbot.runtime import DatabaseNotReady
 
+    configure(settings.log_format)
     runner = RedisJobRunner(settings.redis_url, prefix=settings.redis_prefix)
     engine = make_engine(settings.resolved_database_url)
     sessions = make_session_factory(engine)

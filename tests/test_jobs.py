@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy.orm import sessionmaker
 
 from chatbot.config import Settings
@@ -179,3 +180,24 @@ def test_the_configuration_chooses_the_runner(redis_url: str, redis_prefix: str)
     queued = make_job_runner(Settings(redis_url=redis_url, redis_prefix=redis_prefix), context)
     assert isinstance(queued, RedisJobRunner)
     queued.shutdown()
+
+
+def test_job_durations_are_recorded_by_job_and_outcome(runner: InProcessJobRunner) -> None:
+    def succeeds(context: JobContext | None) -> None:
+        pass
+
+    def fails(context: JobContext | None) -> None:
+        raise RuntimeError("no")
+
+    def count(job: str, outcome: str) -> float:
+        return (
+            REGISTRY.get_sample_value("chatbot_job_seconds_count", {"job": job, "outcome": outcome})
+            or 0.0
+        )
+
+    before = count("succeeds", "done"), count("fails", "failed")
+    assert runner.queued() == 0
+    runner.submit(succeeds).result(timeout=10)
+    runner.submit(fails).result(timeout=10)
+    assert (count("succeeds", "done"), count("fails", "failed")) == (before[0] + 1, before[1] + 1)
+    assert runner.queued() == 0

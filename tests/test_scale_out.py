@@ -31,6 +31,7 @@ import pytest
 import torch
 from sqlalchemy import select
 from transformers import BertConfig, BertModel, BertTokenizer
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from chatbot.db.models import Message, Role, TrainingRun
@@ -262,3 +263,43 @@ def test_two_replicas_and_a_worker_work_as_one(deployment: Deployment) -> None:
     assert sorted(m.reply_to_id for m in bot) == sorted(sent_ids)  # exactly one reply each
     assert all(m.id > m.reply_to_id for m in bot if m.reply_to_id is not None)
     assert sorted(replies) == sorted(m.id for m in bot)
+
+
+def test_a_replica_stopping_tells_its_websockets_to_reconnect(db_url: str, tmp_path: Path) -> None:
+    # A rolling restart: SIGTERM to one replica. Its sockets close with 1012 (service restart),
+    # which the widget answers by reconnecting, through the proxy, to another replica.
+    store_knowledge(db_url, KNOWLEDGE)
+    env = {
+        **os.environ,
+        "CHATBOT_DATABASE_URL": db_url,
+        "CHATBOT_DATA_DIR": str(tmp_path),
+        "CHATBOT_BASE_MODEL": str(tiny_bert(tmp_path / "tiny-bert")),
+        "CHATBOT_DEVICE": "cpu",
+        "CHATBOT_LOG_FORMAT": "json",
+    }
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = tmp_path / "app.log"
+    process = start(["serve", "--host", "127.0.0.1", "--port", str(port)], env, log)
+    try:
+        eventually(lambda: ready(url), 180, "the replica to be ready")
+        created = httpx.post(url + "/api/v1/conversations", timeout=30).json()
+        ws_url = url.replace("http", "ws") + f"/api/v1/conversations/{created['id']}/ws"
+        with connect(ws_url, open_timeout=30) as widget:
+            widget.send(json.dumps({"token": created["token"]}))
+            widget.send(json.dumps({"typing": True}))
+            assert json.loads(widget.recv(timeout=30))["type"] == "typing"
+            os.killpg(process.pid, signal.SIGTERM)
+            with pytest.raises(ConnectionClosed) as closed:
+                widget.recv(timeout=30)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1012
+        # uvicorn raises the signal again once it has shut down cleanly
+        assert process.wait(timeout=60) in (0, -signal.SIGTERM)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+    # JSON log lines, the request's id on each line that belongs to a request.
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    assert any(line.get("logger") == "uvicorn.error" for line in lines)
+    assert "Finished server process" in " ".join(str(line["message"]) for line in lines)

@@ -1,9 +1,15 @@
-"""Prometheus metrics of the conversation layer."""
+"""Prometheus metrics: requests by route, live WebSockets, the conversation layer, the model's
+batches, turns and jobs waiting. Job durations are recorded where jobs run (chatbot.jobs)."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 from fastapi import APIRouter, Response
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Message as AsgiMessage
 
 from chatbot.db.models import Message
 from chatbot.nlu.batching import BatchStats
@@ -33,7 +39,66 @@ OVERLOADED = Counter(
     "chatbot_overloaded_total", "Requests answered 503 because the server was at capacity"
 )
 
+REQUEST_SECONDS = Histogram(
+    "chatbot_http_request_seconds",
+    "Time to answer an HTTP request, by method and route template",
+    ["method", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+WEBSOCKETS = Gauge("chatbot_websockets_active", "Open WebSockets, by route", ["route"])
+TURNS_IN_PROGRESS = Gauge(
+    "chatbot_turns_in_progress",
+    "Customer turns being answered (503 past CHATBOT_MAX_PENDING_TURNS)",
+)
+JOBS_QUEUED = Gauge(
+    "chatbot_jobs_queued", "Jobs waiting to run (in Redis for the workers, or for the job thread)"
+)
+
 router = APIRouter(tags=["operations"])
+
+
+class RequestMetrics:
+    """Times every HTTP request by its route template (not its path: ids would make every
+    conversation a series of its own) and counts open WebSockets."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            started = time.perf_counter()
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                REQUEST_SECONDS.labels(scope["method"], _route(scope)).observe(
+                    time.perf_counter() - started
+                )
+        elif scope["type"] == "websocket":
+            opened: list[str] = []
+
+            async def counting(message: AsgiMessage) -> None:
+                if message["type"] == "websocket.accept" and not opened:
+                    opened.append(_route(scope))
+                    WEBSOCKETS.labels(opened[0]).inc()
+                await send(message)
+
+            try:
+                await self.app(scope, receive, counting)
+            finally:
+                if opened:
+                    WEBSOCKETS.labels(opened[0]).dec()
+        else:
+            await self.app(scope, receive, send)
+
+
+def _route(scope: Scope) -> str:
+    return str(getattr(scope.get("route"), "path", "unmatched"))
+
+
+def track(turns: Callable[[], int], jobs: Callable[[], int]) -> None:
+    """Read the turns in progress and jobs waiting when Prometheus scrapes."""
+    TURNS_IN_PROGRESS.set_function(turns)
+    JOBS_QUEUED.set_function(jobs)
 
 
 def observe_batch(stats: BatchStats) -> None:
