@@ -19,6 +19,11 @@ batched sentences/s, fp32 and the serving precision) and the ratios are printed.
 
     .venv/bin/python bench/load.py [--seconds 60] [--levels 1,16,64,200,500]
                                    [--databases sqlite,postgresql] [--profile 64]
+                                   [--redis redis://127.0.0.1:6379/0 --replicas 1,2]
+
+`--redis URL` runs the servers with CHATBOT_REDIS_URL (live events and jobs through Redis);
+`--replicas 1,2` then runs each database with one and with two `chatbot serve` replicas sharing
+it (PostgreSQL only), the customers spread over them in turn, as a load balancer would.
 
 `--profile N` records the server with py-spy during the level of N customers and prints the
 functions that took the most time. Run it alone: other busy processes slow torch several times.
@@ -127,7 +132,8 @@ def fresh_database(kind: str) -> str:
     return f"postgresql+psycopg://postgres@127.0.0.1:5432/{POSTGRES_DB}"
 
 
-def start_server(kind: str) -> Server:
+def start_servers(kind: str, replicas: int = 1, redis_url: str | None = None) -> list[Server]:
+    """``replicas`` servers on one fresh database (and one Redis, when given)."""
     database_url = fresh_database(kind)
     env = {
         **os.environ,
@@ -136,6 +142,8 @@ def start_server(kind: str) -> Server:
         # Hundreds of simulated customers share one loopback address.
         "CHATBOT_RATE_LIMITS_ENABLED": "false",
     }
+    if redis_url:
+        env |= {"CHATBOT_REDIS_URL": redis_url, "CHATBOT_REDIS_PREFIX": "bench-load"}
 
     def chatbot(*args: str, stdin: str | None = None) -> None:
         subprocess.run(
@@ -147,18 +155,25 @@ def start_server(kind: str) -> Server:
     chatbot(
         "users", "create", STAFF_EMAIL, "--role", "staff", "--password-stdin", stdin=STAFF_PASSWORD
     )
+    # One after another: replicas loading the model at once on two cores only slows both.
+    return [start_server(kind, database_url, env, n) for n in range(replicas)]
+
+
+def start_server(kind: str, database_url: str, env: dict[str, str], number: int) -> Server:
     port = free_port()
+    log = VAR / "load" / f"server-{kind}-{number}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
     process = subprocess.Popen(
         [str(CHATBOT), "serve", "--port", str(port)],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=open(VAR / "load" / f"server-{kind}.log", "wb"),  # noqa: SIM115
+        stderr=open(log, "wb"),  # noqa: SIM115
     )
     server = Server(f"http://127.0.0.1:{port}", database_url, process)
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise SystemExit(f"the server stopped: see {VAR / 'load' / f'server-{kind}.log'}")
+            raise SystemExit(f"the server stopped: see {log}")
         try:
             ready = asyncio.run(_get_json(f"{server.url}/readyz"))
             if ready.get("status") == "ready":
@@ -281,7 +296,9 @@ async def staff(
         await asyncio.sleep(STAFF_EVERY_S)
 
 
-async def run_level(url: str, customers: int, seconds: float, with_staff: bool = True) -> Level:
+async def run_level(
+    urls: list[str], customers: int, seconds: float, with_staff: bool = True
+) -> Level:
     level = Level(customers)
     timeout = aiohttp.ClientTimeout(total=CLIENT_TIMEOUT_S)
     connector = aiohttp.TCPConnector(limit=0)
@@ -292,12 +309,14 @@ async def run_level(url: str, customers: int, seconds: float, with_staff: bool =
             timeout=timeout, cookie_jar=aiohttp.CookieJar(unsafe=True)
         ) as staff_session,
     ):
+        url = urls[0]
         conversation = await reference_conversation(session, url)
         started = time.monotonic()
         deadline = started + seconds
         await asyncio.gather(
             *([staff(staff_session, url, level, deadline, conversation)] if with_staff else []),
-            *(customer(session, url, level, n, deadline) for n in range(customers)),
+            # Customers spread over the replicas in turn, as a load balancer would.
+            *(customer(session, urls[n % len(urls)], level, n, deadline) for n in range(customers)),
         )
         level.seconds = time.monotonic() - started
     return level
@@ -416,11 +435,14 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def summarise(kind: str, level: Level, checked: dict[str, int]) -> dict[str, Any]:
+def summarise(
+    kind: str, level: Level, checked: dict[str, int], replicas: int = 1
+) -> dict[str, Any]:
     errors = {k: v for k, v in level.statuses.items() if k != "200"}
     staff_all = [ms for samples in level.staff_ms.values() for ms in samples]
     return {
         "database": kind,
+        "replicas": replicas,
         "customers": level.customers,
         "seconds": round(level.seconds, 1),
         "messages": len(level.latencies_ms),
@@ -438,15 +460,16 @@ def summarise(kind: str, level: Level, checked: dict[str, int]) -> dict[str, Any
 
 def markdown(rows: list[dict[str, Any]]) -> str:
     lines = [
-        "| database | customers | messages/s | reply p50 / p95 / p99 ms | errors | 503/429 retried "
-        "| lost | duplicated | staff p95 ms |",
-        "| --- | ---: | ---: | --- | --- | ---: | ---: | ---: | ---: |",
+        "| database | replicas | customers | messages/s | reply p50 / p95 / p99 ms | errors "
+        "| 503/429 retried | lost | duplicated | staff p95 ms |",
+        "| --- | ---: | ---: | ---: | --- | --- | ---: | ---: | ---: | ---: |",
     ]
     for r in rows:
         errors = ", ".join(f"{k}: {v}" for k, v in r["errors"].items()) or "0"
         retried = sum(r["retried"].values())
         lines.append(
-            f"| {r['database']} | {r['customers']} | {r['messages_per_s']} | "
+            f"| {r['database']} | {r.get('replicas', 1)} | {r['customers']} | "
+            f"{r['messages_per_s']} | "
             f"{r['p50_ms']} / {r['p95_ms']} / {r['p99_ms']} | {errors} | {retried} | "
             f"{r['lost']} | {r['duplicated'] + r['reply_mismatch']} | {r['staff_p95_ms']} |"
         )
@@ -472,7 +495,12 @@ def main() -> int:
     parser.add_argument("--dataset", type=Path, default=ROOT.parent / "shared/datasets/banking77")
     parser.add_argument("--profile", type=int, default=0, help="py-spy the server at this level")
     parser.add_argument("--no-staff", action="store_true", help="no staff member loads pages")
+    parser.add_argument("--redis", help="CHATBOT_REDIS_URL for the servers (live events, jobs)")
+    parser.add_argument("--replicas", default="1", help="replicas per database, e.g. 1,2")
     args = parser.parse_args()
+    replica_counts = [int(n) for n in args.replicas.split(",")]
+    if max(replica_counts) > 1 and not args.redis:
+        parser.error("several replicas need --redis: their live events go through it")
     levels = [int(n) for n in args.levels.split(",")]
     databases = args.databases.split(",")
     if "postgresql" in databases and not postgres_reachable():
@@ -483,8 +511,16 @@ def main() -> int:
     encoders = {"fp32": bare_encoder("fp32", args.dataset)}
     rows: list[dict[str, Any]] = []
     profiles: dict[str, Any] = {}
-    for kind in databases:
-        server = start_server(kind)
+    runs = [
+        (kind, replicas)
+        for kind in databases
+        for replicas in replica_counts
+        if replicas == 1 or kind == "postgresql"  # SQLite is one machine's file
+    ]
+    for kind, replicas in runs:
+        servers = start_servers(kind, replicas, args.redis)
+        server = servers[0]
+        label = f"{kind}+redis" if args.redis else kind
         if server.precision not in encoders:
             encoders[server.precision] = bare_encoder(server.precision, args.dataset)
         try:
@@ -493,16 +529,17 @@ def main() -> int:
                 if customers == args.profile:
                     collapsed = OUT / f"load-profile-{kind}.txt"
                     spy = profile(server.process.pid, int(args.seconds * 0.8), collapsed)
-                cpu_before, client_before = cpu_seconds(server.process.pid), time.process_time()
-                level = asyncio.run(
-                    run_level(server.url, customers, args.seconds, not args.no_staff)
-                )
-                server_cpu = cpu_seconds(server.process.pid) - cpu_before
+                pids = [s.process.pid for s in servers]
+                cpu_before, client_before = sum(map(cpu_seconds, pids)), time.process_time()
+                urls = [s.url for s in servers]
+                level = asyncio.run(run_level(urls, customers, args.seconds, not args.no_staff))
+                server_cpu = sum(map(cpu_seconds, pids)) - cpu_before
                 client_cpu = time.process_time() - client_before
                 if spy is not None:
                     spy.wait(timeout=60)
                     profiles[kind] = top_costs(collapsed)
-                row = summarise(kind, level, reconcile(server.database_url, level))
+                checked = reconcile(server.database_url, level)
+                row = summarise(label, level, checked, replicas)
                 row["server_cpu_cores"] = round(server_cpu / level.seconds, 2)
                 row["client_cpu_cores"] = round(client_cpu / level.seconds, 2)
                 row["server_cpu_ms_per_message"] = round(
@@ -511,7 +548,8 @@ def main() -> int:
                 rows.append(row)
                 print(json.dumps(row), flush=True)
         finally:
-            stop_server(server)
+            for each in servers:
+                stop_server(each)
 
     print()
     print(markdown(rows))
