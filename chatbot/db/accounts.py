@@ -129,10 +129,10 @@ def set_active(session: Session, user: User, active: bool) -> None:
 def _throttle_keys(email: str, address: str) -> list[tuple[str, str, int]]:
     # The address's row first: every attempt locks rows in this one order, so none deadlock.
     email, address = normalise_email(email)[:255], address[:64]
-    return [
-        (ANY_EMAIL, address, FREE_FAILURES_PER_ADDRESS),
-        (email, address, FREE_FAILURES_PER_EMAIL),
-    ]
+    keys = [(ANY_EMAIL, address, FREE_FAILURES_PER_ADDRESS)]
+    if email != ANY_EMAIL:  # an empty email is no account: the address's count is enough
+        keys.append((email, address, FREE_FAILURES_PER_EMAIL))
+    return keys
 
 
 def _locked_throttle(session: Session, email: str, address: str, now: datetime) -> LoginThrottle:
@@ -188,14 +188,15 @@ def start_attempt(session: Session, email: str, address: str, now: datetime | No
 
 
 def _attempt_succeeded(session: Session, email: str, address: str) -> None:
-    by_address, by_email = _throttle_keys(email, address)
+    by_address, *by_email = _throttle_keys(email, address)
     # This email from this address starts afresh; the address gets back the failure it was
     # charged (not more: signing in to one's own account must not clear a spraying record).
-    session.execute(
-        delete(LoginThrottle).where(
-            LoginThrottle.email == by_email[0], LoginThrottle.address == by_email[1]
+    for key_email, key_address, _free in by_email:
+        session.execute(
+            delete(LoginThrottle).where(
+                LoginThrottle.email == key_email, LoginThrottle.address == key_address
+            )
         )
-    )
     row = session.get(LoginThrottle, (by_address[0], by_address[1]))
     if row is not None:
         row.failures = max(0, row.failures - 1)

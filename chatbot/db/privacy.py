@@ -91,6 +91,8 @@ def expire(
             if not ids:
                 break
             batch = _delete_conversations(session, ids)
+            if not batch.conversations:  # nothing went: never loop on the same rows
+                break
             totals = Erased(
                 totals.conversations + batch.conversations,
                 totals.messages + batch.messages,

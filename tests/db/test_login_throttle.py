@@ -77,6 +77,12 @@ def test_many_emails_from_one_address_are_delayed_as_spraying(db_session: Sessio
     assert attempt(db_session, "new@example.com", "wrong", "10.9.9.8") is False
 
 
+def test_an_empty_email_counts_once_against_the_address(db_session: Session) -> None:
+    assert attempt(db_session, "", "wrong", "10.0.0.9") is False
+    row = db_session.get(LoginThrottle, (accounts.ANY_EMAIL, "10.0.0.9"))
+    assert row is not None and row.failures == 1
+
+
 def test_failures_are_forgotten_after_a_quiet_hour(db_session: Session) -> None:
     accounts.create_user(db_session, SAM, PASSWORD)
     start = utcnow()
