@@ -247,6 +247,20 @@ def test_repeated_failures_delay_that_email_from_that_address_only(
         assert attempt(colleague, "198.51.100.8", PASSWORD).status_code == 303
 
 
+@pytest.mark.parametrize(("peer", "secure"), [("10.0.0.1", True), ("203.0.113.9", False)])
+def test_cookies_are_secure_behind_a_trusted_tls_proxy_only(
+    db_url: str, tmp_path: Path, peer: str, secure: bool
+) -> None:
+    settings = Settings(database_url=db_url, data_dir=tmp_path, trusted_proxies=["10.0.0.1"])
+    app = create_app(settings, encoder=HashingEncoder())
+    with TestClient(app, client=(peer, 1)) as client:
+        # The proxy terminated TLS; only the proxy is believed when it says so.
+        form = client.get("/login", headers={"X-Forwarded-Proto": "https"})
+    [cookie] = [v for k, v in form.headers.multi_items() if k == "set-cookie"]
+    assert cookie.startswith("chatbot_login_csrf=")
+    assert ("; secure" in cookie.lower()) is secure
+
+
 def test_only_local_paths_are_followed_after_signing_in(client: TestClient, db_url: str) -> None:
     add_account(db_url, STAFF_EMAIL)
     client.get("/login")
