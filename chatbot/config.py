@@ -13,6 +13,8 @@ import limits
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from chatbot.redaction import ALL_KINDS
+
 
 class Settings(BaseSettings):
     """Every setting of the chatbot. Each field's description is its documentation (see README)."""
@@ -197,7 +199,8 @@ class Settings(BaseSettings):
         default_factory=lambda: ["card", "phone"],
         description="What is redacted from customers' messages before they are stored (and so "
         "before staff see them or a model trains on them): `card` (Luhn-checked payment card "
-        "numbers), `phone`. Comma-separated; empty: nothing.",
+        "numbers), `phone`, and when named `email`, `iban`, `cn_id` (Chinese resident ID). "
+        "Comma-separated; empty: nothing.",
     )
     conversation_retention_days: int = Field(
         365,
@@ -275,9 +278,9 @@ class Settings(BaseSettings):
     @classmethod
     def _redaction_kinds(cls, value: list[str]) -> list[str]:
         kinds = [kind.strip() for kind in value]
-        unknown = sorted(set(kinds) - {"card", "phone"})
+        unknown = sorted(set(kinds) - set(ALL_KINDS))
         if unknown:
-            raise ValueError(f"unknown kind {unknown[0]!r}: choose from card, phone")
+            raise ValueError(f"unknown kind {unknown[0]!r}: choose from {', '.join(ALL_KINDS)}")
         return kinds
 
     @field_validator("frame_ancestors")

@@ -1,10 +1,13 @@
-"""Card and phone numbers are redacted; order numbers, dates, amounts and prices are not."""
+"""Card and phone numbers are redacted (and e-mails, IBANs and Chinese IDs when asked); order
+numbers, dates, amounts and prices are not."""
 
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
-from chatbot.redaction import luhn_valid, redact
+from chatbot.config import Settings
+from chatbot.redaction import ALL_KINDS, luhn_valid, redact
 
 REDACTED = [
     ("my card is 4111 1111 1111 1111", "my card is [card]"),
@@ -76,3 +79,37 @@ def test_kinds_can_be_chosen() -> None:
 )
 def test_luhn(digits: str, valid: bool) -> None:
     assert luhn_valid(digits) is valid
+
+
+OPT_IN_REDACTED = [
+    ("write to ann.example+shop@mail.example.co.uk please", "write to [email] please"),
+    ("邮箱：wang.li@example.cn", "邮箱：[email]"),
+    ("IBAN GB82 WEST 1234 5698 7654 32 thanks", "IBAN [iban] thanks"),
+    ("DE89370400440532013000", "[iban]"),
+    ("身份证号11010519491231002X", "身份证号[cn_id]"),
+    ("id 11010519491231002x.", "id [cn_id]."),
+]
+OPT_IN_KEPT = [
+    "GB82WEST12345698765433",  # wrong check digits
+    "order AB12CDEF34567890",
+    "身份证 110105194912310021",  # wrong check character
+    "user@localhost",
+    "email me @ 9",
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), OPT_IN_REDACTED)
+def test_emails_ibans_and_chinese_ids_when_asked(text: str, expected: str) -> None:
+    assert redact(text, ALL_KINDS) == expected
+    assert redact(text) == text  # not by default
+
+
+@pytest.mark.parametrize("text", OPT_IN_KEPT)
+def test_lookalikes_of_the_opt_in_kinds_are_kept(text: str) -> None:
+    assert redact(text, ALL_KINDS) == text
+
+
+def test_the_setting_takes_known_kinds_only() -> None:
+    assert Settings(redact=["email", "card"]).redact == ["email", "card"]
+    with pytest.raises(ValidationError, match="unknown kind 'ssn'"):
+        Settings(redact=["ssn"])
