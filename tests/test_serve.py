@@ -16,6 +16,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+import websockets.exceptions
+import websockets.sync.client
 
 from chatbot.nlu.encoder import PACKAGED_WEIGHTS_SHA256
 
@@ -113,6 +115,14 @@ def test_serve_answers_its_probes_and_stops_on_sigterm(
     body = ready.json()
     assert (body["status"], body["database"]) == ("ready", "ok")
     assert body["model"] == f"base-{PACKAGED_WEIGHTS_SHA256[:12]}"  # the packaged model, loaded
+
+    # WebSocket frames past 64 KiB are refused by the server itself (1009: message too big).
+    ws_url = url.replace("http://", "ws://") + "/api/v1/conversations/x/ws"
+    with websockets.sync.client.connect(ws_url, max_size=None) as socket:
+        socket.send("x" * 100_000)
+        with pytest.raises(websockets.exceptions.ConnectionClosed) as closed:
+            socket.recv(timeout=30)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
 
     process.send_signal(signal.SIGTERM)  # what `docker stop` and systemd send
     # uvicorn shuts down gracefully, then exits by the signal it caught (0 before uvicorn 0.29).
