@@ -178,6 +178,7 @@ def _session_factory(settings: Settings) -> Any:
 
 
 def import_faq(args: argparse.Namespace, settings: Settings) -> int:
+    from chatbot.db import audit
     from chatbot.db.knowledge import import_intents, load_intents
     from chatbot.knowledge.files import read_knowledge_file
 
@@ -198,6 +199,21 @@ def import_faq(args: argparse.Namespace, settings: Settings) -> int:
             synonyms=knowledge.synonyms,
         )
         if not args.dry_run:
+            if not diff.is_empty:  # the same record as an upload in the admin console
+                audit.record(
+                    session,
+                    None,
+                    "knowledge.import",
+                    args.file.name,
+                    after={
+                        "file": args.file.name,
+                        "replace": args.replace,
+                        "added": diff.added,
+                        "changed": diff.changed,
+                        "removed": diff.removed,
+                        "synonyms_replaced": diff.synonyms_replaced,
+                    },
+                )
             session.commit()
     for label, keys in (
         ("added", diff.added),
@@ -563,16 +579,19 @@ def retention_run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def tokens_create(args: argparse.Namespace, settings: Settings) -> int:
-    from chatbot.db import accounts
+    from chatbot.db import accounts, audit
 
     with _accounts_session(settings) as session:
         user = accounts.get_user_by_email(session, args.email)
         if user is None:
             raise UserError(f"email: no account for {accounts.normalise_email(args.email)}")
         try:
-            _row, token = accounts.create_api_token(session, user, args.name)
+            row, token = accounts.create_api_token(session, user, args.name)
         except accounts.AccountError as exc:
             raise UserError(str(exc)) from exc
+        audit.record(
+            session, None, "token.create", row.name, after={"id": row.id, "user": user.email}
+        )
         session.commit()
     print(token)
     return 0

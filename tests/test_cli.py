@@ -566,3 +566,25 @@ def test_retention_run_deletes_what_is_too_old(
     with make_session_factory(engine)() as session:
         assert session.scalar(select(func.count()).select_from(Conversation)) == 1
     engine.dispose()
+
+
+def test_cli_imports_and_tokens_are_in_the_audit_log(
+    run: Run, database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    faq = write(tmp_path, "faq.csv", "question,answer\nOpening hours?,9 to 5.\n")
+    assert run("import-faq", str(faq)).code == 0
+    assert run("import-faq", str(faq)).code == 0  # nothing changed: nothing to record
+    with_stdin(monkeypatch, PASSWORD + "\n")
+    run("users", "create", "sam@example.com", "--role", "staff", "--password-stdin")
+    token = run("tokens", "create", "sam@example.com", "--name", "crm").out.strip()
+    engine = make_engine(database)
+    with make_session_factory(engine)() as session:
+        entries = session.scalars(select(AuditEntry).order_by(AuditEntry.id)).all()
+    engine.dispose()
+    imports = [e for e in entries if e.action == "knowledge.import"]
+    assert [(e.actor, e.target, e.after["added"]) for e in imports] == [
+        (None, "faq.csv", ["opening_hours"])
+    ]
+    [created] = [e for e in entries if e.action == "token.create"]
+    assert (created.target, created.after["user"]) == ("crm", "sam@example.com")
+    assert token not in str(created.after)
