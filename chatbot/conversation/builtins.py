@@ -30,8 +30,11 @@ _SMALL_TALK = {
         re.IGNORECASE,
     ),
     GOODBYE: re.compile(
-        r"^(bye+|goodbye|good bye|see (you|ya)( later)?|cya|that'?s all|have a (nice|good) day)"
-        r"[\s!.,]*$|^(再见|拜拜|没有了|就这样)[\s!！。,，啊呀吧]*$",
+        # A closing may start with thanks or an ok: "ok thanks bye", "great, thank you, bye!".
+        r"^((ok(ay)?|great|cool|perfect|thanks?|thank you|thx|ty|cheers)[\s!.,]*)*"
+        r"(bye+|goodbye|good bye|see (you|ya)( later)?|cya|that'?s all( thanks?)?"
+        r"|have a (nice|good|great) day)[\s!.,]*$"
+        r"|^(好的|好|谢谢|多谢|感谢|[\s,，])*(再见|拜拜|没有了|就这样)[\s!！。,，啊呀吧]*$",
         re.IGNORECASE,
     ),
 }

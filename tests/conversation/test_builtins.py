@@ -15,6 +15,10 @@ from chatbot.conversation.builtins import GOODBYE, GREETING, HUMAN, THANKS, matc
         ("谢谢！", THANKS),
         ("bye", GOODBYE),
         ("再见", GOODBYE),
+        ("ok thanks bye", GOODBYE),  # a closing that starts with thanks is still a goodbye
+        ("great, thank you, bye!", GOODBYE),
+        ("that's all thanks", GOODBYE),
+        ("好的谢谢再见", GOODBYE),
         ("can I talk to a real person?", HUMAN),
         ("I want to speak to an agent", HUMAN),
         ("human please", HUMAN),
@@ -30,7 +34,13 @@ def test_built_in_intents_in_english_and_chinese(text: str, intent: str) -> None
 
 @pytest.mark.parametrize(
     "text",
-    ["hi, where is my order?", "thanks but how do I return this", "is the sofa for people?", ""],
+    [
+        "hi, where is my order?",
+        "thanks but how do I return this",
+        "is the sofa for people?",
+        "ok thanks bye, where is my order",
+        "",
+    ],
 )
 def test_questions_are_not_small_talk(text: str) -> None:
     assert match_builtin(text) is None
