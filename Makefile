@@ -25,7 +25,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 run: install
 	$(BIN)/chatbot db upgrade
 	$(BIN)/chatbot import-faq $(SAMPLE_KB) --if-empty
-	$(BIN)/chatbot serve --host $(HOST) --port $(PORT)
+	CHATBOT_FIRST_RUN_TRAINING=$${CHATBOT_FIRST_RUN_TRAINING:-true} $(BIN)/chatbot serve --host $(HOST) --port $(PORT)
 
 # Debian's Chromium for the browser tests (Playwright's own download cannot reach its host), and a
 # small CJK font so the Chinese console pages render in the screenshots rather than as boxes.

@@ -97,6 +97,11 @@ def _parser() -> argparse.ArgumentParser:
     listing.set_defaults(handler=models_list)
     activate = models_commands.add_parser("activate", help="serve this version")
     activate.add_argument("version")
+    activate.add_argument(
+        "--force",
+        action="store_true",
+        help="activate even if it catches far fewer out-of-scope questions than the active one",
+    )
     activate.set_defaults(handler=models_activate)
 
     users = commands.add_parser("users", help="staff and admin accounts")
@@ -308,7 +313,8 @@ def evaluate_command(args: argparse.Namespace, settings: Settings) -> int:
         prediction = engine.predict([example.text])[0]
         decision = decide(prediction, thresholds)
         latency = (time.perf_counter() - started) * 1000
-        outcomes.append(Outcome(prediction.intent, decision.action is not Action.FALLBACK, latency))
+        answered = decision.action is not Action.FALLBACK
+        outcomes.append(Outcome(prediction.intent, answered, latency, prediction.confidence))
     report = {"model": engine.version, **score(examples, outcomes)}
     if args.json:
         print(json.dumps(report))
@@ -437,7 +443,13 @@ def models_list(args: argparse.Namespace, settings: Settings) -> int:
 
 def models_activate(args: argparse.Namespace, settings: Settings) -> int:
     from chatbot.db import audit
-    from chatbot.db.model_versions import activate, active_version_name, get_version, list_versions
+    from chatbot.db.model_versions import (
+        activate,
+        active_version_name,
+        get_version,
+        list_versions,
+        scope_regression,
+    )
 
     with _session_factory(settings)() as session:
         row = get_version(session, args.version)
@@ -446,6 +458,9 @@ def models_activate(args: argparse.Namespace, settings: Settings) -> int:
             raise UserError(f"unknown model version '{args.version}' (known: {known})")
         if row.status != "ready":
             raise UserError(f"model version '{args.version}' is {row.status}, not ready")
+        regression = scope_regression(session, row)
+        if regression is not None and not args.force:
+            raise UserError(f"{regression}; nothing changed (add --force to activate it anyway)")
         previous = active_version_name(session)
         activate(session, row)
         # actor None: the command line has no signed-in user

@@ -116,6 +116,20 @@ class Settings(BaseSettings):
         description="When the best two intents' scores are closer than this, the bot asks which "
         "one was meant, even if confident.",
     )
+    first_run_training: bool = Field(
+        False,
+        description="On the first start with a knowledge base and no training run yet, fine-tune "
+        "it in the background and serve the result if it beats the base model (`make run` "
+        "turns this on).",
+    )
+    strictness: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Between answering more (0) and refusing more out-of-scope questions (1): "
+        "picks the fallback threshold on the curve measured when the model was built. An admin "
+        "clarify threshold overrides it.",
+    )
     max_suggestions: int = Field(3, ge=1, le=5, description="Most intents offered when clarifying.")
     fallbacks_before_handoff: int = Field(
         2,

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import statistics
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ class Outcome:
     predicted: str | None  # best intent
     answered: bool  # False when it fell back instead of answering or asking
     latency_ms: float
+    confidence: float | None = None  # in ``predicted``; scores the calibration when given
 
 
 def read_labelled_file(path: Path) -> list[LabelledMessage]:
@@ -127,14 +129,77 @@ def score(examples: Sequence[LabelledMessage], outcomes: Sequence[Outcome]) -> d
         ),
         "oos_precision": (true_oos / flagged if flagged else 0.0) if has_oos else None,
         "oos_recall": true_oos / sum(e.intent is None for e in examples) if has_oos else None,
+        # Right and not fallen back: what accuracy is worth with out-of-scope rejection on.
+        "answered_accuracy": (
+            sum(e.intent == o.predicted and o.answered for e, o in in_scope) / len(in_scope)
+            if in_scope
+            else None
+        ),
         "in_scope_answered": (
             sum(o.answered for _, o in in_scope) / len(in_scope) if in_scope else None
+        ),
+        "ece": (
+            calibration_curve(
+                [e.intent for e in examples],
+                [o.predicted for o in outcomes],
+                [o.confidence or 0.0 for o in outcomes],
+                [i / 10 for i in range(11)],
+            )["ece"]
+            if outcomes and all(o.confidence is not None for o in outcomes)
+            else None
         ),
         "latency_ms_p50": statistics.median(latencies) if latencies else None,
         "latency_ms_p95": (
             statistics.quantiles(latencies, n=20)[-1] if len(latencies) >= 2 else None
         ),
     }
+
+
+def bin_of(value: float, edges: list[float]) -> int:
+    # Bins are [lower, upper) except the last, which also holds 1.0. Bisecting the very floats
+    # stored as edges keeps a value such as 0.57 in the bin whose bin_lower is 0.57, which
+    # int(value * bins) would not (0.57 * 100 == 56.99999999999999).
+    return min(bisect_right(edges, value) - 1, len(edges) - 2)
+
+
+def calibration_curve(
+    truth: Sequence[str | None],
+    predicted: Sequence[str | None],
+    confidence: Sequence[float],
+    edges: list[float],
+) -> dict[str, Any]:
+    """Per confidence bin, mean confidence vs how often the answer was right and in scope; and
+    the expected calibration error (ECE), the count-weighted mean gap.
+
+    Confidence means P(the answer is right and the question is in scope): out-of-scope messages
+    count as wrong answers.
+
+    Example:
+        >>> round(calibration_curve(["card", None], ["card", "card"], [0.9, 0.2], [0, 0.5, 1])
+        ...       ["ece"], 3)
+        0.15
+    """
+    scored = list(zip(truth, predicted, confidence, strict=True))
+    members: list[list[tuple[float, bool]]] = [[] for _ in edges[:-1]]
+    for t, p, c in scored:
+        members[bin_of(c, edges)].append((c, t is not None and t == p))
+    curve = []
+    gap = 0.0
+    for index, rows in enumerate(members):
+        mean_confidence = sum(c for c, _ in rows) / len(rows) if rows else None
+        accuracy = sum(ok for _, ok in rows) / len(rows) if rows else None
+        if mean_confidence is not None and accuracy is not None:
+            gap += len(rows) * abs(accuracy - mean_confidence)
+        curve.append(
+            {
+                "bin_lower": edges[index],
+                "bin_upper": edges[index + 1],
+                "mean_confidence": mean_confidence,
+                "accuracy": accuracy,
+                "count": len(rows),
+            }
+        )
+    return {"calibration": curve, "ece": gap / len(scored) if scored else None}
 
 
 def macro_f1(truth: Sequence[str], predicted: Sequence[str]) -> float | None:

@@ -14,6 +14,7 @@ import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import ASGIApp
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
@@ -42,13 +43,15 @@ from chatbot.config import Settings, get_settings
 from chatbot.conversation.service import ChatService
 from chatbot.db.session import Database
 from chatbot.events import make_event_bus
-from chatbot.jobs import JobContext, make_job_runner
+from chatbot.jobs import JobContext, JobRunner, make_job_runner
 from chatbot.logs import RequestIds
 from chatbot.nlu.batching import MicroBatcher, model_thread
 from chatbot.nlu.encoder import configure_threads, resolve_device
 from chatbot.nlu.engine import Encoder
 from chatbot.runtime import build_manager, load_encoder
+from chatbot.training import first_run
 from chatbot.upkeep import Upkeep
+from chatbot.worker import training
 
 log = logging.getLogger(__name__)
 # Request bodies are refused with 413 before they are read past these sizes.
@@ -73,6 +76,19 @@ class _App(FastAPI):
 def customer_body_limit(settings: Settings) -> int:
     """A customer's largest JSON body: the longest message, every character escaped (\\uXXXX)."""
     return 4096 + 6 * settings.max_message_chars
+
+
+def _start_first_training(
+    settings: Settings, sessions: sessionmaker[Session], jobs: JobRunner
+) -> None:
+    """A fresh installation fine-tunes its knowledge base while the base model serves."""
+    with sessions() as session:
+        run = first_run(session, settings)
+        if run is None:
+            return
+        session.commit()
+        log.info("first start: fine-tuning the knowledge base as training run %s", run.id)
+    jobs.submit(training, run_id=run.id)
 
 
 def create_app(settings: Settings | None = None, *, encoder: Encoder | None = None) -> FastAPI:
@@ -137,6 +153,7 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
         app.state.load_base = load_base
         # Jobs go to `chatbot worker` through Redis, or run on a thread of this process.
         app.state.jobs = make_job_runner(settings, JobContext(settings, db.sessions, load_base))
+        await asyncio.to_thread(_start_first_training, settings, db.sessions, app.state.jobs)
         upkeep = Upkeep(settings, db, manager, batcher, bus)
         upkeep.start()
         chat_service = app.state.chat

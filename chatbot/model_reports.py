@@ -149,3 +149,39 @@ def _number(value: object) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return float(value)
+
+
+# The strictness settings the report lays out, besides the one in force.
+STRICTNESS_STEPS = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+@dataclass(frozen=True)
+class ScopePoint:
+    strictness: float
+    threshold: float
+    answered: float  # right in-scope answers kept
+    caught: float  # out-of-scope questions that fall back
+    chosen: bool  # the strictness in force
+
+
+def scope_points(report: dict[str, Any] | None, strictness: float) -> list[ScopePoint]:
+    """Where each strictness lands on the version's measured curve (empty when it has none).
+
+    Example:
+        >>> curve = [[t / 100, 1.0 if t <= 60 else 0.5, 0.0 if t <= 20 else 1.0]
+        ...          for t in range(101)]
+        >>> [(p.strictness, p.threshold, p.chosen) for p in scope_points({"oos_curve": curve}, 0.5)]
+        [(0.0, 0.3, False), (0.25, 0.4, False), (0.5, 0.4, True), (0.75, 0.4, False), \
+(1.0, 0.6, False)]
+    """
+    from chatbot.nlu.scope import OutOfScopeCurve
+
+    curve = OutOfScopeCurve.from_list((report or {}).get("oos_curve") or [])
+    if curve is None:
+        return []
+    points = []
+    for step in sorted({*STRICTNESS_STEPS, strictness}):
+        threshold = curve.threshold(step)
+        point = curve.at(threshold)
+        points.append(ScopePoint(step, threshold, point.answered, point.caught, step == strictness))
+    return points

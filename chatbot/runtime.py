@@ -26,6 +26,7 @@ from chatbot.nlu.encoder import SentenceEncoder, configure_threads
 from chatbot.nlu.engine import Encoder, IntentEngine
 from chatbot.nlu.model import load_model
 from chatbot.nlu.precision import choose_for, with_precision
+from chatbot.nlu.scope import OutOfScopeCurve
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ def thresholds(settings: Settings) -> Thresholds:
         answer=settings.answer_threshold,
         clarify=settings.clarify_threshold,
         margin=settings.clarify_margin,
+        strictness=settings.strictness,
         max_suggestions=settings.max_suggestions,
     )
 
@@ -158,6 +160,7 @@ def _ready_engine(
             lexical_weight_zh=card.lexical_weight_zh,
             chinese_words=settings.chinese_words,
             fallback_threshold=card.fallback_threshold,
+            oos_curve=OutOfScopeCurve.from_list(card.oos_curve),
         )
     engine.load_knowledge(intents, revision, synonyms)
     # The first pass through a model is several times slower: take it before any customer does.

@@ -34,13 +34,24 @@ from chatbot.nlu.report import build_report, write_report_images
 from chatbot.nlu.trainer import Progress, TrainingCancelled, TrainingConfig
 
 log = logging.getLogger(__name__)
+# A run's "activate" value that activates the new version only if it beats the base model.
+IF_BETTER = "if_better"
 PROGRESS_EVERY_SECONDS = 1.0
 
 
 def start_run(
-    session: Session, settings: Settings, *, epochs: int | None, device: str, activate: bool
+    session: Session,
+    settings: Settings,
+    *,
+    epochs: int | None,
+    device: str,
+    activate: bool | str,
 ) -> TrainingRun:
-    """Queue a run for the current knowledge base (refused while another one is active)."""
+    """Queue a run for the current knowledge base (refused while another one is active).
+
+    ``activate``: True serves the new version when it is built; ``IF_BETTER`` only when it
+    beats the base model on the same held-out messages (``beats_base``).
+    """
     training = TrainingConfig()
     if epochs is not None:
         training.epochs = epochs
@@ -135,6 +146,18 @@ def _train(
     )
     skipped = [{"text": c.text, "intent": c.intent} for c in trained.skipped_corrections]
     report["skipped_corrections"] = skipped
+    report["background"] = trained.background
+    by_base = trained.base_validation
+    report["base"] = (
+        _summary(
+            build_report(by_base.truth, by_base.predicted, by_base.confidence, by_base.answered)
+        )
+        if by_base.truth
+        else None
+    )
+    if trained.oos_curve is not None:
+        report["oos_curve"] = trained.oos_curve.to_list()
+        report["fallback_threshold"] = trained.fallback_threshold
     report["validated"] = bool(validation.truth)
     serving = choose_for(trained.encoder, intents)
     report["precision"] = serving.as_dict()
@@ -149,6 +172,7 @@ def _train(
         lexical_weight=trained.lexical_weight,
         lexical_weight_zh=trained.lexical_weight_zh,
         fallback_threshold=trained.fallback_threshold,
+        oos_curve=trained.oos_curve.to_list() if trained.oos_curve is not None else [],
         metrics=_summary(report),
         training={
             **training.to_dict(),
@@ -191,9 +215,52 @@ def _train(
         config=card.training,
     )
     runs.finish_run(session, run, RunStatus.SUCCEEDED, model_version=version)
-    if run.config.get("activate"):
+    wanted = run.config.get("activate")
+    if wanted == IF_BETTER:
+        wanted = beats_base(report)
+        log.info(
+            "version %s %s the base model on held-out messages",
+            version,
+            "beats" if wanted else "does not beat",
+        )
+    if wanted:
         registry.activate(session, row)
     return row
+
+
+def first_run(session: Session, settings: Settings) -> TrainingRun | None:
+    """On a fresh installation, queue the first fine-tuning of its knowledge base (if_better).
+
+    Only when ``settings.first_run_training`` is on, the knowledge base has intents, and no run
+    was ever started; the caller submits the run as a job. Returns None otherwise.
+    """
+    if not settings.first_run_training or runs.list_runs(session) or not load_intents(session):
+        return None
+    try:
+        return start_run(session, settings, epochs=None, device=settings.device, activate=IF_BETTER)
+    except runs.RunInProgress:
+        return None  # another replica queued it first
+
+
+def beats_base(report: dict[str, Any]) -> bool:
+    """Whether a version did at least as well as the base model on the same held-out messages:
+    in-scope accuracy no lower, out-of-scope recall at most 5 points lower.
+
+    Example:
+        >>> beats_base({"accuracy": 0.95, "oos_recall": 0.9,
+        ...             "base": {"accuracy": 0.9, "oos_recall": 0.93}})
+        True
+        >>> beats_base({"accuracy": 0.95, "oos_recall": 0.8,
+        ...             "base": {"accuracy": 0.9, "oos_recall": 0.93}})
+        False
+    """
+    base = report.get("base") or {}
+    if report.get("accuracy") is None or base.get("accuracy") is None:
+        return False  # nothing was held out: no evidence either way
+    if report["accuracy"] < base["accuracy"]:
+        return False
+    recall, base_recall = report.get("oos_recall"), base.get("oos_recall")
+    return recall is None or base_recall is None or recall >= base_recall - 0.05
 
 
 def _progress_dict(p: Progress) -> dict[str, Any]:

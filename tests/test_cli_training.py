@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import shutil
 from collections.abc import Callable, Iterator
 from contextlib import redirect_stderr, redirect_stdout
@@ -22,6 +23,7 @@ import torch
 from chatbot.cli import main
 from chatbot.config import get_settings
 from chatbot.db.knowledge import import_intents
+from chatbot.db.model_versions import activate, register_version
 from chatbot.db.session import make_engine, make_session_factory, transaction
 from chatbot.db.training import add_correction, create_run, list_runs
 from chatbot.knowledge.spec import IntentSpec
@@ -136,7 +138,8 @@ def test_train_json_prints_one_object_with_the_version_and_its_metrics(trained: 
     assert summary["device"] == "cpu"
     assert isinstance(summary["run"], int)
     # Progress went to stderr, not into the JSON.
-    assert "step 2/2" in result.err and "ETA" in result.err
+    # The bar reaches its end: the last step is the total (phrasings and background negatives).
+    assert re.search(r"step (\d+)/\1 ", result.err) and "ETA" in result.err
 
 
 def test_train_tells_about_a_correction_naming_a_removed_intent(trained: Trained) -> None:
@@ -282,3 +285,42 @@ def test_train_refuses_a_bad_epoch_count(epochs: str, capsys: pytest.CaptureFixt
         main(["train", "--epochs", epochs])
     assert caught.value.code == 2
     assert "must be a whole number of at least 1" in capsys.readouterr().err
+
+
+def test_activating_a_version_that_catches_far_less_out_of_scope_needs_force(
+    migrated_sqlite_template: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    url = new_database(migrated_sqlite_template, tmp_path, SINGLE)
+
+    def versions(session: Any) -> None:
+        careful = register_version(
+            session,
+            version="ft-careful",
+            kind="fine-tuned",
+            base_model="b",
+            status="ready",
+            metrics={"oos_recall": 0.9},
+        )
+        register_version(
+            session,
+            version="ft-eager",
+            kind="fine-tuned",
+            base_model="b",
+            status="ready",
+            metrics={"oos_recall": 0.3},
+        )
+        activate(session, careful)
+
+    in_database(url, versions)
+    use(monkeypatch, url, tmp_path / "data")
+    refused = invoke("models", "activate", "ft-eager")
+    assert refused.code == 2
+    assert "60 points less than the active ft-careful" in refused.err
+    assert "--force" in refused.err
+    listed = json.loads(invoke("models", "list", "--json").out)
+    assert [v["version"] for v in listed if v["active"]] == ["ft-careful"]
+
+    forced = invoke("models", "activate", "ft-eager", "--force")
+    assert forced.code == 0, forced.err
+    listed = json.loads(invoke("models", "list", "--json").out)
+    assert [v["version"] for v in listed if v["active"]] == ["ft-eager"]

@@ -47,7 +47,7 @@ from chatbot.nlu.model import CARD_FILE, PROTOTYPES_FILE, ModelCard
 from chatbot.nlu.pipeline import TrainingDataError
 from chatbot.nlu.trainer import Progress, TrainingConfig
 from chatbot.runtime import build_manager, engine_for_version
-from chatbot.training import execute_run, start_run
+from chatbot.training import IF_BETTER, execute_run, first_run, start_run
 from tests.factories import SINGLE, save_tuned_model
 
 VALIDATED = [
@@ -169,12 +169,15 @@ def test_a_run_trains_validates_saves_and_registers_a_version(
     run = run_row(factory, run_id)
     assert (run.status, run.model_version, run.error) == (RunStatus.SUCCEEDED, version, None)
     assert run.started_at is not None and run.finished_at is not None
-    # Two folds and the final fit, two epochs of one step each: one progress bar across all.
-    assert [p.step for p in seen] == [1, 2, 3, 4, 5, 6]
-    assert {p.total_steps for p in seen} == {6}
+    # Two folds and the final fit, two epochs each over the phrasings and the background
+    # negatives: one progress bar across all.
+    steps = len(seen)
+    assert [p.step for p in seen] == list(range(1, steps + 1))
+    assert {p.total_steps for p in seen} == {steps}
+    assert steps % 3 == 0 and steps > 6
     assert set(run.progress) == PROGRESS_KEYS
-    assert run.progress["step"] == run.progress["total_steps"] == 6
-    assert 1 <= len(run.losses) <= 6
+    assert run.progress["step"] == run.progress["total_steps"] == steps
+    assert 1 <= len(run.losses) <= steps
 
     with factory() as session:
         row = get_version(session, version)
@@ -185,9 +188,8 @@ def test_a_run_trains_validates_saves_and_registers_a_version(
         assert set(row.metrics) == METRICS | {"training_seconds", "device", "precision"}
         assert row.metrics["device"] == "cpu"
         assert row.metrics["precision"] in {"fp32", "bf16", "int8"}
-        assert row.metrics["n"] == 6 + 2  # each phrasing held out once, the question per fold
         assert row.config["epochs"] == 2 and row.config["final_fit"] is True
-        assert row.config["steps"] == 6
+        assert row.config["steps"] == steps
 
     directory = settings.models_dir / version
     assert leftovers(settings) == [version]  # no staging directory left behind
@@ -206,6 +208,13 @@ def test_a_run_trains_validates_saves_and_registers_a_version(
     assert len(card.data_fingerprint) == 64 and version.endswith(card.data_fingerprint[:6])
     report = json.loads((directory / "report" / "report.json").read_text(encoding="utf-8"))
     assert report["validated"] is True
+    # Judged: each phrasing held out once; per fold, the correction and the held-out background.
+    used = report["background"]
+    assert used["negatives"] == 256 and used["evaluate"] > 300
+    assert row.metrics["n"] == 6 + 2 * (1 + used["evaluate"])
+    assert report["base"]["n"] == row.metrics["n"]  # the base model, on the same messages
+    assert [point[0] for point in report["oos_curve"]][:3] == [0.0, 0.01, 0.02]
+    assert card.oos_curve == report["oos_curve"]
     assert report["skipped_corrections"] == [
         {"text": "can I pay in bitcoin", "intent": "crypto_payments"}
     ]
@@ -591,3 +600,21 @@ def test_a_version_that_cannot_load_never_replaces_the_serving_one(
     assert manager.engine.version == base
     assert prediction.intent == "returns"
     assert caplog.text.count("cannot load model ft-missing") == 1
+
+
+def test_the_first_start_queues_one_run_that_activates_only_if_it_beats_the_base(
+    settings: Settings, factory: sessionmaker[Session]
+) -> None:
+    with transaction(factory) as session:
+        assert first_run(session, settings) is None  # switched off by default
+    enabled = settings.model_copy(update={"first_run_training": True})
+    with transaction(factory) as session:
+        assert first_run(session, enabled) is None  # nothing to train yet
+    store(factory, VALIDATED)
+    with transaction(factory) as session:
+        run = first_run(session, enabled)
+        assert run is not None
+        assert run.config["activate"] == IF_BETTER
+    with transaction(factory) as session:
+        assert first_run(session, enabled) is None  # a run was started once: never again
+        assert len(list_runs(session)) == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any, Literal
 
@@ -167,14 +168,28 @@ def list_models(session: SessionDep) -> list[ModelVersionPublic]:
 
 @router.post("/models/{version}/activate")
 def activate_model(
-    version: str, session: SessionDep, bus: BusDep, principal: AdminUser
+    version: str, session: SessionDep, bus: BusDep, principal: AdminUser, force: bool = False
 ) -> ModelVersionPublic:
-    """Serve this version; every replica switches to it within seconds."""
+    """Serve this version; every replica switches to it within seconds.
+
+    A version that catches far fewer out-of-scope questions than the active one is refused with
+    409 and ``{"detail": why, "confirm": true}`` unless ``force`` is set.
+    """
     row = registry.get_version(session, version)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"model version '{version}' not found")
     if row.status != "ready":
         raise HTTPException(status.HTTP_409_CONFLICT, f"model version '{version}' is {row.status}")
+    regression = registry.scope_regression(session, row)
+    if regression is not None and not force:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            {
+                "message": f"{regression}; activate with force=true to confirm",
+                "confirm": True,
+                **asdict(regression),
+            },
+        )
     previous = registry.active_version_name(session)
     registry.activate(session, row)
     audit.record(

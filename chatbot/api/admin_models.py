@@ -24,6 +24,7 @@ from chatbot.api.i18n import request_language, translator
 from chatbot.api.markdown import render_markdown
 from chatbot.api.views import render
 from chatbot.conversation.manager import ConversationManager, Preview
+from chatbot.db import app_settings
 from chatbot.db import model_versions as registry
 from chatbot.db.knowledge import knowledge_revision, load_intents, load_synonyms
 from chatbot.db.models import ModelVersion
@@ -32,6 +33,7 @@ from chatbot.model_reports import (
     compare_metrics,
     load_report,
     report_image,
+    scope_points,
 )
 from chatbot.nlu.engine import IntentEngine
 from chatbot.runtime import engine_for_version
@@ -152,6 +154,12 @@ def models_page(request: Request, session: SessionDep, principal: AdminUser) -> 
         "activating": _("Activating…"),
         "now_active": _("{version} is now active: servers switch at their next message."),
         "failed": _("Could not activate:"),
+        "confirm_scope": _(
+            "{version} catches {recall} of out-of-scope questions, the active {active} "
+            "{active_recall}: it would answer more questions it cannot help with. "
+            "Activate it anyway?"
+        ),
+        "not_activated": _("Nothing changed: the active version still serves."),
     }
     return render(
         request,
@@ -223,12 +231,17 @@ def model_page(
         "reply": _("Reply"),
         "no_intent": _("(no intent)"),
     }
+    settings = request.app.state.settings
+    strictness = app_settings.effective(
+        session, app_settings.RuntimeSettings.from_settings(settings)
+    ).strictness
     return render(
         request,
         "console/model.html",
         principal,
         model=row,
         report=report,
+        scope=scope_points(report, strictness),
         images=images,
         max_chars=request.app.state.settings.max_message_chars,
         number=number,

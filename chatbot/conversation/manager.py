@@ -134,6 +134,7 @@ class ConversationManager:
                     answer_threshold=default.answer,
                     clarify_threshold=default.clarify,
                     clarify_margin=default.margin,
+                    strictness=0.5 if default.strictness is None else default.strictness,
                 ),
                 app_settings.stored(session),
             )
@@ -149,6 +150,7 @@ class ConversationManager:
                 answer=current.answer_threshold,
                 clarify=current.clarify_threshold,
                 margin=current.clarify_margin,
+                strictness=current.strictness,
             )
             self._settings_revision = revision
 
@@ -324,9 +326,9 @@ class ConversationManager:
         )
 
     def thresholds_for(self, engine: IntentEngine) -> Thresholds:
-        """The settings' thresholds, with the fallback threshold the model was validated with
-        (unless an admin chose one)."""
-        fitted = engine.fallback_threshold
+        """The settings' thresholds, with the fallback threshold the model's measured curve gives
+        at the chosen strictness (unless an admin chose a clarify threshold)."""
+        fitted = engine.fallback_for(self.thresholds.strictness)
         if fitted is None or self._clarify_overridden:
             return self.thresholds
         return replace(self.thresholds, clarify=min(fitted, self.thresholds.answer))

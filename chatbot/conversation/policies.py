@@ -22,6 +22,8 @@ class Thresholds:
     clarify: float = 0.3
     margin: float = 0.04
     max_suggestions: int = 3
+    # Where the fallback threshold sits on the model's measured curve (None: as it was built).
+    strictness: float | None = None
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ TEXT_MAX = 1000
 LANGUAGES = ("en", "zh")
 # The bot's own texts an admin may replace, per language: greeting_en, fallback_zh, ...
 TEXT_KINDS = ("greeting", "fallback", "handoff")
-THRESHOLDS = ("answer_threshold", "clarify_threshold", "clarify_margin")
+THRESHOLDS = ("answer_threshold", "clarify_threshold", "clarify_margin", "strictness")
 
 # Why a value is refused, in English; the console translates them
 # (chatbot/web/i18n/zh/console.json).
@@ -60,6 +60,9 @@ class RuntimeSettings(BaseModel):
     answer_threshold: float = Field(0.55, ge=0, le=1, allow_inf_nan=False)
     clarify_threshold: float = Field(0.3, ge=0, le=1, allow_inf_nan=False)
     clarify_margin: float = Field(0.04, ge=0, le=1, allow_inf_nan=False)
+    # 0 answers more, 1 refuses more: picks the fallback threshold on the active version's
+    # measured curve (a version without one keeps clarify_threshold).
+    strictness: float = Field(0.5, ge=0, le=1, allow_inf_nan=False)
     greeting_en: str = _text()
     greeting_zh: str = _text()
     fallback_en: str = _text()
@@ -85,6 +88,7 @@ class RuntimeSettings(BaseModel):
             answer_threshold=settings.answer_threshold,
             clarify_threshold=settings.clarify_threshold,
             clarify_margin=settings.clarify_margin,
+            strictness=settings.strictness,
             widget_title=settings.widget_title,
             widget_color=settings.widget_color,
             company_name=settings.company_name,

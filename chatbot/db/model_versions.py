@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -51,6 +53,44 @@ def register_version(session: Session, **fields: object) -> ModelVersion:
     session.add(row)
     session.flush()
     return row
+
+
+# Activating a version that catches this much less out of scope than the one serving asks first.
+OOS_RECALL_DROP_LIMIT = 0.10
+
+
+@dataclass(frozen=True)
+class ScopeRegression:
+    """A version that would catch far fewer out-of-scope questions than the active one."""
+
+    version: str
+    oos_recall: float
+    active: str
+    active_oos_recall: float
+
+    def __str__(self) -> str:
+        drop = (self.active_oos_recall - self.oos_recall) * 100
+        return (
+            f"{self.version} catches {self.oos_recall:.0%} of out-of-scope questions, "
+            f"{drop:.0f} points less than the active {self.active} "
+            f"({self.active_oos_recall:.0%}): it would answer more questions it cannot help with"
+        )
+
+
+def scope_regression(session: Session, row: ModelVersion) -> ScopeRegression | None:
+    """Why activating ``row`` needs confirmation, or None.
+
+    When both versions were measured on out-of-scope messages (the background set's held-out
+    part) and ``row`` catches more than ``OOS_RECALL_DROP_LIMIT`` less of them, it would answer
+    questions the active version refuses.
+    """
+    active = session.scalar(select(ModelVersion).where(ModelVersion.is_active.is_(True)))
+    if active is None or active.id == row.id:
+        return None
+    new, current = row.metrics.get("oos_recall"), active.metrics.get("oos_recall")
+    if new is None or current is None or current - new <= OOS_RECALL_DROP_LIMIT:
+        return None
+    return ScopeRegression(row.version, new, active.version, current)
 
 
 def activate(session: Session, row: ModelVersion) -> None:

@@ -18,6 +18,7 @@ from torch import Tensor
 from chatbot.knowledge.spec import IntentSpec
 from chatbot.lexical import KnowledgeTokenizer, LexicalIndex, build_lexical_index, lexical_scores
 from chatbot.nlu.language import detect_language, same_script
+from chatbot.nlu.scope import OutOfScopeCurve
 from chatbot.retrieval import IntentIndex, build_index, nearest_and_centroid, top_intents
 
 
@@ -113,6 +114,7 @@ class IntentEngine:
         fallback_threshold: float | None = None,
         prototypes: dict[str, Tensor] | None = None,
         prototype_weight: float = 0.0,
+        oos_curve: OutOfScopeCurve | None = None,
     ) -> None:
         self.encoder = encoder
         # Intent prototypes learnt in fine-tuning; intents added since then use their centroid.
@@ -120,6 +122,8 @@ class IntentEngine:
         self.prototype_weight = prototype_weight if self.prototypes else 0.0
         # Confidence under which to fall back, when validation fitted one for this model.
         self.fallback_threshold = fallback_threshold
+        # In-scope answered vs out-of-scope caught, measured when the model was built.
+        self.oos_curve = oos_curve
         self.version = version
         self.calibration = calibration or Calibration()
         self.nearest_weight = nearest_weight
@@ -130,6 +134,12 @@ class IntentEngine:
         self._snapshot: _Snapshot | None = None
         self._vectors: dict[str, Tensor] = {}  # phrasing text -> embedding, reused across rebuilds
         self._lock = threading.Lock()
+
+    def fallback_for(self, strictness: float | None) -> float | None:
+        """The fallback threshold at an admin's strictness (None: the one fitted at build)."""
+        if strictness is None or self.oos_curve is None:
+            return self.fallback_threshold
+        return self.oos_curve.threshold(strictness)
 
     @property
     def revision(self) -> int | None:

@@ -35,6 +35,8 @@ class ModelCard:
     lexical_weight: float = 0.2
     lexical_weight_zh: float = 0.8
     fallback_threshold: float | None = None  # confidence under which to fall back, if fitted
+    # [threshold, in-scope answered, out-of-scope caught] rows: where strictness settings land.
+    oos_curve: list[list[float]] = field(default_factory=list)
     metrics: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
     data_fingerprint: str = ""

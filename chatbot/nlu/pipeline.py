@@ -1,11 +1,18 @@
 """From a knowledge base (plus staff corrections) to a validated, calibrated fine-tuned encoder.
 
 1. Hold out a stratified validation split (or use k folds when the split would be too small).
-2. Fine-tune a copy of the base encoder on the rest.
-3. On the held-out messages, choose the dense/lexical mixing weights, fit the confidence curve and,
-   when out-of-scope examples exist, the fallback threshold; measure everything.
+2. Fine-tune a copy of the base encoder on the rest, with the background set's ``train`` part as
+   negatives: each of its domains is a class of its own, so everyday messages are pulled away from
+   every intent (and from each other's domains, rather than squeezed into one "none" point).
+3. On the held-out messages and the background's ``calibrate`` part, choose the dense/lexical
+   mixing weights, fit the confidence curve (P(the answer is right and the question is in scope))
+   and the curve of in-scope answered vs out-of-scope caught that the strictness setting picks
+   its fallback threshold from; report on the held-out messages and the ``evaluate`` part.
 4. Train the final model on every example when that is affordable (small knowledge bases, where
    each held-out phrasing is a large share of its intent), else keep the validated model.
+
+Background messages too close to the knowledge base are left out for it, so it never learns to
+refuse its own questions: see ``PipelineConfig.too_close``.
 """
 
 from __future__ import annotations
@@ -26,8 +33,11 @@ import torch
 from torch import Tensor
 
 from chatbot.knowledge.spec import IntentSpec
+from chatbot.nlu.background import BackgroundMessage, background_for
 from chatbot.nlu.encoder import SentenceEncoder
 from chatbot.nlu.engine import Calibration, IntentEngine
+from chatbot.nlu.language import detect_language
+from chatbot.nlu.scope import OutOfScopeCurve
 from chatbot.nlu.trainer import Progress, TrainingConfig, fine_tune
 
 
@@ -48,6 +58,25 @@ class PipelineConfig:
     # Retrain on everything up to this many examples: keeps a full BANKING77-sized knowledge base
     # (10k phrasings) inside 15 minutes on two cores while using every phrasing.
     final_fit_max_examples: int = 12000
+    # Background negatives in fine-tuning: this many per knowledge-base example, at least
+    # min_negatives (as many as the part has, if fewer).
+    negative_ratio: float = 0.5
+    min_negatives: int = 256
+    # A background message is "too close" to a knowledge base when the base model puts it at this
+    # cosine or more from one of its phrasings (English), or it shares this share of character
+    # pairs with one (Chinese, which the English base model cannot read). Paraphrases of one
+    # question score 0.7-0.95 on the base model (BANKING77: median of each phrasing's nearest
+    # same-intent phrasing 0.91, lower quartile 0.85); at 0.7 about 30 of the 2,369 English
+    # messages are left out for BANKING77 or the sample shop, each a question such a company
+    # might answer ("where's the closest ATM").
+    too_close: float = 0.7
+    too_close_zh: float = 0.5
+    # Background messages each validation scores, to fit the curves and to report on: enough to
+    # measure a recall to a few points.
+    max_calibrate: int = 400
+    max_evaluate: int = 400
+    # The default point between answering more (0) and refusing more (1); admins move it live.
+    strictness: float = 0.5
 
 
 @dataclass
@@ -70,11 +99,15 @@ class TrainedModel:
     lexical_weight: float
     lexical_weight_zh: float
     fallback_threshold: float | None
+    oos_curve: OutOfScopeCurve | None
     validation: Validation
+    # The base model on the same held-out messages, as it serves (no fine-tuning, its defaults).
+    base_validation: Validation
     seconds: float
     steps: int
     final_fit: bool
     skipped_corrections: list[Example]  # they name intents the knowledge base no longer has
+    background: dict[str, Any] = field(default_factory=dict)  # what was used, for the report
 
 
 class TrainingDataError(ValueError):
@@ -95,6 +128,7 @@ def train_model(
     intents: Sequence[IntentSpec],
     corrections: Sequence[Example] = (),
     *,
+    background: Sequence[BackgroundMessage] | None = None,
     config: PipelineConfig | None = None,
     clarify_threshold: float = 0.3,
     on_progress: Callable[[Progress], None] | None = None,
@@ -106,9 +140,11 @@ def train_model(
         base: the encoder to start from (left unchanged: training works on copies).
         intents: the knowledge base.
         corrections: staff-labelled messages; those naming an unknown intent are skipped and
-            listed in ``skipped_corrections``; ``intent=None`` ones tune the fallback threshold.
-        clarify_threshold: confidence under which the bot falls back, unless a fallback
-            threshold is fitted on out-of-scope corrections.
+            listed in ``skipped_corrections``; ``intent=None`` ones count as out of scope.
+        background: out-of-scope messages, each used by its ``part``; None: the shipped set in
+            the knowledge base's languages, () for none.
+        clarify_threshold: confidence under which the bot falls back when nothing out of scope
+            was there to fit a threshold on.
     """
     config = config or PipelineConfig()
     if not intents:
@@ -120,6 +156,16 @@ def train_model(
     examples = [Example(p, i.key) for i in intents for p in i.phrasings]
     examples += [c for c in corrections if c.intent in keys]
     out_of_scope = [c for c in corrections if c.intent is None]
+    if background is None:
+        background = [
+            m
+            for part in ("train", "calibrate", "evaluate")
+            for m in background_for([i.language for i in intents], part)
+        ]
+    usable = _usable_background(
+        base, intents, _sampled(base, background, len(examples), config), config
+    )
+    negatives = usable["train"][: _negative_count(usable["train"], len(examples), config)]
     folds = _folds(examples, config)
     started = time.perf_counter()
     total_runs = len(folds) + 1
@@ -148,39 +194,42 @@ def train_model(
         nonlocal steps
         model = copy.deepcopy(base)
         labels, keys = _label_map(train)
+        # Each background domain is one more class; its prototype is dropped after training.
+        domains: dict[str, int] = {}
+        negative_labels = [
+            domains.setdefault(m.domain, len(keys) + len(domains)) for m in negatives
+        ]
         result = fine_tune(
             model,
-            [e.text for e in train],
-            labels,
+            [e.text for e in train] + [m.text for m in negatives],
+            labels + negative_labels,
             config=config.training,
             on_progress=progress_of(run),
             should_stop=should_stop,
         )
         steps += result.steps
         assert result.prototypes is not None
-        return model, dict(zip(keys, result.prototypes, strict=True))
+        return model, dict(zip(keys, result.prototypes[: len(keys)], strict=True))
 
+    calibrate = [Example(m.text, None) for m in usable["calibrate"]] + out_of_scope
+    evaluate = [Example(m.text, None) for m in usable["evaluate"]] + out_of_scope
     validation = Validation()
-    scored: list[tuple[_FoldScores, list[Example]]] = []
+    base_validation = Validation()
+    scored: list[_FoldScores] = []
     model: SentenceEncoder | None = None
     prototypes: dict[str, Tensor] = {}
     for run, (train, held_out) in enumerate(folds):
-        model, prototypes = fit(run, train)
         engine_intents = _intents_from(train, intents)
-        scored.append(
-            (_score_fold(model, prototypes, engine_intents, held_out + out_of_scope), held_out)
-        )
-    weights = _choose_weights([s for s, _ in scored]) if scored else DEFAULT_WEIGHTS
-    calibration, fallback = (
-        _calibrate([s for s, _ in scored], weights, has_oos=bool(out_of_scope))
-        if scored
-        else (Calibration(), None)
-    )
-    for fold_scores, _ in scored:
+        as_base = _score_fold(base, {}, engine_intents, held_out, (), evaluate)
+        _extend(base_validation, as_base.outcomes(BASE_WEIGHTS, Calibration(), clarify_threshold))
+        model, prototypes = fit(run, train)
+        scored.append(_score_fold(model, prototypes, engine_intents, held_out, calibrate, evaluate))
+    weights = _choose_weights(scored) if scored else DEFAULT_WEIGHTS
+    calibration, curve = _calibrate(scored, weights) if scored else (Calibration(), None)
+    fallback = curve.threshold(config.strictness) if curve is not None else None
+    for fold_scores in scored:
         floor = fallback if fallback is not None else clarify_threshold
-        fold_validation = fold_scores.outcomes(weights, calibration, floor)
-        for name in ("truth", "predicted", "confidence", "answered"):
-            getattr(validation, name).extend(getattr(fold_validation, name))
+        _extend(validation, fold_scores.outcomes(weights, calibration, floor))
 
     final_fit = len(folds) != 1 or len(examples) <= config.final_fit_max_examples
     if final_fit:
@@ -195,12 +244,120 @@ def train_model(
         lexical_weight=weights[2],
         lexical_weight_zh=weights[3],
         fallback_threshold=fallback,
+        oos_curve=curve,
         validation=validation,
+        base_validation=base_validation,
         seconds=time.perf_counter() - started,
         steps=steps,
         final_fit=final_fit,
         skipped_corrections=skipped,
+        background={
+            "negatives": len(negatives),
+            "calibrate": len(usable["calibrate"]),
+            "evaluate": len(usable["evaluate"]),
+            "too_close": usable["too_close"],
+            "strictness": config.strictness,
+        },
     )
+
+
+def _extend(validation: Validation, more: Validation) -> None:
+    for name in ("truth", "predicted", "confidence", "answered"):
+        getattr(validation, name).extend(getattr(more, name))
+
+
+def _usable_background(
+    base: SentenceEncoder,
+    intents: Sequence[IntentSpec],
+    background: Sequence[BackgroundMessage],
+    config: PipelineConfig,
+) -> dict[str, Any]:
+    """The background by part, without the messages too close to this knowledge base.
+
+    English closeness is the base model's cosine; Chinese closeness is the share of character
+    pairs in common (the English base model reads Chinese as unknown tokens: every Chinese
+    message looks alike to it).
+    """
+    phrasings = [p for intent in intents for p in intent.phrasings]
+    english = [p for p in phrasings if detect_language(p) != "zh"]
+    chinese = [_pairs(p) for p in phrasings if detect_language(p) == "zh"]
+    candidates = [
+        m for m in background if m.text.casefold() not in {p.casefold() for p in phrasings}
+    ]
+    close: set[str] = {m.text for m in background} - {m.text for m in candidates}
+    english_candidates = [m.text for m in candidates if detect_language(m.text) != "zh"]
+    if english and english_candidates:
+        similarity = base.encode(english_candidates) @ base.encode(english).T
+        nearest = similarity.max(dim=1).values.tolist()
+        close |= {
+            t for t, s in zip(english_candidates, nearest, strict=True) if s >= config.too_close
+        }
+    for message in candidates:
+        if chinese and detect_language(message.text) == "zh":
+            pairs = _pairs(message.text)
+            if any(_overlap(pairs, other) >= config.too_close_zh for other in chinese):
+                close.add(message.text)
+    usable: dict[str, Any] = {
+        part: [m for m in candidates if m.part == part and m.text not in close]
+        for part in ("train", "calibrate", "evaluate")
+    }
+    usable["too_close"] = sorted(close)
+    return usable
+
+
+def _pairs(text: str) -> set[str]:
+    letters = "".join(text.split())
+    return {letters[i : i + 2] for i in range(len(letters) - 1)} or {letters}
+
+
+def _overlap(a: set[str], b: set[str]) -> float:
+    """Jaccard overlap of two sets of character pairs."""
+    return len(a & b) / len(a | b) if a or b else 0.0
+
+
+def _sampled(
+    base: SentenceEncoder,
+    background: Sequence[BackgroundMessage],
+    examples: int,
+    config: PipelineConfig,
+) -> list[BackgroundMessage]:
+    """A fixed sample of each part, no larger than it will be used (each message costs an
+    encoding per fold): twice the negatives wanted, ``max_calibrate`` and ``max_evaluate``.
+
+    Negatives come only in languages the encoder reads: one that reads a language as unknown
+    tokens (the English base model and Chinese) would learn nothing from them but to push the
+    knowledge base's own phrasings in that language away too; the lexical side carries it.
+    """
+    rng = random.Random(config.training.seed)
+    train = [m for m in background if m.part == "train" and reads(base, m.language)]
+    limits = {
+        "train": 2 * _negative_count(train, examples, config),
+        "calibrate": config.max_calibrate,
+        "evaluate": config.max_evaluate,
+    }
+    parts = {"train": train} | {
+        part: [m for m in background if m.part == part] for part in ("calibrate", "evaluate")
+    }
+    return [m for part, ms in parts.items() for m in rng.sample(ms, min(len(ms), limits[part]))]
+
+
+def _negative_count(
+    train: Sequence[BackgroundMessage], examples: int, config: PipelineConfig
+) -> int:
+    wanted = max(config.min_negatives, round(examples * config.negative_ratio))
+    return min(len(train), wanted)
+
+
+def reads(encoder: SentenceEncoder, language: str) -> bool:
+    """Whether the encoder's vocabulary covers the language (under 20 % unknown tokens)."""
+    samples = {
+        "en": "where is my parcel and can I get a refund",
+        "zh": "我的包裹在哪里，可以退款吗",
+    }
+    tokenizer = encoder.tokenizer
+    ids = tokenizer(samples.get(language, samples["en"]))["input_ids"]  # type: ignore[operator]
+    unknown = getattr(tokenizer, "unk_token_id", None)
+    return sum(i == unknown for i in ids) / max(1, len(ids)) < 0.2
 
 
 def _label_map(examples: Sequence[Example]) -> tuple[list[int], list[str]]:
@@ -256,18 +413,34 @@ LEXICAL_WEIGHTS = (0.0, 0.1, 0.2, 0.3)
 LEXICAL_WEIGHTS_ZH = (0.5, 0.7, 0.8, 0.9, 1.0)
 Weights = tuple[float, float, float, float]
 DEFAULT_WEIGHTS: Weights = (0.7, 0.5, 0.1, 0.8)
+# How the base model mixes its scores (IntentEngine's defaults: no prototypes).
+BASE_WEIGHTS: Weights = (0.7, 0.0, 0.2, 0.8)
 
 
 @dataclass
 class _FoldScores:
-    """Best intent and score of each held-out message under every weight combination."""
+    """Best intent and score of each scored message under every weight combination.
+
+    ``held_out`` messages are judged and calibrated on; ``calibrate`` ones (out of scope) only fit
+    the curves; ``evaluate`` ones (out of scope) are only judged.
+    """
 
     examples: list[Example]
+    purposes: list[str]
     results: dict[Weights, list[tuple[str | None, float]]]
+
+    def rows(self, weights: Weights, *purposes: str) -> list[tuple[Example, str | None, float]]:
+        return [
+            (example, predicted, score)
+            for example, purpose, (predicted, score) in zip(
+                self.examples, self.purposes, self.results[weights], strict=True
+            )
+            if purpose in purposes
+        ]
 
     def outcomes(self, weights: Weights, calibration: Calibration, floor: float) -> Validation:
         validation = Validation()
-        for example, (predicted, score) in zip(self.examples, self.results[weights], strict=True):
+        for example, predicted, score in self.rows(weights, "held_out", "evaluate"):
             confidence = calibration.confidence(score)
             validation.truth.append(example.intent)
             validation.predicted.append(predicted)
@@ -281,22 +454,28 @@ def _score_fold(
     prototypes: dict[str, Tensor],
     intents: Sequence[IntentSpec],
     held_out: Sequence[Example],
+    calibrate: Sequence[Example] = (),
+    evaluate: Sequence[Example] = (),
 ) -> _FoldScores:
     engine = IntentEngine(encoder, version="validation", prototypes=prototypes)
     engine.load_knowledge(intents, revision=0)
-    parts = engine.score_parts([e.text for e in held_out])
+    examples = [*held_out, *calibrate, *evaluate]
+    purposes = (
+        ["held_out"] * len(held_out) + ["calibrate"] * len(calibrate) + ["evaluate"] * len(evaluate)
+    )
+    parts = engine.score_parts([e.text for e in examples])
     results: dict[Weights, list[tuple[str | None, float]]] = {}
     grid = product(NEAREST_WEIGHTS, PROTOTYPE_WEIGHTS, LEXICAL_WEIGHTS, LEXICAL_WEIGHTS_ZH)
     for weights in grid:
         if parts is None:
-            results[weights] = [(None, -math.inf)] * len(held_out)
+            results[weights] = [(None, -math.inf)] * len(examples)
             continue
         scores = parts.combine(weights[0], {"en": weights[2], "zh": weights[3]}, weights[1])
         best, index = scores.max(dim=1)
         results[weights] = [
             (parts.keys[i], s) for s, i in zip(best.tolist(), index.tolist(), strict=True)
         ]
-    return _FoldScores(list(held_out), results)
+    return _FoldScores(examples, purposes, results)
 
 
 def _choose_weights(folds: Sequence[_FoldScores]) -> Weights:
@@ -306,7 +485,7 @@ def _choose_weights(folds: Sequence[_FoldScores]) -> Weights:
         return sum(
             example.intent is not None and predicted == example.intent
             for fold in folds
-            for example, (predicted, _) in zip(fold.examples, fold.results[weights], strict=True)
+            for example, predicted, _ in fold.rows(weights, "held_out")
         )
 
     return max(folds[0].results, key=lambda w: (correct(w), -_distance(w, DEFAULT_WEIGHTS)))
@@ -317,26 +496,35 @@ def _distance(a: Weights, b: Weights) -> float:
 
 
 def _calibrate(
-    folds: Sequence[_FoldScores], weights: Weights, *, has_oos: bool
-) -> tuple[Calibration, float | None]:
-    """Fit confidence = P(right | score) on held-out messages; fit the fallback threshold."""
+    folds: Sequence[_FoldScores], weights: Weights
+) -> tuple[Calibration, OutOfScopeCurve | None]:
+    """Fit confidence = P(right and in scope | score) on held-out and calibration messages, and
+    the curve of in-scope answered vs out-of-scope caught (None without out-of-scope messages).
+    """
     scores: list[float] = []
     right: list[bool] = []
-    oos_scores: list[float] = []
     for fold in folds:
-        for example, (predicted, score) in zip(fold.examples, fold.results[weights], strict=True):
+        for example, predicted, score in fold.rows(weights, "held_out", "calibrate"):
             if math.isinf(score):
                 continue
-            if example.intent is None:
-                oos_scores.append(score)
             scores.append(score)
             right.append(example.intent is not None and predicted == example.intent)
     calibration = fit_calibration(scores, right)
-    if not has_oos or not oos_scores:
+    # The right answers a threshold keeps: refusing a wrong one costs nothing.
+    in_scope = [
+        calibration.confidence(score)
+        for fold in folds
+        for example, predicted, score in fold.rows(weights, "held_out")
+        if example.intent is not None and predicted == example.intent
+    ]
+    outside = [
+        calibration.confidence(score)
+        for fold in folds
+        for example, _, score in fold.rows(weights, "calibrate")
+    ]
+    if not outside or not in_scope:
         return calibration, None
-    in_scope = [calibration.confidence(s) for s, ok in zip(scores, right, strict=True) if ok]
-    outside = [calibration.confidence(s) for s in oos_scores]
-    return calibration, best_threshold(in_scope, outside)
+    return calibration, OutOfScopeCurve.measure(in_scope, outside)
 
 
 def fit_calibration(scores: Sequence[float], right: Sequence[bool]) -> Calibration:
@@ -371,21 +559,6 @@ def fit_calibration(scores: Sequence[float], right: Sequence[bool]) -> Calibrati
         return Calibration()
     center = x.mean().item() - b.item() / slope
     return Calibration(center=center, scale=1.0 / slope)
-
-
-def best_threshold(in_scope: Sequence[float], out_of_scope: Sequence[float]) -> float:
-    """The confidence cut that best separates answerable from out-of-scope messages.
-
-    Maximises the mean of in-scope recall (answered) and out-of-scope recall (fell back).
-    """
-    candidates = sorted(set(in_scope) | set(out_of_scope) | {0.0})
-
-    def balanced(t: float) -> float:
-        kept = sum(c >= t for c in in_scope) / max(1, len(in_scope))
-        caught = sum(c < t for c in out_of_scope) / max(1, len(out_of_scope))
-        return (kept + caught) / 2
-
-    return max(candidates, key=balanced)
 
 
 def report_inputs(validation: Validation) -> dict[str, Any]:

@@ -8,13 +8,12 @@ matplotlib is imported inside it so that importing this module stays cheap.
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from chatbot.evaluation import macro_f1
+from chatbot.evaluation import bin_of, calibration_curve, macro_f1
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -43,7 +42,8 @@ def build_report(
         top_confusions: how many (truth, predicted) error pairs to keep.
         bins: the number of equal-width confidence bins over 0..1.
 
-    Accuracy, macro-F1, per-intent scores, confusions and calibration use the in-scope rows only;
+    Accuracy, macro-F1, per-intent scores and confusions use the in-scope rows only; calibration
+    uses every row, since confidence means P(the answer is right and the question is in scope);
     a message counts as judged out of scope when the bot fell back (as in
     ``chatbot.evaluation.score``). ``per_intent`` lists the intents present in ``truth``, worst F1
     first, and the mean of their F1 is ``macro_f1``.
@@ -76,7 +76,7 @@ def build_report(
         "per_intent": _per_intent(in_scope),
         "confused_pairs": _confused_pairs(in_scope, top_confusions),
         **_out_of_scope(truth, answered),
-        **_calibration(in_scope, edges),
+        **calibration_curve(truth, predicted, confidence, edges),
         "confidence_histogram": _histogram(truth, predicted, confidence, edges),
     }
 
@@ -187,38 +187,6 @@ def _out_of_scope(truth: Sequence[str | None], answered: Sequence[bool]) -> dict
     }
 
 
-def _bin_of(value: float, edges: list[float]) -> int:
-    # Bins are [lower, upper) except the last, which also holds 1.0. Bisecting the very floats
-    # stored as edges keeps a value such as 0.57 in the bin whose bin_lower is 0.57, which
-    # int(value * bins) would not (0.57 * 100 == 56.99999999999999).
-    return min(bisect_right(edges, value) - 1, len(edges) - 2)
-
-
-def _calibration(
-    in_scope: list[tuple[str, str | None, float]], edges: list[float]
-) -> dict[str, Any]:
-    members: list[list[tuple[float, bool]]] = [[] for _ in edges[:-1]]
-    for t, p, c in in_scope:
-        members[_bin_of(c, edges)].append((c, t == p))
-    curve = []
-    gap = 0.0
-    for index, rows in enumerate(members):
-        mean_confidence = sum(c for c, _ in rows) / len(rows) if rows else None
-        accuracy = sum(ok for _, ok in rows) / len(rows) if rows else None
-        if mean_confidence is not None and accuracy is not None:
-            gap += len(rows) * abs(accuracy - mean_confidence)
-        curve.append(
-            {
-                "bin_lower": edges[index],
-                "bin_upper": edges[index + 1],
-                "mean_confidence": mean_confidence,
-                "accuracy": accuracy,
-                "count": len(rows),
-            }
-        )
-    return {"calibration": curve, "ece": gap / len(in_scope) if in_scope else None}
-
-
 def _histogram(
     truth: Sequence[str | None],
     predicted: Sequence[str | None],
@@ -228,7 +196,7 @@ def _histogram(
     counts = {kind: [0] * (len(edges) - 1) for kind in ("correct", "wrong", "oos")}
     for t, p, c in zip(truth, predicted, confidence, strict=True):
         kind = "oos" if t is None else "correct" if t == p else "wrong"
-        counts[kind][_bin_of(c, edges)] += 1
+        counts[kind][bin_of(c, edges)] += 1
     return {**counts, "edges": edges}
 
 
@@ -340,7 +308,7 @@ def _draw_calibration(
     ax.set_xlabel("Confidence")
     ax.set_ylabel("Accuracy")
     ece = report["ece"]
-    suffix = f" (ECE {ece:.3f})" if ece is not None else " (no in-scope examples)"
+    suffix = f" (ECE {ece:.3f})" if ece is not None else " (no examples)"
     ax.set_title("Reliability diagram" + suffix)
     ax.legend(loc="upper left", fontsize=8)
 

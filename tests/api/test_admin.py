@@ -279,7 +279,8 @@ def test_a_run_started_over_http_trains_and_its_version_can_be_served(
     assert run["status"] == "succeeded", run["error"]
     assert {s["status"] for s in seen} <= {"queued", "running", "succeeded"}
     assert set(run["progress"]) == PROGRESS_KEYS
-    assert run["progress"]["step"] == run["progress"]["total_steps"] == 2
+    # Two epochs over the phrasings and the background negatives.
+    assert run["progress"]["step"] == run["progress"]["total_steps"] > 2
     assert run["progress"]["epoch"] == 2
     assert run["losses"] and run["started_at"] and run["finished_at"]
     version = run["model_version"]
@@ -469,3 +470,43 @@ def wait_until(condition: Callable[[], bool], what: str, timeout: float = 120) -
     while not condition():
         assert time.monotonic() < deadline, f"no {what} within {timeout} s"
         time.sleep(0.05)
+
+
+def test_a_version_catching_far_less_out_of_scope_asks_before_it_is_activated(
+    client: TestClient, db_url: str
+) -> None:
+    def register(session: Any) -> None:
+        careful = register_version(
+            session,
+            version="ft-careful",
+            kind="fine-tuned",
+            base_model="x",
+            status="ready",
+            metrics={"oos_recall": 0.92},
+        )
+        register_version(
+            session,
+            version="ft-eager",
+            kind="fine-tuned",
+            base_model="x",
+            status="ready",
+            metrics={"oos_recall": 0.41},
+        )
+        activate(session, careful)
+
+    in_database(db_url, register)
+    response = client.post("/api/v1/admin/models/ft-eager/activate", headers=ADMIN)
+    assert response.status_code == 409
+    detail = response.json()["detail"]
+    assert detail["confirm"] is True
+    assert (detail["oos_recall"], detail["active"], detail["active_oos_recall"]) == (
+        0.41,
+        "ft-careful",
+        0.92,
+    )
+    assert "51 points less" in detail["message"]
+    assert [m["version"] for m in models(client) if m["active"]] == ["ft-careful"]
+
+    response = client.post("/api/v1/admin/models/ft-eager/activate?force=true", headers=ADMIN)
+    assert response.status_code == 200
+    assert [m["version"] for m in models(client) if m["active"]] == ["ft-eager"]

@@ -27,6 +27,7 @@ from chatbot.model_reports import compare_intents, report_image
 from chatbot.nlu.encoder import SentenceEncoder
 from chatbot.nlu.engine import IntentEngine
 from chatbot.nlu.report import build_report, write_report_images
+from chatbot.nlu.scope import OutOfScopeCurve
 from tests.api.conftest import Staff, add_account, start_conversation, store_knowledge
 from tests.factories import SINGLE, save_tuned_model
 from tests.fakes import HashingEncoder
@@ -227,6 +228,39 @@ def test_a_report_shows_per_intent_scores_confusions_and_charts(
         assert response.status_code == 200
         assert response.headers["content-type"] == "image/png"
         assert response.content.startswith(PNG)
+
+
+def test_a_report_lays_out_strictness_on_the_measured_curve_and_marks_the_one_in_force(
+    client: TestClient, admin: Staff, db_url: str, tmp_path: Path
+) -> None:
+    directory = fake_version(tmp_path, "ft-curve", ["returns", None], ["returns", "returns"])
+    report_file = directory / "report" / "report.json"
+    report = json.loads(report_file.read_text(encoding="utf-8"))
+    report["oos_curve"] = OutOfScopeCurve.measure([0.9, 0.8, 0.45], [0.1, 0.3, 0.6]).to_list()
+    report_file.write_text(json.dumps(report), encoding="utf-8")
+    register(db_url, "ft-curve", directory)
+
+    def rows() -> list[tuple[str, ...]]:
+        page = client.get("/admin/models/ft-curve").text
+        return [
+            tuple(re.sub(r"<[^>]+>", "", cell) for cell in re.findall(r"<td[^>]*>(.*?)</td>", row))
+            + (("chosen",) if 'aria-current="true"' in row else ())
+            for row in re.findall(r'<tr data-testid="scope-row".*?</tr>', page, re.S)
+        ]
+
+    table = rows()
+    assert [row[0] for row in table] == ["0.00", "0.25", "0.50", "0.75", "1.00"]
+    assert [row for row in table if row[-1] == "chosen"] == [
+        ("0.50", "0.38", "1.000", "0.667", "chosen")
+    ]
+    assert table[-1][3] == "1.000"  # the strictest setting catches every outsider
+    response = client.post(
+        "/admin/settings",
+        data={"csrf_token": admin.csrf, "strictness": "0.9"},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+    assert [row[0] for row in rows() if row[-1] == "chosen"] == ["0.90"]
 
 
 @pytest.mark.parametrize(

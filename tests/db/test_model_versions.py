@@ -9,7 +9,14 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from chatbot.db.model_versions import activate, active_version_name, get_version, register_version
+from chatbot.db.model_versions import (
+    ScopeRegression,
+    activate,
+    active_version_name,
+    get_version,
+    register_version,
+    scope_regression,
+)
 from chatbot.db.models import ModelVersion
 from chatbot.db.session import make_engine, make_session_factory, transaction
 
@@ -105,3 +112,27 @@ def test_replicas_starting_together_register_one_base_model(postgres_schema_url:
             assert active_version_name(session) == versions[0]
     finally:
         engine.dispose()
+
+
+def _measured(session: Session, version: str, oos_recall: float | None) -> ModelVersion:
+    metrics = {} if oos_recall is None else {"oos_recall": oos_recall}
+    return register_version(
+        session, version=version, kind="fine-tuned", base_model="b", metrics=metrics
+    )
+
+
+def test_a_version_catching_far_less_out_of_scope_is_a_scope_regression(
+    db_session: Session,
+) -> None:
+    activate(db_session, _measured(db_session, "careful", 0.9))
+    slightly_worse = _measured(db_session, "slightly", 0.81)
+    much_worse = _measured(db_session, "eager", 0.4)
+    unmeasured = _measured(db_session, "unmeasured", None)
+    assert scope_regression(db_session, slightly_worse) is None  # 9 points: within the limit
+    assert scope_regression(db_session, unmeasured) is None  # nothing to compare
+    regression = scope_regression(db_session, much_worse)
+    assert regression == ScopeRegression("eager", 0.4, "careful", 0.9)
+    assert "50 points less than the active careful (90%)" in str(regression)
+    # Once it serves, nothing is compared against itself.
+    activate(db_session, much_worse)
+    assert scope_regression(db_session, much_worse) is None

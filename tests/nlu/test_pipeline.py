@@ -1,7 +1,10 @@
 """From a knowledge base and corrections to a validated, calibrated model.
 
-Training runs use two folds, one short step per epoch and only the top layer learning: the tests
-are about the pipeline's bookkeeping, not about how good a model a few steps make.
+Most training runs use two folds, one short step per epoch and only the top layer learning, and no
+background set: those tests are about the pipeline's bookkeeping. The last ones train a knowledge
+base of another domain, written here, with the shipped background set, and check what it is for:
+unrelated questions fall back, paraphrases answer, and the knowledge base's own questions are never
+refused because a background message resembles them.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import torch
 from chatbot.conversation.manager import ConversationManager
 from chatbot.conversation.policies import Action, decide
 from chatbot.knowledge.spec import IntentSpec
+from chatbot.nlu.background import load_background
 from chatbot.nlu.encoder import SentenceEncoder
 from chatbot.nlu.engine import Calibration, IntentEngine
 from chatbot.nlu.pipeline import (
@@ -28,11 +32,11 @@ from chatbot.nlu.pipeline import (
     TrainedModel,
     TrainingDataError,
     _folds,
-    best_threshold,
     data_fingerprint,
     fit_calibration,
     train_model,
 )
+from chatbot.nlu.report import build_report
 from chatbot.nlu.trainer import TrainingConfig
 from tests.factories import shop_intents
 
@@ -80,7 +84,7 @@ def base_vectors(real_encoder: SentenceEncoder) -> torch.Tensor:
 @pytest.fixture(scope="module")
 def trained(real_encoder: SentenceEncoder, base_vectors: torch.Tensor) -> Iterator[TrainedModel]:
     """Four intents of five phrasings, out-of-scope corrections and a stale one: trained once."""
-    yield train_model(real_encoder, ENGLISH, [*OUT_OF_SCOPE, REMOVED], config=FAST)
+    yield train_model(real_encoder, ENGLISH, [*OUT_OF_SCOPE, REMOVED], background=(), config=FAST)
 
 
 @pytest.mark.model
@@ -100,7 +104,7 @@ def test_every_phrasing_is_validated_once_and_the_final_model_sees_everything(
     validation = trained.validation
     in_scope = [truth for truth in validation.truth if truth is not None]
     assert sorted(in_scope) == sorted(i.key for i in ENGLISH for _ in i.phrasings)
-    # Out-of-scope corrections are scored in every fold.
+    # Out-of-scope corrections are judged in every fold.
     assert validation.truth.count(None) == len(OUT_OF_SCOPE) * FAST.folds
     rows = len(validation.truth)
     assert len(validation.predicted) == len(validation.confidence) == len(validation.answered)
@@ -177,7 +181,9 @@ def test_a_trained_model_falls_back_on_unrelated_questions(
 def test_intents_with_a_single_phrasing_train_unvalidated_and_answer(
     real_encoder: SentenceEncoder,
 ) -> None:
-    trained = train_model(real_encoder, SINGLE, [*OUT_OF_SCOPE, REMOVED], config=FAST)
+    trained = train_model(
+        real_encoder, SINGLE, [*OUT_OF_SCOPE, REMOVED], background=(), config=FAST
+    )
     # Nothing can be held out: no validation, no fitted curve or threshold, one run on it all.
     assert trained.validation.truth == []
     assert trained.calibration == Calibration()
@@ -295,9 +301,182 @@ def test_fit_calibration_emits_no_warning() -> None:
     assert result.returncode == 0, result.stderr[-500:]
 
 
-def test_best_threshold_separates_answerable_from_out_of_scope() -> None:
-    assert best_threshold([0.9, 0.8, 0.7], [0.2, 0.3]) == 0.7
-    # Overlap: the lowest cut that gets most of both sides right.
-    assert best_threshold([0.9, 0.8, 0.4], [0.5, 0.3, 0.2]) == 0.4
-    # Nothing out of scope to catch: never refuse an answerable message.
-    assert best_threshold([0.9, 0.6], []) == 0.0
+# A bicycle workshop, written for these tests (not the sample shop, not the background set).
+BIKE_SHOP = [
+    IntentSpec(
+        "book_service",
+        "Book a service slot online or call the workshop.",
+        (
+            "how do I book my bike in for a service",
+            "can I get a service appointment this week",
+            "book a tune-up",
+            "I need my bicycle serviced",
+            "when can you fit my bike in for a check",
+            "do I need an appointment for a repair",
+        ),
+    ),
+    IntentSpec(
+        "puncture_repair",
+        "Punctures are fixed while you wait, from 12 pounds.",
+        (
+            "can you fix a flat tyre",
+            "my inner tube has a puncture",
+            "how much to repair a puncture",
+            "flat tire repair price",
+            "my back wheel keeps going flat",
+            "do you replace inner tubes",
+        ),
+    ),
+    IntentSpec(
+        "bike_hire",
+        "Hire bikes cost 25 pounds a day, helmet and lock included.",
+        (
+            "do you rent out bikes",
+            "how much is it to hire a bike for a day",
+            "can I hire an e-bike",
+            "bike rental prices",
+            "I want to rent two bicycles for the weekend",
+            "is a helmet included with hire",
+        ),
+    ),
+    IntentSpec(
+        "opening_hours",
+        "Open Tuesday to Saturday, 9:00 to 18:00.",
+        (
+            "what time do you open",
+            "are you open on sunday",
+            "opening hours",
+            "when does the workshop close today",
+            "are you open on bank holidays",
+            "what days are you open",
+        ),
+    ),
+    IntentSpec(
+        "gear_adjustment",
+        "Gear indexing is 15 pounds and usually done the same day.",
+        (
+            "my gears keep slipping",
+            "the chain jumps between gears",
+            "can you adjust my derailleur",
+            "gears won't shift properly",
+            "how much for a gear tune",
+            "my shifter is stiff",
+        ),
+    ),
+]
+BIKE_PARAPHRASES = [
+    ("I'd like to bring my road bike in for a full service", "book_service"),
+    ("got a flat, can you sort it out today?", "puncture_repair"),
+    ("what does a day's rental of a bicycle cost", "bike_hire"),
+    ("until what time is the shop open on saturday", "opening_hours"),
+    ("changing gear makes a clicking noise and it skips", "gear_adjustment"),
+]
+# Written here; none is in the shipped background set.
+UNRELATED = [
+    "what is the square root of 144",
+    "who painted the mona lisa",
+    "give me a recipe for banana bread",
+    "how many moons does jupiter have",
+    "translate good morning into german",
+    "is it safe to eat raw cookie dough",
+    "what's a good name for a goldfish",
+    "explain how vaccines work",
+    "which team won the world cup in 2010",
+    "how do I centre a div in css",
+]
+# A third of the shipped English background (every part keeps its share), and all its weather
+# messages: the tests stay quick on two cores.
+SHIPPED = [m for n, m in enumerate(load_background("en")) if n % 3 == 0 or m.domain == "weather"]
+WITH_BACKGROUND = PipelineConfig(
+    training=TrainingConfig(epochs=3, trainable_layers=2, max_length=32), folds=2, min_negatives=160
+)
+
+
+def answered(engine: IntentEngine, message: str) -> tuple[Action, str | None]:
+    prediction = engine.predict([message])[0]
+    decision = decide(prediction, ConversationManager(engine).thresholds_for(engine))
+    return decision.action, decision.intent
+
+
+@pytest.fixture(scope="module")
+def bike_model(real_encoder: SentenceEncoder) -> TrainedModel:
+    return train_model(real_encoder, BIKE_SHOP, background=SHIPPED, config=WITH_BACKGROUND)
+
+
+@pytest.mark.model
+def test_the_shipped_background_trains_negatives_and_fits_the_curve(
+    bike_model: TrainedModel,
+) -> None:
+    used = bike_model.background
+    assert used["negatives"] == WITH_BACKGROUND.min_negatives
+    assert used["calibrate"] > 100 and used["evaluate"] > 100
+    assert bike_model.oos_curve is not None
+    assert bike_model.fallback_threshold == bike_model.oos_curve.threshold(0.5)
+    # The held-out background slice is judged: out of scope rows in the validation.
+    assert bike_model.validation.truth.count(None) == used["evaluate"] * WITH_BACKGROUND.folds
+    # The base model was judged on the same held-out messages, for "does it beat the base".
+    assert bike_model.base_validation.truth == bike_model.validation.truth
+    # Stricter never answers more.
+    thresholds = [bike_model.oos_curve.threshold(s) for s in (0.0, 0.25, 0.5, 0.75, 1.0)]
+    assert thresholds == sorted(thresholds)
+
+
+@pytest.mark.model
+def test_with_the_background_unrelated_questions_fall_back_and_paraphrases_answer(
+    bike_model: TrainedModel,
+) -> None:
+    engine = engine_for(bike_model, BIKE_SHOP)
+    caught = [m for m in UNRELATED if answered(engine, m)[0] is Action.FALLBACK]
+    assert len(caught) >= 8, f"answered: {sorted(set(UNRELATED) - set(caught))}"
+    for message, intent in BIKE_PARAPHRASES:
+        action, predicted = answered(engine, message)
+        assert predicted == intent, message
+        assert action is not Action.FALLBACK, message
+
+
+@pytest.mark.model
+def test_the_report_shows_calibration_on_held_out_messages(bike_model: TrainedModel) -> None:
+    validation = bike_model.validation
+    report = build_report(
+        validation.truth, validation.predicted, validation.confidence, validation.answered
+    )
+    assert report["ece"] is not None and report["ece"] < 0.15
+    assert report["oos_recall"] >= 0.8
+    assert report["oos_precision"] >= 0.9
+
+
+@pytest.mark.model
+def test_background_messages_too_close_to_the_knowledge_base_are_left_out(
+    real_encoder: SentenceEncoder,
+) -> None:
+    # A weather app's FAQ: its customers ask what the background set calls everyday chatter.
+    weather_app = [
+        IntentSpec(
+            "forecast",
+            "Open the app's Today tab for the hourly forecast.",
+            (
+                "is it going to rain this afternoon",  # a background message, word for word
+                "what's the forecast for the weekend",  # another one
+                "will it be sunny tomorrow",
+                "hourly forecast for my town",
+            ),
+        ),
+        IntentSpec(
+            "cancel_subscription",
+            "Cancel Premium under Settings > Subscription.",
+            (
+                "how do I cancel premium",
+                "stop my subscription",
+                "I want to end my plan",
+                "cancel the yearly subscription",
+            ),
+        ),
+    ]
+    trained = train_model(real_encoder, weather_app, background=SHIPPED, config=WITH_BACKGROUND)
+    left_out = trained.background["too_close"]
+    assert "is it going to rain this afternoon" in left_out
+    assert "what's the forecast for the weekend" in left_out
+    assert len(left_out) < 100  # only the weather questions, not every background message
+    engine = engine_for(trained, weather_app)
+    for message in ("is it going to rain this afternoon", "what will the weather be on sunday"):
+        assert answered(engine, message) == (Action.ANSWER, "forecast"), message

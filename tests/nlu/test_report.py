@@ -66,19 +66,21 @@ def test_out_of_scope_metrics_are_none_without_out_of_scope_rows() -> None:
     assert report["oos_recall"] is None
 
 
-def test_calibration_bins_and_ece(report: dict) -> None:
+def test_calibration_bins_and_ece_count_out_of_scope_answers_as_wrong(report: dict) -> None:
+    # Confidence means P(right and in scope): the two out-of-scope rows (0.25, 0.65) count as
+    # wrong answers in their bins.
     curve = [
         (r["bin_lower"], r["bin_upper"], r["mean_confidence"], r["accuracy"], r["count"])
         for r in report["calibration"]
     ]
     assert curve == [
         (0.0, 0.25, None, None, 0),
-        (0.25, 0.5, pytest.approx(0.4), 0.0, 2),
-        (0.5, 0.75, pytest.approx(0.55), 0.0, 1),
+        (0.25, 0.5, pytest.approx(0.35), 0.0, 3),
+        (0.5, 0.75, pytest.approx(0.6), 0.0, 2),
         (0.75, 1.0, pytest.approx(0.9), 1.0, 2),
     ]
-    # (2 * 0.4 + 1 * 0.55 + 2 * 0.1) / 5
-    assert report["ece"] == pytest.approx(0.31)
+    # (3 * 0.35 + 2 * 0.6 + 2 * 0.1) / 7
+    assert report["ece"] == pytest.approx(0.35)
 
 
 def test_confidence_histogram_counts(report: dict) -> None:

@@ -58,8 +58,27 @@
       const version = button.dataset.version;
       for (const other of table.querySelectorAll('[data-testid="model-activate"]')) other.disabled = true;
       button.textContent = strings.activating;
+      const url = `/api/v1/admin/models/${encodeURIComponent(version)}/activate`;
       try {
-        await api("POST", `/api/v1/admin/models/${encodeURIComponent(version)}/activate`);
+        try {
+          await api("POST", url);
+        } catch (error) {
+          // A version that would answer many more out-of-scope questions asks first.
+          if (!(error.status === 409 && error.detail && error.detail.confirm)) throw error;
+          const percent = (x) => `${Math.round(x * 100)}%`;
+          const question = fillIn(strings.confirm_scope, {
+            version,
+            recall: percent(error.detail.oos_recall),
+            active: error.detail.active,
+            active_recall: percent(error.detail.active_oos_recall),
+          });
+          if (!window.confirm(question)) {
+            say(strings.not_activated, "error");
+            await showRegistry();
+            return;
+          }
+          await api("POST", `${url}?force=true`);
+        }
         say(fillIn(strings.now_active, { version }), "ok");
       } catch (error) {
         say(`${strings.failed} ${error.message}`, "error");
