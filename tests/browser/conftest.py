@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -90,6 +92,19 @@ class LiveServer:
     url: str
     app: Any  # the FastAPI app, for reaching its event bus
     database_url: str
+
+    def wait_until_serving(self, version: str, timeout: float = 120) -> None:
+        """Wait until the server answers with ``version``: it follows an activation within
+        seconds, and the tests after one must not meet the version it replaced."""
+        deadline = time.monotonic() + timeout
+        serving_now = None
+        while time.monotonic() < deadline:
+            with urllib.request.urlopen(f"{self.url}/readyz", timeout=10) as response:
+                serving_now = json.loads(response.read())["model"]
+            if serving_now == version:
+                return
+            time.sleep(0.2)
+        raise AssertionError(f"the server still serves {serving_now}, not {version}")
 
 
 @pytest.fixture(scope="session")

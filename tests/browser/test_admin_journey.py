@@ -48,6 +48,8 @@ def shared_server_restored(live_server: LiveServer) -> Iterator[None]:
         if row is not None and not row.is_active:
             activate(session, row)
     engine.dispose()
+    if active_before:
+        live_server.wait_until_serving(active_before)
 
 
 def test_an_admin_uploads_trains_reviews_activates_and_tries_a_model(

@@ -9,7 +9,7 @@ from urllib.parse import unquote
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import LiveServer, sign_in
 
 # The live server loads the real model.
 pytestmark = [pytest.mark.browser, pytest.mark.model]
@@ -59,7 +59,7 @@ def _phone_screenshot(new_page, admin: str, path: str, file) -> None:
 
 
 def test_train_watch_report_try_activate_and_roll_back(
-    new_page, accounts_on_server, screenshots
+    new_page, accounts_on_server, screenshots, live_server: LiveServer
 ) -> None:
     admin = accounts_on_server["admin"]
     page = new_page(1280, 800)
@@ -134,6 +134,7 @@ def test_train_watch_report_try_activate_and_roll_back(
     _activate(page, previous)
     page.reload()
     assert _active_version(page) == previous
+    live_server.wait_until_serving(previous)
 
     page.get_by_label("Before").select_option(previous)
     page.get_by_label("After").select_option(new_version)
