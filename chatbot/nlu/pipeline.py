@@ -281,9 +281,8 @@ def _usable_background(
     phrasings = [p for intent in intents for p in intent.phrasings]
     english = [p for p in phrasings if detect_language(p) != "zh"]
     chinese = [_pairs(p) for p in phrasings if detect_language(p) == "zh"]
-    candidates = [
-        m for m in background if m.text.casefold() not in {p.casefold() for p in phrasings}
-    ]
+    known = {p.casefold() for p in phrasings}
+    candidates = [m for m in background if m.text.casefold() not in known]
     close: set[str] = {m.text for m in background} - {m.text for m in candidates}
     english_candidates = [m.text for m in candidates if detect_language(m.text) != "zh"]
     if english and english_candidates:
