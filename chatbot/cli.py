@@ -137,7 +137,9 @@ def _parser() -> argparse.ArgumentParser:
     retention = commands.add_parser("retention", help="data retention")
     retention_commands = retention.add_subparsers(required=True, metavar="ACTION")
     retention_commands.add_parser(
-        "run", help="delete what is older than the configured retention periods"
+        "run",
+        help="delete what is older than the configured retention periods and close "
+        "conversations idle longer than CHATBOT_CONVERSATION_IDLE_MINUTES",
     ).set_defaults(handler=retention_run)
 
     serve = commands.add_parser("serve", help="run the web app")
@@ -588,8 +590,12 @@ def retention_run(args: argparse.Namespace, settings: Settings) -> int:
 
     with _accounts_session(settings) as session:
         erased = retention.run(session, settings)
+        closed = retention.close_idle(session, settings)
         session.commit()
-    print(", ".join(f"{count} {what}" for what, count in erased.as_dict().items()) + " deleted")
+    print(
+        ", ".join(f"{count} {what}" for what, count in erased.as_dict().items())
+        + f" deleted; {closed.count} idle conversations closed"
+    )
     return 0
 
 

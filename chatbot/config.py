@@ -223,6 +223,14 @@ class Settings(BaseSettings):
         "with its messages and the corrections copying them (hourly in the server, and by "
         "`chatbot retention run`). 0: kept for ever.",
     )
+    conversation_idle_minutes: int = Field(
+        120,
+        ge=0,
+        description="Minutes without a message after which an open conversation counts as "
+        "abandoned and is closed: it leaves the staff queue and frees whoever held it (checked "
+        "every minute in the server, and by `chatbot retention run`; the customer may write "
+        "again). 0: never.",
+    )
     login_attempt_retention_days: int = Field(
         30,
         ge=1,

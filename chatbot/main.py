@@ -142,7 +142,9 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
             max_pending=settings.max_pending_turns,
         )
         app.state.limiter = ratelimit.start(settings)
-        expiring = asyncio.create_task(retention.periodically(db, settings))
+        expiring = asyncio.create_task(
+            retention.periodically(db, settings, bus, schemas.message_json)
+        )
 
         def load_base(device: str) -> Encoder:
             # Training starts from the base model already in memory when it sits on that device.

@@ -568,6 +568,31 @@ def test_retention_run_deletes_what_is_too_old(
     engine.dispose()
 
 
+def test_retention_run_closes_abandoned_conversations(
+    run: Run, database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import timedelta
+
+    from chatbot.db import conversations as store
+    from chatbot.db.base import utcnow
+    from chatbot.db.models import ConversationStatus
+
+    monkeypatch.setenv("CHATBOT_CONVERSATION_IDLE_MINUTES", "45")
+    engine = make_engine(database)
+    with transaction(make_session_factory(engine)) as session:
+        idle, _token = store.start_conversation(session)
+        store.set_status(session, idle, ConversationStatus.WAITING)
+        idle.updated_at = utcnow() - timedelta(minutes=46)
+        recent, _token = store.start_conversation(session)
+        idle_id, recent_id = idle.id, recent.id
+    result = run("retention", "run")
+    assert result.code == 0 and "1 idle conversations closed" in result.out
+    with make_session_factory(engine)() as session:
+        statuses = {c.id: c.status for c in session.scalars(select(Conversation))}
+    assert statuses == {idle_id: ConversationStatus.CLOSED, recent_id: ConversationStatus.BOT}
+    engine.dispose()
+
+
 def test_cli_imports_and_tokens_are_in_the_audit_log(
     run: Run, database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

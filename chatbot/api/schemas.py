@@ -151,7 +151,13 @@ class QueueEntry(BaseModel):
 
 
 class QueuePublic(BaseModel):
+    """One page of the live queue, and the whole queue's size."""
+
     conversations: list[QueueEntry]
+    waiting: int = Field(description="Conversations waiting for a person, on every page.")
+    with_staff: int = Field(description="Conversations a person holds, on every page.")
+    offset: int
+    limit: int
 
 
 class StaffMessagePublic(MessagePublic):

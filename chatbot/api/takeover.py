@@ -12,7 +12,16 @@ import time
 from collections.abc import Callable
 from typing import Annotated, TypeGuard
 
-from fastapi import APIRouter, Form, HTTPException, Request, WebSocket, WebSocketDisconnect, status
+from fastapi import (
+    APIRouter,
+    Form,
+    HTTPException,
+    Query,
+    Request,
+    WebSocket,
+    WebSocketDisconnect,
+    status,
+)
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -33,6 +42,7 @@ API = "/api/v1/staff"
 TYPING_INTERVAL_S = 1.0  # at most one typing event per second from one connection
 SESSION_RECHECK_S = 60.0  # how often a staff socket checks its session is still valid
 MAX_CONVERSATION_ID_CHARS = 36
+MAX_QUEUE_OFFSET = 1_000_000  # past any real queue, and well within what OFFSET takes
 
 
 def _conversation(session: Session, conversation_id: str, *, lock: bool = False) -> Conversation:
@@ -67,9 +77,22 @@ def _entry(session: Session, conversation: Conversation) -> schemas.QueueEntry:
 
 
 @router.get(f"{API}/queue", tags=["staff"])
-def live_queue(session: SessionDep, principal: StaffUser) -> schemas.QueuePublic:
-    """Conversations waiting for a person (longest waiting first), then those people hold."""
-    return schemas.QueuePublic.model_validate({"conversations": takeover.queue(session)})
+def live_queue(
+    session: SessionDep,
+    principal: StaffUser,
+    limit: Annotated[int, Query(ge=1, le=takeover.MAX_QUEUE_PAGE)] = takeover.QUEUE_PAGE,
+    offset: Annotated[int, Query(ge=0, le=MAX_QUEUE_OFFSET)] = 0,
+) -> schemas.QueuePublic:
+    """A page of the conversations waiting for a person (longest waiting first), then those
+    people hold; with how many there are in all."""
+    return schemas.QueuePublic.model_validate(
+        {
+            "conversations": takeover.queue(session, limit=limit, offset=offset),
+            **takeover.queue_counts(session),
+            "offset": offset,
+            "limit": limit,
+        }
+    )
 
 
 @router.get(f"{API}/conversations/{{conversation_id}}/messages", tags=["staff"])
@@ -316,6 +339,8 @@ def _page_strings(request: Request) -> dict[str, str]:
         "minutes": _("{n} min"),
         "seconds": _("{n} s"),
         "hours": _("{n} h"),
+        "more": _("{n} more in the queue"),
+        "show_more": _("Show more"),
     }
 
 

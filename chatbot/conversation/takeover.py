@@ -10,19 +10,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from chatbot.conversation import builtins
 from chatbot.db import conversations as store
+from chatbot.db.base import utcnow
 from chatbot.db.models import Conversation, ConversationStatus, Message, Role, User
 from chatbot.events import Event, EventBus, conversation_channel
 
 STAFF_QUEUE = "staff:queue"  # every signed-in console hears of conversations entering/leaving it
 LIVE = store.LIVE_STATUSES
 LAST_MESSAGE_PREVIEW_CHARS = 200
+QUEUE_PAGE = 50  # conversations the console shows at once (it asks for more on demand)
+MAX_QUEUE_PAGE = 200  # the most one request may ask for
+IDLE_BATCH = 500  # idle conversations closed per query
 
 BACK_WITH_BOT = {
     "en": "You are back with our assistant. Ask me anything, or ask for a person again.",
@@ -31,6 +35,11 @@ BACK_WITH_BOT = {
 CLOSED = {
     "en": "This conversation has been closed by our team. Thank you for contacting us.",
     "zh": "本次对话已由客服结束，感谢您的咨询。",
+}
+IDLE_CLOSED = {
+    "en": "This conversation was closed after a long time without messages. "
+    "Write again whenever you like.",
+    "zh": "由于长时间没有新消息，本次对话已结束。如需帮助，欢迎随时再次留言。",
 }
 
 
@@ -181,20 +190,49 @@ def queue_entry(
     }
 
 
-def queue(session: Session) -> list[dict[str, Any]]:
-    """Waiting conversations, longest waiting first, then those people hold (oldest first)."""
-    conversations = store.live_conversations(session)
-    ids = [c.id for c in conversations]
-    last = store.last_messages(session, ids)
-    handoffs = store.handoff_times(session, ids)
-    entries = [
-        queue_entry(session, c, last_message=last.get(c.id), waiting_since=handoffs.get(c.id))
-        for c in conversations
+def queue(session: Session, *, limit: int = QUEUE_PAGE, offset: int = 0) -> list[dict[str, Any]]:
+    """One page of the queue: waiting conversations, longest waiting first, then those people
+    hold (oldest first)."""
+    page = store.live_queue_page(session, limit=min(limit, MAX_QUEUE_PAGE), offset=offset)
+    last = store.last_messages(session, [c.id for c, _asked in page])
+    return [
+        queue_entry(session, c, last_message=last.get(c.id), waiting_since=asked)
+        for c, asked in page
     ]
-    entries.sort(
-        key=lambda e: (e["status"] != ConversationStatus.WAITING, e["waiting_since"] or "")
-    )
-    return entries
+
+
+def queue_counts(session: Session) -> dict[str, int]:
+    """The whole queue's size: ``waiting`` for a person and ``with_staff``."""
+    return {status.value: count for status, count in store.live_counts(session).items()}
+
+
+# ---- abandoned conversations
+
+
+def close_idle(
+    session: Session, idle_for: timedelta, *, now: datetime | None = None
+) -> list[Change]:
+    """Close every open conversation nobody wrote in for ``idle_for``.
+
+    Abandoned conversations leave the staff queue and stop holding a person; one that waited
+    for or was held by a person gets a notice saying why it closed. A customer who writes again
+    reopens it with the bot, as after any close.
+    """
+    idle_since = (now or utcnow()) - idle_for
+    changes: list[Change] = []
+    while True:
+        batch = store.idle_conversations(session, idle_since, IDLE_BATCH)
+        for conversation in batch:
+            with_people = conversation.status in LIVE
+            store.assign(session, conversation, None)
+            store.set_status(session, conversation, ConversationStatus.CLOSED)
+            change = Change(conversation, status_changed=True)
+            if with_people:
+                text = builtins.localized(IDLE_CLOSED, (conversation.language or "en").lower())
+                change.messages.append(store.add_message(session, conversation, Role.SYSTEM, text))
+            changes.append(change)
+        if len(batch) < IDLE_BATCH:
+            return changes
 
 
 # ---- announcing
@@ -216,15 +254,24 @@ def queue_event(entry: dict[str, Any]) -> Event:
     return {"type": "queue", "conversation": entry}
 
 
-def announce(bus: EventBus, session: Session, change: Change, view: MessageView) -> None:
-    """Publish what ``change`` did: its messages and status to the conversation, and the queue."""
+def announcements(session: Session, change: Change, view: MessageView) -> list[tuple[str, Event]]:
+    """What to publish, channel by channel, once ``change`` is committed: its messages and
+    status to the conversation, and how it stands in the queue to every console."""
     channel = conversation_channel(change.conversation.id)
-    for message in change.messages:
-        bus.publish(channel, {"type": "message", "message": view(message)})
+    events: list[tuple[str, Event]] = [
+        (channel, {"type": "message", "message": view(message)}) for message in change.messages
+    ]
     if change.status_changed:
-        bus.publish(channel, status_event(change.conversation, change.agent))
+        events.append((channel, status_event(change.conversation, change.agent)))
     if change.status_changed or change.conversation.status in LIVE:
-        announce_queue(bus, session, change.conversation)
+        events.append((STAFF_QUEUE, queue_event(queue_entry(session, change.conversation))))
+    return events
+
+
+def announce(bus: EventBus, session: Session, change: Change, view: MessageView) -> None:
+    """Publish what ``change`` did (see :func:`announcements`)."""
+    for channel, event in announcements(session, change, view):
+        bus.publish(channel, event)
 
 
 def announce_queue(bus: EventBus, session: Session, conversation: Conversation) -> None:

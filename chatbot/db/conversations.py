@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from chatbot.db.base import utcnow
@@ -111,6 +111,63 @@ LIVE_STATUSES = (ConversationStatus.WAITING, ConversationStatus.WITH_STAFF)
 def live_conversations(session: Session) -> Sequence[Conversation]:
     """Conversations waiting for a person or held by one, in no particular order."""
     return session.scalars(select(Conversation).where(Conversation.status.in_(LIVE_STATUSES))).all()
+
+
+def live_queue_page(
+    session: Session, *, limit: int, offset: int = 0
+) -> list[tuple[Conversation, datetime | None]]:
+    """One page of the live queue, each conversation with when it last asked for a person.
+
+    Waiting conversations come first, longest waiting first, then those people hold (oldest
+    first); a conversation that never asked waits since its last activity. Sorted and cut by
+    the database, so a queue of thousands costs one page's rows.
+    """
+    asked = (
+        select(Message.conversation_id, func.max(Message.created_at).label("at"))
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .where(Conversation.status.in_(LIVE_STATUSES), Message.action == "handoff")
+        .group_by(Message.conversation_id)
+        .subquery()
+    )
+    waiting_first = case((Conversation.status == ConversationStatus.WAITING, 0), else_=1)
+    rows = session.execute(
+        select(Conversation, asked.c.at)
+        .outerjoin(asked, asked.c.conversation_id == Conversation.id)
+        .where(Conversation.status.in_(LIVE_STATUSES))
+        .order_by(
+            waiting_first, func.coalesce(asked.c.at, Conversation.updated_at), Conversation.id
+        )
+        .limit(limit)
+        .offset(offset)
+    )
+    return [(conversation, at) for conversation, at in rows]
+
+
+def live_counts(session: Session) -> dict[ConversationStatus, int]:
+    """How many conversations wait for a person and how many people hold."""
+    rows = session.execute(
+        select(Conversation.status, func.count())
+        .where(Conversation.status.in_(LIVE_STATUSES))
+        .group_by(Conversation.status)
+    )
+    counts = dict.fromkeys(LIVE_STATUSES, 0)
+    counts.update({status: count for status, count in rows})
+    return counts
+
+
+def idle_conversations(session: Session, idle_since: datetime, limit: int) -> list[Conversation]:
+    """Open conversations (not closed) with no activity since ``idle_since``, oldest first."""
+    return list(
+        session.scalars(
+            select(Conversation)
+            .where(
+                Conversation.status != ConversationStatus.CLOSED,
+                Conversation.updated_at < idle_since,
+            )
+            .order_by(Conversation.updated_at)
+            .limit(limit)
+        )
+    )
 
 
 def last_messages(session: Session, conversation_ids: Sequence[str]) -> dict[str, Message]:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,8 +15,23 @@ from fastapi.testclient import TestClient
 from starlette.testclient import WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
 
-from tests.api.conftest import STAFF_EMAIL, Customer, Staff, add_account, start_conversation
+from chatbot import retention
+from chatbot.config import Settings
+from chatbot.db.base import utcnow
+from chatbot.db.models import Conversation
+from chatbot.db.session import make_engine, make_session_factory, transaction
+from chatbot.main import create_app
+from tests.api.conftest import (
+    KNOWLEDGE,
+    STAFF_EMAIL,
+    Customer,
+    Staff,
+    add_account,
+    start_conversation,
+    store_knowledge,
+)
 from tests.api.test_chat import say, transcript
+from tests.fakes import HashingEncoder
 
 API = "/api/v1/staff"
 ASK_FOR_A_PERSON = "I want to speak to a human"
@@ -395,3 +412,52 @@ def test_the_live_page_carries_its_strings(client: TestClient, staff: Staff) -> 
     page = client.get("/staff/live?conversation=abc")
     assert page.status_code == 200
     assert 'id="live-strings"' in page.text and 'data-selected="abc"' in page.text
+
+
+# ---- the queue's size and abandoned conversations
+
+
+def test_the_queue_is_paged_and_capped(client: TestClient, staff: Staff) -> None:
+    customers = [waiting_customer(client) for _ in range(3)]
+    page = client.get(f"{API}/queue?limit=2", headers=staff.headers).json()
+    assert [entry["id"] for entry in page["conversations"]] == [c.id for c in customers[:2]]
+    assert (page["waiting"], page["with_staff"], page["limit"], page["offset"]) == (3, 0, 2, 0)
+    rest = client.get(f"{API}/queue?limit=2&offset=2", headers=staff.headers).json()
+    assert [entry["id"] for entry in rest["conversations"]] == [customers[2].id]
+    default = client.get(f"{API}/queue", headers=staff.headers).json()
+    assert default["limit"] == 50
+    for query in ("limit=201", "limit=0", "offset=-1", "offset=99999999999999999999"):
+        refused = client.get(f"{API}/queue?{query}", headers=staff.headers)
+        assert refused.status_code == 422, query
+
+
+def test_the_live_page_offers_more_than_one_page(client: TestClient, staff: Staff) -> None:
+    page = client.get("/staff/live")
+    assert 'data-testid="live-queue-show-more"' in page.text
+    assert '"more": "{n} more in the queue"' in page.text
+
+
+def test_the_server_closes_abandoned_conversations(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store_knowledge(db_url, KNOWLEDGE)
+    monkeypatch.setattr(retention, "IDLE_EVERY_S", 0.05)
+    settings = Settings(database_url=db_url, data_dir=tmp_path, conversation_idle_minutes=30)
+    token = {"Authorization": f"Bearer {add_account(db_url, STAFF_EMAIL)}"}
+    with TestClient(create_app(settings, encoder=HashingEncoder())) as client:
+        abandoned, active = waiting_customer(client), waiting_customer(client)
+        with client.websocket_connect(f"{API}/ws", headers=token) as socket:
+            next_event(socket, "ready")
+            engine = make_engine(db_url)
+            with transaction(make_session_factory(engine)) as session:
+                conversation = session.get(Conversation, abandoned.id)
+                assert conversation is not None
+                conversation.updated_at = utcnow() - timedelta(minutes=31)
+            engine.dispose()
+            event = next_event(socket, "queue")
+        assert event["conversation"]["id"] == abandoned.id
+        assert event["conversation"]["status"] == "closed"
+        queue = client.get(f"{API}/queue", headers=token).json()
+        assert [entry["id"] for entry in queue["conversations"]] == [active.id]
+        last = transcript(client, abandoned)["messages"][-1]
+        assert "closed after a long time without messages" in last["text"]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy.orm import Session
 
 from chatbot.conversation import takeover
 from chatbot.db import conversations as store
+from chatbot.db.base import utcnow
 from chatbot.db.models import Conversation, ConversationStatus, Role, User
 
 
@@ -131,3 +134,50 @@ def test_the_queue_puts_the_longest_waiting_first(db_session: Session, sam: User
     assert entries[2]["assignee"] == "Sam" and entries[2]["status"] == "with_staff"
     assert entries[0]["last_message"]["text"] == "connecting you"
     assert with_bot.id not in {e["id"] for e in entries}
+
+
+def test_the_queue_comes_a_page_at_a_time_in_queue_order(db_session: Session, sam: User) -> None:
+    waiting = [_waiting(db_session) for _ in range(4)]
+    held = _waiting(db_session)
+    takeover.claim(db_session, held, sam)
+    store.start_conversation(db_session)  # with the bot: not in the queue
+    order = [c.id for c in waiting] + [held.id]
+    pages = [takeover.queue(db_session, limit=2, offset=offset) for offset in (0, 2, 4, 6)]
+    assert [[e["id"] for e in page] for page in pages] == [order[:2], order[2:4], order[4:], []]
+    assert takeover.queue_counts(db_session) == {"waiting": 4, "with_staff": 1}
+
+
+def test_a_page_never_holds_more_than_the_cap(
+    db_session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for _ in range(3):
+        _waiting(db_session)
+    monkeypatch.setattr(takeover, "MAX_QUEUE_PAGE", 2)
+    assert len(takeover.queue(db_session, limit=1000)) == 2
+
+
+def test_idle_conversations_close_and_leave_the_queue(db_session: Session, sam: User) -> None:
+    abandoned, held, with_bot, recent = (
+        _waiting(db_session),
+        _waiting(db_session),
+        store.start_conversation(db_session)[0],
+        _waiting(db_session, language="zh"),
+    )
+    takeover.claim(db_session, held, sam)
+    an_hour_ago = utcnow() - timedelta(minutes=61)
+    for conversation in (abandoned, held, with_bot):
+        conversation.updated_at = an_hour_ago
+    db_session.flush()
+
+    changes = takeover.close_idle(db_session, timedelta(minutes=60))
+
+    assert {c.conversation.id for c in changes} == {abandoned.id, held.id, with_bot.id}
+    for conversation in (abandoned, held, with_bot):
+        assert conversation.status is ConversationStatus.CLOSED and conversation.closed_at
+        assert conversation.assigned_to_id is None
+    notices = {c.conversation.id: [m.text for m in c.messages] for c in changes}
+    assert notices[with_bot.id] == []  # nobody was waiting there: no notice
+    assert "closed after a long time without messages" in notices[abandoned.id][0]
+    assert recent.status is ConversationStatus.WAITING
+    assert [e["id"] for e in takeover.queue(db_session)] == [recent.id]
+    assert takeover.close_idle(db_session, timedelta(minutes=60)) == []  # nothing left to close

@@ -10,11 +10,19 @@
   const LIVE = new Set(["waiting", "with_staff"]);
   const CUSTOMER_TYPING_MS = 4000;
   const TYPING_EVERY_MS = 1000;
+  // The queue is fetched a page at a time; events move it between fetches, and a fetch shortly
+  // after them puts the counts and the page's cut right again (one fetch however many events).
+  const PAGE = 50;
+  const MAX_PAGE = 200;
+  const RESYNC_MS = 2000;
   const BASE_TITLE = document.title;
 
   const $ = (testid) => root.querySelector(`[data-testid="${testid}"]`);
   const queueList = $("live-queue");
   const queueEmpty = $("live-queue-empty");
+  const queueMore = $("live-queue-more");
+  const queueMoreText = queueMore.querySelector("span");
+  const showMore = $("live-queue-show-more");
   const waitingCount = $("live-waiting-count");
   const connection = $("live-connection");
   const pick = $("live-pick");
@@ -36,6 +44,10 @@
 
   const state = {
     queue: new Map(), // id -> queue entry
+    limit: PAGE, // how many entries the console shows (Show more adds a page)
+    counts: { waiting: 0, with_staff: 0 }, // the whole queue's, as the server last said
+    renderPending: false,
+    resyncTimer: null,
     selected: root.dataset.selected || null,
     conversation: null, // the selected conversation's queue entry
     shown: new Set(), // message ids in the transcript
@@ -108,23 +120,51 @@
   }
 
   function renderQueue() {
+    state.renderPending = false;
     const entries = [...state.queue.values()].sort((a, b) => {
       if ((a.status === "waiting") !== (b.status === "waiting")) return a.status === "waiting" ? -1 : 1;
       return String(a.waiting_since).localeCompare(String(b.waiting_since));
     });
-    queueList.replaceChildren(...entries.map(queueItem));
+    const shown = entries.slice(0, state.limit);
+    queueList.replaceChildren(...shown.map(queueItem));
     queueEmpty.hidden = entries.length > 0;
-    const waiting = entries.filter((entry) => entry.status === "waiting").length;
+    const total = Math.max(state.counts.waiting + state.counts.with_staff, entries.length);
+    queueMore.hidden = total <= shown.length;
+    queueMoreText.textContent = fill(S.more, { n: total - shown.length });
+    showMore.hidden = state.limit >= MAX_PAGE;
+    const waiting = Math.max(state.counts.waiting, entries.filter((e) => e.status === "waiting").length);
     waitingCount.textContent = String(waiting);
     document.title = waiting ? `(${waiting}) ${BASE_TITLE}` : BASE_TITLE;
   }
 
+  // However many events arrive at once, the list is drawn once per frame.
+  function scheduleRender() {
+    if (state.renderPending) return;
+    state.renderPending = true;
+    requestAnimationFrame(renderQueue);
+  }
+
+  function scheduleResync() {
+    if (state.resyncTimer) return;
+    state.resyncTimer = setTimeout(() => { state.resyncTimer = null; loadQueue(); }, RESYNC_MS);
+  }
+
+  function count(status, change) {
+    if (status in state.counts) state.counts[status] = Math.max(0, state.counts[status] + change);
+  }
+
   function updateQueue(entry) {
     const before = state.queue.get(entry.id);
-    if (LIVE.has(entry.status)) state.queue.set(entry.id, entry);
-    else state.queue.delete(entry.id);
+    if (before) count(before.status, -1);
+    if (LIVE.has(entry.status)) {
+      state.queue.set(entry.id, entry);
+      count(entry.status, +1);
+    } else {
+      state.queue.delete(entry.id);
+    }
     if (entry.status === "waiting" && (!before || before.status !== "waiting")) beep();
-    renderQueue();
+    scheduleRender();
+    scheduleResync();
     if (entry.id === state.selected && state.conversation) {
       state.conversation = { ...state.conversation, ...entry };
       renderHeader();
@@ -133,8 +173,9 @@
 
   async function loadQueue() {
     try {
-      const data = await api("GET", "/api/v1/staff/queue");
+      const data = await api("GET", `/api/v1/staff/queue?limit=${state.limit}`);
       state.queue = new Map(data.conversations.map((entry) => [entry.id, entry]));
+      state.counts = { waiting: data.waiting, with_staff: data.with_staff };
       renderQueue();
     } catch (error) {
       showError(error);
@@ -341,6 +382,10 @@
   });
   replyBox.addEventListener("input", sendTyping);
   cannedSelect.addEventListener("change", insertCanned);
+  showMore.addEventListener("click", () => {
+    state.limit = Math.min(MAX_PAGE, state.limit + PAGE);
+    loadQueue();
+  });
   // Waiting times move on without any event.
   setInterval(() => {
     queueList.querySelectorAll("[data-since]").forEach((node) => {
