@@ -66,6 +66,8 @@ def _built_in_texts() -> dict[str, str]:
         shown[f"greeting_{language}"] = texts.greeting(language)
         shown[f"fallback_{language}"] = texts.fallback(language)
         shown[f"handoff_{language}"] = texts.handoff(language)
+        shown[f"clarify_{language}"] = texts.clarify(language)
+        shown[f"rating_{language}"] = texts.rating(language)
     return shown
 
 

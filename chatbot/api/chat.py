@@ -79,6 +79,7 @@ async def list_messages(
                 id=conversation.id,
                 status=conversation.status,
                 satisfaction=conversation.satisfaction,
+                language=conversation.language,
             ),
             messages=[
                 schemas.MessagePublic.of(m) for m in store.list_messages(session, conversation.id)
@@ -117,6 +118,7 @@ async def send_message(
     return schemas.TurnPublic(
         message=schemas.MessagePublic.of(turn.customer),
         reply=schemas.MessagePublic.of(turn.reply) if turn.reply else None,
+        language=turn.language,
     )
 
 

@@ -81,12 +81,18 @@ class MessagePublic(BaseModel):
 class TurnPublic(BaseModel):
     message: MessagePublic
     reply: MessagePublic | None = Field(description="None while a person holds the conversation.")
+    language: str | None = Field(
+        None,
+        description="The conversation's language after this message (en, zh, ...): the one the "
+        "customer started in, or the one they last wrote clearly in. The widget follows it.",
+    )
 
 
 class ConversationPublic(BaseModel):
     id: str
     status: str
     satisfaction: int | None = Field(None, description="The customer's 1-5 rating once closed.")
+    language: str | None = Field(None, description="The conversation's language, as in a turn.")
 
 
 class TranscriptPublic(BaseModel):

@@ -74,6 +74,11 @@ FALLBACK = {
     "zh": "抱歉，我不太确定能否帮到您。您可以换个说法，或者转接人工客服。",
 }
 CLARIFY = {"en": "Did you mean one of these?", "zh": "您是想问以下哪个问题？"}
+# The question the widget asks once staff closed a conversation (1 to 5).
+RATING = {
+    "en": "How satisfied are you with this conversation?",
+    "zh": "您对本次对话满意吗？",
+}
 HUMAN_BUTTON = {"en": "Talk to a person", "zh": "转人工客服"}
 
 
@@ -106,7 +111,8 @@ def localized(texts: Mapping[str, str], language: str) -> str:
 
 @dataclass(frozen=True)
 class BotTexts:
-    """What the bot says by itself (greeting, fallback, handoff), with an admin's replacements.
+    """What the bot says by itself (greeting, fallback, handoff, clarification and the rating
+    question), with an admin's replacements.
 
     Each manager holds its own: apps sharing a process (tests, workers) never share overrides.
     ``custom`` maps a kind to {language: text}; an empty or missing text keeps the built-in one.
@@ -132,6 +138,12 @@ class BotTexts:
 
     def handoff(self, language: str) -> str:
         return self._say("handoff", REPLIES[HUMAN], language)
+
+    def clarify(self, language: str) -> str:
+        return self._say("clarify", CLARIFY, language)
+
+    def rating(self, language: str) -> str:
+        return self._say("rating", RATING, language)
 
     def small_talk(self, intent: str, language: str) -> str:
         """The reply to a greeting, thanks or goodbye."""

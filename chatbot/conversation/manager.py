@@ -19,7 +19,7 @@ from chatbot.db.model_versions import active_version_name
 from chatbot.db.models import Conversation, ConversationStatus, Message, Role
 from chatbot.db.revisions import Revisions
 from chatbot.nlu.engine import IntentEngine, Prediction
-from chatbot.nlu.language import detect_language
+from chatbot.nlu.language import clear_language, detect_language
 
 log = logging.getLogger(__name__)
 # Builds a ready engine for a version, reading through the given session or its own.
@@ -70,6 +70,7 @@ class Turn:
     customer: Message
     reply: Message | None
     repeated: bool = False  # a retried send of a message stored before: nothing new happened
+    language: str | None = None  # the conversation's after this turn (set by the service)
 
 
 class ConversationManager:
@@ -77,8 +78,8 @@ class ConversationManager:
 
     ``load_engine`` builds a ready engine for a model version; when another version is activated,
     it loads in the background while turns go on with the current one, then takes over.
-    ``thresholds`` are the defaults: an admin's stored settings (thresholds, the bot's greeting,
-    fallback and handoff texts) replace them from the next message on.
+    ``thresholds`` are the defaults: an admin's stored settings (thresholds, the bot's own texts)
+    replace them from the next message on.
     """
 
     def __init__(
@@ -262,8 +263,10 @@ class ConversationManager:
         customer = store.add_message(
             session, conversation, Role.CUSTOMER, text, client_id=client_id
         )
-        language = conversation.language or detect_language(text)
-        if conversation.language is None:
+        # The conversation starts in the widget's language and follows the customer's clear
+        # messages; the widget follows it in turn (the reply carries it).
+        language = clear_language(text) or conversation.language or detect_language(text)
+        if conversation.language != language:
             conversation.language = language
         if conversation.status in _WITH_PEOPLE:
             return Turn(customer, None)  # a person holds the conversation: the bot stays silent
@@ -318,9 +321,9 @@ class ConversationManager:
         earlier = store.reply_to(session, customer.id) if pending.retried else None
         if earlier is not None:
             return Turn(customer, earlier)
-        reply = self._understood(engine, prediction)
+        reply = self._understood(engine, prediction, pending.language)
         if reply.action is Action.FALLBACK and self._one_fallback_too_many(session, conversation):
-            reply = self._handoff_reply(prediction.language)
+            reply = self._handoff_reply(pending.language)
         return Turn(
             customer, self._say(engine, session, conversation, customer, reply, pending.started)
         )
@@ -342,17 +345,20 @@ class ConversationManager:
         reply = self._handoff_reply(language)
         return self._say(self.engine, session, conversation, None, reply, time.perf_counter())
 
-    def _understood(self, engine: IntentEngine, prediction: Prediction) -> Reply:
-        """Answer, ask which was meant, or fall back, as the thresholds decide."""
+    def _understood(
+        self, engine: IntentEngine, prediction: Prediction, language: str | None = None
+    ) -> Reply:
+        """Answer, ask which was meant, or fall back, as the thresholds decide; the bot's own
+        words in ``language`` (the conversation's; default: the message's)."""
         decision = decide(prediction, self.thresholds_for(engine))
-        language = prediction.language
+        language = language or prediction.language
         if decision.action is Action.ANSWER and decision.intent is not None:
             answer = self._answer(engine, decision.intent, prediction.confidence)
             assert answer is not None  # the engine just produced this key
             return answer
         if decision.action is Action.CLARIFY:
             return Reply(
-                builtins.localized(builtins.CLARIFY, language),
+                self.texts.clarify(language),
                 Action.CLARIFY,
                 prediction.intent,
                 prediction.confidence,

@@ -15,7 +15,7 @@ says "please try again", and a retry with the same client id answers that messag
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -175,6 +175,8 @@ class ChatService:
             client_id=client_id,
             resent=resent,
         )
+        if isinstance(result, Turn):
+            result = replace(result, language=conversation.language)
         step = _Step(result, behind=behind)
         if isinstance(result, Turn) and not result.repeated:
             step.events = self._turn_events(session, conversation, before, result)
@@ -192,6 +194,7 @@ class ChatService:
         assert conversation is not None  # it held the customer's message a moment ago
         before = conversation.status
         turn = self.manager.respond(session, conversation, pending, engine, prediction)
+        turn = replace(turn, language=conversation.language)
         return _Step(turn, self._turn_events(session, conversation, before, turn))
 
     def _turn_events(

@@ -25,7 +25,9 @@ NAME_MAX = 100
 TEXT_MAX = 1000
 LANGUAGES = ("en", "zh")
 # The bot's own texts an admin may replace, per language: greeting_en, fallback_zh, ...
-TEXT_KINDS = ("greeting", "fallback", "handoff")
+TEXT_KINDS = ("greeting", "fallback", "handoff", "clarify", "rating")
+# Names in the widget with a Chinese variant (empty: the English one, translated when built in).
+NAMES = ("widget_title", "company_name", "widget_title_zh", "company_name_zh")
 THRESHOLDS = ("answer_threshold", "clarify_threshold", "clarify_margin", "strictness")
 
 # Why a value is refused, in English; the console translates them
@@ -69,9 +71,15 @@ class RuntimeSettings(BaseModel):
     fallback_zh: str = _text()
     handoff_en: str = _text()
     handoff_zh: str = _text()
+    clarify_en: str = _text()
+    clarify_zh: str = _text()
+    rating_en: str = _text()
+    rating_zh: str = _text()
     widget_title: str = Field("Chat with us", min_length=1, max_length=NAME_MAX)
     widget_color: str = Field("#1f6f5c", pattern=r"^#[0-9a-fA-F]{6}$")
     company_name: str = Field("Harbor & Pine", min_length=1, max_length=NAME_MAX)
+    widget_title_zh: str = Field("", max_length=NAME_MAX)
+    company_name_zh: str = Field("", max_length=NAME_MAX)
 
     @field_validator("clarify_threshold")
     @classmethod
@@ -95,9 +103,16 @@ class RuntimeSettings(BaseModel):
         )
 
     def text(self, kind: str, language: str) -> str:
-        """The admin's text of ``kind`` (greeting, fallback, handoff) in ``language``, or ''."""
+        """The admin's text of ``kind`` (greeting, fallback, handoff, clarify, rating) in
+        ``language``, or ''."""
         value: str = getattr(self, f"{kind}_{language}", "")
         return value
+
+    def name(self, field: str, language: str) -> str:
+        """``widget_title`` or ``company_name`` in ``language``: its own variant when the admin
+        gave one, else the main value."""
+        own: str = getattr(self, f"{field}_{language}", "") if language != "en" else ""
+        return own or str(getattr(self, field))
 
 
 class SettingsInvalid(ValueError):
@@ -173,7 +188,7 @@ def _problem(field: str, error_type: str) -> str:
         return NOT_A_COLOUR
     if error_type == "string_too_short":
         return EMPTY
-    return NAME_TOO_LONG if field in ("widget_title", "company_name") else TEXT_TOO_LONG
+    return NAME_TOO_LONG if field in NAMES else TEXT_TOO_LONG
 
 
 def update(

@@ -6,6 +6,7 @@ import re
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LETTER = re.compile(r"\w")
+_WORD = re.compile(r"[A-Za-z]{2,}")
 
 
 def detect_language(text: str) -> str:
@@ -18,6 +19,24 @@ def detect_language(text: str) -> str:
     letters = len(_LETTER.findall(text))
     cjk = len(_CJK.findall(text))
     return "zh" if letters and cjk / letters >= 0.2 else "en"
+
+
+def clear_language(text: str) -> str | None:
+    """The language of ``text`` when it says clearly, else None: Chinese as
+    :func:`detect_language` finds it, English from three Latin words with no Chinese character.
+    A conversation follows its customer's clear messages; "ok" or "hi" say too little.
+
+    Example:
+        >>> clear_language("我的包裹还没到"), clear_language("where is my parcel?")
+        ('zh', 'en')
+        >>> clear_language("hello") is None, clear_language("ok thanks") is None
+        (True, True)
+    """
+    if detect_language(text) == "zh":
+        return "zh"
+    if not has_chinese(text) and len(_WORD.findall(text)) >= 3:
+        return "en"
+    return None
 
 
 def has_chinese(text: str) -> bool:

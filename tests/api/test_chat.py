@@ -42,7 +42,12 @@ def test_starting_a_conversation(client: TestClient) -> None:
     assert (other["id"], other["token"]) != (body["id"], body["token"])
     customer = Customer(body["id"], body["token"])
     assert transcript(client, customer) == {
-        "conversation": {"id": customer.id, "status": "bot", "satisfaction": None},
+        "conversation": {
+            "id": customer.id,
+            "status": "bot",
+            "satisfaction": None,
+            "language": None,  # the first message decides
+        },
         "messages": [],
     }
 
