@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from chatbot.config import Settings, get_settings
+from chatbot.config import Settings, UnsafeForProduction, get_settings
 
 
 class UserError(Exception):
@@ -43,6 +43,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except UserError as exc:
         print(f"chatbot: {exc}", file=sys.stderr)
+        return 2
+    except UnsafeForProduction as exc:
+        for reason in exc.problems:
+            print(
+                f"chatbot: refusing to start with CHATBOT_ENV=production: {reason}", file=sys.stderr
+            )
         return 2
     except (ModelLoadError, DatabaseNotReady, BackendUnavailable) as exc:
         print(f"chatbot: {exc}", file=sys.stderr)
@@ -627,6 +633,7 @@ def serve_command(args: argparse.Namespace, settings: Settings) -> int:
     from chatbot.logs import configure
     from chatbot.main import create_app
 
+    settings.check_production()
     configure(settings.log_format)
     # The app reads forwarded headers itself, from CHATBOT_TRUSTED_PROXIES only.
     uvicorn.run(

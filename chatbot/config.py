@@ -15,6 +15,17 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from chatbot.redaction import ALL_KINDS
 
+DEFAULT_SECRET_KEY = "change-me-in-production"
+MIN_SECRET_KEY_CHARS = 32
+
+
+class UnsafeForProduction(ValueError):
+    """CHATBOT_ENV=production with settings that are not safe to serve with."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
 
 class Settings(BaseSettings):
     """Every setting of the chatbot. Each field's description is its documentation (see README)."""
@@ -33,10 +44,30 @@ class Settings(BaseSettings):
         "auto",
         description="Where the encoder runs: `auto` takes CUDA when available, else the CPU.",
     )
+    env: Literal["development", "production"] = Field(
+        "development",
+        description="`production` refuses to start with unsafe settings: the default or a short "
+        "CHATBOT_SECRET_KEY, session cookies over plain HTTP (no TLS proxy in "
+        "CHATBOT_TRUSTED_PROXIES) unless CHATBOT_ALLOW_PLAIN_HTTP, or `/metrics` open to "
+        "anyone unless CHATBOT_METRICS_PUBLIC says so; its session cookies are always Secure.",
+    )
     secret_key: str = Field(
-        "change-me-in-production",
-        description="Secret for signing sessions and tokens. Set a long random value in "
-        "production.",
+        DEFAULT_SECRET_KEY,
+        description="Signs the sign-in form's CSRF token (so a cookie planted from another site "
+        "or subdomain cannot pass). Session cookies and API tokens are random and stored only "
+        "as digests, so they need no signature. In production: at least "
+        f"{MIN_SECRET_KEY_CHARS} random characters.",
+    )
+    allow_plain_http: bool = Field(
+        False,
+        description="In production, allow serving without TLS (session cookies then travel "
+        "over plain HTTP, readable on the network). Only for a private network.",
+    )
+    metrics_public: bool | None = Field(
+        None,
+        description="Whether anyone may read `/metrics`. `false`: a staff or admin API token "
+        "is needed (`Authorization: Bearer cbt_...`, e.g. Prometheus' `authorization`). Unset: "
+        "public in development; production refuses to start until it is set.",
     )
     base_model: Path | None = Field(
         None,
@@ -315,6 +346,50 @@ class Settings(BaseSettings):
                     f"'{source}' is not a frame-ancestors source ('self', https://shop.example)"
                 )
         return sources
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def metrics_open(self) -> bool:
+        """Whether `/metrics` answers without an API token."""
+        return self.metrics_public if self.metrics_public is not None else not self.production
+
+    def unsafe_for_production(self) -> list[str]:
+        """Why this configuration must not serve in production, one line per setting (empty in
+        development, or when it is safe)."""
+        if not self.production:
+            return []
+        problems = []
+        if self.secret_key == DEFAULT_SECRET_KEY:
+            problems.append(
+                "CHATBOT_SECRET_KEY is the default: set a long random value (python3 -c "
+                "'import secrets; print(secrets.token_urlsafe(48))')"
+            )
+        elif len(self.secret_key) < MIN_SECRET_KEY_CHARS:
+            problems.append(
+                f"CHATBOT_SECRET_KEY has {len(self.secret_key)} characters: use at least "
+                f"{MIN_SECRET_KEY_CHARS} random ones"
+            )
+        if not self.trusted_proxies and not self.allow_plain_http:
+            problems.append(
+                "no TLS in front: name the HTTPS proxy in CHATBOT_TRUSTED_PROXIES (session "
+                "cookies would otherwise travel over plain HTTP), or set "
+                "CHATBOT_ALLOW_PLAIN_HTTP=true on a private network"
+            )
+        if self.metrics_public is None:
+            problems.append(
+                "CHATBOT_METRICS_PUBLIC is unset: `false` makes /metrics ask for a staff or "
+                "admin API token, `true` leaves it open (when only your network reaches it)"
+            )
+        return problems
+
+    def check_production(self) -> None:
+        """Raise :class:`UnsafeForProduction` naming every unsafe setting, in production."""
+        problems = self.unsafe_for_production()
+        if problems:
+            raise UnsafeForProduction(problems)
 
     @property
     def resolved_database_url(self) -> str:

@@ -94,6 +94,7 @@ def _start_first_training(
 def create_app(settings: Settings | None = None, *, encoder: Encoder | None = None) -> FastAPI:
     """The app. Tests may pass an encoder; otherwise the lifespan loads the configured one."""
     settings = settings or get_settings()
+    settings.check_production()  # CHATBOT_ENV=production: refuse unsafe settings before serving
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

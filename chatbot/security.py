@@ -55,3 +55,27 @@ def token_digest(token: str) -> str:
 
 def same_secret(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode(), b.encode())
+
+
+def signed_token(secret_key: str) -> str:
+    """A random token followed by its HMAC under ``secret_key``: ``NONCE.SIGNATURE``.
+
+    Example:
+        >>> token = signed_token("a long random secret key of the deployment")
+        >>> signed_by(token, "a long random secret key of the deployment")
+        True
+        >>> signed_by(token, "another deployment's key"), signed_by("planted", "any key")
+        (False, False)
+    """
+    nonce = new_token()
+    return f"{nonce}.{_signature(secret_key, nonce)}"
+
+
+def signed_by(token: str, secret_key: str) -> bool:
+    """Whether ``token`` came from :func:`signed_token` with this key."""
+    nonce, _, signature = token.rpartition(".")
+    return bool(nonce) and same_secret(signature, _signature(secret_key, nonce))
+
+
+def _signature(secret_key: str, nonce: str) -> str:
+    return hmac.new(secret_key.encode(), nonce.encode(), hashlib.sha256).hexdigest()

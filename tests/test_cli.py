@@ -593,6 +593,17 @@ def test_retention_run_closes_abandoned_conversations(
     engine.dispose()
 
 
+def test_serve_refuses_unsafe_production_settings(
+    run: Run, database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHATBOT_ENV", "production")
+    monkeypatch.setenv("CHATBOT_SECRET_KEY", "too-short")
+    result = run("serve", "--port", "1")  # refused before anything listens
+    assert result.code == 2
+    assert "CHATBOT_SECRET_KEY has 9 characters" in result.err
+    assert "CHATBOT_TRUSTED_PROXIES" in result.err and "CHATBOT_METRICS_PUBLIC" in result.err
+
+
 def test_cli_imports_and_tokens_are_in_the_audit_log(
     run: Run, database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -6,11 +6,12 @@ import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
-from chatbot.config import Settings, get_settings
+from chatbot.config import DEFAULT_SECRET_KEY, Settings, UnsafeForProduction, get_settings
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -151,3 +152,48 @@ def test_trusted_proxies_are_a_comma_or_json_list(
 ) -> None:
     monkeypatch.setenv("CHATBOT_TRUSTED_PROXIES", value)
     assert Settings().trusted_proxies == parsed
+
+
+STRONG_KEY = "k" * 48
+
+
+def test_development_starts_with_any_settings() -> None:
+    assert Settings().unsafe_for_production() == []
+    Settings(secret_key="short").check_production()  # development: no refusal
+    assert Settings().metrics_open
+
+
+@pytest.mark.parametrize(
+    ("settings", "named"),
+    [
+        ({"secret_key": DEFAULT_SECRET_KEY}, "CHATBOT_SECRET_KEY is the default"),
+        ({"secret_key": "k" * 31}, "CHATBOT_SECRET_KEY has 31 characters"),
+        ({"trusted_proxies": []}, "CHATBOT_ALLOW_PLAIN_HTTP"),
+        ({"metrics_public": None}, "CHATBOT_METRICS_PUBLIC is unset"),
+    ],
+)
+def test_production_refuses_each_unsafe_setting(settings: dict[str, Any], named: str) -> None:
+    safe = {
+        "env": "production",
+        "secret_key": STRONG_KEY,
+        "trusted_proxies": ["10.0.0.1"],
+        "metrics_public": False,
+    }
+    unsafe = Settings(**{**safe, **settings})
+    [problem] = unsafe.unsafe_for_production()
+    assert named in problem
+    with pytest.raises(UnsafeForProduction):
+        unsafe.check_production()
+    Settings(**safe).check_production()  # the same, made safe
+
+
+def test_production_may_serve_plain_http_or_public_metrics_when_told_so() -> None:
+    told = Settings(
+        env="production", secret_key=STRONG_KEY, allow_plain_http=True, metrics_public=True
+    )
+    assert told.unsafe_for_production() == [] and told.metrics_open
+
+
+def test_an_unknown_environment_is_refused() -> None:
+    with pytest.raises(ValidationError, match="production"):
+        Settings(env="prod")  # type: ignore[arg-type]

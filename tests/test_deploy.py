@@ -81,6 +81,8 @@ def test_each_chatbot_service_has_a_valid_configuration(
     assert settings.redis_url == "redis://redis:6379/0"
     assert settings.secret_key != Settings.model_fields["secret_key"].default
     assert (settings.device == "cuda") == (name == "worker-gpu")
+    assert settings.production and settings.unsafe_for_production() == []
+    assert not settings.metrics_open  # Caddy serves every path to the internet
 
 
 def test_replicas_and_workers_share_one_model_store_at_the_data_directory() -> None:

@@ -163,10 +163,17 @@ def _set_cookie(request: Request, response: Response, name: str, value: str, **k
         value,
         httponly=True,
         samesite="lax",
-        secure=request.url.scheme == "https",
+        secure=request.url.scheme == "https" or _always_secure(request),
         path="/",
         **kw,  # type: ignore[arg-type]
     )
+
+
+def _always_secure(request: Request) -> bool:
+    # In production a cookie is Secure even on a request that came over plain HTTP (a browser
+    # then keeps it off the wire), unless plain HTTP was explicitly allowed.
+    settings = request.app.state.settings
+    return bool(settings.production and not settings.allow_plain_http)
 
 
 def _set_session_cookie(request: Request, response: Response, token: str) -> None:
@@ -182,7 +189,9 @@ def _login_page(
     status_code: int,
     headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
-    login_csrf = security.new_token()
+    # Signed, so that only this server's tokens pass: a cookie planted from a sibling subdomain
+    # (which may set cookies for ours) cannot be paired with a form of the attacker's making.
+    login_csrf = security.signed_token(request.app.state.settings.secret_key)
     response = render(
         request,
         "console/login.html",
@@ -233,7 +242,11 @@ def login(
             {"Retry-After": str(address_wait_s)},
         )
     expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
-    if not expected or not security.same_secret(csrf_token, expected):
+    if (
+        not expected
+        or not security.same_secret(csrf_token, expected)
+        or not security.signed_by(expected, settings.secret_key)
+    ):
         return _login_page(
             request, session, next, _("The form expired. Please sign in again."), 403
         )

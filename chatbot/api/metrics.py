@@ -6,11 +6,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.types import Message as AsgiMessage
 
+from chatbot.api.auth import LoginRequired, find_principal
+from chatbot.api.deps import SessionDep, SettingsDep
 from chatbot.db.models import Message
 from chatbot.nlu.batching import BatchStats
 
@@ -114,6 +116,11 @@ def observe_reply(reply: Message) -> None:
 
 
 @router.get("/metrics", include_in_schema=False)
-def metrics() -> Response:
-    """Prometheus metrics."""
+def metrics(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    """Prometheus metrics: open, or for a staff or admin API token (CHATBOT_METRICS_PUBLIC)."""
+    if not settings.metrics_open:
+        principal = find_principal(request, session)
+        session.commit()  # the token's last use
+        if principal is None:
+            raise LoginRequired()
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

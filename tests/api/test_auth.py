@@ -14,7 +14,7 @@ from httpx import Response
 from starlette.websockets import WebSocketDisconnect
 
 from chatbot import security
-from chatbot.config import Settings
+from chatbot.config import Settings, UnsafeForProduction
 from chatbot.db import accounts
 from chatbot.db.session import make_engine, make_session_factory, transaction
 from chatbot.main import create_app
@@ -259,6 +259,48 @@ def test_cookies_are_secure_behind_a_trusted_tls_proxy_only(
     [cookie] = [v for k, v in form.headers.multi_items() if k == "set-cookie"]
     assert cookie.startswith("chatbot_login_csrf=")
     assert ("; secure" in cookie.lower()) is secure
+
+
+def test_production_cookies_are_secure_even_over_plain_http(db_url: str, tmp_path: Path) -> None:
+    settings = Settings(
+        database_url=db_url,
+        data_dir=tmp_path,
+        env="production",
+        secret_key="s" * 40,
+        trusted_proxies=["10.0.0.1"],
+        metrics_public=False,
+    )
+    with TestClient(create_app(settings, encoder=HashingEncoder())) as client:
+        form = client.get("/login")  # plain HTTP, from no proxy
+    assert "; secure" in form.headers["set-cookie"].lower()
+    allowed = settings.model_copy(update={"allow_plain_http": True})
+    with TestClient(create_app(allowed, encoder=HashingEncoder())) as client:
+        assert "; secure" not in client.get("/login").headers["set-cookie"].lower()
+
+
+def test_production_refuses_to_build_an_app_with_unsafe_settings(tmp_path: Path) -> None:
+    with pytest.raises(UnsafeForProduction, match="CHATBOT_SECRET_KEY"):
+        create_app(Settings(data_dir=tmp_path, env="production"), encoder=HashingEncoder())
+
+
+def test_the_sign_in_form_token_is_signed_by_the_secret_key(
+    client: TestClient, db_url: str
+) -> None:
+    add_account(db_url, STAFF_EMAIL)
+    client.get("/login")
+    issued = client.cookies["chatbot_login_csrf"]
+    assert security.signed_by(issued, client.app.state.settings.secret_key)  # type: ignore[attr-defined]
+    # A cookie planted by someone else (a sibling subdomain may set ours), paired with a form
+    # of theirs: the two agree, but the server did not sign it.
+    for planted in ("attacker-chosen", security.signed_token("another deployment's key")):
+        client.cookies.clear()
+        client.cookies.set("chatbot_login_csrf", planted)
+        response = post_login(client, STAFF_EMAIL, follow_redirects=False)
+        assert response.status_code == 403, planted
+        assert "chatbot_session" not in client.cookies
+    client.cookies.clear()
+    client.cookies.set("chatbot_login_csrf", issued)
+    assert post_login(client, STAFF_EMAIL, follow_redirects=False).status_code == 303
 
 
 def test_only_local_paths_are_followed_after_signing_in(client: TestClient, db_url: str) -> None:

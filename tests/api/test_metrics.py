@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.api.conftest import Customer
+from chatbot.config import Settings
+from chatbot.main import create_app
+from tests.api.conftest import KNOWLEDGE, STAFF_EMAIL, Customer, add_account, store_knowledge
 from tests.api.test_chat import say
+from tests.fakes import HashingEncoder
 
 MESSAGES_ROUTE = "/api/v1/conversations/{conversation_id}/messages"
 WS_ROUTE = "/api/v1/conversations/{conversation_id}/ws"
@@ -55,3 +60,20 @@ def test_open_websockets_are_counted_while_open(client: TestClient, customer: Cu
 def test_turns_in_progress_and_jobs_waiting_are_read_when_scraped(client: TestClient) -> None:
     assert value(client, "chatbot_turns_in_progress") == 0
     assert value(client, "chatbot_jobs_queued") == 0
+
+
+def test_metrics_need_an_api_token_unless_public(db_url: str, tmp_path: Path) -> None:
+    store_knowledge(db_url, KNOWLEDGE)
+    token = add_account(db_url, STAFF_EMAIL)
+    settings = Settings(database_url=db_url, data_dir=tmp_path, metrics_public=False)
+    with TestClient(create_app(settings, encoder=HashingEncoder())) as client:
+        anonymous = client.get("/metrics")
+        assert anonymous.status_code == 401 and "chatbot_" not in anonymous.text
+        wrong = client.get("/metrics", headers={"Authorization": "Bearer cbt_not-a-token"})
+        assert wrong.status_code == 401
+        scraped = client.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+        assert scraped.status_code == 200 and "chatbot_http_request_seconds" in scraped.text
+
+
+def test_metrics_are_public_in_development_by_default(client: TestClient) -> None:
+    assert client.get("/metrics").status_code == 200
