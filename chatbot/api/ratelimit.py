@@ -56,7 +56,7 @@ RULES = {
     "feedback": "rate_limit_feedback",
     "login": "rate_limit_login",
 }
-REDIS_KEY_PREFIX = "chatbot:ratelimit"
+REDIS_KEY_PREFIX = "ratelimit"
 REDIS_TIMEOUT_S = 1.0  # a slow Redis must not hold customers' requests
 WARN_EVERY_S = 60.0
 
@@ -82,7 +82,9 @@ class RateLimiter:
     ([0, 0], True)
     """
 
-    def __init__(self, rules: dict[str, str], redis_url: str = "") -> None:
+    def __init__(
+        self, rules: dict[str, str], redis_url: str = "", redis_prefix: str = "chatbot"
+    ) -> None:
         self.rules: dict[str, list[RateLimitItem]] = {
             name: parse_many(spec) for name, spec in rules.items()
         }
@@ -92,7 +94,8 @@ class RateLimiter:
                 "async+" + redis_url,
                 wrap_exceptions=True,
                 implementation="redispy",
-                key_prefix=REDIS_KEY_PREFIX,
+                # Under CHATBOT_REDIS_PREFIX: installations sharing a Redis count apart.
+                key_prefix=f"{redis_prefix}:{REDIS_KEY_PREFIX}",
                 socket_timeout=REDIS_TIMEOUT_S,
                 socket_connect_timeout=REDIS_TIMEOUT_S,
             )
@@ -104,7 +107,7 @@ class RateLimiter:
     @classmethod
     def from_settings(cls, settings: Settings) -> RateLimiter:
         rules = {name: getattr(settings, field) for name, field in RULES.items()}
-        return cls(rules, settings.redis_url)
+        return cls(rules, settings.redis_url, settings.redis_prefix)
 
     async def hit(self, rule: str, key: str) -> int:
         """Count one request under ``rule`` for ``key``: 0 if allowed, else seconds to wait."""

@@ -254,3 +254,18 @@ def test_the_redis_store_counts_and_reports_the_wait(redis_url: str) -> None:
     waits = asyncio.run(tries())
     assert waits[:2] == [0, 0]
     assert 1 <= waits[2] <= 60
+
+
+def test_installations_sharing_a_redis_count_apart(redis_url: str) -> None:
+    key = uuid.uuid4().hex
+
+    async def tries(prefix: str, times: int) -> list[int]:
+        limiter = RateLimiter({"login": "1/minute"}, redis_url, redis_prefix=prefix)
+        try:
+            return [await limiter.hit("login", key) for _ in range(times)]
+        finally:
+            await limiter.close()
+
+    shop, other = f"shop-{key}", f"other-{key}"
+    assert asyncio.run(tries(shop, 2))[1] > 0
+    assert asyncio.run(tries(other, 1)) == [0]
