@@ -5,7 +5,7 @@ It checks what several replicas must get right together: a customer's WebSocket 
 receives a staff reply sent through the other; a training run started on one is run by the worker,
 its progress visible from both; the version it activates is followed by both, and so is an
 activation made through either; concurrent sends to one conversation through both replicas get
-exactly one reply each, after the message they answer.
+exactly one reply each, in the order of the messages they answer.
 
 The base model is a tiny random-weight BERT written by the test (CHATBOT_BASE_MODEL), so the
 processes load and train in seconds; what is under test is the plumbing, not the answers.
@@ -261,6 +261,8 @@ def test_two_replicas_and_a_worker_work_as_one(deployment: Deployment) -> None:
     bot = [m for m in messages if m.role is Role.BOT and m.reply_to_id in sent_ids]
     assert len(sent_ids) == len(texts)
     assert sorted(m.reply_to_id for m in bot) == sorted(sent_ids)  # exactly one reply each
+    # ... in the order of the messages they answer, whichever replica answered
+    assert [m.reply_to_id for m in sorted(bot, key=lambda m: m.id)] == sorted(sent_ids)
     assert all(m.id > m.reply_to_id for m in bot if m.reply_to_id is not None)
     assert sorted(replies) == sorted(m.id for m in bot)
 

@@ -6,6 +6,9 @@
 2. Outside any transaction, the micro-batcher encodes the message together with whatever else
    arrived meanwhile.
 3. A second short transaction stores the bot's reply, unless a person took over meanwhile.
+   Replies keep the order of the customer's messages: while an earlier message of the
+   conversation still waits for its reply (its turn running here or on another replica), this
+   step waits too, holding nothing, for at most ``ORDER_WAIT_MAX_S``.
 
 No step holds a connection or SQLite's write lock while it waits for the model, a thread or
 another request. If step 2 or 3 fails, the customer's message is already stored: the caller
@@ -14,8 +17,12 @@ says "please try again", and a retry with the same client id answers that messag
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Awaitable
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from functools import partial
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -24,11 +31,18 @@ from chatbot.conversation import takeover
 from chatbot.conversation.manager import ConversationManager, Pending, Turn
 from chatbot.db import conversations as store
 from chatbot.db import revisions
+from chatbot.db.base import utcnow
 from chatbot.db.models import Conversation, ConversationStatus, Message
 from chatbot.db.session import Database
 from chatbot.events import Event, EventBus, conversation_channel
 from chatbot.nlu.batching import MicroBatcher
 from chatbot.nlu.engine import IntentEngine, Prediction
+
+# A turn that failed leaves its message unanswered for good: later ones wait for it this long at
+# most, and only for messages sent in the last ORDER_WINDOW_S.
+ORDER_WAIT_MAX_S = 2.0
+ORDER_POLL_S = 0.02
+ORDER_WINDOW_S = 30
 
 
 class ConversationNotFound(LookupError):
@@ -115,11 +129,7 @@ class ChatService:
                 if step.behind:  # encodes new phrasings: on the model's thread
                     await self.batcher.run(lambda: self.db.read_now(self.manager.catch_up))
                 engine, prediction = await self.batcher.predict(pending.text)
-                step = await self.db.write(
-                    lambda session: self._respond(
-                        session, conversation_id, pending, engine, prediction
-                    )
-                )
+                step = await self._respond_in_order(conversation_id, pending, engine, prediction)
             except Exception as exc:
                 raise TurnFailed(
                     "the bot could not answer just now; your message is saved: "
@@ -182,6 +192,29 @@ class ChatService:
             step.events = self._turn_events(session, conversation, before, result)
         return step
 
+    async def _respond_in_order(
+        self,
+        conversation_id: str,
+        pending: Pending,
+        engine: IntentEngine,
+        prediction: Prediction,
+    ) -> _Step:
+        deadline = time.monotonic() + ORDER_WAIT_MAX_S
+        while True:
+            in_order = time.monotonic() < deadline
+            respond = partial(
+                self._respond,
+                conversation_id=conversation_id,
+                pending=pending,
+                engine=engine,
+                prediction=prediction,
+                in_order=in_order,
+            )
+            step = await self.db.write(respond)
+            if step is not None:
+                return step
+            await asyncio.sleep(ORDER_POLL_S)
+
     def _respond(
         self,
         session: Session,
@@ -189,9 +222,23 @@ class ChatService:
         pending: Pending,
         engine: IntentEngine,
         prediction: Prediction,
-    ) -> _Step:
+        in_order: bool,
+    ) -> _Step | None:
+        """The bot's reply stored; None (nothing written) while ``in_order`` and an earlier
+        message of the conversation waits for its reply."""
         conversation = store.lock_conversation(session, conversation_id)
         assert conversation is not None  # it held the customer's message a moment ago
+        if (
+            in_order
+            and conversation.status is ConversationStatus.BOT
+            and store.unanswered_before(
+                session,
+                conversation.id,
+                pending.customer.id,
+                utcnow() - timedelta(seconds=ORDER_WINDOW_S),
+            )
+        ):
+            return None
         before = conversation.status
         turn = self.manager.respond(session, conversation, pending, engine, prediction)
         turn = replace(turn, language=conversation.language)

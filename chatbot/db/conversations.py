@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import case, exists, func, select
+from sqlalchemy.orm import Session, aliased
 
 from chatbot.db.base import utcnow
 from chatbot.db.models import Conversation, ConversationStatus, Message, Role, User
@@ -194,6 +194,26 @@ def handoff_times(session: Session, conversation_ids: Sequence[str]) -> dict[str
         .group_by(Message.conversation_id)
     )
     return {conversation_id: at for conversation_id, at in rows}
+
+
+def unanswered_before(
+    session: Session, conversation_id: str, message_id: int, since: datetime
+) -> bool:
+    """Whether an earlier customer message of the conversation, sent since ``since``, has no
+    reply yet (its turn may be running, here or on another replica)."""
+    reply = aliased(Message)
+    earlier = session.scalar(
+        select(Message.id)
+        .where(
+            Message.conversation_id == conversation_id,
+            Message.id < message_id,
+            Message.role == Role.CUSTOMER,
+            Message.created_at >= since,
+            ~exists().where(reply.reply_to_id == Message.id),
+        )
+        .limit(1)
+    )
+    return earlier is not None
 
 
 def lock_conversation(session: Session, conversation_id: str) -> Conversation | None:

@@ -6,6 +6,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -15,8 +16,10 @@ from sqlalchemy import func, select
 from torch import Tensor
 
 from chatbot.config import Settings
+from chatbot.conversation.service import ORDER_WAIT_MAX_S
+from chatbot.db import conversations as store
 from chatbot.db.models import Message, Role
-from chatbot.db.session import make_engine, make_session_factory
+from chatbot.db.session import make_engine, make_session_factory, transaction
 from chatbot.main import create_app
 from tests.api.conftest import KNOWLEDGE, Customer, start_conversation, store_knowledge
 from tests.fakes import HashingEncoder
@@ -193,3 +196,61 @@ def test_an_exhausted_connection_pool_is_a_503_not_a_500(tmp_path: Path, db_url:
             ).status_code
             == 200
         )
+
+
+def _another_replica_stores(
+    database_url: str, conversation_id: str, role: Role, **fields: object
+) -> int:
+    """A message stored as a turn running on another replica would store it; returns its id."""
+    engine = make_engine(database_url)
+    try:
+        with transaction(make_session_factory(engine)) as session:
+            conversation = store.get_conversation(session, conversation_id)
+            assert conversation is not None
+            text = "When will I get my refund?" if role is Role.CUSTOMER else "In 3-5 days."
+            return store.add_message(session, conversation, role, text, **fields).id
+    finally:
+        engine.dispose()
+
+
+def test_replies_keep_the_order_of_the_customers_messages(
+    client: TestClient, customer: Customer, db_url: str
+) -> None:
+    # The customer's first message is being answered on another replica, slowly.
+    first = _another_replica_stores(db_url, customer.id, Role.CUSTOMER)
+    with ThreadPoolExecutor(1) as pool:
+        second = pool.submit(
+            client.post,
+            customer.messages_url,
+            json={"text": "How do I return an item?"},
+            headers=customer.headers,
+        )
+        time.sleep(0.5)
+        assert not second.done(), "the second message was answered before the first"
+        first_reply = _another_replica_stores(db_url, customer.id, Role.BOT, reply_to_id=first)
+        response = second.result(timeout=30)
+    assert response.status_code == 200, response.text
+    assert response.json()["reply"]["id"] > first_reply
+    transcript = client.get(customer.messages_url, headers=customer.headers).json()["messages"]
+    reply = response.json()
+    # The replies come in the order of the messages they answer.
+    assert [m["id"] for m in transcript] == [
+        first,
+        reply["message"]["id"],
+        first_reply,
+        reply["reply"]["id"],
+    ]
+
+
+def test_a_message_left_unanswered_holds_the_next_reply_only_briefly(
+    client: TestClient, customer: Customer, db_url: str
+) -> None:
+    _another_replica_stores(db_url, customer.id, Role.CUSTOMER)  # its turn failed for good
+    started = time.monotonic()
+    response = client.post(
+        customer.messages_url, json={"text": "How do I return an item?"}, headers=customer.headers
+    )
+    waited = time.monotonic() - started
+    assert response.status_code == 200, response.text
+    assert response.json()["reply"]["intent"] == "returns"
+    assert ORDER_WAIT_MAX_S <= waited < ORDER_WAIT_MAX_S + 10
