@@ -110,13 +110,23 @@ class FeedbackPublic(BaseModel):
     helpful: bool
 
 
-class WidgetConfig(BaseModel):
+class WidgetTexts(BaseModel):
+    """The widget's names and the bot's own texts in one language, the admin's where set."""
+
     title: str
-    color: str
     company: str
     greeting: str
     placeholder: str
+    rating: str = Field(description="The 1-5 question once staff closed the conversation.")
+
+
+class WidgetConfig(WidgetTexts):
+    """The texts in the asked language (``lang``), and every language's under ``languages``:
+    the widget switches when the conversation does."""
+
+    color: str
     language: str
+    languages: dict[str, WidgetTexts]
 
 
 class SatisfactionCreate(BaseModel):

@@ -52,14 +52,17 @@ def test_the_widget_script(client: TestClient) -> None:
 def test_the_widget_configuration(client: TestClient) -> None:
     response = client.get("/api/v1/widget/config")
     assert response.status_code == 200
-    assert response.json() == {
+    config = response.json()
+    assert {key: config[key] for key in config if key != "languages"} == {
         "title": "Chat with us",
         "color": "#1f6f5c",
         "company": "Harbor & Pine",
         "greeting": "Hello! How can I help you today?",
         "placeholder": "Type your question…",
+        "rating": "How satisfied are you with this conversation?",
         "language": "en",
     }
+    assert set(config["languages"]) == {"en", "zh"}  # tests/api/test_customer_i18n.py
     chinese = client.get("/api/v1/widget/config", params={"lang": "zh-CN"}).json()
     assert chinese["language"] == "zh"
     assert chinese["greeting"] == "您好！请问有什么可以帮您？"

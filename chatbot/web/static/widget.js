@@ -21,70 +21,53 @@
   const ORIGIN = new URL(script.src, location.href).origin;
   const API = `${ORIGIN}/api/v1`;
   const MODE = script.dataset.mode === "inline" ? "inline" : "floating";
-  // The language the greeting and placeholder come in: the script's data-lang, else the page's.
-  const LANGUAGE = script.dataset.lang || document.documentElement.lang || navigator.language || "en";
+  // English text -> translation, per language other than English: chatbot/web/i18n/<language>/
+  // customer.json, which the server writes in here when it serves this file (GET /widget.js).
+  // Every text the widget shows goes through t() with its English as a literal, so that a test
+  // (tests/api/test_customer_i18n.py) can find each one and insist on its translations.
+  const CATALOGUES = {};
+  const LANGUAGES = ["en", ...Object.keys(CATALOGUES)];
   const STORAGE_KEY = "chatbot.conversation";
-  const GENERIC_ERROR = "Sorry, something went wrong. Please try again.";
-  const DEFAULTS = {
-    title: "Chat with us",
-    color: "#1f6f5c",
-    company: "",
-    greeting: "Hi! How can we help you today?",
-    placeholder: "Type your message…",
-    language: "en",
-  };
-  const STATUS_TEXT = {
-    bot: "",
-    waiting: "Waiting for a person…",
-    with_staff: "A person has joined the conversation.",
-    closed: "This conversation has ended. Send a message to start a new one.",
-  };
-  // Text about live takeover and satisfaction, in the conversation's language (config.language).
-  const TAKEOVER_TEXT = {
-    en: {
-      joined: (agent) => `${agent} has joined the conversation.`,
-      talkingTo: (agent) => `You are talking to ${agent}.`,
-      talking: "You are talking to a person.",
-      rateQuestion: "How satisfied are you with this conversation?",
-      rateLabel: (n) => `${n} out of 5`,
-      rateLow: "Not at all",
-      rateHigh: "Very",
-      rateThanks: "Thank you for rating this conversation!",
-    },
-    zh: {
-      joined: (agent) => `${agent} 已加入对话。`,
-      talkingTo: (agent) => `您正在与 ${agent} 交谈。`,
-      talking: "您正在与客服人员交谈。",
-      rateQuestion: "您对本次对话满意吗？",
-      rateLabel: (n) => `${n} 分（满分 5 分）`,
-      rateLow: "很不满意",
-      rateHigh: "非常满意",
-      rateThanks: "感谢您的评价！",
-    },
-  };
-  // Text about a message that is slow to go through, in the conversation's language.
-  const SENDING_TEXT = {
-    en: {
-      busy: (seconds) => `We're busy right now - trying again in ${seconds} s…`,
-      offline: (seconds) => `We can't reach the server right now - trying again in ${seconds} s…`,
-      retrying: "Trying again…",
-      failed: "We couldn't send your message. Please try again.",
-      tryAgain: "Try again",
-      limited: (wait) => `You've sent a lot of requests in a short time. Please try again in ${wait}.`,
-      seconds: (n) => `${n} s`,
-      minutes: (n) => `${n} min`,
-    },
-    zh: {
-      busy: (seconds) => `我们现在有点忙，${seconds} 秒后重试…`,
-      offline: (seconds) => `暂时无法连接服务器，${seconds} 秒后重试…`,
-      retrying: "正在重试…",
-      failed: "消息未能发送，请重试。",
-      tryAgain: "重试",
-      limited: (wait) => `您的请求过于频繁，请 ${wait}后再试。`,
-      seconds: (n) => `${n} 秒`,
-      minutes: (n) => `${n} 分钟`,
-    },
-  };
+  const DEFAULT_COLOR = "#1f6f5c";
+  const STATUSES = ["bot", "waiting", "with_staff", "closed"];
+  // A font stack that renders Chinese well wherever the widget lands: the system's Latin font
+  // first, then the usual CJK system fonts of macOS/iOS, Windows, Android and Linux.
+  const FONT_STACK =
+    'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, "PingFang SC", ' +
+    '"Hiragino Sans GB", "Microsoft YaHei", "Noto Sans CJK SC", "Noto Sans SC", ' +
+    '"Source Han Sans SC", "WenQuanYi Micro Hei", sans-serif';
+
+  // The language a BCP 47 tag asks for, if the widget speaks it ("zh-Hans-CN" -> "zh").
+  function supportedLanguage(tag) {
+    const base = String(tag || "").trim().split(/[-_]/)[0].toLowerCase();
+    return LANGUAGES.includes(base) ? base : null;
+  }
+
+  // The widget's language until the conversation has one: the first that it speaks of the
+  // embedding page's <html lang>, the script tag's data-lang and the browser's languages.
+  function chooseLanguage() {
+    const browser = navigator.languages && navigator.languages.length ? navigator.languages : [navigator.language];
+    for (const tag of [document.documentElement.lang, script.dataset.lang, ...browser]) {
+      const language = supportedLanguage(tag);
+      if (language) return language;
+    }
+    return "en";
+  }
+
+  // `text` (English) in `language`, with {name} fields filled from `values`.
+  function translate(language, text, values) {
+    const catalogue = CATALOGUES[language] || {};
+    const translated = Object.hasOwn(catalogue, text) ? catalogue[text] : text;
+    return translated.replace(/\{(\w+)\}/g, (field, name) =>
+      values && Object.hasOwn(values, name) ? String(values[name]) : field,
+    );
+  }
+
+  // The tag for <html lang>-style attributes and Intl.
+  function localeOf(language) {
+    return language === "zh" ? "zh-CN" : language;
+  }
+
   const RECONNECT_MAX_MS = 30000;
   // A message the server could not take now (busy, rate-limited, or no answer at all) is sent
   // again after max(Retry-After, backoff): the backoff starts at 1 s and doubles; no wait is longer
@@ -106,10 +89,11 @@
   --cb-bg: #fff; --cb-log-bg: #f7f8fa; --cb-surface: #eef1f4; --cb-text: #1b1f24;
   --cb-muted: #59626e; --cb-border: #dde2e7; --cb-error: #b42318;
   --cb-shadow: 0 12px 40px rgba(16, 24, 40, .18), 0 2px 8px rgba(16, 24, 40, .08);
-  font: 400 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
+  font: 400 15px/1.45 ${FONT_STACK};
   color: var(--cb-text); -webkit-font-smoothing: antialiased; text-align: left;
 }
 .cb--inline { height: 100%; }
+.cb:lang(zh) { line-height: 1.6; } /* Chinese needs the room */
 button, textarea { font: inherit; color: inherit; }
 button { cursor: pointer; }
 button:disabled { cursor: not-allowed; opacity: .55; }
@@ -334,6 +318,16 @@ button:disabled { cursor: not-allowed; opacity: .55; }
     return node;
   }
 
+  // When a message was sent, as people write dates in `language` ("2 May 2025, 14:05",
+  // "2025年5月2日 14:05").
+  function formatWhen(date, language) {
+    try {
+      return new Intl.DateTimeFormat(localeOf(language), { dateStyle: "medium", timeStyle: "short" }).format(date);
+    } catch (_) {
+      return date.toLocaleString();
+    }
+  }
+
   class ApiError extends Error {
     // `retryAfterMs`: what the answer's Retry-After header asked for (0 when none or unreadable).
     constructor(status, retryAfterMs = 0) {
@@ -487,7 +481,9 @@ button:disabled { cursor: not-allowed; opacity: .55; }
   // the status can close the socket that delivers messages.
   function mount(host) {
     const widget = { state: initialState() };
-    widget.view = buildView(widget.state);
+    // widget.t(english, {field: value}): the text in the widget's language at this moment.
+    widget.t = (text, values) => translate(widget.state.language, text, values);
+    widget.view = buildView(widget);
     widget.transcript = transcript(widget);
     widget.composer = composer(widget);
     widget.session = conversationSession(widget);
@@ -502,33 +498,57 @@ button:disabled { cursor: not-allowed; opacity: .55; }
     host.attachShadow({ mode: "open" }).append(style, widget.view.root);
 
     applyConfig(widget, {});
-    request("GET", `/widget/config?lang=${encodeURIComponent(LANGUAGE)}`)
-      .then((config) => applyConfig(widget, config))
-      .catch(() => {
-        /* defaults stay */
-      });
+    widget.configLoaded = loadConfig(widget);
     widget.session.restore();
+  }
+
+  // The admin's names and texts in every language; the widget keeps its own until they come.
+  function loadConfig(widget) {
+    return request("GET", `/widget/config?lang=${encodeURIComponent(widget.state.language)}`)
+      .then((config) => applyConfig(widget, config || {}))
+      .catch(() => {
+        /* the widget's own texts stay */
+      });
   }
 
   // Each part keeps the rest of its state to itself.
   function initialState() {
     return {
-      config: { ...DEFAULTS },
+      language: chooseLanguage(), // the widget's, then the conversation's (see setLanguage)
+      config: { color: DEFAULT_COLOR, languages: {} }, // the server's /widget/config answer
       conversation: null, // {id, token}
-      status: "bot", // a key of STATUS_TEXT
+      status: "bot", // one of STATUSES
+      agent: null, // the name of the person who joined, when the server said
       busy: false, // a message or a handoff request is on its way
       open: MODE === "inline",
     };
   }
 
-  // `table`: {en: {...}, zh: {...}}; the part in the conversation's language.
-  function inLanguage(table, language) {
-    return table[String(language).toLowerCase().startsWith("zh") ? "zh" : "en"];
+  // The conversation's language, once the server says what it is: the widget follows it.
+  function setLanguage(widget, tag) {
+    const language = supportedLanguage(tag);
+    if (!language || language === widget.state.language) return;
+    widget.state.language = language;
+    relabel(widget);
+  }
+
+  // The admin's texts in the widget's language ({} until the configuration came).
+  function adminTexts(state) {
+    const texts = state.config.languages && state.config.languages[state.language];
+    return texts && typeof texts === "object" ? texts : {};
+  }
+
+  // One of the admin's texts, or `fallback` when missing or blank.
+  function adminText(state, key, fallback) {
+    const value = adminTexts(state)[key];
+    return typeof value === "string" && value.trim() ? value.trim() : fallback;
   }
 
   // ---------------------------------------------------------------- the elements
 
-  function buildView(state) {
+  // The texts are set by relabel(), in the widget's language.
+  function buildView(widget) {
+    const { state } = widget;
     const header = buildHeader();
     const log = buildLog();
     const composerParts = buildComposer();
@@ -541,10 +561,11 @@ button:disabled { cursor: not-allowed; opacity: .55; }
     });
     const statusLine = el("div", { class: "cb-status", role: "status", "data-testid": "chatbot-status" });
     const errorLine = el("p", { class: "cb-error", role: "alert" });
+    const handoffLabel = el("span");
     const handoffButton = el(
       "button",
       { type: "button", class: "cb-handoff", "data-testid": "chatbot-handoff", icon: ICONS.person },
-      "Talk to a person",
+      handoffLabel,
     );
     const panel = el(
       "section",
@@ -552,7 +573,6 @@ button:disabled { cursor: not-allowed; opacity: .55; }
         id: "cb-panel",
         class: "cb-panel",
         role: MODE === "floating" ? "dialog" : "region",
-        "aria-label": DEFAULTS.title,
         "data-testid": "chatbot-panel",
         hidden: !state.open,
       },
@@ -573,24 +593,33 @@ button:disabled { cursor: not-allowed; opacity: .55; }
         "data-testid": "chatbot-launcher",
         "aria-expanded": "false",
         "aria-controls": "cb-panel",
-        "aria-label": `Open chat: ${DEFAULTS.title}`,
         icon: ICONS.chat + ICONS.close,
       });
       root.append(panel, launcher);
     } else {
       root.append(panel);
     }
-    return { root, panel, launcher, ...header, ...log, ...composerParts, retryLine, statusLine, errorLine, handoffButton };
+    return {
+      root,
+      panel,
+      launcher,
+      ...header,
+      ...log,
+      ...composerParts,
+      retryLine,
+      statusLine,
+      errorLine,
+      handoffButton,
+      handoffLabel,
+    };
   }
 
   function buildHeader() {
-    const titleEl = el("h2", { class: "cb-title", id: "cb-title", text: DEFAULTS.title });
-    const subtitleEl = el("p", { class: "cb-subtitle", text: "We typically reply in seconds" });
-    const avatar = el("div", { class: "cb-avatar", "aria-hidden": "true", text: "?" });
+    const titleEl = el("h2", { class: "cb-title", id: "cb-title" });
+    const subtitleEl = el("p", { class: "cb-subtitle" });
+    const avatar = el("div", { class: "cb-avatar", "aria-hidden": "true" });
     const closeButton =
-      MODE === "floating"
-        ? el("button", { type: "button", class: "cb-close", "aria-label": "Close chat", icon: ICONS.close })
-        : null;
+      MODE === "floating" ? el("button", { type: "button", class: "cb-close", icon: ICONS.close }) : null;
     const header = el(
       "div",
       { class: "cb-header" },
@@ -607,7 +636,6 @@ button:disabled { cursor: not-allowed; opacity: .55; }
       class: "cb-log",
       role: "log",
       "aria-live": "polite",
-      "aria-label": "Conversation",
       "data-testid": "chatbot-log",
       tabindex: "0",
     });
@@ -636,7 +664,6 @@ button:disabled { cursor: not-allowed; opacity: .55; }
       class: "cb-input",
       rows: "1",
       "data-testid": "chatbot-input",
-      placeholder: DEFAULTS.placeholder,
       autocomplete: "off",
       enterkeyhint: "send",
     });
@@ -644,47 +671,55 @@ button:disabled { cursor: not-allowed; opacity: .55; }
       type: "submit",
       class: "cb-send",
       "data-testid": "chatbot-send",
-      "aria-label": "Send message",
       icon: ICONS.send,
     });
-    const form = el(
-      "form",
-      { class: "cb-composer", novalidate: true },
-      el("label", { class: "cb-sr", for: "cb-input", text: "Type your message" }),
-      input,
-      sendButton,
-    );
-    return { form, input, sendButton };
+    const inputLabel = el("label", { class: "cb-sr", for: "cb-input" });
+    const form = el("form", { class: "cb-composer", novalidate: true }, inputLabel, input, sendButton);
+    return { form, input, inputLabel, sendButton };
   }
 
-  // `config`: the server's /widget/config answer; a field that is missing or blank keeps its default.
+  // `config`: the server's /widget/config answer; a field that is missing or blank keeps the
+  // widget's own text.
   function applyConfig(widget, config) {
-    const { state, view } = widget;
-    const merged = { ...DEFAULTS };
-    for (const key of Object.keys(DEFAULTS)) {
-      if (typeof config[key] === "string" && config[key].trim()) merged[key] = config[key].trim();
-    }
-    if (!/^#[0-9a-f]{6}$/i.test(merged.color)) merged.color = DEFAULTS.color;
-    state.config = merged;
-    view.root.setAttribute("lang", merged.language);
-    view.root.style.setProperty("--cb-accent", merged.color);
-    view.root.style.setProperty("--cb-on-accent", contrastWithWhite(merged.color) >= 4.5 ? "#fff" : "#111418");
-    view.root.style.setProperty("--cb-accent-ink", contrastWithWhite(merged.color) >= 4.5 ? merged.color : "#1b1f24");
-    view.titleEl.textContent = merged.title;
-    view.panel.setAttribute("aria-label", merged.title);
-    view.subtitleEl.textContent = merged.company || "We typically reply in seconds";
-    view.avatar.textContent = (merged.company || merged.title).trim().charAt(0).toUpperCase();
-    view.input.placeholder = merged.placeholder;
-    if (view.launcher) view.launcher.setAttribute("aria-label", `${state.open ? "Close" : "Open"} chat: ${merged.title}`);
-    view.greeting.querySelector(".cb-bubble").textContent = merged.greeting;
-    view.greeting.hidden = !merged.greeting;
+    const { state } = widget;
+    const color = typeof config.color === "string" && /^#[0-9a-f]{6}$/i.test(config.color) ? config.color : DEFAULT_COLOR;
+    const languages = config.languages && typeof config.languages === "object" ? config.languages : {};
+    state.config = { color, languages };
+    relabel(widget);
+  }
+
+  // Every text the widget shows outside messages, in the widget's language.
+  function relabel(widget) {
+    const { state, view, t } = widget;
+    const { color } = state.config;
+    const title = adminText(state, "title", t("Chat with us"));
+    const company = adminText(state, "company", "");
+    view.root.setAttribute("lang", localeOf(state.language));
+    view.root.style.setProperty("--cb-accent", color);
+    view.root.style.setProperty("--cb-on-accent", contrastWithWhite(color) >= 4.5 ? "#fff" : "#111418");
+    view.root.style.setProperty("--cb-accent-ink", contrastWithWhite(color) >= 4.5 ? color : "#1b1f24");
+    view.titleEl.textContent = title;
+    view.panel.setAttribute("aria-label", title);
+    view.subtitleEl.textContent = company || t("We typically reply in seconds");
+    view.avatar.textContent = (company || title).trim().charAt(0).toUpperCase();
+    view.log.setAttribute("aria-label", t("Conversation so far"));
+    view.input.placeholder = t("Type your question…");
+    view.inputLabel.textContent = t("Type your message");
+    view.sendButton.setAttribute("aria-label", t("Send message"));
+    view.handoffLabel.textContent = t("Talk to a person");
+    if (view.closeButton) view.closeButton.setAttribute("aria-label", t("Close chat"));
+    if (view.launcher) widget.panel.labelLauncher();
+    const greeting = adminText(state, "greeting", "");
+    view.greeting.querySelector(".cb-bubble").textContent = greeting;
+    view.greeting.hidden = !greeting;
+    widget.takeover.showStatus();
   }
 
   // ---------------------------------------------------------------- the transcript
 
   // The message log: each message rendered once (by id), and the typing indicator.
   function transcript(widget) {
-    const { state, view } = widget;
+    const { state, view, t } = widget;
     const shown = new Set(); // message ids already rendered
     let held = null; // messages that arrived while a send was in flight
     let staffTypingTimer = null;
@@ -706,10 +741,10 @@ button:disabled { cursor: not-allowed; opacity: .55; }
     }
 
     function senderLabel(role) {
-      if (role === "customer") return "You said";
-      if (role === "staff") return "Support team";
-      if (role === "system") return "Notice";
-      return state.config.company || "Assistant";
+      if (role === "customer") return t("You said");
+      if (role === "staff") return t("Support team");
+      if (role === "system") return t("Notice");
+      return adminText(state, "company", t("Assistant"));
     }
 
     function chipRow(items, testid, label) {
@@ -725,12 +760,12 @@ button:disabled { cursor: not-allowed; opacity: .55; }
     }
 
     function feedbackRow(message) {
-      const label = el("span", { class: "cb-feedback-label", text: "Was this helpful?" });
+      const label = el("span", { class: "cb-feedback-label", text: t("Was this helpful?") });
       const up = el("button", {
         type: "button",
         class: "cb-thumb",
         "data-testid": "chatbot-feedback-up",
-        "aria-label": "Helpful",
+        "aria-label": t("Helpful"),
         "aria-pressed": String(message.helpful === true),
         icon: ICONS.up,
       });
@@ -738,7 +773,7 @@ button:disabled { cursor: not-allowed; opacity: .55; }
         type: "button",
         class: "cb-thumb",
         "data-testid": "chatbot-feedback-down",
-        "aria-label": "Not helpful",
+        "aria-label": t("Not helpful"),
         "aria-pressed": String(message.helpful === false),
         icon: ICONS.down,
       });
@@ -749,11 +784,11 @@ button:disabled { cursor: not-allowed; opacity: .55; }
         down.setAttribute("aria-pressed", String(!helpful));
         try {
           await request("POST", `/messages/${encodeURIComponent(message.id)}/feedback`, { helpful }, widget.session.token());
-          label.textContent = "Thanks for your feedback!";
+          label.textContent = t("Thanks for your feedback!");
         } catch (_) {
           up.setAttribute("aria-pressed", previous[0]);
           down.setAttribute("aria-pressed", previous[1]);
-          widget.composer.showError(GENERIC_ERROR);
+          widget.composer.showError(t("Sorry, something went wrong. Please try again."));
         }
       };
       up.addEventListener("click", () => choose(true));
@@ -775,12 +810,12 @@ button:disabled { cursor: not-allowed; opacity: .55; }
       }
       if (message.created_at) {
         const when = new Date(message.created_at);
-        if (!Number.isNaN(when.getTime())) bubble.title = when.toLocaleString();
+        if (!Number.isNaN(when.getTime())) bubble.title = formatWhen(when, state.language);
       }
       node.append(bubble);
       if (role !== "customer") {
-        const suggestions = chipRow(message.suggestions || [], "chatbot-suggestion", "Did you mean");
-        const followUps = chipRow(message.follow_ups || [], "chatbot-followup", "Related questions");
+        const suggestions = chipRow(message.suggestions || [], "chatbot-suggestion", t("Did you mean"));
+        const followUps = chipRow(message.follow_ups || [], "chatbot-followup", t("Related questions"));
         if (suggestions) node.append(suggestions);
         if (followUps) node.append(followUps);
       }
@@ -810,7 +845,7 @@ button:disabled { cursor: not-allowed; opacity: .55; }
 
     function holdIncoming() {
       held = [];
-      showTyping("Typing…", false);
+      showTyping(t("Typing…"), false);
     }
 
     function releaseIncoming() {
@@ -836,7 +871,7 @@ button:disabled { cursor: not-allowed; opacity: .55; }
     function setStaffTyping(on) {
       clearTimeout(staffTypingTimer);
       if (on) {
-        showTyping("A person is typing…", true);
+        showTyping(t("A person is typing…"), true);
         staffTypingTimer = setTimeout(() => setStaffTyping(false), STAFF_TYPING_TIMEOUT_MS);
       } else if (!state.busy) {
         hideTyping();
@@ -862,7 +897,7 @@ button:disabled { cursor: not-allowed; opacity: .55; }
   // The text box and the buttons under it: a customer message stays on screen from the moment it is
   // sent until the server has it, trying again while the server is busy or out of reach.
   function composer(widget) {
-    const { state, view } = widget;
+    const { state, view, t } = widget;
 
     function showError(text) {
       view.errorLine.textContent = text;
@@ -929,7 +964,7 @@ button:disabled { cursor: not-allowed; opacity: .55; }
       const payload = { text: outgoing.text, client_id: outgoing.clientId };
       if (outgoing.intent) payload.intent = outgoing.intent;
       const tryOnce = (retry) => {
-        if (retry) view.retryLine.textContent = inLanguage(SENDING_TEXT, state.config.language).retrying;
+        if (retry) view.retryLine.textContent = t("Trying again…");
         return widget.session.postTo(conversation, "/messages", payload);
       };
       try {
@@ -947,9 +982,11 @@ button:disabled { cursor: not-allowed; opacity: .55; }
         return;
       }
       widget.transcript.hideTyping();
-      const words = inLanguage(SENDING_TEXT, state.config.language);
       const seconds = Math.max(1, Math.ceil(delayMs / 1000));
-      view.retryLine.textContent = error.status === 0 ? words.offline(seconds) : words.busy(seconds);
+      view.retryLine.textContent =
+        error.status === 0
+          ? t("We can't reach the server right now - trying again in {seconds} s…", { seconds })
+          : t("We're busy right now - trying again in {seconds} s…", { seconds });
     }
 
     // `pending`: "true" while it is on its way, "failed" once it gave up (with a Try again button),
@@ -964,19 +1001,18 @@ button:disabled { cursor: not-allowed; opacity: .55; }
       }
       node.dataset.pending = pending;
       if (pending !== "failed") return;
-      const words = inLanguage(SENDING_TEXT, state.config.language);
       const again = el("button", {
         type: "button",
         class: "cb-resend",
         "data-testid": "chatbot-resend",
-        text: words.tryAgain,
+        text: t("Try again"),
       });
       again.addEventListener("click", () => deliver(outgoing));
       node.append(
         el(
           "div",
           { class: "cb-send-failed", "data-testid": "chatbot-send-failed" },
-          el("span", { role: "alert", text: words.failed }),
+          el("span", { role: "alert", text: t("We couldn't send your message. Please try again.") }),
           again,
         ),
       );
@@ -990,16 +1026,19 @@ button:disabled { cursor: not-allowed; opacity: .55; }
       } else {
         outgoing.node.remove(); // already on screen
       }
+      // The conversation's language, which the first clear message decides: the widget follows.
+      if (result && result.language) setLanguage(widget, result.language);
       if (result && result.reply) widget.transcript.render(result.reply);
     }
 
     // What to tell the customer when a request failed for good: a rate limit (429) says how
     // long to wait; anything else is "something went wrong".
     function errorText(error) {
-      if (!error || error.status !== 429) return GENERIC_ERROR;
-      const words = inLanguage(SENDING_TEXT, state.config.language);
+      if (!error || error.status !== 429) return t("Sorry, something went wrong. Please try again.");
       const seconds = Math.max(1, Math.ceil(error.retryAfterMs / 1000));
-      return words.limited(seconds < 90 ? words.seconds(seconds) : words.minutes(Math.ceil(seconds / 60)));
+      const wait =
+        seconds < 90 ? t("{seconds} s", { seconds }) : t("{minutes} min", { minutes: Math.ceil(seconds / 60) });
+      return t("You've sent a lot of requests in a short time. Please try again in {wait}.", { wait });
     }
 
     // The server refused the message itself, or there is no conversation to send it to.
@@ -1055,7 +1094,7 @@ button:disabled { cursor: not-allowed; opacity: .55; }
   // Which conversation the widget talks in (kept in `storage` across page loads), starting one when
   // there is none or the last one was closed.
   function conversationSession(widget) {
-    const { state } = widget;
+    const { state, t } = widget;
 
     function token() {
       return state.conversation ? state.conversation.token : null;
@@ -1068,7 +1107,7 @@ button:disabled { cursor: not-allowed; opacity: .55; }
     }
 
     async function start() {
-      const created = await request("POST", "/conversations", { language: state.config.language });
+      const created = await request("POST", "/conversations", { language: state.language });
       state.conversation = { id: String(created.id), token: String(created.token) };
       storage.write(state.conversation);
       widget.takeover.setStatus("bot");
@@ -1080,7 +1119,7 @@ button:disabled { cursor: not-allowed; opacity: .55; }
       if (state.conversation && state.status !== "closed") return state.conversation;
       if (state.conversation) {
         forget();
-        widget.transcript.append(el("div", { class: "cb-divider", text: "New conversation" }));
+        widget.transcript.append(el("div", { class: "cb-divider", text: t("New conversation") }));
       }
       return start();
     }
@@ -1113,8 +1152,9 @@ button:disabled { cursor: not-allowed; opacity: .55; }
       state.conversation = saved;
       try {
         const past = await history(saved);
-        (past.messages || []).forEach(widget.transcript.render);
         const restored = past.conversation || {};
+        setLanguage(widget, restored.language);
+        (past.messages || []).forEach(widget.transcript.render);
         widget.takeover.setStatus(restored.status, null, restored.satisfaction);
         if (state.status !== "closed") widget.live.connect();
       } catch (error) {
@@ -1131,7 +1171,10 @@ button:disabled { cursor: not-allowed; opacity: .55; }
         const past = await history(conversation);
         if (state.conversation !== conversation) return;
         (past.messages || []).forEach(widget.transcript.receive);
-        if (past.conversation) widget.takeover.setStatus(past.conversation.status, null, past.conversation.satisfaction);
+        if (past.conversation) {
+          setLanguage(widget, past.conversation.language);
+          widget.takeover.setStatus(past.conversation.status, null, past.conversation.satisfaction);
+        }
       } catch (_) {
         /* the socket's own events and the next POST keep the widget usable */
       }
@@ -1228,19 +1271,21 @@ button:disabled { cursor: not-allowed; opacity: .55; }
 
   // The status line under the log, the "Talk to a person" button, and the notice when a person joins.
   function takeover(widget) {
-    const { state, view } = widget;
+    const { state, view, t } = widget;
 
     // `agent`: the name of the person who joined, when the server says (live events only).
     // `satisfaction`: the rating already given to a closed conversation, if any.
     function setStatus(status, agent, satisfaction) {
       const before = state.status;
-      const words = inLanguage(TAKEOVER_TEXT, state.config.language);
-      state.status = Object.hasOwn(STATUS_TEXT, status) ? status : "bot";
-      view.statusLine.textContent =
-        state.status === "with_staff" && agent ? words.talkingTo(agent) : STATUS_TEXT[state.status];
+      state.status = STATUSES.includes(status) ? status : "bot";
+      if (state.status !== "with_staff") state.agent = null;
+      else if (agent) state.agent = agent;
+      showStatus();
       view.handoffButton.disabled = state.status === "waiting" || state.status === "with_staff";
       if (state.status === "with_staff" && (before !== "with_staff" || agent)) {
-        const text = agent ? words.joined(agent) : words.talking;
+        const text = agent
+          ? t("{agent} has joined the conversation.", { agent })
+          : t("You are talking to a person.");
         widget.transcript.append(el("div", { class: "cb-joined", "data-testid": "chatbot-joined", text }));
       }
       if (state.status === "closed") {
@@ -1249,22 +1294,46 @@ button:disabled { cursor: not-allowed; opacity: .55; }
       }
     }
 
-    return { setStatus };
+    // The status line, in the widget's language.
+    function showStatus() {
+      const lines = {
+        bot: "",
+        waiting: t("Waiting for a person…"),
+        with_staff: state.agent
+          ? t("You are talking to {agent}.", { agent: state.agent })
+          : t("A person has joined the conversation."),
+        closed: t("This conversation has ended. Send a message to start a new one."),
+      };
+      view.statusLine.textContent = lines[state.status];
+    }
+
+    return { setStatus, showStatus };
   }
 
   // ---------------------------------------------------------------- satisfaction
 
-  // Once staff closed the conversation: a 1 to 5 question, asked once per conversation.
+  // Once staff closed the conversation: a 1 to 5 question, asked once per conversation. The
+  // question is the admin's (or the built-in one) from the widget's configuration.
   function satisfactionRating(widget) {
-    const { state } = widget;
+    const { state, t } = widget;
     let askedFor = null; // the closed conversation whose question is on screen
 
     function ask() {
       const conversation = state.conversation;
       if (!conversation || askedFor === conversation.id) return;
       askedFor = conversation.id;
-      const words = inLanguage(TAKEOVER_TEXT, state.config.language);
-      const question = el("p", { class: "cb-rating-question", id: `cb-rate-${conversation.id}`, text: words.rateQuestion });
+      const question = el("p", {
+        class: "cb-rating-question",
+        id: `cb-rate-${conversation.id}`,
+        "data-testid": "chatbot-rating-question",
+        text: adminText(state, "rating", ""),
+      });
+      if (!question.textContent) {
+        // The configuration did not come when the widget loaded: ask for it again.
+        loadConfig(widget).then(() => {
+          question.textContent = adminText(state, "rating", "");
+        });
+      }
       const scale = el("div", { class: "cb-rating-scale", role: "group", "aria-labelledby": question.id });
       const thanks = el("p", { class: "cb-rating-thanks", role: "status" });
       const choices = [1, 2, 3, 4, 5].map((n) =>
@@ -1273,13 +1342,13 @@ button:disabled { cursor: not-allowed; opacity: .55; }
           class: "cb-rate",
           "data-testid": "chatbot-rating",
           "data-rating": String(n),
-          "aria-label": words.rateLabel(n),
+          "aria-label": t("{n} out of 5", { n }),
           "aria-pressed": "false",
           text: String(n),
         }),
       );
-      scale.append(el("span", { class: "cb-rating-end", "aria-hidden": "true", text: words.rateLow }), ...choices);
-      scale.append(el("span", { class: "cb-rating-end", "aria-hidden": "true", text: words.rateHigh }));
+      scale.append(el("span", { class: "cb-rating-end", "aria-hidden": "true", text: t("Not at all") }), ...choices);
+      scale.append(el("span", { class: "cb-rating-end", "aria-hidden": "true", text: t("Very") }));
       choices.forEach((button, index) =>
         button.addEventListener("click", async () => {
           choices.forEach((other) => { other.disabled = true; });
@@ -1291,10 +1360,10 @@ button:disabled { cursor: not-allowed; opacity: .55; }
               conversation.token,
             );
             choices.forEach((other) => other.setAttribute("aria-pressed", String(other === button)));
-            thanks.textContent = words.rateThanks;
+            thanks.textContent = t("Thank you for rating this conversation!");
           } catch (_) {
             choices.forEach((other) => { other.disabled = false; });
-            widget.composer.showError(GENERIC_ERROR);
+            widget.composer.showError(t("Sorry, something went wrong. Please try again."));
           }
         }),
       );
@@ -1308,8 +1377,17 @@ button:disabled { cursor: not-allowed; opacity: .55; }
 
   // The launcher button and the panel it opens (floating mode; inline, the panel is always open).
   function floatingPanel(widget) {
-    const { state, view } = widget;
+    const { state, view, t } = widget;
     const launcher = view.launcher;
+
+    // The launcher's name says what it does, and whether a message waits.
+    function labelLauncher() {
+      if (!launcher) return;
+      const title = view.titleEl.textContent;
+      let label = state.open ? t("Close chat: {title}", { title }) : t("Open chat: {title}", { title });
+      if (!state.open && launcher.dataset.unread) label = t("Open chat: {title} (new message)", { title });
+      launcher.setAttribute("aria-label", label);
+    }
 
     function setOpen(open) {
       if (MODE !== "floating") return;
@@ -1317,9 +1395,9 @@ button:disabled { cursor: not-allowed; opacity: .55; }
       view.root.dataset.open = String(open);
       view.panel.hidden = !open;
       launcher.setAttribute("aria-expanded", String(open));
-      launcher.setAttribute("aria-label", `${open ? "Close" : "Open"} chat: ${state.config.title}`);
+      if (open) delete launcher.dataset.unread;
+      labelLauncher();
       if (open) {
-        delete launcher.dataset.unread;
         widget.transcript.scrollToEnd();
         view.input.focus();
       } else {
@@ -1331,7 +1409,7 @@ button:disabled { cursor: not-allowed; opacity: .55; }
     function markUnread() {
       if (!launcher || state.open) return;
       launcher.dataset.unread = "true";
-      launcher.setAttribute("aria-label", `Open chat: ${state.config.title} (new message)`);
+      labelLauncher();
     }
 
     if (launcher) {
@@ -1345,7 +1423,7 @@ button:disabled { cursor: not-allowed; opacity: .55; }
       });
     }
 
-    return { markUnread };
+    return { markUnread, labelLauncher };
   }
 
   // The host element is the one thing the page's CSS can still reach: a tag no site styles, and
