@@ -325,6 +325,9 @@ def _save(
 ) -> Response:
     try:
         intent = intent_from_form(**form)
+        if not creating:
+            # The form edits the first language; the intent's other languages stay as they are.
+            intent = intent.carrying_languages_of(store.find_intent(session, intent.key))
         before = store.save_intent(session, intent, create=creating)
     except IntentRejected as rejected:
         session.rollback()

@@ -206,18 +206,27 @@ def _to_spec(intent: Intent) -> IntentSpec:
         category=intent.category,
         language=intent.language,
         follow_ups=tuple(intent.follow_ups),
+        answers=tuple((intent.answers or {}).items()),
+        phrasing_languages=tuple(
+            (phrasing.text, phrasing.language)
+            for phrasing in intent.phrasings
+            if phrasing.language != intent.language
+        ),
     )
 
 
 def _overwrite(intent: Intent, spec: IntentSpec) -> None:
     intent.answer = spec.answer
+    intent.answers = dict(spec.answers)
     intent.category = spec.category
     intent.language = spec.language
     intent.follow_ups = list(spec.follow_ups)
     # Phrasings are replaced whole, and only when they differ, so unchanged rows keep their ids.
-    if [phrasing.text for phrasing in intent.phrasings] != list(spec.phrasings):
+    stored = [(phrasing.text, phrasing.language) for phrasing in intent.phrasings]
+    if stored != [(text, spec.language_of(text)) for text in spec.phrasings]:
         intent.phrasings = [
-            Phrasing(text=text, position=position) for position, text in enumerate(spec.phrasings)
+            Phrasing(text=text, language=spec.language_of(text), position=position)
+            for position, text in enumerate(spec.phrasings)
         ]
 
 
@@ -251,9 +260,10 @@ def search_intents(
 ) -> list[IntentSpec]:
     """Stored intents whose key, phrasings or answer contain ``text``, ignoring case.
 
-    ``language`` and ``category``, when given, must match exactly. Matched in Python rather
-    than SQL: ``casefold`` treats every script alike on SQLite and PostgreSQL, and a knowledge
-    base is small enough to read whole (the serving index holds it all in memory anyway).
+    ``language`` (any of the intent's) and ``category``, when given, must match exactly.
+    Matched in Python rather than SQL: ``casefold`` treats every script alike on SQLite and
+    PostgreSQL, and a knowledge base is small enough to read whole (the serving index holds it
+    all in memory anyway).
 
     >>> _ = import_intents(session, [
     ...     IntentSpec("refunds", "Within 30 days.", ("Can I get my money back?",)),
@@ -266,11 +276,11 @@ def search_intents(
     needle = text.strip().casefold()
     found = []
     for intent in load_intents(session, name):
-        if language and intent.language != language:
+        if language and language not in intent.languages:
             continue
         if category and (intent.category or "") != category:
             continue
-        haystack = (intent.key, intent.answer, *intent.phrasings)
+        haystack = (intent.key, intent.answer, *(a for _, a in intent.answers), *intent.phrasings)
         if needle and not any(needle in field.casefold() for field in haystack):
             continue
         found.append(intent)

@@ -84,7 +84,9 @@ class Intent(Base):
     key: Mapped[str] = mapped_column(String(200))
     answer: Mapped[str] = mapped_column(Text)
     category: Mapped[str | None] = mapped_column(String(200))
-    language: Mapped[str] = mapped_column(String(16), default="en")
+    language: Mapped[str] = mapped_column(String(16), default="en")  # its first language
+    # The answers in its other languages: language tag -> answer.
+    answers: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     follow_ups: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
@@ -103,6 +105,7 @@ class Phrasing(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     intent_id: Mapped[int] = mapped_column(ForeignKey("intents.id", ondelete="CASCADE"), index=True)
     text: Mapped[str] = mapped_column(Text)
+    language: Mapped[str] = mapped_column(String(16), default="en", server_default="en")
     # Order in the source file; the first phrasing is the intent's canonical question.
     position: Mapped[int] = mapped_column(Integer, default=0)
 

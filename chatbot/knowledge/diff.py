@@ -97,8 +97,19 @@ def describe_change(before: IntentSpec, after: IntentSpec) -> IntentChange:
     IntentChange(key='a', fields=('answer', 'phrasings'), phrasings_added=('c?',), \
 phrasings_removed=('a?',))
     """
-    names = ("answer", "phrasings", "category", "language", "follow_ups")
-    fields = tuple(name for name in names if getattr(before, name) != getattr(after, name))
+    # An answer in another language is an answer; a phrasing's language is a language.
+    compared = {
+        "answer": ("answer", "answers"),
+        "phrasings": ("phrasings",),
+        "category": ("category",),
+        "language": ("language", "phrasing_languages"),
+        "follow_ups": ("follow_ups",),
+    }
+    fields = tuple(
+        name
+        for name, attributes in compared.items()
+        if any(getattr(before, a) != getattr(after, a) for a in attributes)
+    )
     return IntentChange(
         after.key,
         fields,

@@ -269,18 +269,43 @@ def _build_intents(rows: list[_Row], file: str, problems: list[Problem]) -> list
     phrasing_owners: dict[str, tuple[str, int]] = {}
     intents = []
     for group, key in zip(groups.values(), keys, strict=True):
-        answer = _single_value(group, key, "answer", file, problems)
-        if not answer:
-            first_row = group.rows[0].row
-            problems.append(
-                Problem(file, f"intent '{key}' has no answer", row=first_row, column="answer")
-            )
-        language = _single_value(group, key, "language", file, problems) or "en"
+        if not group.explicit_key:
+            # Rows grouped by their answer are one language: a second one is a mistake.
+            _single_value(group, key, "language", file, problems)
+        # The first language named is the intent's own; rows naming none are in it. Rows of one
+        # intent key in other languages hold that language's phrasings and answer.
+        language = next((row.language for row in group.rows if row.language), "") or "en"
+        for row in group.rows:
+            row.language = row.language or language
+        by_language: dict[str, _Group] = {}
+        for row in group.rows:
+            by_language.setdefault(row.language, _Group()).rows.append(row)
+        answers = {
+            tag: _single_value(rows, key, "answer", file, problems, tag if tag != language else "")
+            for tag, rows in by_language.items()
+        }
+        if not answers[language]:
+            first_row = by_language[language].rows[0].row
+            reason = f"intent '{key}' has no answer"
+            if len(by_language) > 1:
+                reason += f" in '{language}', its first language"
+            problems.append(Problem(file, reason, row=first_row, column="answer"))
         category = _single_value(group, key, "category", file, problems) or None
         follow_ups = list(dict.fromkeys(k for row in group.rows for k in row.follow_ups))
         phrasings = _phrasings(group, key, file, problems, phrasing_owners)
         intents.append(
-            IntentSpec(key, answer, tuple(phrasings), category, language, tuple(follow_ups))
+            IntentSpec(
+                key,
+                answers[language],
+                tuple(text for text, _ in phrasings),
+                category,
+                language,
+                tuple(follow_ups),
+                answers=tuple(
+                    (tag, text) for tag, text in answers.items() if tag != language and text
+                ),
+                phrasing_languages=tuple((text, tag) for text, tag in phrasings if tag != language),
+            )
         )
     return intents
 
@@ -322,7 +347,9 @@ def slugify(text: str) -> str:
     return slug or (words[0][:MAX_SLUG_CHARS] if words else "")
 
 
-def _single_value(group: _Group, key: str, column: str, file: str, problems: list[Problem]) -> str:
+def _single_value(
+    group: _Group, key: str, column: str, file: str, problems: list[Problem], language: str = ""
+) -> str:
     """The first non-empty value of a column; a later, different one is a problem on its row."""
     first: _Row | None = None
     for row in group.rows:
@@ -333,8 +360,10 @@ def _single_value(group: _Group, key: str, column: str, file: str, problems: lis
             first = row
         elif value != getattr(first, column):
             if column == "answer":
+                where = f" in '{language}'" if language else ""
                 reason = (
-                    f"intent '{key}' has two different answers (row {first.row} and row {row.row})"
+                    f"intent '{key}' has two different answers{where} "
+                    f"(row {first.row} and row {row.row})"
                 )
             else:
                 reason = (
@@ -351,8 +380,9 @@ def _phrasings(
     file: str,
     problems: list[Problem],
     owners: dict[str, tuple[str, int]],
-) -> list[str]:
-    phrasings: list[str] = []
+) -> list[tuple[str, str]]:
+    """The group's ``(phrasing, language)`` pairs in file order, each phrasing once."""
+    phrasings: list[tuple[str, str]] = []
     seen: set[str] = set()
     for row in group.rows:
         candidates = [(row.question, "question")] + [(a, "alternates") for a in row.alternates]
@@ -369,5 +399,5 @@ def _phrasings(
                 problems.append(Problem(file, reason, row=row.row, column=column))
             elif folded not in seen:
                 seen.add(folded)
-                phrasings.append(text)
+                phrasings.append((text, row.language))
     return phrasings

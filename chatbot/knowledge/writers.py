@@ -64,65 +64,83 @@ def write_faq_bytes(
 
 
 def table_rows(intent: IntentSpec) -> list[dict[str, str]]:
-    """The spreadsheet rows of one intent: usually one, the first phrasing as its question.
+    """The spreadsheet rows of one intent: usually one per language, the first phrasing in that
+    language as its question.
 
     Readers split a text cell of alternates at ``|`` and line breaks. Phrasings hold no line
     breaks (whitespace is collapsed on the way in), so the alternates are one per line; a
     phrasing that contains ``|`` cannot be an alternate and starts a row of its own, which keeps
-    the phrasings, and their order, exactly as stored.
+    the phrasings, and their order within a language, exactly as stored.
 
     >>> table_rows(IntentSpec("sizes", "S, M, L.", ("Sizes?", "S|M|L?", "Do you do XL?")))[1]
     {'intent': 'sizes', 'question': 'S|M|L?', 'alternates': 'Do you do XL?'}
     """
-    runs: list[list[str]] = []
-    for phrasing in intent.phrasings:
-        if not runs or "|" in phrasing:
-            runs.append([phrasing])
-        else:
-            runs[-1].append(phrasing)
-    rows = []
-    for position, (question, *alternates) in enumerate(runs):
-        row = {"intent": intent.key, "question": question}
-        if alternates:
-            row["alternates"] = "\n".join(alternates)
-        if position == 0:
-            # The intent's own values once: later rows of the same intent may leave them empty.
-            row.update(_intent_values(intent))
-        rows.append(row)
+    rows: list[dict[str, str]] = []
+    languages = _languages_with_phrasings(intent)
+    for language in languages:
+        runs: list[list[str]] = []
+        for phrasing in intent.phrasings_in(language):
+            if not runs or "|" in phrasing:
+                runs.append([phrasing])
+            else:
+                runs[-1].append(phrasing)
+        for position, (question, *alternates) in enumerate(runs):
+            row = {"intent": intent.key, "question": question}
+            if alternates:
+                row["alternates"] = "\n".join(alternates)
+            if len(languages) > 1:
+                # A row naming no language is in the intent's first one.
+                row["language"] = language
+            if position == 0:
+                # The language's own values once: later rows of it may leave them empty.
+                row.update(_language_values(intent, language, first=not rows))
+            rows.append(row)
     return rows
 
 
-def _intent_values(intent: IntentSpec) -> dict[str, str]:
-    values = {"answer": intent.answer, "language": intent.language}
-    if intent.category:
+def _languages_with_phrasings(intent: IntentSpec) -> list[str]:
+    # The first language first, even when its phrasings come later in the stored order.
+    return list(dict.fromkeys([intent.language, *map(intent.language_of, intent.phrasings)]))
+
+
+def _language_values(intent: IntentSpec, language: str, *, first: bool) -> dict[str, str]:
+    answer = (
+        dict(intent.answers).get(language, "") if language != intent.language else intent.answer
+    )
+    values = {"answer": answer, "language": language} if answer else {"language": language}
+    if first and intent.category:
         values["category"] = intent.category
-    if intent.follow_ups:
+    if first and intent.follow_ups:
         values["follow_ups"] = "|".join(intent.follow_ups)
     return values
 
 
-def _json_object(intent: IntentSpec) -> dict[str, Any]:
+def _json_objects(intent: IntentSpec) -> list[dict[str, Any]]:
     # JSON keeps lists as lists: alternates are taken as written, `|` and all.
-    item: dict[str, Any] = {"intent": intent.key, "question": intent.question}
-    if len(intent.phrasings) > 1:
-        item["alternates"] = list(intent.phrasings[1:])
-    item["answer"] = intent.answer
-    item["language"] = intent.language
-    if intent.category:
-        item["category"] = intent.category
-    if intent.follow_ups:
-        item["follow_ups"] = list(intent.follow_ups)
-    return item
+    objects = []
+    for language in _languages_with_phrasings(intent):
+        phrasings = intent.phrasings_in(language)
+        if not phrasings:
+            continue
+        item: dict[str, Any] = {"intent": intent.key, "question": phrasings[0]}
+        if len(phrasings) > 1:
+            item["alternates"] = list(phrasings[1:])
+        values: dict[str, Any] = _language_values(intent, language, first=not objects)
+        if intent.follow_ups and not objects:
+            values["follow_ups"] = list(intent.follow_ups)
+        item.update(values)
+        objects.append(item)
+    return objects
 
 
 def _write_json(intents: Sequence[IntentSpec], synonyms: Sequence[Sequence[str]]) -> bytes:
-    document = [_json_object(intent) for intent in intents]
+    document = [item for intent in intents for item in _json_objects(intent)]
     document += [{"synonyms": list(group)} for group in synonyms]
     return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode()
 
 
 def _write_jsonl(intents: Sequence[IntentSpec], synonyms: Sequence[Sequence[str]]) -> bytes:
-    objects = [_json_object(intent) for intent in intents]
+    objects = [item for intent in intents for item in _json_objects(intent)]
     objects += [{"synonyms": list(group)} for group in synonyms]
     lines = [json.dumps(item, ensure_ascii=False) + "\n" for item in objects]
     return "".join(lines).encode()

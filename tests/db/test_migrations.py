@@ -100,3 +100,49 @@ def test_upgrade_downgrade_upgrade_on_postgresql(postgres_url: str) -> None:
         with admin.begin() as connection:
             connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         admin.dispose()
+
+
+def test_0009_gives_existing_phrasings_their_intents_language(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'chatbot.db'}"
+    upgrade(url, "0008")
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO knowledge_bases (id, name, revision, updated_at, synonyms) "
+                    "VALUES (1, 'default', 3, CURRENT_TIMESTAMP, '[]')"
+                )
+            )
+            for id_, key, language in ((1, "track_order", "en"), (2, "track_order_zh", "zh")):
+                connection.execute(
+                    text(
+                        "INSERT INTO intents (id, knowledge_base_id, key, answer, language, "
+                        "follow_ups, created_at, updated_at) VALUES (:id, 1, :key, 'A', :lang, "
+                        "'[]', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                    ),
+                    {"id": id_, "key": key, "lang": language},
+                )
+                connection.execute(
+                    text("INSERT INTO phrasings (intent_id, text, position) VALUES (:id, :t, 0)"),
+                    {"id": id_, "t": f"phrasing of {key}"},
+                )
+        upgrade(url)
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text(
+                    "SELECT intents.key, intents.answer, intents.answers, phrasings.language "
+                    "FROM intents JOIN phrasings ON phrasings.intent_id = intents.id "
+                    "ORDER BY intents.id"
+                )
+            ).all()
+        assert [tuple(row) for row in rows] == [
+            ("track_order", "A", "{}", "en"),
+            ("track_order_zh", "A", "{}", "zh"),
+        ]
+        downgrade(url, "0008")  # and back: the phrasings stay
+        with engine.connect() as connection:
+            count = connection.execute(text("SELECT count(*) FROM phrasings")).scalar_one()
+        assert count == 2
+    finally:
+        engine.dispose()

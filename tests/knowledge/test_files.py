@@ -622,18 +622,70 @@ def test_invalid_language(tmp_path: Path, language: str) -> None:
     assert (problem.row, problem.column) == (2, "language")
 
 
-def test_intent_with_two_languages(tmp_path: Path) -> None:
+def test_rows_of_one_intent_in_two_languages_make_one_bilingual_intent(tmp_path: Path) -> None:
     rows = [
         {"question": "Hours?", "intent": "hours", "answer": "9-5", "language": "en"},
-        {"question": "营业时间？", "intent": "hours"},  # no language: takes the intent's
+        {"question": "When do you open?", "intent": "hours"},  # no language: the intent's first
+        {"question": "几点开门？", "intent": "hours", "language": "zh", "answer": "9点到5点。"},
+        {"question": "今天营业吗", "intent": "hours", "language": "zh"},
+    ]
+    (intent,) = read_faq_file(write_csv(tmp_path, csv_text(rows)), max_bytes=LIMIT)
+    assert intent.phrasings == ("Hours?", "When do you open?", "几点开门？", "今天营业吗")
+    assert (intent.language, intent.answer, intent.answers) == (
+        "en",
+        "9-5",
+        (("zh", "9点到5点。"),),
+    )
+    assert intent.phrasings_in("zh") == ("几点开门？", "今天营业吗")
+    assert intent.answer_in("zh-CN") == ("9点到5点。", "zh")
+    assert intent.answer_in("fr") == ("9-5", "en")
+
+
+def test_a_language_without_its_own_answer_answers_in_the_first(tmp_path: Path) -> None:
+    rows = [
+        {"question": "Hours?", "intent": "hours", "answer": "9-5", "language": "en"},
         {"question": "几点开门？", "intent": "hours", "language": "zh"},
+    ]
+    (intent,) = read_faq_file(write_csv(tmp_path, csv_text(rows)), max_bytes=LIMIT)
+    assert intent.answers == () and intent.language_of("几点开门？") == "zh"
+    assert intent.answer_in("zh") == ("9-5", "en")
+
+
+def test_two_answers_in_one_language_name_the_language(tmp_path: Path) -> None:
+    rows = [
+        {"question": "Hours?", "intent": "hours", "answer": "9-5", "language": "en"},
+        {"question": "几点开门？", "intent": "hours", "language": "zh", "answer": "9点。"},
+        {"question": "营业时间？", "intent": "hours", "language": "zh", "answer": "10点。"},
     ]
     problem = only_problem(write_csv(tmp_path, csv_text(rows)))
     assert (problem.reason, problem.row, problem.column) == (
-        "intent 'hours' has two different language values: 'en' (row 2) and 'zh' (row 4)",
+        "intent 'hours' has two different answers in 'zh' (row 3 and row 4)",
         4,
-        "language",
+        "answer",
     )
+
+
+def test_first_language_needs_an_answer(tmp_path: Path) -> None:
+    rows = [
+        {"question": "Hours?", "intent": "hours", "language": "en"},
+        {"question": "几点开门？", "intent": "hours", "language": "zh", "answer": "9点。"},
+    ]
+    problem = only_problem(write_csv(tmp_path, csv_text(rows)))
+    assert (problem.reason, problem.row, problem.column) == (
+        "intent 'hours' has no answer in 'en', its first language",
+        2,
+        "answer",
+    )
+
+
+def test_rows_grouped_by_answer_keep_one_language(tmp_path: Path) -> None:
+    rows = [
+        {"question": "Hours?", "answer": "9-5", "language": "en"},
+        {"question": "Opening times?", "answer": "9-5", "language": "de"},
+    ]
+    problem = only_problem(write_csv(tmp_path, csv_text(rows)))
+    assert (problem.row, problem.column) == (3, "language")
+    assert "two different language values" in problem.reason
 
 
 def test_intent_with_two_categories(tmp_path: Path) -> None:

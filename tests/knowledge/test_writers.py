@@ -36,6 +36,20 @@ KNOWLEDGE = [
     ),
     IntentSpec("formula", "=SUM(A1:A3)", ("=1+1", "42"), language="en-GB"),
     IntentSpec("plain", "Plain answer.", ("One phrasing only",)),
+    # One intent in two languages: an answer and phrasings each; a third without its own answer.
+    IntentSpec(
+        "hours",
+        "9 to 5.",
+        ("Opening hours?", "When are you open?", "几点开门？", "营业时间|周末", "Öffnungszeiten?"),
+        category="Shop",
+        follow_ups=("plain",),
+        answers=(("zh", "每天9点到5点。"),),
+        phrasing_languages=(
+            ("几点开门？", "zh"),
+            ("营业时间|周末", "zh"),
+            ("Öffnungszeiten?", "de"),
+        ),
+    ),
 ]
 
 
@@ -95,3 +109,15 @@ def test_xlsx_refuses_control_characters_naming_the_intent() -> None:
 def test_an_unknown_format_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown format 'txt'"):
         write_faq_bytes(KNOWLEDGE, "txt")
+
+
+def test_a_bilingual_intent_writes_rows_per_language_its_values_once() -> None:
+    rows = table_rows(KNOWLEDGE[-1])
+
+    assert [(row["question"], row.get("language"), row.get("answer")) for row in rows] == [
+        ("Opening hours?", "en", "9 to 5."),
+        ("几点开门？", "zh", "每天9点到5点。"),
+        ("营业时间|周末", "zh", None),
+        ("Öffnungszeiten?", "de", None),
+    ]
+    assert [row.get("follow_ups") for row in rows] == ["plain", None, None, None]
