@@ -74,6 +74,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     faq.set_defaults(handler=import_faq)
 
+    knowledge = commands.add_parser("knowledge", help="the knowledge base")
+    knowledge_commands = knowledge.add_subparsers(required=True, metavar="ACTION")
+    merge = knowledge_commands.add_parser(
+        "merge-languages",
+        help="merge intents kept per language (track_order + track_order_zh) into one intent",
+    )
+    merge.add_argument("--dry-run", action="store_true", help="show the pairs; change nothing")
+    merge.set_defaults(handler=knowledge_merge_languages)
+
     ask = commands.add_parser("ask", help="answer one message with the active model")
     ask.add_argument("text")
     ask.add_argument("--json", action="store_true", help="print one JSON object")
@@ -188,6 +197,37 @@ def _session_factory(settings: Settings) -> Any:
     from chatbot.db.session import make_engine, make_session_factory
 
     return make_session_factory(make_engine(settings.resolved_database_url))
+
+
+def knowledge_merge_languages(args: argparse.Namespace, settings: Settings) -> int:
+    from chatbot.db import audit
+    from chatbot.db.languages import merge_language_copies
+
+    factory = _session_factory(settings)
+    with factory() as session:
+        merged = merge_language_copies(session, dry_run=args.dry_run)
+        pairs = merged.plan.pairs
+        if pairs and not args.dry_run:
+            audit.record(
+                session,
+                None,
+                "knowledge.merge_languages",
+                after={"merged": merged.plan.renamed},
+            )
+            session.commit()
+    verb = "would merge" if args.dry_run else "merged"
+    for pair in pairs:
+        print(
+            f"{verb} {pair.copy} into {pair.into} "
+            f"({pair.language}: the answer and {pair.phrasings} phrasings)"
+        )
+    print(f"{len(pairs)} pair{'' if len(pairs) == 1 else 's'} {verb}")
+    if pairs and not args.dry_run:
+        print(
+            f"{merged.corrections} corrections and {merged.messages} replies now name the merged "
+            "intents; train a new model version so its labels follow"
+        )
+    return 0
 
 
 def import_faq(args: argparse.Namespace, settings: Settings) -> int:
@@ -370,7 +410,7 @@ def train_command(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     for skipped in version.config.get("skipped_corrections", []):
         print(
-            f"chatbot: warning: correction {skipped['text']!r} names intent "
+            f"chatbot: warning: correction {skipped.get('correction')} names intent "
             f"'{skipped['intent']}', which the knowledge base no longer has: not used",
             file=sys.stderr,
         )
@@ -586,7 +626,7 @@ def conversations_erase(args: argparse.Namespace, settings: Settings) -> int:
         session.commit()
     print(
         f"erased conversation {args.id}: {erased.messages} messages, "
-        f"{erased.corrections} corrections"
+        f"{erased.corrections} corrections, {erased.model_versions} model versions' copies"
     )
     return 0
 

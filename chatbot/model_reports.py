@@ -70,6 +70,55 @@ def report_image(model_path: str | None, report: dict[str, Any] | None, name: st
     return path if path.is_file() else None
 
 
+# The files of a version that list the corrections training left out: versions trained before
+# reports named corrections by id kept each one's text there.
+FILES_LISTING_CORRECTIONS = (f"{REPORT_DIR}/{REPORT_FILE}", "chatbot_model.json")
+
+
+def forget_texts(model_path: str | None, texts: set[str]) -> bool:
+    """Remove every listed correction whose text is one of ``texts`` from a version's files.
+
+    Returns whether any file changed. What a version needs (weights, metrics, intents) stays;
+    an unreadable file is left as it is.
+
+    Example:
+        >>> version = tmp_path / "ft-20261128-230000-1a2b3c"
+        >>> (version / REPORT_DIR).mkdir(parents=True)
+        >>> listed = {"skipped_corrections": [{"text": "my card 4111", "intent": "gone"}]}
+        >>> _ = (version / REPORT_DIR / REPORT_FILE).write_text(json.dumps(listed))
+        >>> forget_texts(str(version), {"my card 4111"}), load_report(str(version))
+        (True, {'skipped_corrections': []})
+    """
+    if not model_path or not texts:
+        return False
+    changed = False
+    for name in FILES_LISTING_CORRECTIONS:
+        path = Path(model_path) / name
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(document, dict) and forget_in(document, texts):
+            path.write_text(json.dumps(document, indent=2, ensure_ascii=False), encoding="utf-8")
+            changed = True
+    return changed
+
+
+def forget_in(document: dict[str, Any], texts: set[str]) -> bool:
+    """The same on a document already read (a report, a card, a version's stored config): every
+    ``skipped_corrections`` list in it, at the top or one level down, loses those texts."""
+    changed = False
+    for holder in (document, *(v for v in document.values() if isinstance(v, dict))):
+        listed = holder.get("skipped_corrections")
+        if not isinstance(listed, list):
+            continue
+        kept = [c for c in listed if not (isinstance(c, dict) and c.get("text") in texts)]
+        if len(kept) != len(listed):
+            holder["skipped_corrections"] = kept
+            changed = True
+    return changed
+
+
 @dataclass(frozen=True)
 class MetricChange:
     """One summary metric of two versions: ``b - a``, and whether that is an improvement."""

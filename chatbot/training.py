@@ -109,7 +109,11 @@ def _train(
     on_progress: Callable[[Progress], None] | None,
 ) -> ModelVersion:
     intents = load_intents(session)
-    corrections = [Example(c.text, c.intent) for c in runs.list_corrections(session)]
+    stored = runs.list_corrections(session)
+    corrections = [Example(c.text, c.intent) for c in stored]
+    # Reports name a skipped correction by its id: its text is a customer's words, which no
+    # file of the version should keep (erasure and retention could not reach them there).
+    correction_ids = {id(example): c.id for example, c in zip(corrections, stored, strict=True)}
     session.commit()  # hold no transaction (and, on SQLite, no lock) through minutes of training
     training = TrainingConfig(**run.config.get("training", {}))
     base = load_base(run.config.get("device", "auto"))
@@ -144,7 +148,10 @@ def _train(
     report = build_report(
         validation.truth, validation.predicted, validation.confidence, validation.answered
     )
-    skipped = [{"text": c.text, "intent": c.intent} for c in trained.skipped_corrections]
+    skipped = [
+        {"correction": correction_ids.get(id(c)), "intent": c.intent}
+        for c in trained.skipped_corrections
+    ]
     report["skipped_corrections"] = skipped
     report["background"] = trained.background
     by_base = trained.base_validation

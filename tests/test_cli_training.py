@@ -202,7 +202,9 @@ def test_train_activate_serves_the_new_version_and_prints_a_summary(
     assert [row["version"] for row in listed if row["active"]] == [version]
     report_file = tmp_path / "data" / "models" / version / "report" / "report.json"
     report = json.loads(report_file.read_text(encoding="utf-8"))
-    assert report["skipped_corrections"] == [{"text": STALE, "intent": "crypto_payments"}]
+    [skipped] = report["skipped_corrections"]
+    assert skipped["intent"] == "crypto_payments" and STALE not in report_file.read_text()
+    assert f"correction {skipped['correction']} names intent 'crypto_payments'" in result.err
 
 
 @pytest.mark.parametrize(

@@ -215,9 +215,12 @@ def test_a_run_trains_validates_saves_and_registers_a_version(
     assert report["base"]["n"] == row.metrics["n"]  # the base model, on the same messages
     assert [point[0] for point in report["oos_curve"]][:3] == [0.0, 0.01, 0.02]
     assert card.oos_curve == report["oos_curve"]
-    assert report["skipped_corrections"] == [
-        {"text": "can I pay in bitcoin", "intent": "crypto_payments"}
-    ]
+    # Named by id: no file or row of the version keeps a customer's words.
+    [skipped] = report["skipped_corrections"]
+    assert skipped["intent"] == "crypto_payments" and isinstance(skipped["correction"], int)
+    for name in ("report/report.json", CARD_FILE):
+        assert "bitcoin" not in (directory / name).read_text(encoding="utf-8"), name
+    assert "bitcoin" not in json.dumps(row.config)
     assert report["images"] == {
         "confusion": "confusion.png",
         "calibration": "calibration.png",

@@ -8,15 +8,17 @@ what went, never the text.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import copy
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from chatbot import model_reports
 from chatbot.db import accounts, audit
 from chatbot.db.base import utcnow
-from chatbot.db.models import Conversation, Correction, Message
+from chatbot.db.models import Conversation, Correction, Message, ModelVersion
 
 BATCH = 500  # conversations deleted per statement when expiring
 
@@ -29,6 +31,7 @@ class Erased:
     messages: int = 0
     corrections: int = 0
     login_attempts: int = 0
+    model_versions: int = 0  # versions whose files or row still listed the text (erasure)
 
     def as_dict(self) -> dict[str, int]:
         return {
@@ -58,14 +61,49 @@ def _count(result: object) -> int:
 
 
 def erase_conversation(session: Session, conversation_id: str, actor: str | None) -> Erased | None:
-    """Delete one conversation and every copy of its text; audited. None if there is none."""
+    """Delete one conversation and every copy of its text; audited. None if there is none.
+
+    Model versions trained before reports named corrections by id listed the text of each
+    correction they left out, in the database and in their files: those copies go too."""
     conversation = session.get(Conversation, conversation_id)
     if conversation is None:
         return None
+    texts = _texts_of(session, conversation_id)
     session.expunge(conversation)  # its rows go behind the ORM's back
     erased = _delete_conversations(session, [conversation_id])
-    audit.record(session, actor, "conversation.erase", conversation_id, after=erased.as_dict())
+    reports = _forget_in_model_versions(session, texts)
+    erased = replace(erased, model_versions=reports)
+    audit.record(
+        session,
+        actor,
+        "conversation.erase",
+        conversation_id,
+        after={**erased.as_dict(), "model_versions": reports},
+    )
     return erased
+
+
+def _texts_of(session: Session, conversation_id: str) -> set[str]:
+    in_it = select(Message.id).where(Message.conversation_id == conversation_id)
+    messages = session.scalars(
+        select(Message.text).where(Message.conversation_id == conversation_id)
+    )
+    corrections = session.scalars(select(Correction.text).where(Correction.message_id.in_(in_it)))
+    return {*messages, *corrections}
+
+
+def _forget_in_model_versions(session: Session, texts: set[str]) -> int:
+    """Remove ``texts`` from every version's list of skipped corrections; how many changed."""
+    changed = 0
+    for version in session.scalars(select(ModelVersion)):
+        config = copy.deepcopy(version.config or {})
+        in_row = model_reports.forget_in(config, texts)
+        if in_row:
+            version.config = config  # a new value, so the JSON column is written
+        in_files = model_reports.forget_texts(version.path, texts)
+        changed += in_row or in_files
+    session.flush()
+    return changed
 
 
 def expire(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
@@ -10,7 +12,15 @@ from sqlalchemy.orm import Session
 from chatbot.db import conversations as store
 from chatbot.db import privacy
 from chatbot.db.base import utcnow
-from chatbot.db.models import AuditEntry, Conversation, Correction, LoginAttempt, Message, Role
+from chatbot.db.models import (
+    AuditEntry,
+    Conversation,
+    Correction,
+    LoginAttempt,
+    Message,
+    ModelVersion,
+    Role,
+)
 
 SECRET = "my neighbour Ann Example at 12 Quiet Lane ordered the lamp"
 
@@ -95,3 +105,39 @@ def test_retention_none_keeps_conversations(db_session: Session) -> None:
     assert erased == privacy.Erased()
     assert count(db_session, Conversation) == 1
     assert count(db_session, AuditEntry) == 0  # nothing went, nothing to record
+
+
+def test_erasing_reaches_the_copies_older_model_versions_kept(
+    db_session: Session, tmp_path: Path
+) -> None:
+    """Versions trained before reports named corrections by id listed each skipped one's text,
+    in their row and in their files: erasure removes that conversation's, and only them."""
+    erased_id = conversation_with_correction(db_session, SECRET, timedelta(0))
+    other = {"text": "where is my sofa", "intent": "gone"}
+    listed = {"skipped_corrections": [{"text": SECRET, "intent": "gone"}, other]}
+    directory = tmp_path / "ft-20260101-000000-abcdef"
+    (directory / "report").mkdir(parents=True)
+    (directory / "report" / "report.json").write_text(json.dumps({"accuracy": 0.9, **listed}))
+    card = {"version": directory.name, "training": {"epochs": 3, **listed}}
+    (directory / "chatbot_model.json").write_text(json.dumps(card))
+    db_session.add(
+        ModelVersion(
+            version=directory.name,
+            kind="fine-tuned",
+            base_model="base",
+            path=str(directory),
+            config={"epochs": 3, **listed},
+        )
+    )
+    db_session.flush()
+
+    erased = privacy.erase_conversation(db_session, erased_id, None)
+
+    assert erased is not None and erased.model_versions == 1
+    row = db_session.scalars(select(ModelVersion)).one()
+    assert row.config == {"epochs": 3, "skipped_corrections": [other]}
+    report = json.loads((directory / "report" / "report.json").read_text())
+    assert report == {"accuracy": 0.9, "skipped_corrections": [other]}
+    card_now = json.loads((directory / "chatbot_model.json").read_text())
+    assert card_now["training"] == {"epochs": 3, "skipped_corrections": [other]}
+    assert "Ann Example" not in (directory / "chatbot_model.json").read_text()
