@@ -80,6 +80,29 @@ RATING = {
     "zh": "您对本次对话满意吗？",
 }
 HUMAN_BUTTON = {"en": "Talk to a person", "zh": "转人工客服"}
+# Above an answer given in another language than the customer's, because the intent has none in
+# theirs: {language} is the answer's language, named in the customer's.
+OTHER_LANGUAGE_NOTE = {
+    "en": "_We have this answer in {language} only:_",
+    "zh": "_这个问题暂时只有{language}的回答：_",
+}
+LANGUAGE_NAMES = {
+    "en": {"en": "English", "zh": "Chinese"},
+    "zh": {"en": "英文", "zh": "中文"},
+}
+
+
+def other_language_note(answer_language: str, customer_language: str) -> str:
+    """The note above an answer in ``answer_language`` for a customer in ``customer_language``.
+
+    Example:
+        >>> other_language_note("en", "zh-CN")
+        '_这个问题暂时只有英文的回答：_'
+    """
+    primary = answer_language.split("-")[0]
+    names = localized(LANGUAGE_NAMES, customer_language)
+    note = localized(OTHER_LANGUAGE_NOTE, customer_language)
+    return note.format(language=names.get(primary, answer_language))
 
 
 @dataclass(frozen=True)

@@ -353,7 +353,7 @@ class ConversationManager:
         decision = decide(prediction, self.thresholds_for(engine))
         language = language or prediction.language
         if decision.action is Action.ANSWER and decision.intent is not None:
-            answer = self._answer(engine, decision.intent, prediction.confidence)
+            answer = self._answer(engine, decision.intent, prediction.confidence, language)
             assert answer is not None  # the engine just produced this key
             return answer
         if decision.action is Action.CLARIFY:
@@ -362,7 +362,7 @@ class ConversationManager:
                 Action.CLARIFY,
                 prediction.intent,
                 prediction.confidence,
-                suggestions=_buttons(engine, decision.suggestions),
+                suggestions=_buttons(engine, decision.suggestions, language),
             )
         return Reply(
             self.texts.fallback(language),
@@ -377,23 +377,30 @@ class ConversationManager:
             ],
         )
 
-    def _answer(self, engine: IntentEngine, key: str, confidence: float) -> Reply | None:
+    def _answer(
+        self, engine: IntentEngine, key: str, confidence: float, language: str
+    ) -> Reply | None:
+        """The intent's answer in ``language`` (the customer's); when it has none in that
+        language, its first language's under a short note in the customer's."""
         spec = engine.intent(key)
         if spec is None:
             return None
+        text, answered_in = spec.answer_in(language)
+        if answered_in.split("-")[0].lower() != language.split("-")[0].lower():
+            text = f"{builtins.other_language_note(answered_in, language)}\n\n{text}"
         return Reply(
-            spec.answer,
+            text,
             Action.ANSWER,
             key,
             confidence,
-            follow_ups=_buttons(engine, spec.follow_ups),
+            follow_ups=_buttons(engine, spec.follow_ups, language),
         )
 
     def _chosen(self, engine: IntentEngine, key: str, language: str) -> Reply | None:
         """A clicked button: that intent's answer, or a person (None: no longer known)."""
         if key == builtins.HUMAN:
             return self._handoff_reply(language)
-        return self._answer(engine, key, 1.0)
+        return self._answer(engine, key, 1.0, language)
 
     def _builtin(self, text: str, language: str) -> Reply | None:
         """Greetings, thanks, goodbyes and "a person please", answered without the model."""
@@ -446,11 +453,12 @@ class ConversationManager:
         )
 
 
-def _buttons(engine: IntentEngine, keys: Sequence[str]) -> list[dict[str, str]]:
-    """Suggestion or follow-up buttons for the intents the knowledge base still has."""
+def _buttons(engine: IntentEngine, keys: Sequence[str], language: str) -> list[dict[str, str]]:
+    """Suggestion or follow-up buttons for the intents the knowledge base still has, each
+    labelled with a phrasing in the customer's language where the intent has one."""
     buttons = []
     for key in keys:
         spec = engine.intent(key)
         if spec is not None:
-            buttons.append({"intent": key, "question": spec.question})
+            buttons.append({"intent": key, "question": spec.question_in(language)})
     return buttons

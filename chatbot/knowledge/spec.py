@@ -51,6 +51,14 @@ class IntentSpec:
         """The phrasings written in ``language`` (exactly that tag)."""
         return tuple(p for p in self.phrasings if self.language_of(p) == language)
 
+    def question_in(self, language: str | None) -> str:
+        """The first phrasing in ``language`` (by its primary subtag), else :attr:`question`."""
+        wanted = (language or self.language).split("-")[0].lower()
+        for phrasing in self.phrasings:
+            if self.language_of(phrasing).split("-")[0].lower() == wanted:
+                return phrasing
+        return self.question
+
     def answer_in(self, language: str | None) -> tuple[str, str]:
         """``(answer, its language)``: the answer in ``language`` when the intent has one (a tag
         matches its primary subtag too: ``zh-CN`` takes ``zh``), else the first language's."""

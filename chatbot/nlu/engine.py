@@ -75,14 +75,25 @@ class Prediction:
 @dataclass(frozen=True)
 class _Snapshot:
     revision: int
+    # One row per intent and script: a bilingual intent's English and Chinese phrasings are
+    # scored apart, so a message meets only the phrasings written in its own script.
     index: IntentIndex
     lexical: LexicalIndex
     intents: dict[str, IntentSpec]
-    prototypes: Tensor  # (I, d)
+    prototypes: Tensor  # (rows, d)
+    languages: list[str]  # per row
 
-    @property
-    def languages(self) -> list[str]:
-        return [intent.language for intent in self.intents.values()]
+
+def _rows(intents: Sequence[IntentSpec]) -> list[tuple[str, str, list[str]]]:
+    """``(intent key, language, phrasings)`` per intent and script, in the intents' order."""
+    rows = []
+    for intent in intents:
+        by_script: dict[bool, tuple[str, list[str]]] = {}
+        for phrasing in intent.phrasings:
+            language = intent.language_of(phrasing)
+            by_script.setdefault(same_script(language, "zh"), (language, []))[1].append(phrasing)
+        rows.extend((intent.key, language, texts) for language, texts in by_script.values())
+    return rows
 
 
 class IntentEngine:
@@ -165,19 +176,20 @@ class IntentEngine:
         Predictions running meanwhile finish on the old index: the new one is swapped in whole.
         """
         with self._lock:
-            texts = [p for intent in intents for p in intent.phrasings]
+            rows = _rows(intents)
+            texts = [p for _, _, phrasings in rows for p in phrasings]
             missing = sorted({t for t in texts if t not in self._vectors})
             if missing:
                 for text, vector in zip(missing, self.encoder.encode(missing), strict=True):
                     self._vectors[text] = vector
             self._vectors = {t: self._vectors[t] for t in set(texts)}
-            owner = [i for i, intent in enumerate(intents) for _ in intent.phrasings]
+            owner = [i for i, (_, _, phrasings) in enumerate(rows) for _ in phrasings]
             vectors = (
                 torch.stack([self._vectors[t] for t in texts])
                 if texts
                 else torch.empty(0, self.encoder.dimension)
             )
-            index = build_index([intent.key for intent in intents], vectors, owner)
+            index = build_index([key for key, _, _ in rows], vectors, owner)
             self._snapshot = _Snapshot(
                 revision,
                 index,
@@ -186,6 +198,7 @@ class IntentEngine:
                 ),
                 {i.key: i for i in intents},
                 self._prototype_matrix(index),
+                [language for _, language, _ in rows],
             )
 
     def _prototype_matrix(self, index: IntentIndex) -> Tensor:
@@ -201,8 +214,9 @@ class IntentEngine:
     def predict(self, texts: Sequence[str], *, top_k: int = 5) -> list[Prediction]:
         """Rank the knowledge base's intents for each text.
 
-        A message in Chinese is matched against Chinese intents and any other message against the
-        rest, whenever the knowledge base has intents on that side.
+        A message in Chinese is matched against Chinese phrasings and any other message against
+        the rest, whenever the knowledge base has phrasings on that side; an intent is ranked
+        once, by its phrasings in the message's script.
         """
         parts = self.score_parts(texts)
         if parts is None:
