@@ -93,3 +93,50 @@ def test_the_bots_answers_are_unchanged_by_the_merge(
     assert after == [(text, renamed.get(key or "", key), action) for text, key, action in before]
     # The comparison covers both languages answering.
     assert any(key and key.endswith("_zh") and action == "answer" for _, key, action in before)
+
+
+BILINGUAL = [
+    IntentSpec(
+        "refunds",
+        "Refunds take 3-5 working days.",
+        ("when do i get my refund", "退款多久到账"),
+        follow_ups=("hours",),
+        answers=(("zh", "退款 3-5 个工作日到账。"),),
+        phrasing_languages=(("退款多久到账", "zh"),),
+    ),
+    IntentSpec("hours", "We open at 9.", ("what are your opening hours",)),
+]
+
+
+def _hashing_manager(db_session: Session) -> ConversationManager:
+    from tests.fakes import HashingEncoder
+
+    import_intents(db_session, BILINGUAL, replace=True)
+    return ConversationManager(IntentEngine(HashingEncoder(), version="v-test"), Thresholds())
+
+
+@pytest.mark.parametrize(
+    ("language", "answer", "button"),
+    [
+        ("zh", "退款 3-5 个工作日到账。", "what are your opening hours"),
+        ("en", "Refunds take 3-5 working days.", "what are your opening hours"),
+    ],
+)
+def test_a_chosen_intent_answers_in_the_conversations_language(
+    db_session: Session, language: str, answer: str, button: str
+) -> None:
+    manager = _hashing_manager(db_session)
+    conversation, _ = store.start_conversation(db_session, language=language)
+    turn = manager.handle_message(db_session, conversation, "refund", chosen_intent="refunds")
+    assert turn.reply is not None and turn.reply.text == answer
+    assert turn.reply.follow_ups == [{"intent": "hours", "question": button}]
+
+
+def test_without_the_customers_language_the_first_language_answers_under_a_note(
+    db_session: Session,
+) -> None:
+    manager = _hashing_manager(db_session)
+    conversation, _ = store.start_conversation(db_session, language="zh-CN")
+    turn = manager.handle_message(db_session, conversation, "hours", chosen_intent="hours")
+    assert turn.reply is not None
+    assert turn.reply.text == "_这个问题暂时只有英文的回答：_\n\nWe open at 9."
