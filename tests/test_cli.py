@@ -179,6 +179,34 @@ def test_import_faq_dry_run_writes_nothing(run: Run, database: str, tmp_path: Pa
     assert stored(database) == ([], 0)
 
 
+def test_knowledge_merge_languages(run: Run, database: str, tmp_path: Path) -> None:
+    old_style = write(
+        tmp_path,
+        "faq.csv",
+        "intent,question,answer,language,follow_ups\n"
+        "returns,How do I return an item?,Within 30 days.,en,\n"
+        "returns_zh,怎么退货？,30天内可以退货。,zh,delivery_zh\n"
+        "delivery,How long does delivery take?,3-5 days.,en,\n"
+        "delivery_zh,多久能送到？,3-5天。,zh,\n",
+    )
+    assert run("import-faq", str(old_style)).code == 0
+
+    dry = run("knowledge", "merge-languages", "--dry-run")
+    assert dry.code == 0, dry.err
+    assert "would merge returns_zh into returns (zh: the answer and 1 phrasings)" in dry.out
+    assert "2 pairs would merge" in dry.out
+    assert len(stored(database)[0]) == 4
+
+    result = run("knowledge", "merge-languages")
+    assert result.code == 0, result.err
+    assert "2 pairs merged" in result.out
+    intents = {intent.key: intent for intent in stored(database)[0]}
+    assert list(intents) == ["returns", "delivery"]
+    assert intents["returns"].answer_in("zh") == ("30天内可以退货。", "zh")
+    assert intents["returns"].follow_ups == ("delivery",)
+    assert "0 pairs merged" in run("knowledge", "merge-languages").out
+
+
 def test_import_faq_takes_synonym_rows(run: Run, database: str, tmp_path: Path) -> None:
     header, *rows = FAQ.splitlines()
     text = "\n".join([f"{header},synonyms", *(f"{row}," for row in rows)]) + "\n"
