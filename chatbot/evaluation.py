@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from chatbot.knowledge.spec import ImportRejected, Problem
+from chatbot.nlu.language import detect_language
 
 OUT_OF_SCOPE_LABELS = {"", "oos", "out_of_scope"}
 
@@ -152,7 +153,42 @@ def score(examples: Sequence[LabelledMessage], outcomes: Sequence[Outcome]) -> d
         "latency_ms_p95": (
             statistics.quantiles(latencies, n=20)[-1] if len(latencies) >= 2 else None
         ),
+        "by_language": by_language(examples, outcomes),
     }
+
+
+def by_language(
+    examples: Sequence[LabelledMessage], outcomes: Sequence[Outcome]
+) -> dict[str, dict[str, Any]]:
+    """Accuracy and out-of-scope recall per language of the messages (Chinese or English, as
+    :func:`chatbot.nlu.language.detect_language` tells them), so one language's misses do not
+    hide in the other's figures.
+
+    >>> examples = [LabelledMessage("where is my order", "track"),
+    ...             LabelledMessage("我的订单呢", "track"), LabelledMessage("明天天气", None)]
+    >>> outcomes = [Outcome("track", True, 1.0), Outcome("refund", True, 1.0),
+    ...             Outcome(None, False, 1.0)]
+    >>> by_language(examples, outcomes)["zh"]
+    {'n': 2, 'n_in_scope': 1, 'accuracy': 0.0, 'oos_recall': 1.0}
+    """
+    groups: dict[str, list[tuple[LabelledMessage, Outcome]]] = {}
+    for example, outcome in zip(examples, outcomes, strict=True):
+        groups.setdefault(detect_language(example.text), []).append((example, outcome))
+    figures = {}
+    for language, pairs in sorted(groups.items()):
+        in_scope = [(e, o) for e, o in pairs if e.intent is not None]
+        oos = [o for e, o in pairs if e.intent is None]
+        figures[language] = {
+            "n": len(pairs),
+            "n_in_scope": len(in_scope),
+            "accuracy": (
+                sum(e.intent == o.predicted for e, o in in_scope) / len(in_scope)
+                if in_scope
+                else None
+            ),
+            "oos_recall": sum(not o.answered for o in oos) / len(oos) if oos else None,
+        }
+    return figures
 
 
 def bin_of(value: float, edges: list[float]) -> int:
