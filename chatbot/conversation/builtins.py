@@ -100,7 +100,7 @@ def other_language_note(answer_language: str, customer_language: str) -> str:
         '_这个问题暂时只有英文的回答：_'
     """
     primary = answer_language.split("-")[0]
-    names = localized(LANGUAGE_NAMES, customer_language)
+    names = LANGUAGE_NAMES.get(customer_language.split("-")[0], LANGUAGE_NAMES["en"])
     note = localized(OTHER_LANGUAGE_NOTE, customer_language)
     return note.format(language=names.get(primary, answer_language))
 

@@ -117,7 +117,7 @@ def _language_values(intent: IntentSpec, language: str, *, first: bool) -> dict[
 
 def _json_objects(intent: IntentSpec) -> list[dict[str, Any]]:
     # JSON keeps lists as lists: alternates are taken as written, `|` and all.
-    objects = []
+    objects: list[dict[str, Any]] = []
     for language in _languages_with_phrasings(intent):
         phrasings = intent.phrasings_in(language)
         if not phrasings:

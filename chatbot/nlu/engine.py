@@ -86,7 +86,7 @@ class _Snapshot:
 
 def _rows(intents: Sequence[IntentSpec]) -> list[tuple[str, str, list[str]]]:
     """``(intent key, language, phrasings)`` per intent and script, in the intents' order."""
-    rows = []
+    rows: list[tuple[str, str, list[str]]] = []
     for intent in intents:
         by_script: dict[bool, tuple[str, list[str]]] = {}
         for phrasing in intent.phrasings:
