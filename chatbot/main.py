@@ -27,6 +27,7 @@ from chatbot.api import (
     admin_models,
     auth,
     chat,
+    embeddings,
     errors,
     headers,
     health,
@@ -134,6 +135,14 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
             on_batch=metrics.observe_batch,
             thread=inference,
         )
+        # Texts of the embeddings API share the model's thread and batching with customers.
+        embedder = MicroBatcher(
+            manager.embed,
+            max_batch_size=settings.batch_max_size,
+            max_wait_s=settings.batch_wait_ms / 1000,
+            thread=inference,
+        )
+        app.state.embedder = embedder
         app.state.chat = ChatService(
             db,
             manager,
@@ -173,6 +182,7 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
             if app.state.limiter is not None:
                 await app.state.limiter.close()
             await batcher.close()
+            await embedder.close()
             app.state.jobs.shutdown()
             await bus.close()
             db.dispose()
@@ -199,19 +209,25 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
     app.add_exception_handler(auth.LoginRequired, auth.login_required_handler)
     errors.install(app)
     ratelimit.install(app)
-    app.include_router(chat.router, max_body_size=customer_body_limit(settings))
-    app.include_router(admin.router)
-    app.include_router(pages.router)
+    # Each router documents the errors its routes answer, so the OpenAPI schema says all that
+    # a client may get (the schemathesis test holds every answer to it).
+    customer, signed_in = errors.CUSTOMER_ERRORS, errors.STAFF_ERRORS
+    app.include_router(chat.router, max_body_size=customer_body_limit(settings), responses=customer)
+    app.include_router(admin.router, responses=signed_in)
+    app.include_router(pages.router, responses=customer)
     app.include_router(auth.router)
-    app.include_router(staff.router)
-    app.include_router(takeover.router)
+    app.include_router(staff.router, responses=signed_in)
+    app.include_router(takeover.router, responses=signed_in)
     app.include_router(
-        admin_knowledge.router, max_body_size=settings.max_import_bytes + UPLOAD_OVERHEAD
+        admin_knowledge.router,
+        max_body_size=settings.max_import_bytes + UPLOAD_OVERHEAD,
+        responses=signed_in,
     )
-    app.include_router(admin_models.router)
-    app.include_router(admin_console.router)
-    app.include_router(privacy.router)
-    app.include_router(health.router)
+    app.include_router(admin_models.router, responses=signed_in)
+    app.include_router(admin_console.router, responses=signed_in)
+    app.include_router(privacy.router, responses=signed_in)
+    app.include_router(embeddings.router, responses=signed_in)
+    app.include_router(health.router, responses=errors.documented(503))
     app.include_router(metrics.router)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     return app

@@ -209,6 +209,11 @@ class ConversationManager:
         engine = self.engine  # one model for the whole batch, even if another is activated now
         return [(engine, prediction) for prediction in engine.predict(texts)]
 
+    def embed(self, texts: list[str]) -> list[tuple[str, list[float]]]:
+        """Vectors of a batch of texts from the current model's encoder; each names its model."""
+        engine = self.engine
+        return [(engine.version, row.tolist()) for row in engine.encoder.encode(texts)]
+
     def handle_message(
         self,
         session: Session,
