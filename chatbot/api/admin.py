@@ -10,10 +10,11 @@ from fastapi import APIRouter, Depends, HTTPException, Request, status
 from pydantic import BaseModel, Field
 
 from chatbot.api.auth import AdminUser, admin_user
-from chatbot.api.deps import BusDep, SessionDep, SettingsDep
+from chatbot.api.deps import BusDep, RowId, SessionDep, SettingsDep
 from chatbot.db import audit
 from chatbot.db import model_versions as registry
 from chatbot.db import training as runs
+from chatbot.db.base import as_utc
 from chatbot.db.knowledge import load_intents
 from chatbot.db.models import ModelVersion, TrainingRun
 from chatbot.nlu.encoder import ModelLoadError
@@ -54,10 +55,14 @@ class TrainingRunPublic(BaseModel):
             losses=run.losses,
             error=run.error,
             model_version=run.model_version,
-            created_at=run.created_at,
-            started_at=run.started_at,
-            finished_at=run.finished_at,
+            created_at=as_utc(run.created_at),
+            started_at=_utc(run.started_at),
+            finished_at=_utc(run.finished_at),
         )
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    return as_utc(moment) if moment is not None else None
 
 
 class ModelVersionPublic(BaseModel):
@@ -77,8 +82,8 @@ class ModelVersionPublic(BaseModel):
             status=row.status,
             active=row.is_active,
             metrics=row.metrics,
-            created_at=row.created_at,
-            activated_at=row.activated_at,
+            created_at=as_utc(row.created_at),
+            activated_at=_utc(row.activated_at),
         )
 
 
@@ -135,14 +140,14 @@ def _run(session: SessionDep, run_id: int) -> TrainingRun:
 
 
 @router.get("/training/{run_id}")
-def get_training_run(run_id: int, session: SessionDep) -> TrainingRunPublic:
+def get_training_run(run_id: RowId, session: SessionDep) -> TrainingRunPublic:
     """A run's status and progress (step, epoch, loss, ETA)."""
     return TrainingRunPublic.of(_run(session, run_id))
 
 
 @router.post("/training/{run_id}/cancel")
 def cancel_training_run(
-    run_id: int, session: SessionDep, principal: AdminUser
+    run_id: RowId, session: SessionDep, principal: AdminUser
 ) -> TrainingRunPublic:
     """Ask a run to stop; it ends as cancelled and the active model stays."""
     run = _run(session, run_id)

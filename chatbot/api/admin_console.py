@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from chatbot.api.auth import AdminUser, Principal
-from chatbot.api.deps import SessionDep, SettingsDep
+from chatbot.api.deps import RowId, SessionDep, SettingsDep
 from chatbot.api.i18n import Translate, request_language, translator
 from chatbot.api.views import render
 from chatbot.config import Settings
@@ -252,7 +252,7 @@ def _role(value: str) -> UserRole:
 
 @router.post("/users/{user_id}/disable", response_class=HTMLResponse)
 def disable_user(
-    user_id: int,
+    user_id: RowId,
     request: Request,
     session: SessionDep,
     principal: AdminUser,
@@ -263,7 +263,7 @@ def disable_user(
 
 @router.post("/users/{user_id}/enable", response_class=HTMLResponse)
 def enable_user(
-    user_id: int,
+    user_id: RowId,
     request: Request,
     session: SessionDep,
     principal: AdminUser,
@@ -273,7 +273,7 @@ def enable_user(
 
 
 def _set_active(
-    user_id: int,
+    user_id: RowId,
     active: bool,
     request: Request,
     session: Session,
@@ -301,7 +301,7 @@ def _set_active(
 
 @router.post("/users/{user_id}/password", response_class=HTMLResponse)
 def reset_password(
-    user_id: int,
+    user_id: RowId,
     request: Request,
     session: SessionDep,
     principal: AdminUser,
@@ -335,7 +335,7 @@ def reset_password(
 
 @router.post("/users/{user_id}/role", response_class=HTMLResponse)
 def change_role(
-    user_id: int,
+    user_id: RowId,
     request: Request,
     session: SessionDep,
     principal: AdminUser,

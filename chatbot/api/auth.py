@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from starlette.requests import HTTPConnection
 
 from chatbot import security
-from chatbot.api.deps import SessionDep, SettingsDep
+from chatbot.api.deps import RowId, SessionDep, SettingsDep
 from chatbot.api.i18n import LANGUAGE_COOKIE, LANGUAGES, request_language, translator
 from chatbot.api.ratelimit import (
     RateLimited,
@@ -412,7 +412,7 @@ def create_token(
 
 
 @router.post("/account/tokens/{token_id}/revoke")
-def revoke_token(token_id: int, session: SessionDep, principal: StaffUser) -> Response:
+def revoke_token(token_id: RowId, session: SessionDep, principal: StaffUser) -> Response:
     if not accounts.revoke_api_token(session, principal.user, token_id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"API token {token_id} not found")
     audit.record(session, principal.actor, "token.revoke", str(token_id))

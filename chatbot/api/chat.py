@@ -20,7 +20,7 @@ from fastapi import (
 from sqlalchemy.orm import Session
 
 from chatbot.api import schemas
-from chatbot.api.deps import CustomerToken, SettingsDep, message_text
+from chatbot.api.deps import CustomerToken, RowId, SettingsDep, message_text
 from chatbot.api.metrics import observe_reply
 from chatbot.api.ratelimit import per_address, per_conversation
 from chatbot.conversation import takeover
@@ -144,7 +144,7 @@ async def request_handoff(
     responses={429: {"description": "Too many ratings from this address"}},
 )
 async def give_feedback(
-    message_id: int, body: schemas.FeedbackCreate, token: CustomerToken, service: ChatServiceDep
+    message_id: RowId, body: schemas.FeedbackCreate, token: CustomerToken, service: ChatServiceDep
 ) -> schemas.FeedbackPublic:
     """Thumbs up or down on one of the bot's answers."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Header, HTTPException, Request, status
+from fastapi import Depends, Header, HTTPException, Path, Request, status
 from sqlalchemy.orm import Session
 
 from chatbot.config import Settings
@@ -42,6 +42,10 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_session)]
 ManagerDep = Annotated[ConversationManager, Depends(get_manager)]
 BusDep = Annotated[EventBus, Depends(get_bus)]
+# A row id in a path: past PostgreSQL's integer (and SQLite's 64 bits) the database would fail
+# on the number itself, a 500 where "no such row" is a 422 naming the parameter.
+MAX_ROW_ID = 2**31 - 1
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 
 
 def bearer_token(authorization: Annotated[str | None, Header()] = None) -> str:

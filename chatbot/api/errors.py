@@ -5,11 +5,13 @@ the server is at capacity or the database is busy (never a 500)."""
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.datastructures import MutableHeaders
@@ -20,6 +22,44 @@ from chatbot.conversation.service import ConversationNotFound, Overloaded, TurnF
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_S = 1
+
+
+class FieldProblem(BaseModel):
+    type: str | None = None
+    loc: list[str | int] = Field(description="Where: the part of the request and the field.")
+    msg: str | None = None
+
+
+class ErrorPublic(BaseModel):
+    """Every error answer: one sentence, one per problem, or where and why a request did not
+    parse (422)."""
+
+    detail: str | list[str] | list[FieldProblem]
+
+
+_MEANINGS = {
+    400: "The body is not what its Content-Type says (say, JSON that does not parse)",
+    401: "Not signed in: no valid session or API token",
+    403: "Signed in, but this needs another role (or the session's CSRF token)",
+    404: "No such thing, or not the caller's to see",
+    409: "The current state does not allow it (say, another person holds the conversation)",
+    413: "The request body is too large",
+    422: "The request does not parse, or a value is refused; the detail names where and why",
+    429: "Too many requests from this address or for this conversation (see Retry-After)",
+    503: "The server is at capacity or the database is busy (see Retry-After)",
+}
+
+
+def documented(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for these error statuses, every one answered as ``ErrorPublic``."""
+    return {code: {"model": ErrorPublic, "description": _MEANINGS[code]} for code in codes}
+
+
+# What every route may answer besides its own: a body past its limit, a request that does not
+# parse, a busy database.
+ANY_ROUTE = (400, 413, 422, 503)
+CUSTOMER_ERRORS = documented(*ANY_ROUTE, 404, 409, 429)
+STAFF_ERRORS = documented(*ANY_ROUTE, 401, 403, 404, 409)
 
 
 def _unavailable(detail: str, retry_after_s: int = RETRY_AFTER_S) -> JSONResponse:

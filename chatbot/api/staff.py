@@ -16,7 +16,7 @@ from markupsafe import Markup
 from pydantic import BaseModel, Field
 
 from chatbot.api.auth import StaffUser
-from chatbot.api.deps import SessionDep
+from chatbot.api.deps import RowId, SessionDep
 from chatbot.api.i18n import Translate, request_language, translator
 from chatbot.api.markdown import render_markdown
 from chatbot.api.views import render
@@ -132,7 +132,7 @@ def _query(form: Mapping[str, str], **extra: str) -> str:
 # ---- pages
 
 
-@router.get("/staff", response_class=HTMLResponse)
+@router.get("/staff", response_class=HTMLResponse, include_in_schema=False)
 def transcript_list(request: Request, session: SessionDep, principal: StaffUser) -> HTMLResponse:
     """Conversations, newest activity first, filtered and searched; keyset pages."""
     chosen, form, problems = read_filters(request.query_params)
@@ -164,7 +164,9 @@ def transcript_list(request: Request, session: SessionDep, principal: StaffUser)
     )
 
 
-@router.get("/staff/conversations/{conversation_id}", response_class=HTMLResponse)
+@router.get(
+    "/staff/conversations/{conversation_id}", response_class=HTMLResponse, include_in_schema=False
+)
 def transcript_page(
     request: Request, conversation_id: str, session: SessionDep, principal: StaffUser
 ) -> HTMLResponse:
@@ -226,6 +228,10 @@ def _stream(request: Request, chosen: TranscriptFilter, lines: Any) -> Iterator[
         yield from lines(transcripts.export_rows(session, chosen))
 
 
+def _file(media_type: str, description: str) -> dict[str, Any]:
+    return {"description": description, "content": {media_type: {"schema": {"type": "string"}}}}
+
+
 def _attachment(extension: str) -> dict[str, str]:
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
     return {"Content-Disposition": f'attachment; filename="transcripts-{stamp}.{extension}"'}
@@ -256,7 +262,11 @@ def _jsonl_lines(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
         yield json.dumps(row, ensure_ascii=False) + "\n"
 
 
-@router.get("/staff/export.csv")
+@router.get(
+    "/staff/export.csv",
+    response_class=StreamingResponse,
+    responses={200: _file("text/csv", "The conversations as CSV, one row per message")},
+)
 def export_csv(request: Request, principal: StaffUser) -> StreamingResponse:
     """The filtered conversations as CSV, one row per message, streamed."""
     chosen = _export_filter(request)
@@ -267,7 +277,11 @@ def export_csv(request: Request, principal: StaffUser) -> StreamingResponse:
     )
 
 
-@router.get("/staff/export.jsonl")
+@router.get(
+    "/staff/export.jsonl",
+    response_class=StreamingResponse,
+    responses={200: _file("application/x-ndjson", "The conversations as JSON Lines")},
+)
 def export_jsonl(request: Request, principal: StaffUser) -> StreamingResponse:
     """The filtered conversations as JSON Lines, one object per message, streamed."""
     chosen = _export_filter(request)
@@ -317,7 +331,7 @@ def _unprocessable(detail: str) -> HTTPException:
 
 @router.post("/api/v1/staff/messages/{message_id}/correction", tags=["staff"])
 def correct_bot_turn(
-    message_id: int, body: CorrectionCreate, session: SessionDep, principal: StaffUser
+    message_id: RowId, body: CorrectionCreate, session: SessionDep, principal: StaffUser
 ) -> CorrectionPublic:
     """Mark a bot turn right, or wrong with the intent the customer meant (null: out of scope).
 

@@ -28,7 +28,7 @@ from starlette.concurrency import run_in_threadpool
 
 from chatbot.api import schemas
 from chatbot.api.auth import Principal, StaffUser, websocket_principal
-from chatbot.api.deps import BusDep, SessionDep, SettingsDep, message_text
+from chatbot.api.deps import BusDep, RowId, SessionDep, SettingsDep, message_text
 from chatbot.api.i18n import request_language, translator
 from chatbot.api.views import render
 from chatbot.conversation import takeover
@@ -446,7 +446,7 @@ def _canned_reply(session: Session, reply_id: int) -> CannedReply:
 @router.post("/staff/canned/{reply_id}", include_in_schema=False)
 def update_canned_reply(
     request: Request,
-    reply_id: int,
+    reply_id: RowId,
     session: SessionDep,
     principal: StaffUser,
     title: Text = "",
@@ -472,7 +472,7 @@ def update_canned_reply(
 
 
 @router.post("/staff/canned/{reply_id}/delete", include_in_schema=False)
-def delete_canned_reply(reply_id: int, session: SessionDep, principal: StaffUser) -> Response:
+def delete_canned_reply(reply_id: RowId, session: SessionDep, principal: StaffUser) -> Response:
     reply = _canned_reply(session, reply_id)
     audit.record(
         session, principal.actor, "canned.delete", str(reply.id), before=canned.snapshot(reply)

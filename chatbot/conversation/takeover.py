@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from chatbot.conversation import builtins
 from chatbot.db import conversations as store
-from chatbot.db.base import utcnow
+from chatbot.db.base import as_utc, utcnow
 from chatbot.db.models import Conversation, ConversationStatus, Message, Role, User
 from chatbot.events import Event, EventBus, conversation_channel
 
@@ -169,7 +169,7 @@ def queue_entry(
         last_message = store.last_messages(session, [conversation.id]).get(conversation.id)
     if waiting_since is None:
         waiting_since = store.handoff_times(session, [conversation.id]).get(conversation.id)
-    since = waiting_since or conversation.updated_at
+    since = as_utc(waiting_since or conversation.updated_at)
     return {  # waiting_since is never None: the queue sorts on it
         "id": conversation.id,
         "status": conversation.status.value,
@@ -180,13 +180,15 @@ def queue_entry(
             {
                 "role": last_message.role.value,
                 "text": last_message.text[:LAST_MESSAGE_PREVIEW_CHARS],
-                "created_at": last_message.created_at.isoformat(),
+                "created_at": as_utc(last_message.created_at).isoformat(),
             }
             if last_message is not None
             else None
         ),
         "waiting_since": since.isoformat(),
-        "updated_at": conversation.updated_at.isoformat() if conversation.updated_at else None,
+        "updated_at": as_utc(conversation.updated_at).isoformat()
+        if conversation.updated_at
+        else None,
     }
 
 
