@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from chatbot.config import Settings
 from chatbot.db import conversations as store
 from chatbot.db.models import ConversationStatus, Correction, Role, User
 from chatbot.db.session import make_engine, make_session_factory, transaction
@@ -76,6 +78,13 @@ def listed(client: TestClient, url: str = "/staff") -> list[str]:
     response = client.get(url)
     assert response.status_code == 200, response.text
     return ROW_ID.findall(response.text)
+
+
+@pytest.fixture
+def settings(db_url: str, tmp_path: Path) -> Settings:
+    """The stored transcripts below are days old and some still open: idle closing is off, so
+    that each keeps the status it was given."""
+    return Settings(database_url=db_url, data_dir=tmp_path, conversation_idle_minutes=0)
 
 
 # ---- the list and its filters
