@@ -15,6 +15,7 @@
   const PAGE = 50;
   const MAX_PAGE = 200;
   const RESYNC_MS = 2000;
+  const RENDER_MS = 50;
   const BASE_TITLE = document.title;
 
   const $ = (testid) => root.querySelector(`[data-testid="${testid}"]`);
@@ -137,11 +138,12 @@
     document.title = waiting ? `(${waiting}) ${BASE_TITLE}` : BASE_TITLE;
   }
 
-  // However many events arrive at once, the list is drawn once per frame.
+  // However many events arrive at once, the list is drawn once for them. A timer, not
+  // requestAnimationFrame: a console in a background tab must still update its title's count.
   function scheduleRender() {
     if (state.renderPending) return;
     state.renderPending = true;
-    requestAnimationFrame(renderQueue);
+    setTimeout(renderQueue, RENDER_MS);
   }
 
   function scheduleResync() {
