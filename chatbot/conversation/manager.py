@@ -16,7 +16,7 @@ from chatbot.db import app_settings, revisions
 from chatbot.db import conversations as store
 from chatbot.db.knowledge import knowledge_revision, load_intents, load_synonyms
 from chatbot.db.model_versions import active_version_name
-from chatbot.db.models import Conversation, ConversationStatus, Message, Role
+from chatbot.db.models import Conversation, ConversationStatus, HandoffReason, Message, Role
 from chatbot.db.revisions import Revisions
 from chatbot.nlu.engine import IntentEngine, Prediction
 from chatbot.nlu.language import clear_language, detect_language
@@ -38,6 +38,7 @@ class Reply:
     confidence: float
     suggestions: list[dict[str, str]] = field(default_factory=list)
     follow_ups: list[dict[str, str]] = field(default_factory=list)
+    handoff_reason: HandoffReason | None = None  # on a handoff: why
 
 
 @dataclass(frozen=True)
@@ -280,17 +281,15 @@ class ConversationManager:
 
         engine = self.engine
         if chosen_intent is not None:
-            chosen = self._chosen(engine, chosen_intent, language)
-            if chosen is not None:
-                return Turn(
-                    customer, self._say(engine, session, conversation, customer, chosen, started)
-                )
+            answered = self._chosen(engine, chosen_intent, language)
         else:
-            builtin = self._builtin(text, language)
-            if builtin is not None:
-                return Turn(
-                    customer, self._say(engine, session, conversation, customer, builtin, started)
-                )
+            answered = self._builtin(text, language)
+        if answered is not None:
+            if answered.action is Action.HANDOFF:
+                answered = replace(answered, handoff_reason=self._why_asked(session, conversation))
+            return Turn(
+                customer, self._say(engine, session, conversation, customer, answered, started)
+            )
         return Pending(customer, text, language, started)
 
     def preview(self, text: str, engine: IntentEngine | None = None) -> Preview:
@@ -328,7 +327,7 @@ class ConversationManager:
             return Turn(customer, earlier)
         reply = self._understood(engine, prediction, pending.language)
         if reply.action is Action.FALLBACK and self._one_fallback_too_many(session, conversation):
-            reply = self._handoff_reply(pending.language)
+            reply = self._handoff_reply(pending.language, HandoffReason.REPEATED_FALLBACK)
         return Turn(
             customer, self._say(engine, session, conversation, customer, reply, pending.started)
         )
@@ -347,7 +346,7 @@ class ConversationManager:
             return None
         language = conversation.language or "en"
         self.follow_settings(session)
-        reply = self._handoff_reply(language)
+        reply = self._handoff_reply(language, self._why_asked(session, conversation))
         return self._say(self.engine, session, conversation, None, reply, time.perf_counter())
 
     def _understood(
@@ -418,8 +417,22 @@ class ConversationManager:
             self.texts.small_talk(builtin.intent, language), Action.SMALLTALK, builtin.intent, 1.0
         )
 
-    def _handoff_reply(self, language: str) -> Reply:
-        return Reply(self.texts.handoff(language), Action.HANDOFF, builtins.HUMAN, 1.0)
+    def _handoff_reply(self, language: str, reason: HandoffReason = HandoffReason.ASKED) -> Reply:
+        return Reply(
+            self.texts.handoff(language),
+            Action.HANDOFF,
+            builtins.HUMAN,
+            1.0,
+            handoff_reason=reason,
+        )
+
+    @staticmethod
+    def _why_asked(session: Session, conversation: Conversation) -> HandoffReason:
+        """The customer asked for a person: after an unsure reply (a fallback or "did you
+        mean"), the bot's low confidence is the reason more than the wish itself."""
+        last = store.recent_bot_actions(session, conversation.id, 1)
+        unsure = bool(last) and last[0] in (Action.FALLBACK.value, Action.CLARIFY.value)
+        return HandoffReason.LOW_CONFIDENCE if unsure else HandoffReason.ASKED
 
     def _one_fallback_too_many(self, session: Session, conversation: Conversation) -> bool:
         """Whether this fallback would be one too many in a row: a person takes over instead."""
@@ -455,6 +468,7 @@ class ConversationManager:
             action=reply.action,
             suggestions=reply.suggestions,
             follow_ups=reply.follow_ups,
+            handoff_reason=reply.handoff_reason,
         )
 
 

@@ -90,6 +90,8 @@ def recent_bot_actions(session: Session, conversation_id: str, limit: int) -> li
 def set_status(session: Session, conversation: Conversation, status: ConversationStatus) -> None:
     conversation.status = status
     conversation.closed_at = utcnow() if status is ConversationStatus.CLOSED else None
+    if status in LIVE_STATUSES and conversation.handed_off_at is None:
+        conversation.handed_off_at = utcnow()  # a person is involved: not contained by the bot
     session.flush()
 
 

@@ -50,6 +50,16 @@ class UserRole(enum.StrEnum):
     ADMIN = "admin"  # the staff console and the admin pages
 
 
+class HandoffReason(enum.StrEnum):
+    """Why the bot handed a conversation to a person (on the bot's handoff message)."""
+
+    ASKED = "asked"  # the customer asked for a person
+    # The customer asked right after the bot was unsure (its last reply fell back or asked
+    # which was meant): the bot's low confidence, more than a wish for a person.
+    LOW_CONFIDENCE = "low_confidence"
+    REPEATED_FALLBACK = "repeated_fallback"  # the bot fell back once too often in a row
+
+
 class ConversationStatus(enum.StrEnum):
     BOT = "bot"  # the bot answers
     WAITING = "waiting"  # handed off, waiting for a person: the bot stays silent
@@ -138,6 +148,9 @@ class Conversation(Base):
     had_fallback: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     feedback_given: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     satisfaction: Mapped[int | None] = mapped_column(Integer)  # 1-5, asked when it closes
+    # When a person was first involved (a handoff, or staff taking it): None means the bot alone
+    # handled it, which analytics count as contained.
+    handed_off_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     messages: Mapped[list[Message]] = relationship(
         back_populates="conversation", cascade="all, delete-orphan", order_by="Message.id"
@@ -151,6 +164,7 @@ class Message(Base):
         # A retried send (same client id) is stored once; a customer message gets one bot reply.
         Index("ux_messages_conversation_id_client_id", "conversation_id", "client_id", unique=True),
         Index("ux_messages_reply_to_id", "reply_to_id", unique=True),
+        Index("ix_messages_created_at", "created_at"),  # analytics over a period
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -167,6 +181,8 @@ class Message(Base):
     model_version: Mapped[str | None] = mapped_column(String(100))
     latency_ms: Mapped[float | None] = mapped_column(Float)
     helpful: Mapped[bool | None] = mapped_column(Boolean)
+    # On a bot handoff message: why it handed off (a HandoffReason value).
+    handoff_reason: Mapped[str | None] = mapped_column(String(32))
     # The id the customer's browser gave its message, so that a retry is not stored twice.
     client_id: Mapped[str | None] = mapped_column(String(64))
     # On a bot reply: the id of the customer message it answers. No foreign key: adding one to
