@@ -1,0 +1,416 @@
+"""The analytics dashboard's figures, each aggregated by the database in one GROUP BY query.
+
+Every function takes a :class:`Period` (UTC, ``since`` inclusive, ``until`` exclusive, optionally
+one conversation language) and returns small rows; rates and sums across days or model versions
+are left to the caller (:func:`totals`, :func:`by_version`), so each table is scanned once.
+Days and hours are UTC, computed in SQL with one expression per dialect (SQLite, PostgreSQL).
+
+Conversations count in the period they started; messages in the period they were sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import ColumnElement, Integer, Select, String, and_, false, func, or_, select, true
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
+
+from chatbot.db.base import as_utc
+from chatbot.db.models import (
+    Conversation,
+    ConversationStatus,
+    HandoffReason,
+    Message,
+    ModelVersion,
+    Role,
+)
+
+# Any select statement, whatever its columns.
+_Query = TypeVar("_Query", bound=Select[*tuple[Any, ...]])
+
+
+@dataclass(frozen=True)
+class Period:
+    """What the figures cover: ``since`` <= moment < ``until`` (timezone-aware, UTC).
+
+    ``idle_before``: a conversation still with the bot, silent since before this moment, counts
+    as abandoned (ended) for containment. ``language``: only conversations in that language.
+    """
+
+    since: datetime
+    until: datetime
+    idle_before: datetime
+    language: str | None = None
+
+
+# ---- days and hours, per dialect
+
+
+class _Day(FunctionElement[str]):
+    type = String()
+    name = "analytics_day"
+    inherit_cache = True
+
+
+class _Hour(FunctionElement[int]):
+    type = Integer()
+    name = "analytics_hour"
+    inherit_cache = True
+
+
+def _argument(element: FunctionElement[Any], compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(next(iter(element.clauses)), **kw)
+
+
+@compiles(_Day, "sqlite")
+def _day_sqlite(element: _Day, compiler: SQLCompiler, **kw: Any) -> str:
+    # SQLite keeps UTC moments as 'YYYY-MM-DD HH:MM:SS.ffffff' text.
+    return f"substr({_argument(element, compiler, **kw)}, 1, 10)"
+
+
+@compiles(_Day)
+def _day_postgresql(element: _Day, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"to_char({_argument(element, compiler, **kw)} AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+
+
+@compiles(_Hour, "sqlite")
+def _hour_sqlite(element: _Hour, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"CAST(substr({_argument(element, compiler, **kw)}, 12, 2) AS INTEGER)"
+
+
+@compiles(_Hour)
+def _hour_postgresql(element: _Hour, compiler: SQLCompiler, **kw: Any) -> str:
+    moment = _argument(element, compiler, **kw)
+    return f"CAST(extract(hour FROM {moment} AT TIME ZONE 'UTC') AS INTEGER)"
+
+
+def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    return func.count().filter(condition)
+
+
+# ---- conversations over time
+
+
+@dataclass
+class ConversationCounts:
+    """Conversations started on one day (or summed over several)."""
+
+    day: str = ""
+    conversations: int = 0
+    # Ended (closed, or abandoned with the bot) and no person ever involved.
+    contained: int = 0
+    handed_off: int = 0  # a person was involved (handoff, or staff took it)
+    rated: int = 0  # satisfaction given (1-5)
+    satisfaction_sum: int = 0
+
+    @property
+    def containment_rate(self) -> float | None:
+        return _rate(self.contained, self.conversations)
+
+    @property
+    def handoff_rate(self) -> float | None:
+        return _rate(self.handed_off, self.conversations)
+
+    @property
+    def satisfaction_avg(self) -> float | None:
+        return _rate(self.satisfaction_sum, self.rated)
+
+
+def conversations_by_day(session: Session, period: Period) -> list[ConversationCounts]:
+    """Conversations started each day of the period, with how they went; days without any are
+    absent."""
+    day = _Day(Conversation.created_at)
+    ended = or_(
+        Conversation.status == ConversationStatus.CLOSED,
+        and_(
+            Conversation.status == ConversationStatus.BOT,
+            Conversation.updated_at < period.idle_before,
+        ),
+    )
+    query = (
+        select(
+            day,
+            func.count(),
+            _count(and_(Conversation.handed_off_at.is_(None), ended)),
+            _count(Conversation.handed_off_at.is_not(None)),
+            func.count(Conversation.satisfaction),
+            func.coalesce(func.sum(Conversation.satisfaction), 0),
+        )
+        .where(Conversation.created_at >= period.since, Conversation.created_at < period.until)
+        .group_by(day)
+        .order_by(day)
+    )
+    if period.language is not None:
+        query = query.where(Conversation.language == period.language)
+    return [
+        ConversationCounts(day, total, contained, handed_off, rated, int(score_sum or 0))
+        for day, total, contained, handed_off, rated, score_sum in session.execute(query)
+    ]
+
+
+def satisfaction_scores(session: Session, period: Period) -> dict[int, int]:
+    """How many conversations of the period got each rating, 1 to 5."""
+    query = (
+        select(Conversation.satisfaction, func.count())
+        .where(
+            Conversation.created_at >= period.since,
+            Conversation.created_at < period.until,
+            Conversation.satisfaction.is_not(None),
+        )
+        .group_by(Conversation.satisfaction)
+    )
+    if period.language is not None:
+        query = query.where(Conversation.language == period.language)
+    scores = dict.fromkeys(range(1, 6), 0)
+    scores.update({score: count for score, count in session.execute(query) if score is not None})
+    return scores
+
+
+# ---- messages and the bot's replies, per day and model version
+
+
+@dataclass
+class ReplyCounts:
+    """Messages of one day and model version (None: messages of people), or a sum of them."""
+
+    day: str = ""
+    model_version: str | None = None
+    messages: int = 0  # customers', the bot's and staff's (not system notices)
+    customer_messages: int = 0
+    bot_replies: int = 0
+    answers: int = 0
+    clarifications: int = 0
+    fallbacks: int = 0
+    handoffs: int = 0
+    asked: int = 0  # handoff reasons
+    low_confidence: int = 0
+    repeated_fallback: int = 0
+    helpful: int = 0  # answer feedback: thumbs up
+    unhelpful: int = 0
+
+    @property
+    def unrecorded(self) -> int:
+        """Handoffs from before reasons were recorded."""
+        return self.handoffs - self.asked - self.low_confidence - self.repeated_fallback
+
+    @property
+    def fallback_rate(self) -> float | None:
+        return _rate(self.fallbacks, self.bot_replies)
+
+    @property
+    def clarification_rate(self) -> float | None:
+        return _rate(self.clarifications, self.bot_replies)
+
+    @property
+    def handoff_share(self) -> float | None:
+        """Handoffs among the bot's replies (the conversation-level rate is ConversationCounts')."""
+        return _rate(self.handoffs, self.bot_replies)
+
+    @property
+    def helpful_rate(self) -> float | None:
+        return _rate(self.helpful, self.helpful + self.unhelpful)
+
+
+def replies_by_day_and_version(session: Session, period: Period) -> list[ReplyCounts]:
+    """Message and reply counts for each day and model version of the period."""
+    day = _Day(Message.created_at)
+    bot = Message.role == Role.BOT
+    handoff = and_(bot, Message.action == "handoff")
+    query = (
+        select(
+            day,
+            Message.model_version,
+            _count(Message.role != Role.SYSTEM),
+            _count(Message.role == Role.CUSTOMER),
+            _count(bot),
+            _count(and_(bot, Message.action == "answer")),
+            _count(and_(bot, Message.action == "clarify")),
+            _count(and_(bot, Message.action == "fallback")),
+            _count(handoff),
+            *(
+                _count(and_(handoff, Message.handoff_reason == reason.value))
+                for reason in (
+                    HandoffReason.ASKED,
+                    HandoffReason.LOW_CONFIDENCE,
+                    HandoffReason.REPEATED_FALLBACK,
+                )
+            ),
+            _count(Message.helpful == true()),
+            _count(Message.helpful == false()),
+        )
+        .where(*_message_period(period))
+        .group_by(day, Message.model_version)
+        .order_by(day, Message.model_version)
+    )
+    return [ReplyCounts(*row) for row in session.execute(_in_language(query, period))]
+
+
+def totals(rows: Iterable[Any], into: Any) -> Any:
+    """``into`` with every count of ``rows`` added (the day and version fields left alone)."""
+    for row in rows:
+        for field in fields(row):
+            if field.name not in ("day", "model_version"):
+                setattr(into, field.name, getattr(into, field.name) + getattr(row, field.name))
+    return into
+
+
+def by_day(rows: Iterable[ReplyCounts]) -> list[ReplyCounts]:
+    """The per-version rows summed per day, in day order."""
+    days: dict[str, ReplyCounts] = {}
+    for row in rows:
+        totals([row], days.setdefault(row.day, ReplyCounts(day=row.day)))
+    return [days[day] for day in sorted(days)]
+
+
+def by_version(rows: Iterable[ReplyCounts]) -> list[ReplyCounts]:
+    """The per-day rows summed per model version (bot replies only), most replies first."""
+    versions: dict[str, ReplyCounts] = {}
+    for row in rows:
+        if row.model_version is not None:
+            summed = versions.setdefault(
+                row.model_version, ReplyCounts(day=row.day, model_version=row.model_version)
+            )
+            totals([row], summed)
+    return sorted(versions.values(), key=lambda row: (-row.bot_replies, row.model_version or ""))
+
+
+# ---- intents, hours, latency
+
+
+@dataclass
+class IntentCounts:
+    intent: str
+    answers: int
+    helpful: int
+    unhelpful: int
+
+    @property
+    def votes(self) -> int:
+        return self.helpful + self.unhelpful
+
+    @property
+    def helpful_rate(self) -> float | None:
+        return _rate(self.helpful, self.votes)
+
+
+def intents(session: Session, period: Period) -> list[IntentCounts]:
+    """Every intent the bot answered in the period, with its feedback, most answered first."""
+    answered = and_(Message.role == Role.BOT, Message.action == "answer")
+    query = (
+        select(
+            Message.intent,
+            func.count(),
+            _count(Message.helpful == true()),
+            _count(Message.helpful == false()),
+        )
+        .where(*_message_period(period), answered, Message.intent.is_not(None))
+        .group_by(Message.intent)
+        .order_by(func.count().desc(), Message.intent)
+    )
+    rows = session.execute(_in_language(query, period))
+    return [IntentCounts(intent or "", answers, up, down) for intent, answers, up, down in rows]
+
+
+def worst_feedback(rows: Iterable[IntentCounts], *, min_votes: int = 3) -> list[IntentCounts]:
+    """Intents with at least ``min_votes`` votes, least helpful first (then most votes)."""
+    rated = [row for row in rows if row.votes >= min_votes and row.unhelpful > 0]
+    return sorted(rated, key=lambda row: (row.helpful / row.votes, -row.votes, row.intent))
+
+
+def busiest_hours(session: Session, period: Period) -> list[int]:
+    """Customer messages in each hour of the day (UTC), 24 counts."""
+    hour = _Hour(Message.created_at)
+    query = (
+        select(hour, func.count())
+        .where(*_message_period(period), Message.role == Role.CUSTOMER)
+        .group_by(hour)
+    )
+    counts = [0] * 24
+    for at, count in session.execute(_in_language(query, period)):
+        counts[int(at)] = count
+    return counts
+
+
+@dataclass
+class Latency:
+    """Bot reply latency (ms) of one model version (None: all of them), nearest-rank
+    percentiles."""
+
+    model_version: str | None
+    replies: int
+    p50_ms: float | None
+    p95_ms: float | None
+
+
+def latency(session: Session, period: Period) -> list[Latency]:
+    """p50 and p95 of the bot's reply latency, overall first, then per model version.
+
+    Exact nearest-rank percentiles from ``cume_dist()`` (a window function both databases have):
+    p is the smallest latency that at least that share of replies do not exceed.
+    """
+    timed = _in_language(
+        select(
+            Message.model_version,
+            Message.latency_ms,
+            func.cume_dist()
+            .over(partition_by=Message.model_version, order_by=Message.latency_ms)
+            .label("version_rank"),
+            func.cume_dist().over(order_by=Message.latency_ms).label("overall_rank"),
+        ).where(
+            *_message_period(period),
+            Message.role == Role.BOT,
+            Message.latency_ms.is_not(None),
+            Message.model_version.is_not(None),
+        ),
+        period,
+    ).subquery()
+
+    def percentiles(rank: ColumnElement[float]) -> tuple[ColumnElement[Any], ...]:
+        return (
+            func.count(),
+            func.min(timed.c.latency_ms).filter(rank >= 0.5),
+            func.min(timed.c.latency_ms).filter(rank >= 0.95),
+        )
+
+    overall = session.execute(select(*percentiles(timed.c.overall_rank))).one()
+    per_version = session.execute(
+        select(timed.c.model_version, *percentiles(timed.c.version_rank))
+        .group_by(timed.c.model_version)
+        .order_by(timed.c.model_version)
+    )
+    return [Latency(None, *overall), *(Latency(*row) for row in per_version)]
+
+
+def activations(session: Session, period: Period) -> list[tuple[str, datetime]]:
+    """Model versions (last) activated within the period, in order: marks on the charts."""
+    rows = session.execute(
+        select(ModelVersion.version, ModelVersion.activated_at)
+        .where(ModelVersion.activated_at >= period.since, ModelVersion.activated_at < period.until)
+        .order_by(ModelVersion.activated_at)
+    )
+    return [(version, as_utc(at)) for version, at in rows if at is not None]
+
+
+# ---- shared pieces
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def _message_period(period: Period) -> tuple[ColumnElement[bool], ...]:
+    return (Message.created_at >= period.since, Message.created_at < period.until)
+
+
+def _in_language(query: _Query, period: Period) -> _Query:
+    if period.language is None:
+        return query
+    return query.join(Conversation, Conversation.id == Message.conversation_id).where(
+        Conversation.language == period.language
+    )
