@@ -10,9 +10,11 @@ Conversations count in the period they started; messages in the period they were
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import datetime, timedelta
+from fractions import Fraction
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Integer, Select, String, and_, false, func, or_, select, true
@@ -77,6 +79,24 @@ def _day_sqlite(element: _Day, compiler: SQLCompiler, **kw: Any) -> str:
 @compiles(_Day)
 def _day_postgresql(element: _Day, compiler: SQLCompiler, **kw: Any) -> str:
     return f"to_char({_argument(element, compiler, **kw)} AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+
+
+class _Millisecond(FunctionElement[int]):
+    """A non-negative number of milliseconds, rounded down to a whole one."""
+
+    type = Integer()
+    name = "analytics_millisecond"
+    inherit_cache = True
+
+
+@compiles(_Millisecond, "sqlite")
+def _millisecond_sqlite(element: _Millisecond, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"CAST({_argument(element, compiler, **kw)} AS INTEGER)"  # truncates
+
+
+@compiles(_Millisecond)
+def _millisecond_postgresql(element: _Millisecond, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"CAST(floor({_argument(element, compiler, **kw)}) AS INTEGER)"  # CAST rounds
 
 
 @compiles(_Hour, "sqlite")
@@ -218,37 +238,55 @@ class ReplyCounts:
 
 
 def replies_by_day_and_version(session: Session, period: Period) -> list[ReplyCounts]:
-    """Message and reply counts for each day and model version of the period."""
+    """Message and reply counts for each day and model version of the period.
+
+    Grouped by every column a count depends on, in the order of the analytics index (migration
+    0011): SQLite streams the groups from the index instead of sorting the period's messages.
+    A few rows per day and version come back and are summed here.
+    """
     day = _Day(Message.created_at)
-    bot = Message.role == Role.BOT
-    handoff = and_(bot, Message.action == "handoff")
-    query = (
-        select(
-            day,
-            Message.model_version,
-            _count(Message.role != Role.SYSTEM),
-            _count(Message.role == Role.CUSTOMER),
-            _count(bot),
-            _count(and_(bot, Message.action == "answer")),
-            _count(and_(bot, Message.action == "clarify")),
-            _count(and_(bot, Message.action == "fallback")),
-            _count(handoff),
-            *(
-                _count(and_(handoff, Message.handoff_reason == reason.value))
-                for reason in (
-                    HandoffReason.ASKED,
-                    HandoffReason.LOW_CONFIDENCE,
-                    HandoffReason.REPEATED_FALLBACK,
-                )
-            ),
-            _count(Message.helpful == true()),
-            _count(Message.helpful == false()),
-        )
-        .where(*_message_period(period))
-        .group_by(day, Message.model_version)
-        .order_by(day, Message.model_version)
+    keys = (
+        day,
+        Message.model_version,
+        Message.role,
+        Message.action,
+        Message.handoff_reason,
+        Message.helpful,
     )
-    return [ReplyCounts(*row) for row in session.execute(_in_language(query, period))]
+    query = (
+        select(*keys, func.count())
+        .where(*_message_period(period, by_day=True))
+        .group_by(*keys)
+        .order_by(*keys)
+    )
+    counts: dict[tuple[str, str | None], ReplyCounts] = {}
+    for when, version, role, action, reason, helpful, count in session.execute(
+        _in_language(query, period)
+    ):
+        row = counts.setdefault((when, version), ReplyCounts(day=when, model_version=version))
+        if role is not Role.SYSTEM:
+            row.messages += count
+        if role is Role.CUSTOMER:
+            row.customer_messages += count
+        if role is Role.BOT:
+            row.bot_replies += count
+            if action in _ACTION_FIELDS:
+                setattr(row, _ACTION_FIELDS[action], getattr(row, _ACTION_FIELDS[action]) + count)
+            if action == "handoff" and reason in _REASON_FIELDS:
+                setattr(row, reason, getattr(row, reason) + count)
+        if helpful is not None:
+            row.helpful += count if helpful else 0
+            row.unhelpful += 0 if helpful else count
+    return list(counts.values())
+
+
+_ACTION_FIELDS = {
+    "answer": "answers",
+    "clarify": "clarifications",
+    "fallback": "fallbacks",
+    "handoff": "handoffs",
+}
+_REASON_FIELDS = frozenset(reason.value for reason in HandoffReason)
 
 
 def totals(rows: Iterable[Any], into: Any) -> Any:
@@ -309,7 +347,7 @@ def intents(session: Session, period: Period) -> list[IntentCounts]:
             _count(Message.helpful == true()),
             _count(Message.helpful == false()),
         )
-        .where(*_message_period(period), answered, Message.intent.is_not(None))
+        .where(*_message_period(period, by_day=True), answered, Message.intent.is_not(None))
         .group_by(Message.intent)
         .order_by(func.count().desc(), Message.intent)
     )
@@ -328,7 +366,7 @@ def busiest_hours(session: Session, period: Period) -> list[int]:
     hour = _Hour(Message.created_at)
     query = (
         select(hour, func.count())
-        .where(*_message_period(period), Message.role == Role.CUSTOMER)
+        .where(*_message_period(period, by_day=True), Message.role == Role.CUSTOMER)
         .group_by(hour)
     )
     counts = [0] * 24
@@ -348,43 +386,78 @@ class Latency:
     p95_ms: float | None
 
 
+PERCENTILES = (0.5, 0.95)
+
+
 def latency(session: Session, period: Period) -> list[Latency]:
     """p50 and p95 of the bot's reply latency, overall first, then per model version.
 
-    Exact nearest-rank percentiles from ``cume_dist()`` (a window function both databases have):
-    p is the smallest latency that at least that share of replies do not exceed.
+    Exact nearest-rank percentiles (p: the smallest latency that at least that share of replies
+    do not exceed) in two aggregated passes rather than a sort of every reply: a histogram of
+    whole milliseconds per version finds the millisecond holding each percentile and its rank
+    there, then only the replies in those milliseconds come back to be ranked.
     """
-    timed = _in_language(
-        select(
-            Message.model_version,
-            Message.latency_ms,
-            func.cume_dist()
-            .over(partition_by=Message.model_version, order_by=Message.latency_ms)
-            .label("version_rank"),
-            func.cume_dist().over(order_by=Message.latency_ms).label("overall_rank"),
-        ).where(
-            *_message_period(period),
-            Message.role == Role.BOT,
-            Message.latency_ms.is_not(None),
-            Message.model_version.is_not(None),
-        ),
-        period,
-    ).subquery()
-
-    def percentiles(rank: ColumnElement[float]) -> tuple[ColumnElement[Any], ...]:
-        return (
-            func.count(),
-            func.min(timed.c.latency_ms).filter(rank >= 0.5),
-            func.min(timed.c.latency_ms).filter(rank >= 0.95),
-        )
-
-    overall = session.execute(select(*percentiles(timed.c.overall_rank))).one()
-    per_version = session.execute(
-        select(timed.c.model_version, *percentiles(timed.c.version_rank))
-        .group_by(timed.c.model_version)
-        .order_by(timed.c.model_version)
+    bucket = _Millisecond(Message.latency_ms)
+    timed = (
+        *_message_period(period, by_day=True),
+        Message.role == Role.BOT,
+        Message.latency_ms.is_not(None),
+        Message.model_version.is_not(None),
     )
-    return [Latency(None, *overall), *(Latency(*row) for row in per_version)]
+    histogram: dict[str | None, dict[int, int]] = {None: {}}
+    query = (
+        select(Message.model_version, bucket, func.count())
+        .where(*timed)
+        .group_by(Message.model_version, bucket)
+    )
+    for version, millisecond, count in session.execute(_in_language(query, period)):
+        histogram.setdefault(version, {})[millisecond] = count
+        overall = histogram[None]
+        overall[millisecond] = overall.get(millisecond, 0) + count
+    # For each version and percentile: the millisecond and the rank within it (1-based).
+    wanted = {
+        (version, share): _bucket_rank(buckets, share)
+        for version, buckets in histogram.items()
+        for share in PERCENTILES
+    }
+    needed = sorted({found[0] for found in wanted.values() if found is not None})
+    values: dict[int, list[tuple[float, str | None]]] = {}
+    if needed:
+        inside = select(Message.latency_ms, Message.model_version).where(*timed, bucket.in_(needed))
+        for value, version in session.execute(_in_language(inside, period)):
+            assert value is not None  # only timed replies
+            values.setdefault(int(value), []).append((value, version))
+
+    def percentile(version: str | None, share: float) -> float | None:
+        found = wanted[(version, share)]
+        if found is None:
+            return None
+        millisecond, rank = found
+        ranked = sorted(v for v, of in values[millisecond] if version in (None, of))
+        return ranked[rank - 1]
+
+    return [
+        Latency(
+            version,
+            sum(buckets.values()),
+            *(percentile(version, share) for share in PERCENTILES),
+        )
+        for version, buckets in sorted(histogram.items(), key=lambda item: item[0] or "")
+    ]
+
+
+def _bucket_rank(buckets: dict[int, int], share: float) -> tuple[int, int] | None:
+    """The bucket holding the nearest-rank ``share`` percentile, and its rank inside it."""
+    total = sum(buckets.values())
+    if not total:
+        return None
+    rank = max(1, math.ceil(Fraction(share).limit_denominator(1000) * total))
+    seen = 0
+    for millisecond in sorted(buckets):
+        if seen + buckets[millisecond] >= rank:
+            return millisecond, rank - seen
+        seen += buckets[millisecond]
+    raise AssertionError("unreachable: the ranks add up to the total")
 
 
 def activations(session: Session, period: Period) -> list[tuple[str, datetime]]:
@@ -404,13 +477,24 @@ def _rate(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
-def _message_period(period: Period) -> tuple[ColumnElement[bool], ...]:
-    return (Message.created_at >= period.since, Message.created_at < period.until)
+def _message_period(period: Period, *, by_day: bool = False) -> tuple[ColumnElement[bool], ...]:
+    """The period's messages; ``by_day`` also bounds the day, so SQLite can range over the
+    analytics index (led by the day) rather than over created_at."""
+    exact = (Message.created_at >= period.since, Message.created_at < period.until)
+    if not by_day:
+        return exact
+    day = _Day(Message.created_at)
+    last = period.until - timedelta(microseconds=1)
+    return (day >= period.since.strftime("%Y-%m-%d"), day <= last.strftime("%Y-%m-%d"), *exact)
 
 
 def _in_language(query: _Query, period: Period) -> _Query:
+    """Only messages of conversations in the period's language. An IN list rather than a join:
+    SQLite builds it once and keeps streaming messages from the analytics index."""
     if period.language is None:
         return query
-    return query.join(Conversation, Conversation.id == Message.conversation_id).where(
-        Conversation.language == period.language
+    return query.where(
+        Message.conversation_id.in_(
+            select(Conversation.id).where(Conversation.language == period.language)
+        )
     )

@@ -31,8 +31,10 @@ def downgrade(url: str, revision: str = "base") -> None:
 
 # Full-text search objects created by raw SQL in migration 0003; the models do not declare them.
 SEARCH_OBJECTS = ("messages_fts", "ix_messages_text_search", "ix_messages_text_trgm")
+# The analytics covering index of migration 0011 (an expression index on SQLite).
+ANALYTICS_OBJECTS = ("ix_messages_analytics",)
 
 
 def include_name(name: str | None, type_: str, parent_names: object) -> bool:
-    """Alembic's filter: compare everything except the full-text search objects."""
-    return not (name or "").startswith(SEARCH_OBJECTS)
+    """Alembic's filter: compare everything except the objects migrations make in raw SQL."""
+    return not (name or "").startswith(SEARCH_OBJECTS + ANALYTICS_OBJECTS)

@@ -49,6 +49,11 @@ def test_upgrade_downgrade_upgrade_on_sqlite(tmp_path: Path) -> None:
         engine.dispose()
 
 
+# SQLAlchemy cannot reflect SQLite's expression index (migration 0011) and says so; include_name
+# leaves it out of the comparison anyway.
+@pytest.mark.filterwarnings(
+    "ignore:Skipped unsupported reflection of expression-based index ix_messages_analytics"
+)
 def test_the_models_match_the_migrations(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'chatbot.db'}"
     upgrade(url)
