@@ -25,6 +25,7 @@ from chatbot.api import (
     admin_console,
     admin_knowledge,
     admin_models,
+    analytics,
     auth,
     chat,
     embeddings,
@@ -225,6 +226,8 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
     )
     app.include_router(admin_models.router, responses=signed_in)
     app.include_router(admin_console.router, responses=signed_in)
+    app.include_router(analytics.api, responses=signed_in)
+    app.include_router(analytics.pages, responses=signed_in)
     app.include_router(privacy.router, responses=signed_in)
     app.include_router(embeddings.router, responses=signed_in)
     app.include_router(health.router, responses=errors.documented(503))
