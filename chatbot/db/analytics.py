@@ -13,11 +13,23 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from fractions import Fraction
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Integer, Select, String, and_, false, func, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    false,
+    func,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -54,8 +66,8 @@ class Period:
 # ---- days and hours, per dialect
 
 
-class _Day(FunctionElement[str]):
-    type = String()
+class _Day(FunctionElement[date]):
+    type = Date()
     name = "analytics_day"
     inherit_cache = True
 
@@ -78,7 +90,8 @@ def _day_sqlite(element: _Day, compiler: SQLCompiler, **kw: Any) -> str:
 
 @compiles(_Day)
 def _day_postgresql(element: _Day, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"to_char({_argument(element, compiler, **kw)} AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+    # A cast, not to_char(): formatting every message's day as text doubled the query's time.
+    return f"CAST({_argument(element, compiler, **kw)} AT TIME ZONE 'UTC' AS DATE)"
 
 
 class _Millisecond(FunctionElement[int]):
@@ -169,7 +182,9 @@ def conversations_by_day(session: Session, period: Period) -> list[ConversationC
     if period.language is not None:
         query = query.where(Conversation.language == period.language)
     return [
-        ConversationCounts(day, total, contained, handed_off, rated, int(score_sum or 0))
+        ConversationCounts(
+            day.isoformat(), total, contained, handed_off, rated, int(score_sum or 0)
+        )
         for day, total, contained, handed_off, rated, score_sum in session.execute(query)
     ]
 
@@ -263,7 +278,10 @@ def replies_by_day_and_version(session: Session, period: Period) -> list[ReplyCo
     for when, version, role, action, reason, helpful, count in session.execute(
         _in_language(query, period)
     ):
-        row = counts.setdefault((when, version), ReplyCounts(day=when, model_version=version))
+        day_text = when.isoformat()
+        row = counts.setdefault(
+            (day_text, version), ReplyCounts(day=day_text, model_version=version)
+        )
         if role is not Role.SYSTEM:
             row.messages += count
         if role is Role.CUSTOMER:
@@ -485,7 +503,9 @@ def _message_period(period: Period, *, by_day: bool = False) -> tuple[ColumnElem
         return exact
     day = _Day(Message.created_at)
     last = period.until - timedelta(microseconds=1)
-    return (day >= period.since.strftime("%Y-%m-%d"), day <= last.strftime("%Y-%m-%d"), *exact)
+    first_day = bindparam(None, period.since.date(), type_=Date())
+    last_day = bindparam(None, last.date(), type_=Date())
+    return (day >= first_day, day <= last_day, *exact)
 
 
 def _in_language(query: _Query, period: Period) -> _Query:
