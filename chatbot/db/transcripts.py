@@ -90,8 +90,9 @@ def message_search(session: Session, q: str) -> ColumnElement[bool]:
     SQLite searches the FTS5 trigram index (any substring of three or more characters, so it
     finds Chinese without word breaks; ``q`` is quoted as one phrase, so its punctuation is
     literal); shorter queries fall back to ``LIKE``. PostgreSQL matches words with the GIN index
-    on ``to_tsvector('simple', text)``, and a query with Chinese in it as a substring (``ILIKE``)
-    with the trigram index: Chinese has no spaces, so a whole run of it is one "word" there.
+    on ``to_tsvector('simple', text)``, and a query with Chinese or punctuation in it as a
+    substring (``ILIKE``) with the trigram index: Chinese has no spaces, so a whole run of it is
+    one "word" there, and a code like ``50%-off`` means those characters, not the words 50 and off.
 
     >>> from chatbot.db.conversations import add_message, start_conversation
     >>> conversation, _token = start_conversation(session)
@@ -104,7 +105,7 @@ def message_search(session: Session, q: str) -> ColumnElement[bool]:
     if dialect == "postgresql":
         matches = (
             Message.text.ilike("%" + _like_literal(q) + "%", escape="\\")
-            if has_chinese(q)
+            if has_chinese(q) or not all(c.isalnum() or c.isspace() for c in q)
             else func.to_tsvector(literal_column("'simple'"), Message.text).op("@@")(
                 func.plainto_tsquery(literal_column("'simple'"), q)
             )
