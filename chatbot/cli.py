@@ -53,6 +53,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ModelLoadError, DatabaseNotReady, BackendUnavailable) as exc:
         print(f"chatbot: {exc}", file=sys.stderr)
         return 1
+    finally:
+        while _opened:
+            _opened.pop().dispose()
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -193,10 +196,16 @@ def db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+# Engines a command opened, closed when it ends (tests run many commands in one process).
+_opened: list[Any] = []
+
+
 def _session_factory(settings: Settings) -> Any:
     from chatbot.db.session import make_engine, make_session_factory
 
-    return make_session_factory(make_engine(settings.resolved_database_url))
+    engine = make_engine(settings.resolved_database_url)
+    _opened.append(engine)
+    return make_session_factory(engine)
 
 
 def knowledge_merge_languages(args: argparse.Namespace, settings: Settings) -> int:
