@@ -35,6 +35,9 @@ class EventBus(Protocol):
     def listened(self, channel: str) -> bool:
         """Whether anyone may hear an event on this channel (else it need not be built)."""
 
+    def subscriber_count(self, channel: str) -> int:
+        """This process's subscribers of a channel that hear what is published from now on."""
+
 
 class StartableBus(EventBus, Protocol):
     async def start(self) -> None:
@@ -159,6 +162,14 @@ class RedisEventBus:
 
     def listened(self, channel: str) -> bool:
         return True  # a subscriber on another replica cannot be seen from here without asking
+
+    def subscriber_count(self, channel: str) -> int:
+        """Subscribers in this process, once Redis has confirmed the channel's subscription
+        (from then on they hear every replica's events)."""
+        joined = self._joined.get(self._prefix + channel)
+        if joined is None or not joined.is_set():
+            return 0
+        return self._local.subscriber_count(channel)
 
     async def _join(self, name: str) -> None:
         joined = self._joined.get(name)
