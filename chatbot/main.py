@@ -34,6 +34,7 @@ from chatbot.api import (
     health,
     metrics,
     pages,
+    presence,
     privacy,
     ratelimit,
     schemas,
@@ -219,6 +220,7 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
     app.include_router(auth.router)
     app.include_router(staff.router, responses=signed_in)
     app.include_router(takeover.router, responses=signed_in)
+    app.include_router(presence.router, responses=signed_in)
     app.include_router(
         admin_knowledge.router,
         max_body_size=settings.max_import_bytes + UPLOAD_OVERHEAD,

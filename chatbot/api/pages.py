@@ -26,6 +26,7 @@ from chatbot.api.i18n import (
 )
 from chatbot.api.views import WEB_DIR, brand, runtime_settings, templates
 from chatbot.conversation import builtins
+from chatbot.conversation.availability import person_available
 from chatbot.db.app_settings import RuntimeSettings
 
 router = APIRouter()
@@ -99,10 +100,16 @@ def widget_script() -> Response:
 def widget_config(
     session: SessionDep, settings: SettingsDep, lang: str = "en"
 ) -> schemas.WidgetConfig:
-    """Title, colours, greeting and rating question for the widget, in every language."""
+    """Title, colours, greeting and rating question for the widget, in every language, and
+    whether a person can come now."""
     language = supported_language(lang) or "en"
     branding = runtime_settings(session, settings)
-    languages = {code: widget_texts(branding, code) for code in LANGUAGES}
+    languages = {
+        code: widget_texts(branding, code).model_copy(
+            update={"person_available": person_available(session, branding.schedule(code))}
+        )
+        for code in LANGUAGES
+    }
     return schemas.WidgetConfig(
         **languages[language].model_dump(),
         color=branding.widget_color,

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from chatbot.api.markdown import render_markdown
 from chatbot.db.base import as_utc
-from chatbot.db.models import Message, Role
+from chatbot.db.models import Message, PresenceStatus, Role
 
 
 class Button(BaseModel):
@@ -118,6 +118,11 @@ class WidgetTexts(BaseModel):
     greeting: str
     placeholder: str
     rating: str = Field(description="The 1-5 question once staff closed the conversation.")
+    person_available: bool = Field(
+        True,
+        description="Whether asking for a person now gets one (inside the opening hours, someone "
+        "on duty); if not, the bot offers to take a message and an e-mail address.",
+    )
 
 
 class WidgetConfig(WidgetTexts):
@@ -200,3 +205,20 @@ class CannedReplyPublic(BaseModel):
 def message_json(message: Message) -> dict[str, Any]:
     """A message as live events carry it to the widget and the console."""
     return MessagePublic.of(message).model_dump(mode="json")
+
+
+# ---- who is on duty
+
+
+class PresenceUpdate(BaseModel):
+    status: PresenceStatus = Field(description="`available` to be asked for, or `away`.")
+
+
+class PresencePublic(BaseModel):
+    status: PresenceStatus = Field(description="What this staff member chose.")
+    connected: bool = Field(description="Whether one of their live-console tabs is open.")
+    available_staff: int = Field(description="Staff members available now, this one included.")
+    person_available: dict[str, bool] = Field(
+        description="Per language: whether a customer asking for a person now gets one (inside "
+        "the opening hours, someone available), else is offered to leave a message."
+    )

@@ -32,7 +32,7 @@ from chatbot.api.deps import BusDep, RowId, SessionDep, SettingsDep, message_tex
 from chatbot.api.i18n import request_language, translator
 from chatbot.api.views import render
 from chatbot.conversation import takeover
-from chatbot.db import audit, canned
+from chatbot.db import audit, canned, presence
 from chatbot.db import conversations as store
 from chatbot.db.models import CannedReply, Conversation, Role
 from chatbot.events import Event, EventBus, conversation_channel
@@ -212,21 +212,52 @@ async def staff_events(websocket: WebSocket) -> None:
             session.commit()  # the session's sliding expiry
             return principal is not None
 
-    if not await run_in_threadpool(signed_in):
+    def connect() -> str | None:
+        # The tab counts towards its user's presence from now until its socket ends.
+        with app.state.session_factory() as session:
+            principal = websocket_principal(websocket, session)
+            if principal is None:
+                return None
+            connection_id = presence.connect(session, principal.user.id)
+            session.commit()
+            return connection_id
+
+    def beat(connection_id: str, *, closing: bool = False) -> None:
+        with app.state.session_factory() as session:
+            if closing:
+                presence.disconnect(session, connection_id)
+            else:
+                presence.beat(session, connection_id)
+            session.commit()
+
+    connection_id = await run_in_threadpool(connect)
+    if connection_id is None:
         await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason="sign in first")
         return
     await websocket.accept()
-    await _StaffConnection(websocket, app.state.bus, signed_in).run()
+    try:
+        await _StaffConnection(
+            websocket, app.state.bus, signed_in, lambda: beat(connection_id)
+        ).run()
+    finally:
+        await run_in_threadpool(lambda: beat(connection_id, closing=True))
 
 
 class _StaffConnection:
     """One console's socket: forwards the queue and the watched conversation, relays typing."""
 
-    def __init__(self, websocket: WebSocket, bus: EventBus, signed_in: Callable[[], bool]) -> None:
+    def __init__(
+        self,
+        websocket: WebSocket,
+        bus: EventBus,
+        signed_in: Callable[[], bool],
+        beat: Callable[[], None],
+    ) -> None:
         self.websocket = websocket
         self.bus = bus
         self.signed_in = signed_in
-        self.checked_at = time.monotonic()
+        self.beat = beat
+        self.checked_at = self.beaten_at = time.monotonic()
         self.send_lock = asyncio.Lock()
         self.watch_task: asyncio.Task[None] | None = None
         self.last_typing = 0.0
@@ -246,9 +277,14 @@ class _StaffConnection:
         try:
             while True:
                 try:
-                    text = await asyncio.wait_for(self.websocket.receive_text(), SESSION_RECHECK_S)
+                    text = await asyncio.wait_for(
+                        self.websocket.receive_text(), min(SESSION_RECHECK_S, presence.BEAT_S)
+                    )
                 except TimeoutError:
                     text = None
+                if time.monotonic() - self.beaten_at >= presence.BEAT_S:
+                    self.beaten_at = time.monotonic()
+                    await run_in_threadpool(self.beat)
                 if not await self.still_signed_in():
                     await self.websocket.close(
                         code=status.WS_1008_POLICY_VIOLATION, reason="signed out"
@@ -341,6 +377,9 @@ def _page_strings(request: Request) -> dict[str, str]:
         "hours": _("{n} h"),
         "more": _("{n} more in the queue"),
         "show_more": _("Show more"),
+        "on_duty": _("{n} available now"),
+        "offline_request": _("Offline: reply by e-mail"),
+        "notify_title": _("A customer is waiting"),
     }
 
 

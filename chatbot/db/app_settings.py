@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from chatbot import hours
 from chatbot.config import Settings
 from chatbot.db.models import AppSetting
 
@@ -29,6 +30,10 @@ TEXT_KINDS = ("greeting", "fallback", "handoff", "clarify", "rating")
 # Names in the widget with a Chinese variant (empty: the English one, translated when built in).
 NAMES = ("widget_title", "company_name", "widget_title_zh", "company_name_zh")
 THRESHOLDS = ("answer_threshold", "clarify_threshold", "clarify_margin", "strictness")
+# Each language's team: weekly opening hours, their time zone and holidays (chatbot/hours.py).
+# No hours: a person may be asked for at any time and the conversation waits in the queue.
+SCHEDULE_KINDS = ("hours", "timezone", "holidays")
+ZONE_MAX = 64
 
 # Why a value is refused, in English; the console translates them
 # (chatbot/web/i18n/zh/console.json).
@@ -39,6 +44,9 @@ EMPTY = "cannot be empty"
 NAME_TOO_LONG = f"at most {NAME_MAX} characters"
 TEXT_TOO_LONG = f"at most {TEXT_MAX} characters"
 UNKNOWN = "not a setting"
+BAD_HOURS = "write days and times, e.g. mon-fri 09:00-17:00; sat 10:00-14:00"
+BAD_ZONE = "enter a time zone such as Europe/London or Asia/Shanghai (empty: UTC)"
+BAD_HOLIDAYS = "enter dates as YYYY-MM-DD, separated by commas"
 PROBLEMS = (
     NOT_A_FRACTION,
     CLARIFY_ABOVE_ANSWER,
@@ -47,6 +55,9 @@ PROBLEMS = (
     NAME_TOO_LONG,
     TEXT_TOO_LONG,
     UNKNOWN,
+    BAD_HOURS,
+    BAD_ZONE,
+    BAD_HOLIDAYS,
 )
 
 
@@ -80,6 +91,30 @@ class RuntimeSettings(BaseModel):
     company_name: str = Field("Harbor & Pine", min_length=1, max_length=NAME_MAX)
     widget_title_zh: str = Field("", max_length=NAME_MAX)
     company_name_zh: str = Field("", max_length=NAME_MAX)
+    hours_en: str = _text()
+    hours_zh: str = _text()
+    timezone_en: str = Field("", max_length=ZONE_MAX)
+    timezone_zh: str = Field("", max_length=ZONE_MAX)
+    holidays_en: str = _text()
+    holidays_zh: str = _text()
+
+    @field_validator("hours_en", "hours_zh")
+    @classmethod
+    def _a_week(cls, value: str) -> str:
+        hours.parse_week(value)  # HoursInvalid is a ValueError: refused with BAD_HOURS
+        return value
+
+    @field_validator("timezone_en", "timezone_zh")
+    @classmethod
+    def _a_zone(cls, value: str) -> str:
+        hours.parse_zone(value)
+        return value
+
+    @field_validator("holidays_en", "holidays_zh")
+    @classmethod
+    def _dates(cls, value: str) -> str:
+        hours.parse_holidays(value)
+        return value
 
     @field_validator("clarify_threshold")
     @classmethod
@@ -113,6 +148,17 @@ class RuntimeSettings(BaseModel):
         gave one, else the main value."""
         own: str = getattr(self, f"{field}_{language}", "") if language != "en" else ""
         return own or str(getattr(self, field))
+
+    def schedule(self, language: str) -> hours.Schedule | None:
+        """The opening hours of ``language``'s team (None: no hours set, always reachable)."""
+        base = language.split("-")[0].lower()
+        if base not in LANGUAGES:
+            base = "en"
+        return hours.Schedule.parse(
+            getattr(self, f"hours_{base}"),
+            getattr(self, f"timezone_{base}"),
+            getattr(self, f"holidays_{base}"),
+        )
 
 
 class SettingsInvalid(ValueError):
@@ -186,6 +232,9 @@ def _problem(field: str, error_type: str) -> str:
         return CLARIFY_ABOVE_ANSWER if error_type == "value_error" else NOT_A_FRACTION
     if field == "widget_color":
         return NOT_A_COLOUR
+    kind = field.rsplit("_", 1)[0]
+    if kind == "timezone" or (kind in SCHEDULE_KINDS and error_type != "string_too_long"):
+        return {"hours": BAD_HOURS, "timezone": BAD_ZONE, "holidays": BAD_HOLIDAYS}[kind]
     if error_type == "string_too_short":
         return EMPTY
     return NAME_TOO_LONG if field in NAMES else TEXT_TOO_LONG

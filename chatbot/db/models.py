@@ -151,6 +151,12 @@ class Conversation(Base):
     # When a person was first involved (a handoff, or staff taking it): None means the bot alone
     # handled it, which analytics count as contained.
     handed_off_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # An offline request (nobody could come when the customer asked for a person): where staff
+    # replies are e-mailed, and since when it waits in the offline queue.
+    contact_email: Mapped[str | None] = mapped_column(String(255))
+    offline_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # When staff on duty were e-mailed that it waits (once per request for a person).
+    staff_emailed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     messages: Mapped[list[Message]] = relationship(
         back_populates="conversation", cascade="all, delete-orphan", order_by="Message.id"
@@ -394,3 +400,38 @@ class AppSetting(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
     )
+
+
+class PresenceStatus(enum.StrEnum):
+    AVAILABLE = "available"  # may be asked to help customers now
+    AWAY = "away"
+
+
+class StaffPresence(Base):
+    """What a staff member chose in the live console: available or away. They count as
+    available only while one of their console tabs is connected (``ConsoleConnection``)."""
+
+    __tablename__ = "staff_presence"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    status: Mapped[PresenceStatus] = mapped_column(
+        _enum(PresenceStatus), default=PresenceStatus.AWAY
+    )
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+
+class ConsoleConnection(Base):
+    """One open live-console tab, on whichever replica holds its socket. Kept in the database
+    so every replica sees who is on duty; a tab beats while open, so the row of a replica that
+    died goes stale and stops counting."""
+
+    __tablename__ = "console_connections"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
