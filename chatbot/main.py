@@ -40,6 +40,7 @@ from chatbot.api import (
     schemas,
     staff,
     takeover,
+    unanswered,
 )
 from chatbot.api.views import WEB_DIR
 from chatbot.config import Settings, get_settings
@@ -230,6 +231,8 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
     app.include_router(admin_console.router, responses=signed_in)
     app.include_router(analytics.api, responses=signed_in)
     app.include_router(analytics.pages, responses=signed_in)
+    app.include_router(unanswered.api, responses=signed_in)
+    app.include_router(unanswered.pages, responses=signed_in)
     app.include_router(privacy.router, responses=signed_in)
     app.include_router(embeddings.router, responses=signed_in)
     app.include_router(health.router, responses=errors.documented(503))

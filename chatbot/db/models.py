@@ -435,3 +435,19 @@ class ConsoleConnection(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
 
+
+class UnansweredReview(Base):
+    """An admin's decision on a customer message the bot could not answer: it leaves the
+    unanswered list for good, whichever way it was settled."""
+
+    __tablename__ = "unanswered_reviews"
+
+    # The customer's message (not the bot's reply); it and its review go with the conversation.
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True
+    )
+    # added (as phrasings of ``intent``), new_intent, out_of_scope, dismissed
+    outcome: Mapped[str] = mapped_column(String(16))
+    intent: Mapped[str | None] = mapped_column(String(200))
+    reviewed_by: Mapped[str | None] = mapped_column(String(255))
+    reviewed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
