@@ -275,6 +275,32 @@ class Settings(BaseSettings):
         "`'self',https://shop.example`). Every other page refuses to be framed. The widget is a "
         "script, not a frame: it works on any site whatever this says.",
     )
+    smtp_host: str = Field(
+        "",
+        description="Mail server for e-mail to customers (staff replies to offline requests) and "
+        "to staff (a conversation waiting). Empty: no e-mail is sent.",
+    )
+    smtp_port: int = Field(587, ge=1, le=65535, description="Port of the mail server.")
+    smtp_tls: Literal["starttls", "tls", "none"] = Field(
+        "starttls",
+        description="`starttls` (upgrade a plain connection, port 587), `tls` (TLS from the "
+        "start, port 465) or `none` (a local relay only).",
+    )
+    smtp_username: str = Field("", description="Mail server account; empty: no login.")
+    smtp_password: str = Field("", description="Password of the mail server account.")
+    smtp_sender: str = Field(
+        "",
+        description="From address of the e-mail sent (`Support <help@shop.example>`); empty: "
+        "the SMTP username.",
+    )
+    queue_email: bool = Field(
+        False,
+        description="E-mail the staff members on duty when a conversation has waited in the "
+        "queue for CHATBOT_QUEUE_EMAIL_DELAY_SECONDS without anyone taking it (once per wait).",
+    )
+    queue_email_delay_seconds: int = Field(
+        120, ge=0, le=86400, description="How long a conversation waits before staff are e-mailed."
+    )
     company_name: str = Field("Harbor & Pine", description="Company name shown in the widget.")
     widget_title: str = Field("Chat with us", description="Title of the chat widget.")
     widget_color: str = Field(

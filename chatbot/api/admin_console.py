@@ -68,6 +68,7 @@ def _built_in_texts() -> dict[str, str]:
         shown[f"handoff_{language}"] = texts.handoff(language)
         shown[f"clarify_{language}"] = texts.clarify(language)
         shown[f"rating_{language}"] = texts.rating(language)
+        shown[f"offline_{language}"] = texts.offline(language)
     return shown
 
 

@@ -23,7 +23,7 @@ from chatbot.api import schemas
 from chatbot.api.deps import CustomerToken, RowId, SettingsDep, message_text
 from chatbot.api.metrics import observe_reply
 from chatbot.api.ratelimit import per_address, per_conversation
-from chatbot.conversation import takeover
+from chatbot.conversation import offline, takeover
 from chatbot.conversation.service import (
     ChatService,
     ConversationNotFound,
@@ -135,6 +135,40 @@ async def request_handoff(
     return schemas.HandoffPublic(
         status=conversation_status,
         message=schemas.MessagePublic.of(message) if message else None,
+    )
+
+
+@router.post(
+    "/conversations/{conversation_id}/offline",
+    dependencies=[per_address("handoffs")],
+    responses={
+        409: {"description": "A person was already asked for in this conversation"},
+        429: {"description": "Too many requests for a person from this address"},
+    },
+)
+async def leave_offline_message(
+    conversation_id: str,
+    body: schemas.OfflineRequestCreate,
+    token: CustomerToken,
+    service: ChatServiceDep,
+    settings: SettingsDep,
+) -> schemas.OfflineRequestPublic:
+    """Nobody can come now: leave a message and an e-mail address; staff reply by e-mail."""
+    try:
+        email = offline.checked_email(body.email)
+    except offline.InvalidEmail as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+    text = redact(message_text(body.text, settings), settings.redact)
+    try:
+        state, message, reply = await service.leave_offline_message(
+            conversation_id, token, email, text
+        )
+    except takeover.WrongState as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    return schemas.OfflineRequestPublic(
+        status=state,
+        message=schemas.MessagePublic.of(message),
+        reply=schemas.MessagePublic.of(reply),
     )
 
 

@@ -104,15 +104,13 @@ def widget_config(
     whether a person can come now."""
     language = supported_language(lang) or "en"
     branding = runtime_settings(session, settings)
-    languages = {
-        code: widget_texts(branding, code).model_copy(
-            update={"person_available": person_available(session, branding.schedule(code))}
-        )
-        for code in LANGUAGES
-    }
+    languages = {code: widget_texts(branding, code) for code in LANGUAGES}
+    available = {code: person_available(session, branding.schedule(code)) for code in LANGUAGES}
     return schemas.WidgetConfig(
         **languages[language].model_dump(),
         color=branding.widget_color,
         language=language,
         languages=languages,
+        person_available=available[language],
+        available_by_language=available,
     )

@@ -105,6 +105,17 @@ class HandoffPublic(BaseModel):
     message: MessagePublic | None
 
 
+class OfflineRequestCreate(BaseModel):
+    email: str = Field(max_length=320, description="Where staff replies are sent.")
+    text: str = Field(max_length=100_000, description="The customer's message to the team.")
+
+
+class OfflineRequestPublic(BaseModel):
+    status: str
+    message: MessagePublic = Field(description="The customer's message, as stored.")
+    reply: MessagePublic = Field(description="The bot's confirmation.")
+
+
 class FeedbackPublic(BaseModel):
     id: int
     helpful: bool
@@ -118,11 +129,6 @@ class WidgetTexts(BaseModel):
     greeting: str
     placeholder: str
     rating: str = Field(description="The 1-5 question once staff closed the conversation.")
-    person_available: bool = Field(
-        True,
-        description="Whether asking for a person now gets one (inside the opening hours, someone "
-        "on duty); if not, the bot offers to take a message and an e-mail address.",
-    )
 
 
 class WidgetConfig(WidgetTexts):
@@ -132,6 +138,15 @@ class WidgetConfig(WidgetTexts):
     color: str
     language: str
     languages: dict[str, WidgetTexts]
+    person_available: bool = Field(
+        True,
+        description="Whether asking for a person now gets one in ``language`` (inside its team's "
+        "opening hours, someone on duty); if not, the bot offers to take a message and an e-mail "
+        "address.",
+    )
+    available_by_language: dict[str, bool] = Field(
+        default_factory=dict, description="``person_available`` for every language."
+    )
 
 
 class SatisfactionCreate(BaseModel):
@@ -163,6 +178,10 @@ class LastMessage(BaseModel):
 class QueueEntry(BaseModel):
     id: str
     status: str
+    offline: bool = Field(
+        False, description="An offline request: the customer waits for a reply by e-mail."
+    )
+    contact_email: str | None = Field(None, description="The address replies are e-mailed to.")
     assignee: str | None = Field(description="Display name of who holds it.")
     assignee_id: int | None
     language: str | None

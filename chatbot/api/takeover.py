@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Annotated, TypeGuard
 
+import anyio
 from fastapi import (
     APIRouter,
     Form,
@@ -26,6 +27,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from chatbot import mail
 from chatbot.api import schemas
 from chatbot.api.auth import Principal, StaffUser, websocket_principal
 from chatbot.api.deps import BusDep, RowId, SessionDep, SettingsDep, message_text
@@ -135,6 +137,7 @@ def claim_conversation(
 
 @router.post(f"{API}/conversations/{{conversation_id}}/reply", tags=["staff"])
 def staff_reply(
+    request: Request,
     conversation_id: str,
     body: schemas.StaffReplyCreate,
     session: SessionDep,
@@ -142,12 +145,15 @@ def staff_reply(
     settings: SettingsDep,
     principal: StaffUser,
 ) -> schemas.StaffMessagePublic:
-    """Write to the customer (claims a conversation nobody holds)."""
+    """Write to the customer (claims a conversation nobody holds); to an offline request, the
+    reply is also e-mailed."""
     text = message_text(body.text, settings)
     conversation = _conversation(session, conversation_id, lock=True)
     change = _apply(
         session, bus, lambda: takeover.reply(session, conversation, principal.user, text)
     )
+    if conversation.contact_email:
+        request.app.state.jobs.submit(mail.email_staff_reply, message_id=change.messages[0].id)
     return schemas.StaffMessagePublic.written(
         change.messages[0], takeover.display_name(principal.user)
     )
@@ -240,7 +246,9 @@ async def staff_events(websocket: WebSocket) -> None:
             websocket, app.state.bus, signed_in, lambda: beat(connection_id)
         ).run()
     finally:
-        await run_in_threadpool(lambda: beat(connection_id, closing=True))
+        # Even when the socket's task is cancelled (a server stopping), the tab stops counting.
+        with anyio.CancelScope(shield=True):
+            await run_in_threadpool(lambda: beat(connection_id, closing=True))
 
 
 class _StaffConnection:

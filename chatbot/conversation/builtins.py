@@ -80,6 +80,18 @@ RATING = {
     "zh": "您对本次对话满意吗？",
 }
 HUMAN_BUTTON = {"en": "Talk to a person", "zh": "转人工客服"}
+# When a person is asked for outside the opening hours or while nobody is on duty.
+OFFLINE = {
+    "en": "Sorry, nobody from our team is available right now. Leave your e-mail address and a "
+    "message below, and we will reply by e-mail.",
+    "zh": "抱歉，目前没有客服人员在线。请在下方留下您的邮箱地址和留言，我们会通过邮件回复您。",
+}
+# Once the customer left a message and an address: {email} is theirs.
+OFFLINE_SENT = {
+    "en": "Thank you. Our team will reply to {email} as soon as possible; the reply will also "
+    "be here when you come back.",
+    "zh": "谢谢！客服人员会尽快回复到 {email}，您再次打开对话时也能在这里看到回复。",
+}
 # Above an answer given in another language than the customer's, because the intent has none in
 # theirs: {language} is the answer's language, named in the customer's.
 OTHER_LANGUAGE_NOTE = {
@@ -134,8 +146,9 @@ def localized(texts: Mapping[str, str], language: str) -> str:
 
 @dataclass(frozen=True)
 class BotTexts:
-    """What the bot says by itself (greeting, fallback, handoff, clarification and the rating
-    question), with an admin's replacements.
+    """What the bot says by itself (greeting, fallback, handoff, clarification, the rating
+    question and the offer to leave a message when nobody can come), with an admin's
+    replacements.
 
     Each manager holds its own: apps sharing a process (tests, workers) never share overrides.
     ``custom`` maps a kind to {language: text}; an empty or missing text keeps the built-in one.
@@ -167,6 +180,10 @@ class BotTexts:
 
     def rating(self, language: str) -> str:
         return self._say("rating", RATING, language)
+
+    def offline(self, language: str) -> str:
+        """Nobody can come now: the offer to leave a message and an e-mail address."""
+        return self._say("offline", OFFLINE, language)
 
     def small_talk(self, intent: str, language: str) -> str:
         """The reply to a greeting, thanks or goodbye."""

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from sqlalchemy.orm import Session
 
 from chatbot.conversation import builtins
+from chatbot.conversation.availability import person_available
 from chatbot.conversation.policies import Action, Thresholds, decide
 from chatbot.db import app_settings, revisions
 from chatbot.db import conversations as store
@@ -18,6 +19,7 @@ from chatbot.db.knowledge import knowledge_revision, load_intents, load_synonyms
 from chatbot.db.model_versions import active_version_name
 from chatbot.db.models import Conversation, ConversationStatus, HandoffReason, Message, Role
 from chatbot.db.revisions import Revisions
+from chatbot.hours import Schedule
 from chatbot.nlu.engine import IntentEngine, Prediction
 from chatbot.nlu.language import clear_language, detect_language
 
@@ -94,6 +96,7 @@ class ConversationManager:
         self.engine = engine
         self.thresholds = self._default_thresholds = thresholds or Thresholds()
         self.texts = builtins.BotTexts()
+        self.schedules: dict[str, Schedule | None] = {}  # each language team's opening hours
         # An admin's clarify threshold wins over the one a fine-tuned model was validated with.
         self._clarify_overridden = False
         self._settings_revision: int | None = None
@@ -146,6 +149,7 @@ class ConversationManager:
                     for kind in app_settings.TEXT_KINDS
                 }
             )
+            self.schedules = {lang: current.schedule(lang) for lang in app_settings.LANGUAGES}
             self._clarify_overridden = current.clarify_threshold != default.clarify
             self.thresholds = replace(
                 default,
@@ -287,6 +291,7 @@ class ConversationManager:
         if answered is not None:
             if answered.action is Action.HANDOFF:
                 answered = replace(answered, handoff_reason=self._why_asked(session, conversation))
+                answered = self._unless_nobody_can_come(session, answered, language)
             return Turn(
                 customer, self._say(engine, session, conversation, customer, answered, started)
             )
@@ -328,6 +333,7 @@ class ConversationManager:
         reply = self._understood(engine, prediction, pending.language)
         if reply.action is Action.FALLBACK and self._one_fallback_too_many(session, conversation):
             reply = self._handoff_reply(pending.language, HandoffReason.REPEATED_FALLBACK)
+            reply = self._unless_nobody_can_come(session, reply, pending.language)
         return Turn(
             customer, self._say(engine, session, conversation, customer, reply, pending.started)
         )
@@ -347,6 +353,7 @@ class ConversationManager:
         language = conversation.language or "en"
         self.follow_settings(session)
         reply = self._handoff_reply(language, self._why_asked(session, conversation))
+        reply = self._unless_nobody_can_come(session, reply, language)
         return self._say(self.engine, session, conversation, None, reply, time.perf_counter())
 
     def _understood(
@@ -425,6 +432,19 @@ class ConversationManager:
             1.0,
             handoff_reason=reason,
         )
+
+    def _unless_nobody_can_come(self, session: Session, reply: Reply, language: str) -> Reply:
+        """A handoff, or, outside the language's opening hours or with nobody on duty, the offer
+        to leave a message and an e-mail address (the conversation stays with the bot)."""
+        if self.can_come_now(session, language):
+            return reply
+        return Reply(self.texts.offline(language), Action.OFFLINE, builtins.HUMAN, 1.0)
+
+    def can_come_now(self, session: Session, language: str) -> bool:
+        """Whether a person can come now for a customer speaking ``language``."""
+        self.follow_settings(session)
+        schedule = self.schedules.get(language.split("-")[0].lower(), self.schedules.get("en"))
+        return person_available(session, schedule)
 
     @staticmethod
     def _why_asked(session: Session, conversation: Conversation) -> HandoffReason:

@@ -13,6 +13,7 @@ class Action(enum.StrEnum):
     CLARIFY = "clarify"  # "did you mean ...?" with the closest intents as buttons
     FALLBACK = "fallback"  # cannot help: offer a person
     HANDOFF = "handoff"  # hand the conversation to a person
+    OFFLINE = "offline"  # a person was asked for but nobody can come: offer to leave a message
     SMALLTALK = "smalltalk"  # greeting, thanks, goodbye
 
 

@@ -27,7 +27,7 @@ from functools import partial
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from chatbot.conversation import takeover
+from chatbot.conversation import offline, takeover
 from chatbot.conversation.manager import ConversationManager, Pending, Turn
 from chatbot.db import conversations as store
 from chatbot.db import revisions
@@ -151,13 +151,32 @@ class ChatService:
             channel = conversation_channel(conversation.id)
             events = [] if message is None else [self._message_event(channel, message)]
             events.append((channel, customer_status_event(conversation)))
-            if message is not None:  # it entered the queue just now
+            if message is not None and conversation.status in takeover.LIVE:  # queued just now
                 events.append(_queue_event(session, conversation))
             return conversation.status.value, message, events
 
         status, message, events = await self.db.write(handoff)
         self._publish(events)
         return status, message
+
+    async def leave_offline_message(
+        self, conversation_id: str, token: str, email: str, text: str
+    ) -> tuple[str, Message, Message]:
+        """Nobody could come: the customer's message and address join the queue, to be
+        answered by e-mail. Returns the status, their message and the bot's confirmation."""
+
+        def leave(session: Session) -> tuple[str, Message, Message, list[tuple[str, Event]]]:
+            conversation = customer_conversation(session, conversation_id, token, lock=True)
+            customer, reply = offline.leave_message(session, conversation, email, text)
+            channel = conversation_channel(conversation.id)
+            events = [self._message_event(channel, m) for m in (customer, reply)]
+            events += [(channel, customer_status_event(conversation))]
+            events.append(_queue_event(session, conversation))
+            return conversation.status.value, customer, reply, events
+
+        status, customer, reply, events = await self.db.write(leave)
+        self._publish(events)
+        return status, customer, reply
 
     def _receive(
         self,

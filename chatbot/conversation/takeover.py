@@ -173,6 +173,8 @@ def queue_entry(
     return {  # waiting_since is never None: the queue sorts on it
         "id": conversation.id,
         "status": conversation.status.value,
+        "offline": conversation.contact_email is not None,
+        "contact_email": conversation.contact_email,
         "assignee": display_name(store.get_user(session, conversation.assigned_to_id)),
         "assignee_id": conversation.assigned_to_id,
         "language": conversation.language,

@@ -26,7 +26,7 @@ NAME_MAX = 100
 TEXT_MAX = 1000
 LANGUAGES = ("en", "zh")
 # The bot's own texts an admin may replace, per language: greeting_en, fallback_zh, ...
-TEXT_KINDS = ("greeting", "fallback", "handoff", "clarify", "rating")
+TEXT_KINDS = ("greeting", "fallback", "handoff", "clarify", "rating", "offline")
 # Names in the widget with a Chinese variant (empty: the English one, translated when built in).
 NAMES = ("widget_title", "company_name", "widget_title_zh", "company_name_zh")
 THRESHOLDS = ("answer_threshold", "clarify_threshold", "clarify_margin", "strictness")
@@ -86,6 +86,8 @@ class RuntimeSettings(BaseModel):
     clarify_zh: str = _text()
     rating_en: str = _text()
     rating_zh: str = _text()
+    offline_en: str = _text()
+    offline_zh: str = _text()
     widget_title: str = Field("Chat with us", min_length=1, max_length=NAME_MAX)
     widget_color: str = Field("#1f6f5c", pattern=r"^#[0-9a-fA-F]{6}$")
     company_name: str = Field("Harbor & Pine", min_length=1, max_length=NAME_MAX)

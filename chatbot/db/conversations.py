@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, exists, func, select
+from sqlalchemy import and_, case, exists, func, select
 from sqlalchemy.orm import Session, aliased
 
 from chatbot.db.base import utcnow
@@ -95,6 +95,14 @@ def set_status(session: Session, conversation: Conversation, status: Conversatio
     session.flush()
 
 
+def set_offline(session: Session, conversation: Conversation, email: str) -> None:
+    """An offline request: the conversation waits for a person, who answers by e-mail."""
+    conversation.contact_email = email
+    conversation.offline_since = utcnow()
+    conversation.staff_emailed_at = None
+    set_status(session, conversation, ConversationStatus.WAITING)
+
+
 def get_message(session: Session, message_id: int) -> Message | None:
     return session.get(Message, message_id)
 
@@ -165,6 +173,11 @@ def idle_conversations(session: Session, idle_since: datetime, limit: int) -> li
             .where(
                 Conversation.status != ConversationStatus.CLOSED,
                 Conversation.updated_at < idle_since,
+                # An offline request waits for staff however long it takes: nobody was there.
+                ~and_(
+                    Conversation.status == ConversationStatus.WAITING,
+                    Conversation.contact_email.is_not(None),
+                ),
             )
             .order_by(Conversation.updated_at)
             .limit(limit)

@@ -29,11 +29,11 @@ def set_hours(db_url: str, **changes: str) -> None:
 def person_available(client: TestClient, lang: str = "en") -> bool:
     config = client.get(f"/api/v1/widget/config?lang={lang}").json()
     available: bool = config["person_available"]
-    assert config["languages"][lang]["person_available"] is available
+    assert config["available_by_language"][lang] is available
     return available
 
 
-def wait_for(check: Any, timeout: float = 5.0) -> None:
+def wait_for(check: Any, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while not check():
         assert time.monotonic() < deadline, "timed out"

@@ -281,6 +281,13 @@ button:disabled { cursor: not-allowed; opacity: .55; }
 .cb-handoff svg { width: 16px; height: 16px; }
 .cb-handoff:hover:not(:disabled) { color: var(--cb-accent-ink); background: var(--cb-surface); }
 .cb-send:focus-visible { outline: none; box-shadow: 0 0 0 2px #fff, 0 0 0 5px var(--cb-accent); }
+.cb-offline { display: flex; flex-direction: column; gap: 6px; margin-top: 8px; max-width: 100%; }
+.cb-offline input, .cb-offline textarea {
+  font: inherit; font-size: 14px; padding: 8px 10px; border: 1px solid var(--cb-line, #d6d3cc);
+  border-radius: 8px; background: #fff; color: inherit; resize: vertical;
+}
+.cb-offline-error { margin: 0; color: #a4262c; font-size: 13px; }
+.cb-offline-error:empty { display: none; }
 
 @media (max-width: 480px) {
   .cb--floating .cb-panel {
@@ -820,7 +827,51 @@ button:disabled { cursor: not-allowed; opacity: .55; }
         if (followUps) node.append(followUps);
       }
       if (role === "bot" && message.action === "answer" && node.dataset.id) node.append(feedbackRow(message));
+      if (role === "bot" && message.action === "offline" && state.status === "bot") node.append(offlineForm());
       return node;
+    }
+
+    // Nobody can come now: the customer may leave an e-mail address and a message; staff reply
+    // by e-mail, and the reply is here when they come back.
+    function offlineForm() {
+      const email = el("input", {
+        type: "email", class: "cb-offline-email", "data-testid": "chatbot-offline-email",
+        autocomplete: "email", maxlength: "254", "aria-label": t("Your e-mail address"),
+        placeholder: t("Your e-mail address"),
+      });
+      const text = el("textarea", {
+        class: "cb-offline-text", "data-testid": "chatbot-offline-text", rows: "3",
+        "aria-label": t("Your message"), placeholder: t("Your message"),
+      });
+      const error = el("p", { class: "cb-offline-error", role: "alert", "data-testid": "chatbot-offline-error" });
+      const submit = el("button", {
+        type: "submit", class: "cb-chip", "data-testid": "chatbot-offline-send", text: t("Leave the message"),
+      });
+      const form = el("form", { class: "cb-offline", "data-testid": "chatbot-offline", novalidate: true }, email, text, error, submit);
+      form.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        error.textContent = "";
+        if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email.value.trim()) || !text.value.trim()) {
+          error.textContent = t("Please enter your e-mail address and a message.");
+          return;
+        }
+        submit.disabled = true;
+        try {
+          const result = await widget.session.withConversation((conversation) =>
+            widget.session.postTo(conversation, "/offline", { email: email.value, text: text.value }),
+          );
+          render(result.message);
+          render(result.reply);
+          widget.takeover.setStatus(result.status);
+        } catch (failure) {
+          error.textContent = failure && failure.status === 422
+            ? t("Please enter your e-mail address and a message.")
+            : t("Sorry, something went wrong. Please try again.");
+        } finally {
+          submit.disabled = false;
+        }
+      });
+      return form;
     }
 
     // Renders a message unless one with its id is already on screen; returns whether it was new.
@@ -1281,6 +1332,8 @@ button:disabled { cursor: not-allowed; opacity: .55; }
       if (state.status !== "with_staff") state.agent = null;
       else if (agent) state.agent = agent;
       showStatus();
+      // An offer to leave a message lasts while the bot has the conversation.
+      if (state.status !== "bot") view.log.querySelectorAll(".cb-offline").forEach((form) => form.remove());
       view.handoffButton.disabled = state.status === "waiting" || state.status === "with_staff";
       if (state.status === "with_staff" && (before !== "with_staff" || agent)) {
         const text = agent
