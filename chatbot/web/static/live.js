@@ -112,6 +112,7 @@
         { class: "live-item-head" },
         el("span", { class: `badge badge--${entry.status}`, text: S[entry.status] || entry.status }),
         entry.language ? el("span", { class: "badge", text: entry.language }) : null,
+        entry.offline ? el("span", { class: "badge badge--offline", "data-testid": "live-offline", title: entry.contact_email || "", text: S.offline_request }) : null,
         el("span", { class: "muted live-waited", "data-since": entry.waiting_since, text: fill(S.waiting_for, { time: waitedFor(entry.waiting_since) }) }),
       ),
       el("span", { class: "live-item-last", text: last ? last.text : S.no_messages }),
