@@ -8,11 +8,14 @@ what they were about has gone (an erased conversation) or e-mail is not configur
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import smtplib
 import ssl
+from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
+from functools import partial
 
 from sqlalchemy.orm import Session
 
@@ -21,8 +24,10 @@ from chatbot.conversation import builtins
 from chatbot.db import app_settings, presence
 from chatbot.db import conversations as store
 from chatbot.db.app_settings import RuntimeSettings
+from chatbot.db.base import utcnow
 from chatbot.db.models import Role
-from chatbot.jobs import JobContext
+from chatbot.db.session import Database
+from chatbot.jobs import JobContext, JobRunner
 
 log = logging.getLogger(__name__)
 
@@ -138,3 +143,24 @@ def email_staff_on_duty(context: JobContext, *, conversation_id: str) -> None:
     if recipients:
         send(settings, email)
         log.info("staff on duty e-mailed about conversation %s", conversation_id)
+
+
+QUEUE_CHECK_S = 5.0  # how often a replica looks for conversations waiting past the delay
+
+
+async def watch_queue(db: Database, settings: Settings, jobs: JobRunner) -> None:
+    """With CHATBOT_QUEUE_EMAIL: e-mail the staff on duty about each conversation that has
+    waited CHATBOT_QUEUE_EMAIL_DELAY_SECONDS for a person, once per wait (runs in every
+    replica; each conversation is claimed by one)."""
+    while True:
+        await asyncio.sleep(QUEUE_CHECK_S)
+        if not (settings.queue_email and settings.smtp_host):
+            continue
+        delay = timedelta(seconds=settings.queue_email_delay_seconds)
+        claim = partial(store.claim_overdue, waiting_since=utcnow() - delay)
+        try:
+            due = await db.write(claim)
+            for conversation_id in due:
+                jobs.submit(email_staff_on_duty, conversation_id=conversation_id)
+        except Exception:
+            log.warning("queue e-mails: check failed; trying again later", exc_info=True)

@@ -19,7 +19,7 @@ from starlette.types import ASGIApp
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 import chatbot
-from chatbot import retention
+from chatbot import mail, retention
 from chatbot.api import (
     admin,
     admin_console,
@@ -171,6 +171,7 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
         await asyncio.to_thread(_start_first_training, settings, db.sessions, app.state.jobs)
         upkeep = Upkeep(settings, db, manager, batcher, bus)
         upkeep.start()
+        queue_mail = asyncio.create_task(mail.watch_queue(db, settings, app.state.jobs))
         chat_service = app.state.chat
         metrics.track(lambda: chat_service.pending, app.state.jobs.queued)
         log.info("ready: model %s", app.state.manager.engine.version)
@@ -179,9 +180,10 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
         finally:
             app.state.manager = app.state.chat = None
             await upkeep.close()
-            expiring.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await expiring
+            for task in (expiring, queue_mail):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             if app.state.limiter is not None:
                 await app.state.limiter.close()
             await batcher.close()

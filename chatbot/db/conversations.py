@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, exists, func, select
+from sqlalchemy import and_, case, exists, func, select, update
 from sqlalchemy.orm import Session, aliased
 
 from chatbot.db.base import utcnow
@@ -90,9 +90,36 @@ def recent_bot_actions(session: Session, conversation_id: str, limit: int) -> li
 def set_status(session: Session, conversation: Conversation, status: ConversationStatus) -> None:
     conversation.status = status
     conversation.closed_at = utcnow() if status is ConversationStatus.CLOSED else None
+    if status is ConversationStatus.WAITING:
+        conversation.staff_emailed_at = None  # a new wait: staff may be e-mailed about it again
     if status in LIVE_STATUSES and conversation.handed_off_at is None:
         conversation.handed_off_at = utcnow()  # a person is involved: not contained by the bot
     session.flush()
+
+
+def claim_overdue(session: Session, waiting_since: datetime, limit: int = 50) -> list[str]:
+    """Conversations waiting for a person since before ``waiting_since`` whose staff were not
+    e-mailed yet, marked as e-mailed now (each by one replica only: a conditional update)."""
+    started = func.coalesce(Conversation.offline_since, Conversation.handed_off_at)
+    candidates = session.scalars(
+        select(Conversation.id)
+        .where(
+            Conversation.status == ConversationStatus.WAITING,
+            Conversation.staff_emailed_at.is_(None),
+            started < waiting_since,
+        )
+        .limit(limit)
+    ).all()
+    claimed = []
+    for conversation_id in candidates:
+        result = session.execute(
+            update(Conversation)
+            .where(Conversation.id == conversation_id, Conversation.staff_emailed_at.is_(None))
+            .values(staff_emailed_at=utcnow())
+        )
+        if getattr(result, "rowcount", 0) == 1:
+            claimed.append(conversation_id)
+    return claimed
 
 
 def set_offline(session: Session, conversation: Conversation, email: str) -> None:

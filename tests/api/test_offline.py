@@ -3,6 +3,7 @@ a staff reply reaches them by e-mail (a real SMTP server) and in the chat."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -134,3 +135,27 @@ def test_an_offline_request_is_not_closed_as_abandoned(client: TestClient, db_ur
         lambda session: takeover.close_idle(session, timedelta(0)),
     )
     assert customer.id not in [change.conversation.id for change in closed]
+
+
+def test_staff_on_duty_are_e_mailed_about_a_conversation_left_waiting(
+    client: TestClient,
+    staff: Staff,
+    settings: Settings,
+    mailbox: Mailbox,
+) -> None:
+    from tests.api.test_takeover import staff_socket
+
+    # The watcher reads these at each check.
+    settings.queue_email, settings.queue_email_delay_seconds = True, 0
+    client.post("/api/v1/staff/presence", json={"status": "available"}, headers=staff.headers)
+    with staff_socket(client) as socket:
+        assert socket.receive_json() == {"type": "ready"}
+        customer = start_conversation(client)
+        say(client, customer, ASK_FOR_A_PERSON)  # no opening hours: queued
+        (email,) = mailbox.wait_for(1, timeout=30)
+    assert email["To"] == STAFF_EMAIL
+    assert email["Subject"] == "A customer is waiting (en)"
+    body = email.get_body(preferencelist=("plain",))
+    assert body is not None and f"conversation={customer.id}" in body.get_content()
+    time.sleep(6)  # another check of the queue, and no second e-mail
+    assert len(mailbox.messages) == 1  # once per wait

@@ -105,3 +105,18 @@ def test_outside_the_hours_a_customer_leaves_a_message_and_gets_the_reply_by_e_m
     back.goto("/chat")
     expect(back.locator(STAFF).last).to_contain_text(REPLY)
     back.screenshot(path=str(screenshots / "offline-request-back.png"))
+
+
+def test_a_customer_entering_the_queue_raises_a_browser_notification(
+    new_page, live_server: LiveServer, accounts_on_server: dict[str, str]
+) -> None:
+    staff: Page = new_page(permissions=["notifications"])
+    sign_in(staff, accounts_on_server["staff"], next_path="/staff/live")
+    staff.get_by_test_id("live-presence").select_option("available")
+    expect(staff.get_by_test_id("live-presence-note")).to_contain_text("available now")
+    expect(staff.get_by_test_id("live-notify")).to_be_hidden()  # granted: nothing to ask
+    customer: Page = new_page()
+    customer.goto("/chat")
+    _ask(customer, "I want to talk to a person")  # no opening hours: queued at once
+    expect(customer.get_by_test_id("chatbot-status")).to_have_text("Waiting for a person…")
+    expect(staff.locator("#live")).to_have_attribute("data-notified", "1")

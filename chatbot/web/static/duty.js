@@ -28,6 +28,32 @@
       note.textContent = fill(S.error, { detail: error.detail || error.message });
     }
   });
+  // Browser notifications of customers entering the queue: asked for once (a click, as browsers
+  // want), remembered by the browser; the page beeps as well.
+  const notifyButton = root.querySelector('[data-testid="live-notify"]');
+  const ASKED = "chatbot.notifications-asked";
+  const supported = typeof Notification === "function";
+  if (supported && Notification.permission === "default" && !localStorage.getItem(ASKED)) {
+    notifyButton.hidden = false;
+    notifyButton.addEventListener("click", async () => {
+      localStorage.setItem(ASKED, "1");
+      notifyButton.hidden = true;
+      try { await Notification.requestPermission(); } catch (_) { /* refused: the beep remains */ }
+    });
+  }
+  root.addEventListener("live:waiting", (event) => {
+    if (!supported || Notification.permission !== "granted") return;
+    const entry = event.detail || {};
+    const last = entry.last_message ? entry.last_message.text : "";
+    try {
+      const notice = new Notification(S.notify_title, { body: last, tag: `chatbot-${entry.id}` });
+      notice.onclick = () => { window.focus(); location.search = `?conversation=${encodeURIComponent(entry.id)}`; };
+      root.dataset.notified = String(Number(root.dataset.notified || 0) + 1);
+    } catch (error) {
+      console.warn("notification refused", error);
+    }
+  });
+
   load();
   // The count of colleagues on duty moves without events: refresh it now and then.
   setInterval(load, 30000);

@@ -165,7 +165,10 @@
     } else {
       state.queue.delete(entry.id);
     }
-    if (entry.status === "waiting" && (!before || before.status !== "waiting")) beep();
+    if (entry.status === "waiting" && (!before || before.status !== "waiting")) {
+      beep();
+      root.dispatchEvent(new CustomEvent("live:waiting", { detail: entry })); // duty.js notifies
+    }
     scheduleRender();
     scheduleResync();
     if (entry.id === state.selected && state.conversation) {
