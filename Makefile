@@ -9,7 +9,7 @@ SAMPLE_KB := chatbot/sample/knowledge_base.jsonl
 CHROMIUM := /usr/bin/chromium
 CJK_FONT := /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
 
-.PHONY: install run test lint format browser clean bench
+.PHONY: install run test test-postgres lint format browser clean bench
 
 install: $(VENV)/.installed
 
@@ -37,6 +37,11 @@ browser:
 
 test: install browser
 	$(BIN)/pytest
+
+# The same suite on the production backends (tests/backends.py): every test database a schema of
+# CHATBOT_TEST_POSTGRES_URL, live events and jobs through CHATBOT_TEST_REDIS_URL. .ci/run runs both.
+test-postgres: install browser
+	CHATBOT_TEST_BACKEND=postgres $(BIN)/pytest
 
 lint: install
 	$(BIN)/ruff check chatbot tests bench

@@ -174,7 +174,7 @@ def test_an_unreachable_redis_is_refused_at_once() -> None:
 
 def test_the_configuration_chooses_the_runner(redis_url: str, redis_prefix: str) -> None:
     context = JobContext(Settings(), sessionmaker(), lambda device: None)
-    in_process = make_job_runner(Settings(), context)
+    in_process = make_job_runner(Settings(redis_url=""), context)
     assert isinstance(in_process, InProcessJobRunner)
     in_process.shutdown()
     queued = make_job_runner(Settings(redis_url=redis_url, redis_prefix=redis_prefix), context)

@@ -99,6 +99,15 @@ def client(app: FastAPI) -> Iterator[TestClient]:
         yield client
 
 
+def another_browser(client: TestClient) -> TestClient:
+    """A second browser (cookies of its own) on the app ``client`` is running: its requests run
+    on that app's event loop, like every request to a real server (a Redis connection belongs to
+    the loop that opened it)."""
+    other = TestClient(client.app)
+    other.portal = client.portal
+    return other
+
+
 def start_conversation(client: TestClient, **body: str) -> Customer:
     response = client.post("/api/v1/conversations", json=body or None)
     assert response.status_code == 201, response.text

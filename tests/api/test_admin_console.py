@@ -26,6 +26,7 @@ from tests.api.conftest import (
     Customer,
     Staff,
     add_account,
+    another_browser,
     post_login,
     sign_in,
     start_conversation,
@@ -242,7 +243,7 @@ def test_an_admin_creates_a_user_who_can_then_sign_in(
     assert entry["action"] == "user.create" and entry["target"] == NEW_STAFF
     assert entry["after"] == {"email": NEW_STAFF, "name": "Kim", "role": "staff", "active": True}
     assert PASSWORD not in str(entry)
-    other = TestClient(client.app)  # another browser on the running app
+    other = another_browser(client)
     sign_in(other, NEW_STAFF)
 
 
@@ -267,7 +268,7 @@ def test_a_disabled_user_is_signed_out_and_cannot_sign_in_until_enabled(
     client: TestClient, admin: Staff, db_url: str
 ) -> None:
     add_account(db_url, NEW_STAFF)
-    kim_browser = TestClient(client.app)  # another browser on the running app
+    kim_browser = another_browser(client)
     sign_in(kim_browser, NEW_STAFF)
     kim = user_id(db_url, NEW_STAFF)
     disabled = post_form(client, admin, f"/admin/users/{kim}/disable")
@@ -291,15 +292,15 @@ def test_a_password_reset_ends_the_users_sessions_and_logs_no_secret(
 ) -> None:
     kims_token = {"Authorization": f"Bearer {add_account(db_url, NEW_STAFF)}"}
     new_password = "a brand new passphrase"
-    kim_browser = TestClient(client.app)  # another browser on the running app
+    kim_browser = another_browser(client)
     sign_in(kim_browser, NEW_STAFF)
     assert kim_browser.get("/staff/canned", headers=kims_token).status_code == 200
     kim = user_id(db_url, NEW_STAFF)
     reset = post_form(client, admin, f"/admin/users/{kim}/password", password=new_password)
     assert reset.status_code == 303
     assert kim_browser.get("/account").status_code == 401  # signed out
-    with TestClient(client.app) as integration:  # and the API token no longer works
-        assert integration.get("/staff/canned", headers=kims_token).status_code == 401
+    integration = another_browser(client)  # and the API token no longer works
+    assert integration.get("/staff/canned", headers=kims_token).status_code == 401
     sign_in(kim_browser, NEW_STAFF, new_password)
     (entry,) = audit_log(db_url, "user.password")
     assert entry["target"] == NEW_STAFF
@@ -314,7 +315,7 @@ def test_a_role_change_is_applied_and_audited(
     kim = user_id(db_url, NEW_STAFF)
     changed = post_form(client, admin, f"/admin/users/{kim}/role", role="admin")
     assert "kim@staff.example is now admin." in client.get(changed.headers["location"]).text
-    kim_browser = TestClient(client.app)  # another browser on the running app
+    kim_browser = another_browser(client)
     sign_in(kim_browser, NEW_STAFF)
     assert kim_browser.get("/admin/users").status_code == 200
     (entry,) = audit_log(db_url, "user.role")

@@ -23,7 +23,15 @@ from chatbot.db.audit import list_entries
 from chatbot.db.knowledge import find_intent, knowledge_revision, load_intents
 from chatbot.db.session import make_engine, make_session_factory
 from chatbot.knowledge.spec import IntentSpec
-from tests.api.conftest import KNOWLEDGE, XSS, Staff, add_account, sign_in, start_conversation
+from tests.api.conftest import (
+    KNOWLEDGE,
+    XSS,
+    Staff,
+    add_account,
+    another_browser,
+    sign_in,
+    start_conversation,
+)
 
 FORMATS = ("csv", "json", "jsonl", "xlsx")
 GIFTS_FORM = {
@@ -534,11 +542,11 @@ def test_a_token_is_used_once_by_whoever_uploaded(
 
     # Another admin, in another browser, cannot apply it.
     add_account(db_url, "bo@admin.example", "admin")
-    with TestClient(app) as other:
-        other_csrf = sign_in(other, "bo@admin.example")
-        stolen = other.post(
-            "/admin/knowledge/upload/confirm", data={"csrf_token": other_csrf, "token": token}
-        )
+    other = another_browser(client)
+    other_csrf = sign_in(other, "bo@admin.example")
+    stolen = other.post(
+        "/admin/knowledge/upload/confirm", data={"csrf_token": other_csrf, "token": token}
+    )
     assert stolen.status_code == 410
     assert "expired or was already applied" in stolen.text
     assert [intent.key for intent in stored_intents(db_url)][-1] == "wood_care"

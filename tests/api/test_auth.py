@@ -25,6 +25,7 @@ from tests.api.conftest import (
     Customer,
     Staff,
     add_account,
+    another_browser,
     post_login,
     sign_in,
 )
@@ -234,7 +235,8 @@ def test_repeated_failures_delay_that_email_from_that_address_only(
         return post_login(client, STAFF_EMAIL, password, follow_redirects=False)
 
     free = accounts.FREE_FAILURES_PER_EMAIL
-    with TestClient(app, client=("10.0.0.1", 1)) as guesser, TestClient(app) as colleague:
+    with TestClient(app, client=("10.0.0.1", 1)) as guesser:
+        colleague = another_browser(guesser)
         guesser.get("/login")
         statuses = [attempt(guesser, "198.51.100.7", "wrong password!") for _ in range(free)]
         assert [s.status_code for s in statuses] == [401] * free
@@ -323,23 +325,23 @@ def test_signing_out_ends_the_session(client: TestClient, staff: Staff) -> None:
 def test_changing_the_password_signs_out_other_browsers(
     client: TestClient, app: FastAPI, staff: Staff
 ) -> None:
-    with TestClient(app) as other:
-        sign_in(other, STAFF_EMAIL)
-        response = client.post(
-            "/account/password",
-            data={
-                "current_password": PASSWORD,
-                "new_password": "a brand new passphrase",
-                "confirm_password": "a brand new passphrase",
-                "csrf_token": staff.csrf,
-            },
-        )
-        assert response.status_code == 200, response.text
-        assert "your API tokens revoked" in response.text
-        assert client.get("/account", headers=JSON).status_code == 200  # this browser stays in
-        assert other.get("/account", headers=JSON).status_code == 401
-        # Signed out everywhere: the API token made before the change no longer works.
-        assert other.get("/account", headers=staff.token_headers).status_code == 401
+    other = another_browser(client)
+    sign_in(other, STAFF_EMAIL)
+    response = client.post(
+        "/account/password",
+        data={
+            "current_password": PASSWORD,
+            "new_password": "a brand new passphrase",
+            "confirm_password": "a brand new passphrase",
+            "csrf_token": staff.csrf,
+        },
+    )
+    assert response.status_code == 200, response.text
+    assert "your API tokens revoked" in response.text
+    assert client.get("/account", headers=JSON).status_code == 200  # this browser stays in
+    assert other.get("/account", headers=JSON).status_code == 401
+    # Signed out everywhere: the API token made before the change no longer works.
+    assert other.get("/account", headers=staff.token_headers).status_code == 401
 
 
 def test_a_wrong_current_password_changes_nothing(client: TestClient, staff: Staff) -> None:
@@ -364,11 +366,11 @@ def test_an_api_token_made_on_the_account_page_works_until_revoked(
     token = re.search(r'data-testid="new-api-token">(cbt_[^<]+)<', page.text)
     assert token, page.text
     bearer = {"Authorization": f"Bearer {token.group(1)}"}
-    with TestClient(app) as integration:  # no cookies, no CSRF token: the token alone
-        assert integration.get("/api/v1/admin/models", headers=bearer).status_code == 200
-        token_id = re.findall(r"/account/tokens/(\d+)/revoke", page.text)[-1]
-        client.post(f"/account/tokens/{token_id}/revoke", data={"csrf_token": admin.csrf})
-        assert integration.get("/api/v1/admin/models", headers=bearer).status_code == 401
+    integration = another_browser(client)  # no cookies, no CSRF token: the token alone
+    assert integration.get("/api/v1/admin/models", headers=bearer).status_code == 200
+    token_id = re.findall(r"/account/tokens/(\d+)/revoke", page.text)[-1]
+    client.post(f"/account/tokens/{token_id}/revoke", data={"csrf_token": admin.csrf})
+    assert integration.get("/api/v1/admin/models", headers=bearer).status_code == 401
     audit = client.get("/admin/audit?action=token.").text
     assert "token.create" in audit and "token.revoke" in audit and "CRM sync" in audit
     assert token.group(1) not in audit  # the secret itself is never recorded
@@ -404,9 +406,9 @@ def test_staff_cannot_reach_admin_pages_but_admins_can(
     add_account(db_url, ADMIN_EMAIL, "admin")
     sign_in(client, STAFF_EMAIL)
     assert client.get("/api/v1/admin/models", headers=JSON).status_code == 403
-    with TestClient(app) as other:
-        sign_in(other, ADMIN_EMAIL)
-        assert other.get("/api/v1/admin/models", headers=JSON).status_code == 200
+    other = another_browser(client)
+    sign_in(other, ADMIN_EMAIL)
+    assert other.get("/api/v1/admin/models", headers=JSON).status_code == 200
 
 
 def test_the_language_switch_only_redirects_locally(client: TestClient) -> None:

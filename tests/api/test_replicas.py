@@ -15,6 +15,8 @@ import pytest
 from fastapi.testclient import TestClient
 from rq import Queue
 
+import chatbot.main
+from chatbot import jobs
 from chatbot.config import Settings
 from chatbot.db.model_versions import activate, get_version, register_version
 from chatbot.db.session import make_engine, make_session_factory, transaction
@@ -58,8 +60,11 @@ def two_replicas(settings: Settings) -> Iterator[tuple[TestClient, TestClient]]:
 
 @pytest.fixture
 def replicas(
-    db_url: str, tmp_path: Path, redis_url: str, redis_prefix: str
+    db_url: str, tmp_path: Path, redis_url: str, redis_prefix: str, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[TestClient, TestClient]]:
+    # Jobs wait in Redis for a `chatbot worker`, on CHATBOT_TEST_BACKEND=postgres too (whose apps
+    # otherwise get a worker thread of their own: tests/backends.py).
+    monkeypatch.setattr(chatbot.main, "make_job_runner", jobs.make_job_runner)
     # No periodic check to speak of: what follows an activation here is the event.
     store_knowledge(db_url, KNOWLEDGE)
     settings = replica_settings(db_url, tmp_path, redis_url, redis_prefix, model_check_seconds=600)

@@ -3,6 +3,7 @@ knowledge base, served by uvicorn in a background thread; Playwright drives the 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -16,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from tests import backends
 from tests.servers import serving
 
 CHROMIUM = Path(os.environ.get("CHATBOT_TEST_CHROMIUM", "/usr/bin/chromium"))
@@ -129,18 +131,30 @@ def browser(chromium_executable: str) -> Iterator[object]:
 
 
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """The real app on a free 127.0.0.1 port."""
+def live_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    """The real app on a free 127.0.0.1 port, on SQLite or on PostgreSQL (tests/backends.py)."""
+    from chatbot.db.migrate import upgrade
+
+    data_dir = tmp_path_factory.mktemp("browser")
+    with contextlib.ExitStack() as stack:
+        if backends.ON_POSTGRES:
+            postgres_url = request.getfixturevalue("postgres_url")
+            database_url = stack.enter_context(backends.migrated_schema(postgres_url))
+        else:
+            database_url = f"sqlite:///{data_dir / 'chatbot.db'}"
+            upgrade(database_url)
+        yield from _serve(database_url, data_dir)
+
+
+def _serve(database_url: str, data_dir: Path) -> Iterator[LiveServer]:
     from chatbot.config import Settings
     from chatbot.db.knowledge import import_intents
-    from chatbot.db.migrate import upgrade
     from chatbot.db.session import make_engine, make_session_factory, transaction
     from chatbot.knowledge.files import read_faq_file
     from chatbot.main import create_app
 
-    data_dir = tmp_path_factory.mktemp("browser")
-    database_url = f"sqlite:///{data_dir / 'chatbot.db'}"
-    upgrade(database_url)
     knowledge_base = data_dir / "knowledge_base.jsonl"
     knowledge_base.write_text(
         "".join(json.dumps(row) + "\n" for row in TINY_KNOWLEDGE_BASE), encoding="utf-8"

@@ -21,6 +21,7 @@ from chatbot.db.models import (
     ModelVersion,
     Role,
 )
+from chatbot.db.transcripts import message_search
 
 SECRET = "my neighbour Ann Example at 12 Quiet Lane ordered the lamp"
 
@@ -40,6 +41,11 @@ def count(session: Session, model: type) -> int:
 
 
 def fts_hits(session: Session, word: str) -> int:
+    """What the transcript search finds for ``word``: SQLite's FTS table itself (a row left
+    behind would be a copy of the text); on PostgreSQL, the conversations the search finds."""
+    if session.get_bind().dialect.name != "sqlite":
+        found = select(func.count()).select_from(Conversation).where(message_search(session, word))
+        return session.scalar(found) or 0
     return (
         session.scalar(
             text("SELECT count(*) FROM messages_fts WHERE messages_fts MATCH :word"), {"word": word}
