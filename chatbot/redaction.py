@@ -9,19 +9,25 @@ Pure functions, no web and no database. What is redacted (``CHATBOT_REDACT``; ``
   number (11 digits starting 13-19, optionally +86), or a national number written with the usual
   separators (``(555) 123-4567``, ``555-123-4567``, ``020 7946 0958``).
 - ``email``: an e-mail address.
-- ``iban``: an IBAN (country, check digits, up to 30 letters and digits, grouped or not) whose
-  check digits are right (ISO 13616, mod 97).
-- ``cn_id``: a Chinese resident identity number (18 characters) whose check character is right.
+- ``iban``: an IBAN (country, check digits, up to 30 letters and digits, grouped or not, in
+  either case) whose check digits are right (ISO 13616, mod 97).
+- ``cn_id``: a Chinese resident identity number (18 characters) whose birth date is a real date
+  and whose check character is right.
 
 Not redacted: digit runs without separators other than Chinese mobiles (order and tracking
 numbers look the same as landlines), numbers glued to Latin letters (``ref4111111111111111``),
-dates and amounts.
+dates, amounts, version strings, e-mail addresses with non-Latin characters (``张三@例子.中国``),
+and a run of digit groups that is neither a card nor a phone number as a whole (no part of
+``6200 0000 0000 0005 123`` is taken for a phone number). A resident identity number is only
+ever tagged ``[cn_id]``: when ``cn_id`` is not named it stays, even if it happens to pass the
+Luhn check.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Collection
+from datetime import date
 
 KINDS = ("card", "phone")  # the default
 ALL_KINDS = ("email", "iban", "cn_id", "card", "phone")  # in the order they are looked for
@@ -30,10 +36,11 @@ ALL_KINDS = ("email", "iban", "cn_id", "card", "phone")  # in the order they are
 # \w, and 我的手机是13812345678 has no space before the number.
 _BEFORE, _AFTER = r"(?<![A-Za-z0-9_+])", r"(?![A-Za-z0-9_])"
 _CARD = re.compile(_BEFORE + r"\d(?:[ -]?\d){12,18}" + _AFTER)
+# Not the tail of a longer run of digit groups (a card or account number that is not one).
 _PHONE = re.compile(
-    _BEFORE + r"(?:"
+    _BEFORE + r"(?<!\d[ -])(?:"
     r"\+\d{1,3}[ .-]?\(?\d{1,4}\)?(?:[ .-]?\d){4,11}"  # +44 20 7946 0958, +1 (555) 123-4567
-    r"|(?:\+?86[ -]?)?1[3-9]\d(?:[ -]?\d{4}){2}"  # 13812345678, 138 1234 5678, +86 138...
+    r"|(?:(?:\+|00)?86[ -]?)?1[3-9]\d(?:[ -]?\d{4}){2}"  # 13812345678, 138 1234 5678, 0086 138...
     r"|\(\d{3}\)[ ]?\d{3}[ .-]\d{4}"  # (555) 123-4567
     r"|\d{3}[.-]\d{3}[.-]\d{4}"  # 555-123-4567
     r"|0\d{2,4}[ -]\d{3,4}[ -]\d{3,4}"  # 020 7946 0958, 010-8888-8888
@@ -44,7 +51,9 @@ _PHONE = re.compile(
 _EMAIL = re.compile(
     r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
 )
-_IBAN = re.compile(_BEFORE + r"[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?" + _AFTER)
+_IBAN = re.compile(
+    _BEFORE + r"[A-Za-z]{2}\d{2}(?: ?[A-Za-z0-9]{4}){2,7}(?: ?[A-Za-z0-9]{1,4})?" + _AFTER
+)
 _CN_ID = re.compile(_BEFORE + r"\d{17}[\dXx]" + _AFTER)
 _CN_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 
@@ -65,6 +74,12 @@ def cn_id_valid(number: str) -> bool:
     >>> cn_id_valid("11010519491231002X"), cn_id_valid("110105194912310021")
     (True, False)
     """
+    try:
+        born = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
+    except ValueError:
+        return False
+    if not 1880 <= born.year <= 2100:
+        return False
     total = sum(int(digit) * weight for digit, weight in zip(number, _CN_ID_WEIGHTS, strict=False))
     return "10X98765432"[total % 11] == number[-1].upper()
 
@@ -101,8 +116,12 @@ def redact(text: str, kinds: Collection[str] = KINDS) -> str:
     if "card" in kinds:
 
         def card(match: re.Match[str]) -> str:
-            digits = re.sub(r"\D", "", match.group())
-            return "[card]" if luhn_valid(digits) else match.group()
+            number = match.group()
+            digits = re.sub(r"\D", "", number)
+            # A resident ID or a +86 mobile that passes the Luhn check by chance is not a card.
+            if (_CN_ID.fullmatch(number) and cn_id_valid(number)) or _PHONE.fullmatch(number):
+                return number
+            return "[card]" if luhn_valid(digits) else number
 
         text = _CARD.sub(card, text)
     if "phone" in kinds:
