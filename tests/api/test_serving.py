@@ -1,4 +1,5 @@
-"""The customer path under concurrency: nothing lost, nothing twice, 503 (never 500) when full."""
+"""The customer path under concurrency: nothing lost, nothing twice, 503 (never 500) when full;
+a staff claim in the middle of a customer's messages is never overwritten."""
 
 from __future__ import annotations
 
@@ -18,10 +19,17 @@ from torch import Tensor
 from chatbot.config import Settings
 from chatbot.conversation.service import ORDER_WAIT_MAX_S
 from chatbot.db import conversations as store
-from chatbot.db.models import Message, Role
+from chatbot.db.models import Conversation, Message, Role
 from chatbot.db.session import make_engine, make_session_factory, transaction
 from chatbot.main import create_app
-from tests.api.conftest import KNOWLEDGE, Customer, start_conversation, store_knowledge
+from tests.api.conftest import (
+    KNOWLEDGE,
+    STAFF_EMAIL,
+    Customer,
+    add_account,
+    start_conversation,
+    store_knowledge,
+)
 from tests.fakes import HashingEncoder
 from tests.servers import serving
 
@@ -254,3 +262,81 @@ def test_a_message_left_unanswered_holds_the_next_reply_only_briefly(
     assert response.status_code == 200, response.text
     assert response.json()["reply"]["intent"] == "returns"
     assert ORDER_WAIT_MAX_S <= waited < ORDER_WAIT_MAX_S + 10
+
+
+# Phrasings the tiny knowledge base answers outright: no clarifying, no fallback, no handoff.
+ANSWERED = [
+    "How do I return an item?",
+    "When will I get my refund?",
+    "How long does delivery take?",
+]
+SENDERS = 8  # browser tabs of one customer, each sending as soon as its last message is answered
+SENT_EACH = 6
+
+
+async def _staff_replies_while_the_customer_writes(
+    base_url: str, staff_token: str
+) -> tuple[httpx.Response, list[httpx.Response]]:
+    async with httpx.AsyncClient(base_url=base_url, timeout=120) as client:
+        created = await client.post("/api/v1/conversations")
+        assert created.status_code == 201, created.text
+        conversation = created.json()
+        customer = Customer(conversation["id"], conversation["token"])
+        sent: list[httpx.Response] = []
+
+        async def tab(number: int) -> None:
+            for i in range(SENT_EACH):
+                body = {"text": ANSWERED[i % len(ANSWERED)], "client_id": f"tab{number}-{i}"}
+                sent.append(
+                    await client.post(customer.messages_url, json=body, headers=customer.headers)
+                )
+
+        async def staff_member() -> httpx.Response:
+            # Once every tab had one answer: the others' messages are in flight.
+            while len(sent) < SENDERS:
+                await asyncio.sleep(0.005)
+            return await client.post(
+                f"/api/v1/staff/conversations/{customer.id}/reply",
+                json={"text": "Sam here, I will take it from here."},
+                headers={"Authorization": f"Bearer {staff_token}"},
+            )
+
+        *_, claimed = await asyncio.gather(*(tab(n) for n in range(SENDERS)), staff_member())
+        return claimed, sent
+
+
+def test_a_staff_claim_amid_a_customers_messages_is_never_overwritten(
+    database_url: str, tmp_path: Path
+) -> None:
+    # The staff reply claims the conversation and stores a message in one transaction: the
+    # message's id marks the claim's place among the conversation's writes. Each customer turn
+    # stores its message and its reply in two transactions, each locking the conversation row.
+    store_knowledge(database_url, KNOWLEDGE)
+    staff_token = add_account(database_url, STAFF_EMAIL)
+    settings = Settings(
+        database_url=database_url, data_dir=tmp_path, http_threads=8, rate_limits_enabled=False
+    )
+    with serving(create_app(settings, encoder=HashingEncoder())) as url:
+        claimed, sent = asyncio.run(_staff_replies_while_the_customer_writes(url, staff_token))
+
+    assert claimed.status_code == 200, claimed.text
+    assert [r.status_code for r in sent] == [200] * SENDERS * SENT_EACH, sent[0].text
+    claim = claimed.json()["id"]
+    engine = make_engine(database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            (conversation,) = session.scalars(select(Conversation)).all()
+            messages = list(session.scalars(select(Message).order_by(Message.id)))
+    finally:
+        engine.dispose()
+    customers = [m for m in messages if m.role is Role.CUSTOMER]
+    bots = [m for m in messages if m.role is Role.BOT and m.reply_to_id is not None]
+    # The race happened: the customer wrote on both sides of the claim, the bot answered before.
+    assert any(m.id < claim for m in customers) and any(m.id > claim for m in customers)
+    assert any(m.id < claim for m in bots)
+    # No bot reply after the claim: a reply stored later would have overwritten it.
+    assert [m.id for m in bots if m.id > claim] == []
+    assert all(r.json()["reply"] is None for r in sent if r.json()["message"]["id"] > claim)
+    assert conversation.status.value == "with_staff"
+    # Every message counted: no turn's count overwrote another's.
+    assert conversation.message_count == len(messages)
