@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from chatbot.config import Settings
+from chatbot.db import audit
 from chatbot.db import model_versions as registry
 from chatbot.db import training as runs
 from chatbot.db.knowledge import load_intents
@@ -231,7 +232,17 @@ def _train(
             "beats" if wanted else "does not beat",
         )
     if wanted:
+        previous = registry.active_version_name(session)
         registry.activate(session, row)
+        # Committed with the version and the run's end, or not at all.
+        audit.record(
+            session,
+            f"training run {run.id}",
+            "model.activate",
+            version,
+            before={"active": previous},
+            after={"active": version, "activate": run.config.get("activate")},
+        )
     return row
 
 

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from chatbot import training
 from chatbot.config import Settings
+from chatbot.db.audit import list_entries
 from chatbot.db.conversations import start_conversation
 from chatbot.db.knowledge import import_intents
 from chatbot.db.model_versions import (
@@ -184,6 +185,7 @@ def test_a_run_trains_validates_saves_and_registers_a_version(
         assert row is not None
         assert (row.kind, row.status, row.is_active) == ("fine-tuned", "ready", False)
         assert active_version_name(session) == base_version  # not activated: the base serves
+        assert list_entries(session, action="model.") == []
         assert row.path == str(settings.models_dir / version)
         assert set(row.metrics) == METRICS | {"training_seconds", "device", "precision"}
         assert row.metrics["device"] == "cpu"
@@ -251,6 +253,16 @@ def test_single_phrasing_intents_train_and_serve_when_activated(
 
     assert created is not None
     assert versions(factory) == [(base_version, False), (created.version, True)]
+    with factory() as session:  # the change of the serving model is audited, by the run
+        entries = [(e.actor, e.target, e.before, e.after) for e in list_entries(session)]
+    assert entries == [
+        (
+            f"training run {run_id}",
+            created.version,
+            {"active": base_version},
+            {"active": created.version, "activate": True},
+        )
+    ]
     report = json.loads(
         (settings.models_dir / created.version / "report" / "report.json").read_text("utf-8")
     )
