@@ -652,3 +652,48 @@ def test_cli_imports_and_tokens_are_in_the_audit_log(
     [created] = [e for e in entries if e.action == "token.create"]
     assert (created.target, created.after["user"]) == ("crm", "sam@example.com")
     assert token not in str(created.after)
+
+
+def audit_entries(database: str, action: str) -> list[AuditEntry]:
+    engine = make_engine(database)
+    with make_session_factory(engine)() as session:
+        query = select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.id)
+        entries = list(session.scalars(query))
+    engine.dispose()
+    return entries
+
+
+def test_cli_password_changes_are_in_the_audit_log(
+    run: Run, database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with_stdin(monkeypatch, PASSWORD + "\n")
+    run("users", "create", "sam@example.com", "--role", "staff", "--password-stdin")
+    run("tokens", "create", "sam@example.com", "--name", "crm")
+    with_stdin(monkeypatch, "a different passphrase\n")
+    assert run("users", "set-password", "nobody@example.com", "--password-stdin").code == 2
+    with_stdin(monkeypatch, "a different passphrase\n")
+    assert run("users", "set-password", "sam@example.com", "--password-stdin").code == 0
+
+    [entry] = audit_entries(database, "user.password")  # the refused one left none
+    assert (entry.actor, entry.target) == (None, "sam@example.com")
+    assert entry.after == {"sessions_ended": True, "tokens_revoked": 1}
+    assert "passphrase" not in str(entry.before) + str(entry.after)
+
+
+def test_cli_language_merges_are_in_the_audit_log(run: Run, database: str, tmp_path: Path) -> None:
+    old_style = write(
+        tmp_path,
+        "faq.csv",
+        "intent,question,answer,language\n"
+        "returns,How do I return an item?,Within 30 days.,en\n"
+        "returns_zh,怎么退货？,30天内可以退货。,zh\n",
+    )
+    assert run("import-faq", str(old_style)).code == 0
+    assert run("knowledge", "merge-languages", "--dry-run").code == 0
+    assert audit_entries(database, "knowledge.merge_languages") == []  # a dry run changes nothing
+
+    assert run("knowledge", "merge-languages").code == 0
+    assert run("knowledge", "merge-languages").code == 0  # nothing left to merge: no entry
+
+    [entry] = audit_entries(database, "knowledge.merge_languages")
+    assert (entry.actor, entry.after) == (None, {"merged": {"returns_zh": "returns"}})
