@@ -19,11 +19,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(app: Any) -> Iterator[str]:
-    """Serve ``app`` until the block ends; yields its base URL."""
+def serving(app: Any, port: int | None = None) -> Iterator[str]:
+    """Serve ``app`` until the block ends, then stop as on SIGTERM (requests finish, WebSockets
+    are closed with 1012); yields its base URL. ``port``: a free one unless given (a restart)."""
     import uvicorn
 
-    port = free_port()
+    port = port or free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, name="live-server", daemon=True)
     thread.start()
