@@ -37,6 +37,9 @@ def make_engine(
         pool_size: connections kept open; ``pool_timeout`` seconds to wait for one before
             SQLAlchemy's TimeoutError (which the web app answers with 503 and Retry-After).
     """
+    # A failed statement's error names its SQL, never its values: they hold customers' messages,
+    # e-mail addresses and token digests, and the error is logged.
+    kwargs.setdefault("hide_parameters", True)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         in_memory = not parsed.database or parsed.database == ":memory:"
