@@ -6,21 +6,26 @@ import asyncio
 import contextlib
 import json
 import time
-from typing import Annotated
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
 
 from fastapi import (
     APIRouter,
     Depends,
     HTTPException,
     Request,
+    Response,
     WebSocket,
     WebSocketDisconnect,
     status,
 )
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 
 from chatbot.api import schemas
-from chatbot.api.deps import CustomerToken, RowId, SettingsDep, message_text
+from chatbot.api.deps import CustomerToken, RowId, SettingsDep, bearer_token, message_text
+from chatbot.api.errors import ErrorPublic
 from chatbot.api.metrics import observe_reply
 from chatbot.api.ratelimit import per_address, per_conversation
 from chatbot.conversation import offline, takeover
@@ -34,7 +39,6 @@ from chatbot.db.models import Role
 from chatbot.events import EventBus, conversation_channel
 from chatbot.redaction import redact
 
-router = APIRouter(prefix="/api/v1", tags=["customer"])
 TYPING_INTERVAL_S = 1.0  # at most one typing event per second from one customer's socket
 AUTH_TIMEOUT_S = 10.0  # a socket that has not sent its token by then is closed
 
@@ -47,6 +51,36 @@ def _service(request: Request) -> ChatService:
 
 
 ChatServiceDep = Annotated[ChatService, Depends(_service)]
+
+
+class TokenBeforeBody(APIRoute):
+    """A route taking ``CustomerToken`` refuses a request without one (401) before it reads the
+    body: FastAPI reads and parses the body before it solves any dependency, so a garbled body
+    would otherwise get a 422 (and be read in full) from a caller who may not send one at all."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, endpoint, **kwargs)
+        if _takes_token(self.dependant):
+            missing = "No bearer token: send the one POST /api/v1/conversations returned"
+            self.responses = {401: {"model": ErrorPublic, "description": missing}, **self.responses}
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        if not _takes_token(self.dependant):
+            return handler
+
+        async def token_first(request: Request) -> Response:
+            bearer_token(request.headers.get("authorization"))
+            return await handler(request)
+
+        return token_first
+
+
+def _takes_token(dependant: Dependant) -> bool:
+    return any(sub.call is bearer_token or _takes_token(sub) for sub in dependant.dependencies)
+
+
+router = APIRouter(prefix="/api/v1", tags=["customer"], route_class=TokenBeforeBody)
 
 
 @router.post(

@@ -75,3 +75,60 @@ def test_a_body_under_the_limit_is_still_validated_as_usual(
 ) -> None:
     response = client.post(customer.messages_url, json={"txt": 1}, headers=customer.headers)
     assert response.status_code == 422
+
+
+@pytest.mark.parametrize(
+    "authorization", [None, "", "Bearer", "Bearer ", "Basic dXNlcjpwYXNz", "token-without-scheme"]
+)
+def test_without_a_bearer_token_broken_json_is_401_not_422(
+    client: TestClient, customer: Customer, authorization: str | None
+) -> None:
+    headers = {"Content-Type": "application/json"}
+    if authorization is not None:
+        headers["Authorization"] = authorization
+    response = client.post(customer.messages_url, content=b'{"text": "\x00{[', headers=headers)
+    assert response.status_code == 401, response.text
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+    assert "bearer token" in response.json()["detail"]
+
+
+def test_without_a_bearer_token_a_large_body_is_refused_before_it_is_read(
+    client: TestClient, customer: Customer
+) -> None:
+    def chunks() -> object:  # 5 MB of broken JSON, with no Content-Length to judge it by
+        for _ in range(500):
+            yield b"{[" * 5_000
+
+    response = client.post(
+        customer.messages_url,
+        content=chunks(),  # type: ignore[arg-type]
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 401, response.text  # read, it would be 413
+    # One declaring its length past the limit is refused by that alone, also unread.
+    declared = client.post(
+        customer.messages_url,
+        content=b"{[" * 2_500_000,
+        headers={"Content-Type": "application/json"},
+    )
+    assert declared.status_code == 413
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/conversations/{id}/offline",
+        "/conversations/{id}/satisfaction",
+        "/messages/1/feedback",
+    ],
+)
+def test_every_customer_route_with_a_body_asks_for_the_token_first(
+    client: TestClient, customer: Customer, path: str
+) -> None:
+    url = "/api/v1" + path.format(id=customer.id)
+    response = client.post(url, content=b"{not json", headers={"Content-Type": "application/json"})
+    assert response.status_code == 401, response.text
+    with_token = client.post(
+        url, content=b"{not json", headers={**customer.headers, "Content-Type": "application/json"}
+    )
+    assert with_token.status_code in {400, 422}, with_token.text  # then the body is looked at
