@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from chatbot.api.analytics import period_of
 from chatbot.api.auth import AdminUser, Principal, admin_user
-from chatbot.api.deps import SessionDep
+from chatbot.api.deps import MAX_ROW_ID, SessionDep
 from chatbot.api.i18n import request_language, translator
 from chatbot.api.views import render
 from chatbot.db import audit
@@ -223,7 +223,7 @@ def _snapshot(intent: IntentSpec | None) -> dict[str, Any] | None:
 
 
 MessageIds = Annotated[
-    list[Annotated[int, Field(ge=1)]],
+    list[Annotated[int, Field(ge=1, le=MAX_ROW_ID)]],
     Field(min_length=1, max_length=MAX_IDS, description="Customer message ids (a group's)."),
 ]
 
@@ -308,6 +308,8 @@ def _ids(text: str) -> list[int]:
         raise _unprocessable("message_ids: a comma-separated list of ids") from None
     if not ids or len(ids) > MAX_IDS:
         raise _unprocessable(f"message_ids: 1 to {MAX_IDS} ids")
+    if not all(1 <= i <= MAX_ROW_ID for i in ids):
+        raise _unprocessable("message_ids: ids are whole numbers from 1")
     return ids
 
 

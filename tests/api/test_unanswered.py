@@ -149,6 +149,7 @@ def test_new_intent_out_of_scope_and_dismiss(client: TestClient, admin: Staff, d
         ("phrasings", {"message_ids": [], "intent": "returns"}, "message_ids"),
         ("phrasings", {"message_ids": ["x"], "intent": "returns"}, "message_ids"),
         ("phrasings", {"message_ids": [999999], "intent": "returns"}, "message_ids"),
+        ("dismiss", {"message_ids": [2**63]}, "message_ids"),  # past any database's integer
         ("phrasings", {"message_ids": "MESSAGE", "intent": "no_such_intent"}, "intent"),
         ("intents", {"message_ids": "MESSAGE", "key": "has space", "answer": "A."}, "key"),
         ("intents", {"message_ids": "MESSAGE", "key": "returns", "answer": "A."}, "key"),
