@@ -87,9 +87,31 @@ class RequestIds:
             _request.reset(token)
 
 
+# A secret a client put in a URL anyway (``?token=...``): access log lines quote whole URLs.
+_SECRET_IN_URL = re.compile(r"([?&][A-Za-z_]*(?:token|password|secret)=)[^&\s\"']*", re.I)
+
+
+class UrlSecrets(logging.Filter):
+    """Blanks the values of token, password and secret parameters in a line's URLs.
+
+    >>> record = logging.LogRecord("uvicorn.access", 20, "", 0, "GET %s", ("/ws?token=abc",), None)
+    >>> UrlSecrets().filter(record), record.getMessage()
+    (True, 'GET /ws?token=[redacted]')
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        scrubbed = _SECRET_IN_URL.sub(r"\1[redacted]", message)
+        if scrubbed != message:
+            record.msg, record.args = scrubbed, None
+        return True
+
+
 def configure(log_format: str, level: str = "INFO") -> None:
-    """Send every log line (uvicorn's and RQ's too) to stderr in the chosen format."""
+    """Send every log line (uvicorn's and RQ's too) to stderr in the chosen format, with no
+    secret a client put in a URL."""
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(UrlSecrets())
     if log_format == "json":
         handler.setFormatter(JsonFormatter())
     else:

@@ -256,12 +256,13 @@ async def give_satisfaction(
 
 
 @router.websocket("/conversations/{conversation_id}/ws")
-async def live_events(websocket: WebSocket, conversation_id: str, token: str = "") -> None:
+async def live_events(websocket: WebSocket, conversation_id: str) -> None:
     """Live events of one conversation: messages, typing and handoff state.
 
-    The first frame the client sends is ``{"token": TOKEN}``, so that the token stays out of
-    URLs and access logs (``?token=TOKEN`` still works for older clients). Then the customer may
-    send ``{"typing": true}`` while writing: staff see "the customer is typing".
+    The first frame the client sends is ``{"token": TOKEN}``: a token never travels in the URL,
+    where access logs and proxies keep it (a URL with ``token=`` is refused at the handshake).
+    Then the customer may send ``{"typing": true}`` while writing: staff see "the customer is
+    typing".
     """
     app = websocket.app
     service: ChatService | None = getattr(app.state, "chat", None)
@@ -276,16 +277,14 @@ async def live_events(websocket: WebSocket, conversation_id: str, token: str = "
 
         return bool(token) and service is not None and await service.db.read(check)
 
-    if token:  # in the URL: refused before the handshake completes
-        if not await authorised(token):
-            await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason="not authorised")
-            return
-        await websocket.accept()
-    else:
-        await websocket.accept()
-        if not await authorised(await _first_frame_token(websocket)):
-            await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason="not authorised")
-            return
+    if "token" in websocket.query_params:
+        reason = "send the token in the first frame, never in the URL"
+        await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason=reason)
+        return
+    await websocket.accept()
+    if not await authorised(await _first_frame_token(websocket)):
+        await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason="not authorised")
+        return
     bus: EventBus = app.state.bus
     async with bus.subscribe(conversation_channel(conversation_id)) as events:
 

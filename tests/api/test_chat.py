@@ -330,8 +330,9 @@ def wait_for_subscribers(client: TestClient, customer: Customer, count: int) -> 
 
 
 def test_the_websocket_streams_the_conversation(client: TestClient, customer: Customer) -> None:
-    url = f"/api/v1/conversations/{customer.id}/ws?token={customer.token}"
+    url = f"/api/v1/conversations/{customer.id}/ws"
     with client.websocket_connect(url) as websocket:
+        websocket.send_json({"token": customer.token})
         wait_for_subscribers(client, customer, 1)
         turn = say(client, customer, "how long does delivery take")
         first, second = websocket.receive_json(), websocket.receive_json()
@@ -352,8 +353,9 @@ def test_the_websocket_only_sees_its_own_conversation(
     client: TestClient, customer: Customer
 ) -> None:
     other = start_conversation(client)
-    url = f"/api/v1/conversations/{customer.id}/ws?token={customer.token}"
+    url = f"/api/v1/conversations/{customer.id}/ws"
     with client.websocket_connect(url) as websocket:
+        websocket.send_json({"token": customer.token})
         wait_for_subscribers(client, customer, 1)
         say(client, other, "how long does delivery take")
         mine = say(client, customer, "what is your returns policy")
@@ -377,11 +379,13 @@ def test_the_websocket_refuses_a_bad_token(client: TestClient, customer: Custome
     for url in (
         f"{base}?token=wrong",
         f"{base}?token={stranger.token}",
+        f"{base}?token={customer.token}",  # even the right one: tokens stay out of URLs
         f"/api/v1/conversations/nope/ws?token={customer.token}",
     ):  # in the URL: refused during the handshake
         with pytest.raises(WebSocketDisconnect) as caught, client.websocket_connect(url):
             pass
         assert caught.value.code == 1008, url
+        assert "never in the URL" in caught.value.reason
     for first_frame in (
         {"token": "wrong"},
         {"token": stranger.token},

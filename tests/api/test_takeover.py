@@ -30,7 +30,7 @@ from tests.api.conftest import (
     start_conversation,
     store_knowledge,
 )
-from tests.api.test_chat import say, transcript
+from tests.api.test_chat import say, transcript, wait_for_subscribers
 from tests.fakes import HashingEncoder
 
 API = "/api/v1/staff"
@@ -281,8 +281,10 @@ def test_a_watched_conversation_streams_to_staff_and_customer(
     client: TestClient, staff: Staff
 ) -> None:
     customer = waiting_customer(client)
-    customer_url = f"/api/v1/conversations/{customer.id}/ws?token={customer.token}"
+    customer_url = f"/api/v1/conversations/{customer.id}/ws"
     with staff_socket(client) as console, client.websocket_connect(customer_url) as widget:
+        widget.send_json({"token": customer.token})
+        wait_for_subscribers(client, customer, 1)
         assert console.receive_json() == {"type": "ready"}
         console.send_json({"watch": customer.id})
         assert console.receive_json() == {"type": "watching", "conversation_id": customer.id}
