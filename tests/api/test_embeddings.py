@@ -106,9 +106,11 @@ def test_the_real_model_gives_the_vectors_it_computes_in_process(
         assert torch.allclose(got, expected, atol=1e-5)
         assert torch.allclose(got, real_encoder.encode(texts), atol=1e-5)
     else:
-        # Dynamic int8 scales each batch's activations by the batch's range: a text's vector
-        # moves by about 1e-4 with the texts it is batched with (README: embeddings).
-        assert torch.allclose(got, expected, atol=1e-3)
+        # int8 scales each batch's activations by the batch's range, bf16 rounds sums whose
+        # order follows the batch's shape: a text's vector moves a little with the texts it is
+        # batched with (README: embeddings), and stays that text's vector.
+        same = torch.nn.functional.cosine_similarity(got, expected, dim=1)
+        assert bool((same > 0.99).all()), same
 
 
 @pytest.fixture

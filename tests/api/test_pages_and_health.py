@@ -61,6 +61,9 @@ def test_the_widget_configuration(client: TestClient) -> None:
         "placeholder": "Type your question…",
         "rating": "How satisfied are you with this conversation?",
         "language": "en",
+        # No opening hours set: a person can always be asked for (the request queues).
+        "person_available": True,
+        "available_by_language": {"en": True, "zh": True},
     }
     assert set(config["languages"]) == {"en", "zh"}  # tests/api/test_customer_i18n.py
     chinese = client.get("/api/v1/widget/config", params={"lang": "zh-CN"}).json()

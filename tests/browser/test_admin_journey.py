@@ -102,6 +102,7 @@ def test_an_admin_uploads_trains_reviews_activates_and_tries_a_model(
     page.get_by_test_id("test-pane-input").fill("can you wrap my present as a gift")
     page.get_by_test_id("test-pane-ask").click()
     result = page.get_by_test_id("test-pane-result")
-    expect(result.get_by_test_id("test-pane-intent")).to_have_text(KEY)
+    # The pane loads the version first: seconds on a busy machine.
+    expect(result.get_by_test_id("test-pane-intent")).to_have_text(KEY, timeout=60_000)
     expect(result.get_by_test_id("test-pane-answer")).to_contain_text("gift wrap at checkout")
     expect(result.get_by_test_id("test-pane-answer").locator("strong")).to_have_text("gift wrap")

@@ -16,7 +16,6 @@ from chatbot.db.knowledge import (
     knowledge_revision,
     load_intents,
 )
-from chatbot.db.migrate import upgrade
 from chatbot.db.models import Intent, KnowledgeBase, Phrasing
 from chatbot.db.session import make_engine
 from chatbot.knowledge.files import read_faq_file
@@ -162,10 +161,9 @@ def test_a_file_imports_end_to_end(db_session: Session, tmp_path: Path) -> None:
 
 
 @pytest.mark.postgres
-def test_import_and_load_on_postgresql(postgres_url: str) -> None:
-    upgrade(postgres_url)
-    engine = make_engine(postgres_url)
-    # A knowledge base of its own: the shared database may hold others' rows, even "default".
+def test_import_and_load_on_postgresql(postgres_schema_url: str) -> None:
+    engine = make_engine(postgres_schema_url)
+    # A knowledge base of its own, as if the database held others' rows, even "default".
     name = f"test-{uuid.uuid4().hex}"
     try:
         with engine.connect() as connection:

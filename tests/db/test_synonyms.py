@@ -15,7 +15,6 @@ from chatbot.db.knowledge import (
     load_synonyms,
     save_synonyms,
 )
-from chatbot.db.migrate import upgrade
 from chatbot.db.session import make_engine
 from chatbot.knowledge.spec import IntentSpec
 from chatbot.knowledge.synonyms import SynonymsRejected
@@ -74,9 +73,8 @@ def test_an_import_with_synonyms_replaces_them_and_one_without_keeps_them(
 
 
 @pytest.fixture
-def postgres_session(postgres_url: str) -> Iterator[Session]:
-    upgrade(postgres_url)
-    engine = make_engine(postgres_url)
+def postgres_session(postgres_schema_url: str) -> Iterator[Session]:
+    engine = make_engine(postgres_schema_url)
     try:
         with engine.connect() as connection:
             outer = connection.begin()

@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 
 from chatbot.db import conversations as store
 from chatbot.db import transcripts
-from chatbot.db.migrate import upgrade
 from chatbot.db.models import Conversation, ConversationStatus, Message, Role
 from chatbot.db.session import make_engine
 from chatbot.db.training import list_corrections, set_correction
@@ -99,10 +98,10 @@ def test_search_follows_edited_and_deleted_messages_on_sqlite(db_session: Sessio
 
 
 @pytest.fixture
-def pg_session(postgres_url: str) -> Iterator[Session]:
-    """A session on the migrated PostgreSQL test database, rolled back after the test."""
-    upgrade(postgres_url)
-    engine = make_engine(postgres_url)
+def pg_session(postgres_schema_url: str) -> Iterator[Session]:
+    """A session on a migrated schema of the PostgreSQL test database, rolled back after the
+    test (a schema of its own: the database's default one may hold another checkout's tables)."""
+    engine = make_engine(postgres_schema_url)
     try:
         with engine.connect() as connection:
             outer = connection.begin()
