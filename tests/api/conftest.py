@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from httpx import Response
+from sqlalchemy.orm import Session
 
 from chatbot.config import Settings
 from chatbot.db import accounts
@@ -70,6 +72,18 @@ class Customer:
     @property
     def messages_url(self) -> str:
         return f"/api/v1/conversations/{self.id}/messages"
+
+
+@contextmanager
+def committed(database_url: str) -> Iterator[Session]:
+    """A session on the database whose work is committed when the block ends, as another process
+    would commit it."""
+    engine = make_engine(database_url)
+    try:
+        with transaction(make_session_factory(engine)) as session:
+            yield session
+    finally:
+        engine.dispose()
 
 
 def store_knowledge(database_url: str, intents: list[IntentSpec]) -> None:

@@ -7,8 +7,6 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,13 +14,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from chatbot.config import Settings
 from chatbot.db import conversations as store
 from chatbot.db.models import ConversationStatus, Correction, Role, User
-from chatbot.db.session import make_engine, make_session_factory, transaction
-from tests.api.conftest import XSS, Customer, Staff
+from tests.api.conftest import XSS, Customer, Staff, committed
 
 ROW_ID = re.compile(r'data-conversation-id="([^"]+)"')
 OLDER_LINK = re.compile(r'href="(/staff\?[^"]*before_id=[^"]*)"')
@@ -36,16 +32,6 @@ def asks(text: str) -> Turn:
 
 def answers(text: str, intent: str | None, confidence: float, action: str = "answer") -> Turn:
     return (Role.BOT, text, {"intent": intent, "confidence": confidence, "action": action})
-
-
-@contextmanager
-def committed(db_url: str) -> Iterator[Session]:
-    engine = make_engine(db_url)
-    try:
-        with transaction(make_session_factory(engine)) as session:
-            yield session
-    finally:
-        engine.dispose()
 
 
 def add_conversation(

@@ -2,36 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from chatbot import training
 from chatbot.config import Settings
 from chatbot.db.knowledge import find_intent
 from chatbot.db.models import AuditEntry, Correction, UnansweredReview
-from chatbot.db.session import make_engine, make_session_factory, transaction
+from chatbot.db.session import make_engine, make_session_factory
 from chatbot.knowledge.spec import IntentSpec
 from chatbot.nlu.pipeline import Example, TrainingDataError
-from tests.api.conftest import Staff, start_conversation
+from tests.api.conftest import Staff, committed, start_conversation
 
 URL = "/api/v1/admin/unanswered"
 LOST = ["zebra quantum tambourine", "do you offer gift wrapping", "can you gift wrap my order"]
-
-
-@contextmanager
-def _session(db_url: str) -> Iterator[Session]:
-    engine = make_engine(db_url)
-    try:
-        with transaction(make_session_factory(engine)) as session:
-            yield session
-    finally:
-        engine.dispose()
 
 
 def _ask(client: TestClient, texts: Sequence[str]) -> None:
@@ -84,7 +72,7 @@ def test_add_as_phrasings_reaches_the_knowledge_base_and_the_next_training_run(
     )
     assert answer.status_code == 200, answer.text
     assert _groups(client, admin) == []  # settled: they do not come back
-    with _session(db_url) as session:
+    with committed(db_url) as session:
         returns = find_intent(session, "returns")
         assert returns is not None and set(LOST[1:]) <= set(returns.phrasings)
         entry = session.scalars(
@@ -133,7 +121,7 @@ def test_new_intent_out_of_scope_and_dismiss(client: TestClient, admin: Staff, d
     gone = client.post(f"{URL}/dismiss", json={"message_ids": ids[2:]}, headers=admin.token_headers)
     assert gone.status_code == 200, gone.text
     assert _groups(client, admin) == []
-    with _session(db_url) as session:
+    with committed(db_url) as session:
         assert find_intent(session, "gift_wrap") is not None
         corrections = session.scalars(select(Correction)).all()
         assert [(c.intent, c.created_by is not None) for c in corrections] == [(None, True)]
