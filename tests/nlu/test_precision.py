@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from chatbot.nlu.encoder import SentenceEncoder
-from chatbot.nlu.precision import candidates, choose, with_precision
+from chatbot.nlu.precision import MIN_STABILITY, candidates, choose, with_precision
 from tests.factories import shop_intents
 
 pytestmark = pytest.mark.model
@@ -34,6 +34,9 @@ def test_the_chosen_mode_costs_at_most_the_allowed_accuracy(real_encoder: Senten
     by_mode = {c.mode: c for c in choice.checks}
     assert set(by_mode) == set(candidates(real_encoder.device))
     assert by_mode["fp32"].accuracy - by_mode[choice.mode].accuracy <= 0.003
+    # A text's vector does not depend on what it was batched with, in the mode chosen.
+    assert by_mode[choice.mode].stability >= MIN_STABILITY
+    assert by_mode["fp32"].stability > 0.9999
     # Demanding more accuracy than fp32 has (a negative cost) leaves only fp32.
     strict = choose(real_encoder, texts, labels, max_cost=-1.0)
     assert strict.mode == "fp32"
@@ -54,3 +57,17 @@ def test_the_traced_serving_model_gives_the_eager_models_vectors_at_any_shape(
         assert torch.allclose(serving.encode(texts), real_encoder.encode(texts), atol=1e-5)
     many = [f"question number {i} about delivery {'soon ' * (i % 7)}" for i in range(70)]
     assert torch.allclose(serving.encode(many), real_encoder.encode(many), atol=1e-5)
+
+
+def test_a_mode_whose_vectors_move_with_their_batch_is_not_chosen(
+    real_encoder: SentenceEncoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    intents = shop_intents()
+    texts = [p for i in intents for p in i.phrasings] + ["a" * 400]
+    labels = [i.key for i in intents for _ in i.phrasings] + [intents[0].key]
+    choice = choose(real_encoder, texts, labels)
+    unstable = [c.mode for c in choice.checks if c.stability < MIN_STABILITY]
+    assert choice.mode not in unstable
+    # Demanding a stability no mode can have (above 1) leaves only fp32, whatever the speed.
+    monkeypatch.setattr("chatbot.nlu.precision.MIN_STABILITY", 1.1)
+    assert choose(real_encoder, texts, labels).mode == "fp32"
