@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 @dataclass(frozen=True)
@@ -24,6 +29,8 @@ class Receiver:
 
     url: str
     answers: list[int] = field(default_factory=list)
+    # While cleared, every request waits (up to a minute) before it is answered: a slow receiver.
+    answering: threading.Event = field(default_factory=threading.Event)
     requests: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -53,6 +60,7 @@ def receiving(answers: list[int] | None = None) -> Iterator[Receiver]:
                 headers = {name.lower(): value for name, value in self.headers.items()}
                 receiver.requests.append(Received(self.path, headers, body))
                 code = receiver.answers.pop(0) if receiver.answers else 200
+            receiver.answering.wait(60)
             self.send_response(code)
             self.send_header("Content-Length", "2")
             self.end_headers()
@@ -63,11 +71,24 @@ def receiving(answers: list[int] | None = None) -> Iterator[Receiver]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     receiver = Receiver(f"http://127.0.0.1:{server.server_port}/hooks", list(answers or []))
+    receiver.answering.set()
     thread = threading.Thread(target=server.serve_forever, name="webhook-receiver", daemon=True)
     thread.start()
     try:
         yield receiver
     finally:
+        receiver.answering.set()
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+
+
+def documented_verify() -> Callable[..., bool]:
+    """The verification snippet of README.md's Webhooks section, as a receiver would paste it."""
+    section = README.read_text(encoding="utf-8").split("### Webhooks", 1)[1]
+    snippet = re.search(r"```python\n(.*?)```", section, re.S)
+    assert snippet, "README.md's Webhooks section has no Python snippet"
+    namespace: dict[str, Any] = {}
+    exec(snippet.group(1), namespace)
+    verify: Callable[..., bool] = namespace["verify"]
+    return verify

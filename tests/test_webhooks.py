@@ -21,7 +21,7 @@ from chatbot.webhooks import (
     retry_delay,
     sign,
 )
-from tests.api.test_webhooks import documented_verify
+from tests.receiver import documented_verify
 
 
 def test_the_signature_is_an_hmac_of_timestamp_dot_body() -> None:

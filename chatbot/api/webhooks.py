@@ -316,8 +316,10 @@ def list_deliveries(
 
 
 def _problem(_: Translate, exc: hooks.WebhookInvalid) -> str:
-    field = str(exc).split(":", 1)[0]
+    field, _colon, reason = str(exc).partition(":")
     if field == "events":
+        if "unknown" in reason:
+            return _("Choose events from the list.")
         return _("Choose at least one event.")
     if field == "secret":
         return _("A secret has at least 16 characters, without spaces.")

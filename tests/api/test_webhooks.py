@@ -31,23 +31,11 @@ from tests.api.conftest import (
     store_knowledge,
 )
 from tests.fakes import HashingEncoder
-from tests.receiver import Received, Receiver, receiving
+from tests.receiver import Received, Receiver, documented_verify, receiving
 
-README = Path(__file__).resolve().parents[2] / "README.md"
 API = "/api/v1/admin/webhooks"
 ADMIN_TOKEN = "cbt_webhooks-admin-token"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-
-
-def documented_verify() -> Callable[..., bool]:
-    """The verification snippet of README.md's Webhooks section, as a receiver would paste it."""
-    section = README.read_text(encoding="utf-8").split("### Webhooks", 1)[1]
-    snippet = re.search(r"```python\n(.*?)```", section, re.S)
-    assert snippet, "README.md's Webhooks section has no Python snippet"
-    namespace: dict[str, Any] = {}
-    exec(snippet.group(1), namespace)
-    verify: Callable[..., bool] = namespace["verify"]
-    return verify
 
 
 def verified(secret: str, request: Received) -> bool:
@@ -66,7 +54,7 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
         database_url=db_url,
         data_dir=tmp_path,
         webhook_backoff_seconds=0.2,
-        webhook_timeout_seconds=5,
+        webhook_timeout_seconds=20,
         webhook_max_attempts=3,
     )
 
@@ -222,6 +210,23 @@ def test_a_customer_conversation_fires_every_event_it_goes_through(
     for kind, data in by_type.items():
         if kind != "message.created":
             assert "How do I return" not in json.dumps(data)
+
+
+def test_a_receiver_that_hangs_does_not_slow_the_customer(
+    client: TestClient, receiver: Receiver, settings: Settings
+) -> None:
+    register(client, receiver.url, ["message.created"])
+    customer = start_conversation(client)
+    receiver.answering.clear()  # it takes every request and answers none
+    started = time.monotonic()
+    turn = client.post(
+        customer.messages_url, json={"text": "How do I return an item?"}, headers=customer.headers
+    )
+    took = time.monotonic() - started
+    assert turn.status_code == 200 and turn.json()["reply"] is not None
+    receiver.wait_for(lambda seen: len(seen) >= 1)  # the delivery is on its way meanwhile
+    # Sent within the turn, the reply would have waited for the receiver's timeout.
+    assert took < settings.webhook_timeout_seconds / 2
 
 
 def test_only_chosen_events_of_enabled_webhooks_are_sent(
