@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from chatbot.db import conversations as conversation_store
-from chatbot.db import privacy
+from chatbot.db import model_versions, privacy
 from chatbot.db import webhooks as store
 from chatbot.db.base import utcnow
 from chatbot.db.models import ConversationStatus, Role, Webhook, WebhookDelivery
@@ -173,3 +173,20 @@ def test_each_status_change_is_the_event_it_means(
         ConversationStatus.CLOSED: ["conversation.closed"],
     }
     assert fired == expected[status]
+
+
+def test_activating_a_version_from_anywhere_is_one_event_naming_the_one_it_replaced(
+    db_session: Session,
+) -> None:
+    # chatbot/db/model_versions.activate is what the API, `chatbot models activate` and a
+    # training run's "activate when done" all call.
+    webhook(db_session, ["model.activated"])
+    old = model_versions.register_version(db_session, version="base-a", base_model="m")
+    new = model_versions.register_version(db_session, version="ft-b", base_model="m")
+    model_versions.activate(db_session, old)
+    model_versions.activate(db_session, new)
+    fired = [json.loads(d.body) for d in deliveries(db_session)]
+    assert [(e["type"], e["data"]) for e in fired] == [
+        ("model.activated", {"version": "base-a", "kind": "base", "previous": None}),
+        ("model.activated", {"version": "ft-b", "kind": "base", "previous": "base-a"}),
+    ]
