@@ -301,6 +301,30 @@ class Settings(BaseSettings):
     queue_email_delay_seconds: int = Field(
         120, ge=0, le=86400, description="How long a conversation waits before staff are e-mailed."
     )
+    webhook_timeout_seconds: float = Field(
+        10.0,
+        ge=1,
+        le=120,
+        description="Seconds a webhook receiver has to answer one delivery before the attempt "
+        "counts as failed.",
+    )
+    webhook_max_attempts: int = Field(
+        6, ge=1, le=20, description="Attempts per webhook delivery before it is given up."
+    )
+    webhook_backoff_seconds: float = Field(
+        30.0,
+        ge=0,
+        le=3600,
+        description="Wait before a failed webhook delivery's second attempt; each further wait "
+        "doubles (30 s, 1, 2, 4, 8 min by default).",
+    )
+    webhook_log_days: int = Field(
+        14,
+        ge=1,
+        le=3650,
+        description="Days a finished webhook delivery (sent or given up) stays in the delivery "
+        "log; pending ones stay until they finish.",
+    )
     company_name: str = Field("Harbor & Pine", description="Company name shown in the widget.")
     widget_title: str = Field("Chat with us", description="Title of the chat widget.")
     widget_color: str = Field(

@@ -41,6 +41,7 @@ from chatbot.api import (
     staff,
     takeover,
     unanswered,
+    webhooks,
 )
 from chatbot.api.views import WEB_DIR
 from chatbot.config import Settings, get_settings
@@ -55,6 +56,7 @@ from chatbot.nlu.engine import Encoder
 from chatbot.runtime import build_manager, load_encoder
 from chatbot.training import first_run
 from chatbot.upkeep import Upkeep
+from chatbot.webhooks import Dispatcher
 from chatbot.worker import training
 
 log = logging.getLogger(__name__)
@@ -169,7 +171,10 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
         # Jobs go to `chatbot worker` through Redis, or run on a thread of this process.
         app.state.jobs = make_job_runner(settings, JobContext(settings, db.sessions, load_base))
         await asyncio.to_thread(_start_first_training, settings, db.sessions, app.state.jobs)
-        upkeep = Upkeep(settings, db, manager, batcher, bus)
+        # Webhook deliveries recorded by any commit of the app's sessions go to the queue at once.
+        deliveries = Dispatcher(db, app.state.jobs, settings)
+        deliveries.install(db.sessions)
+        upkeep = Upkeep(settings, db, manager, batcher, bus, deliveries=deliveries)
         upkeep.start()
         queue_mail = asyncio.create_task(mail.watch_queue(db, settings, app.state.jobs))
         chat_service = app.state.chat
@@ -237,6 +242,7 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
     app.include_router(unanswered.pages, responses=signed_in)
     app.include_router(privacy.router, responses=signed_in)
     app.include_router(embeddings.router, responses=signed_in)
+    app.include_router(webhooks.router, responses=signed_in)
     app.include_router(health.router, responses=errors.documented(503))
     app.include_router(metrics.router)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")

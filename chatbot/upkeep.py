@@ -6,6 +6,8 @@
   command line costs seconds, not a customer's message. A new version loads from the shared model
   store (CHATBOT_DATA_DIR) in the background while turns go on with the current one.
 - It marks failed the training runs whose process died (see chatbot.worker).
+- It hands webhook deliveries to the job queue when they are due: new ones, retries, and those
+  whose job was lost with a process (see chatbot.webhooks).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import asyncio
 import logging
 import time
 from contextlib import suppress
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chatbot.config import Settings
 from chatbot.conversation.manager import ConversationManager
@@ -22,6 +24,9 @@ from chatbot.db import revisions
 from chatbot.db.session import Database
 from chatbot.events import MODELS_CHANNEL, Event, EventBus, publish_once
 from chatbot.nlu.batching import MicroBatcher
+
+if TYPE_CHECKING:
+    from chatbot.webhooks import Dispatcher
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +66,11 @@ class Upkeep:
         manager: ConversationManager,
         batcher: MicroBatcher[Any],
         bus: EventBus,
+        *,
+        deliveries: Dispatcher | None = None,
     ) -> None:
         self.settings = settings
+        self.deliveries = deliveries
         self.db = db
         self.manager = manager
         self.batcher = batcher
@@ -75,6 +83,8 @@ class Upkeep:
             asyncio.create_task(self._listen(), name="upkeep-listen"),
             asyncio.create_task(self._loop(), name="upkeep-loop"),
         ]
+        if self.deliveries is not None:
+            self._tasks.append(asyncio.create_task(self.deliveries.run(), name="upkeep-webhooks"))
 
     async def close(self) -> None:
         for task in self._tasks:

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import and_, case, exists, func, select, update
 from sqlalchemy.orm import Session, aliased
 
+from chatbot.db import webhooks
 from chatbot.db.base import utcnow
 from chatbot.db.models import Conversation, ConversationStatus, Message, Role, User
 
@@ -31,6 +32,12 @@ def start_conversation(
     )
     session.add(conversation)
     session.flush()
+    webhooks.emit(
+        session,
+        "conversation.started",
+        {"conversation": webhooks.conversation_data(conversation)},
+        conversation_id=conversation.id,
+    )
     return conversation, token
 
 
@@ -52,6 +59,12 @@ def add_message(
     if fields.get("action") == "fallback":
         conversation.had_fallback = True
     session.flush()
+    webhooks.emit(
+        session,
+        "message.created",
+        {"message": webhooks.message_data(message)},
+        conversation_id=conversation.id,
+    )
     return message
 
 
@@ -95,6 +108,18 @@ def set_status(session: Session, conversation: Conversation, status: Conversatio
     if status in LIVE_STATUSES and conversation.handed_off_at is None:
         conversation.handed_off_at = utcnow()  # a person is involved: not contained by the bot
     session.flush()
+    event = _STATUS_EVENTS.get(status)
+    if event is not None:
+        data = {"conversation": webhooks.conversation_data(conversation)}
+        webhooks.emit(session, event, data, conversation_id=conversation.id)
+
+
+# The webhook event each status change is (handing back to the bot is none).
+_STATUS_EVENTS = {
+    ConversationStatus.WAITING: "handoff.requested",
+    ConversationStatus.WITH_STAFF: "conversation.claimed",
+    ConversationStatus.CLOSED: "conversation.closed",
+}
 
 
 def claim_overdue(session: Session, waiting_since: datetime, limit: int = 50) -> list[str]:
@@ -138,6 +163,10 @@ def set_feedback(session: Session, message: Message, helpful: bool) -> None:
     message.helpful = helpful
     message.conversation.feedback_given = True
     session.flush()
+    conversation_id = message.conversation_id
+    data = {"kind": "answer", "conversation_id": conversation_id, "message_id": message.id}
+    data["helpful"] = helpful
+    webhooks.emit(session, "feedback.given", data, conversation_id=conversation_id)
 
 
 # ---- live takeover: the staff queue and who holds a conversation
@@ -278,3 +307,5 @@ def set_satisfaction(session: Session, conversation: Conversation, rating: int) 
     conversation.satisfaction = rating
     conversation.feedback_given = True
     session.flush()
+    data = {"kind": "satisfaction", "conversation_id": conversation.id, "satisfaction": rating}
+    webhooks.emit(session, "feedback.given", data, conversation_id=conversation.id)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from chatbot.db import webhooks
 from chatbot.db.base import utcnow
 from chatbot.db.models import ModelVersion
 
@@ -107,10 +108,14 @@ def activate(session: Session, row: ModelVersion) -> None:
         .with_for_update()
         .execution_options(populate_existing=True)
     )
+    previous = None
     for other in versions:
         if other.is_active and other is not row:
             other.is_active = False
+            previous = other.version
     session.flush()  # one active row at any moment, also for the unique index
     row.is_active = True
     row.activated_at = utcnow()
     session.flush()
+    data = {"version": row.version, "kind": row.kind, "previous": previous}
+    webhooks.emit(session, "model.activated", data)
