@@ -26,7 +26,7 @@ from chatbot.api.auth import StaffUser
 from chatbot.api.chat import ChatServiceDep, TokenBeforeBody
 from chatbot.api.deps import BusDep, CustomerToken, RowId, SessionDep, SettingsDep
 from chatbot.api.errors import ErrorPublic
-from chatbot.api.ratelimit import per_address
+from chatbot.api.ratelimit import per_address, per_conversation
 from chatbot.attachments import (
     IMAGE_TYPES,
     AttachmentFiles,
@@ -147,9 +147,13 @@ async def _kept(files: AttachmentFiles, stored: StoredFile, keep: Callable[[], A
 @customer.post(
     "/conversations/{conversation_id}/attachments",
     status_code=status.HTTP_201_CREATED,
-    dependencies=[per_address("attachments")],
+    # An attachment is a message too: it counts against the conversation's messages.
+    dependencies=[per_address("attachments"), per_conversation("conversation_messages")],
     openapi_extra=UPLOAD_BODY,
-    responses={**UPLOAD_ERRORS, 429: {"description": "Too many attachments from this address"}},
+    responses={
+        **UPLOAD_ERRORS,
+        429: {"description": "Too many attachments from this address or in this conversation"},
+    },
 )
 async def customer_upload(
     request: Request,

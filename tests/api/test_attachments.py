@@ -169,6 +169,11 @@ def test_the_name_is_only_a_name(
     got = client.get(download_url(customer, disguised["id"]), headers=customer.headers)
     assert got.headers["content-type"] == "application/pdf"
     assert got.headers["content-disposition"].startswith("attachment;")
+    # A name in another script is kept, and downloads under it (RFC 5987 in the header).
+    chinese = upload(client, customer, "收据.pdf", PDF).json()["attachment"]
+    assert chinese["name"] == "收据.pdf"
+    got = client.get(download_url(customer, chinese["id"]), headers=customer.headers)
+    assert "filename*=utf-8''%E6%94%B6%E6%8D%AE.pdf" in got.headers["content-disposition"]
     assert all(path.parent == settings.attachments_dir for path in stored_files(settings))
 
 
