@@ -1203,18 +1203,18 @@ button:disabled { cursor: not-allowed; opacity: .55; }
       if (file) attach(file);
     });
 
-    // Sends an image or PDF as the customer's next message; the bot does not answer it.
+    // Sends an image or PDF as the customer's next message. The bot does not answer it, so the
+    // widget is not made busy (no typing dots); the socket's copy of it is dropped by id.
     async function attach(file) {
-      if (state.busy) return;
       showError("");
-      setBusy(true);
+      view.fileInput.disabled = true;
       try {
         const message = await widget.session.withConversation((conversation) => upload(conversation, file));
         widget.transcript.render(message);
       } catch (error) {
         showError(attachErrorText(error));
       } finally {
-        setBusy(false);
+        view.fileInput.disabled = false;
       }
     }
 
