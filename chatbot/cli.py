@@ -637,7 +637,8 @@ def conversations_erase(args: argparse.Namespace, settings: Settings) -> int:
     AttachmentFiles.of(settings).remove(erased.files)
     print(
         f"erased conversation {args.id}: {erased.messages} messages, "
-        f"{erased.corrections} corrections, {erased.model_versions} model versions' copies"
+        f"{erased.corrections} corrections, {len(erased.files)} attachments, "
+        f"{erased.model_versions} model versions' copies"
     )
     return 0
 

@@ -114,13 +114,14 @@ def cli_settings(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_the_cli_erasure_removes_the_conversations_files(
-    cli_settings: Settings, db_url: str
+    cli_settings: Settings, db_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     erased = _conversation_with_a_file(db_url, cli_settings)
     _conversation_with_a_file(db_url, cli_settings)
     kept = _files(cli_settings)
     assert len(kept) == 2
     assert main(["conversations", "erase", erased]) == 0
+    assert "1 attachments" in capsys.readouterr().out
     assert len(_files(cli_settings)) == 1
 
 
