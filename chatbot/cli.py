@@ -626,6 +626,7 @@ def users_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def conversations_erase(args: argparse.Namespace, settings: Settings) -> int:
+    from chatbot.attachments import AttachmentFiles
     from chatbot.db import privacy
 
     with _accounts_session(settings) as session:
@@ -633,9 +634,11 @@ def conversations_erase(args: argparse.Namespace, settings: Settings) -> int:
         if erased is None:
             raise UserError(f"id: no conversation {args.id}")
         session.commit()
+    AttachmentFiles.of(settings).remove(erased.files)
     print(
         f"erased conversation {args.id}: {erased.messages} messages, "
-        f"{erased.corrections} corrections, {erased.model_versions} model versions' copies"
+        f"{erased.corrections} corrections, {len(erased.files)} attachments, "
+        f"{erased.model_versions} model versions' copies"
     )
     return 0
 
@@ -647,6 +650,7 @@ def retention_run(args: argparse.Namespace, settings: Settings) -> int:
         erased = retention.run(session, settings)
         closed = retention.close_idle(session, settings)
         session.commit()
+    retention.remove_files(settings, erased)
     print(
         ", ".join(f"{count} {what}" for what, count in erased.as_dict().items())
         + f" deleted; {closed.count} idle conversations closed"

@@ -173,6 +173,11 @@ class Settings(BaseSettings):
     max_import_bytes: int = Field(
         20_000_000, ge=1, description="Largest knowledge base file accepted for import, in bytes."
     )
+    max_attachment_bytes: int = Field(
+        10_000_000,
+        ge=1,
+        description="Largest image or PDF a customer or staff member may attach, in bytes.",
+    )
     cors_origins: list[str] = Field(
         default_factory=lambda: ["*"],
         description="Origins allowed to call the customer API from a browser (sites embedding the "
@@ -239,6 +244,9 @@ class Settings(BaseSettings):
     )
     rate_limit_login: str = Field(
         "20/minute;200/hour", description="Sign-in attempts per client address."
+    )
+    rate_limit_attachments: str = Field(
+        "10/minute;60/hour", description="Customer attachments (images, PDFs) per client address."
     )
     redact: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["card", "phone"],
@@ -347,6 +355,7 @@ class Settings(BaseSettings):
         "rate_limit_handoffs",
         "rate_limit_feedback",
         "rate_limit_login",
+        "rate_limit_attachments",
     )
     @classmethod
     def _rate_limit_notation(cls, value: str) -> str:
@@ -448,6 +457,10 @@ class Settings(BaseSettings):
     @property
     def models_dir(self) -> Path:
         return self.data_dir / "models"
+
+    @property
+    def attachments_dir(self) -> Path:
+        return self.data_dir / "attachments"
 
 
 @lru_cache

@@ -26,6 +26,7 @@ from chatbot.api import (
     admin_knowledge,
     admin_models,
     analytics,
+    attachments,
     auth,
     chat,
     embeddings,
@@ -223,6 +224,13 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
     # a client may get (the schemathesis test holds every answer to it).
     customer, signed_in = errors.CUSTOMER_ERRORS, errors.STAFF_ERRORS
     app.include_router(chat.router, max_body_size=customer_body_limit(settings), responses=customer)
+    # An upload's body is the file itself, read as it comes (chatbot/api/attachments.py).
+    app.include_router(
+        attachments.customer, max_body_size=settings.max_attachment_bytes, responses=customer
+    )
+    app.include_router(
+        attachments.staff, max_body_size=settings.max_attachment_bytes, responses=signed_in
+    )
     app.include_router(admin.router, responses=signed_in)
     app.include_router(pages.router, responses=customer)
     app.include_router(auth.router)

@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
+from chatbot.attachments import AttachmentFiles
 from chatbot.config import Settings
 from chatbot.conversation import takeover
 from chatbot.db import privacy
@@ -31,6 +32,11 @@ def run(session: Session, settings: Settings) -> privacy.Erased:
         conversation_retention=timedelta(days=days) if days else None,
         login_attempt_retention=timedelta(days=settings.login_attempt_retention_days),
     )
+
+
+def remove_files(settings: Settings, erased: privacy.Erased) -> None:
+    """Remove the attachment files of the conversations :func:`run` deleted, once committed."""
+    AttachmentFiles.of(settings).remove(erased.files)
 
 
 @dataclass(frozen=True)
@@ -76,6 +82,7 @@ async def periodically(
             last_expiry = time.monotonic()
             try:
                 erased = await db.write(lambda session: run(session, settings))
+                await asyncio.to_thread(remove_files, settings, erased)
                 if any(erased.as_dict().values()):
                     log.info("retention: deleted %s", erased.as_dict())
             except Exception:

@@ -4,7 +4,8 @@
   or an inline ``<style>`` carrying the response's nonce (``request.state.csp_nonce``: the page's
   accent colour, and the widget's own style sheet, which takes the nonce of the script tag that
   loaded it, so it also works on a host page with a strict policy of its own). Images may come
-  from https (answers may show them); no plugins, no ``<base>``, forms post only here.
+  from https (answers may show them) and blob URLs (attachments the widget fetched); no
+  plugins, no ``<base>``, forms post only here.
 - frame-ancestors: ``'none'`` everywhere (plus X-Frame-Options: DENY for older browsers), except
   the demo page and the full-page chat, which the sites in ``CHATBOT_FRAME_ANCESTORS`` may frame.
 - X-Content-Type-Options: nosniff; Referrer-Policy: same-origin (console URLs hold conversation
@@ -52,7 +53,9 @@ def content_security_policy(path: str, nonce: str, frame_ancestors: Sequence[str
             "default-src 'self'",
             f"script-src {scripts}",
             f"style-src {styles}",
-            "img-src 'self' data: https:",
+            # blob: the widget shows a customer's attachments from blob URLs, having fetched
+            # them with the conversation's token (which never goes in a URL).
+            "img-src 'self' data: blob: https:",
             "connect-src 'self'",
             "object-src 'none'",
             "base-uri 'none'",

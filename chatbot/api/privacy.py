@@ -9,7 +9,8 @@ from fastapi.responses import RedirectResponse
 from pydantic import BaseModel
 
 from chatbot.api.auth import AdminUser
-from chatbot.api.deps import SessionDep
+from chatbot.api.deps import SessionDep, SettingsDep
+from chatbot.attachments import AttachmentFiles
 from chatbot.db import privacy
 
 router = APIRouter()
@@ -21,11 +22,14 @@ class ErasurePublic(BaseModel):
     corrections: int
 
 
-def _erase(session: SessionDep, principal: AdminUser, conversation_id: str) -> ErasurePublic:
+def _erase(
+    session: SessionDep, settings: SettingsDep, principal: AdminUser, conversation_id: str
+) -> ErasurePublic:
     erased = privacy.erase_conversation(session, conversation_id, principal.actor)
     if erased is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "conversation not found")
     session.commit()
+    AttachmentFiles.of(settings).remove(erased.files)
     return ErasurePublic(
         id=conversation_id, messages=erased.messages, corrections=erased.corrections
     )
@@ -33,16 +37,18 @@ def _erase(session: SessionDep, principal: AdminUser, conversation_id: str) -> E
 
 @router.delete("/api/v1/admin/conversations/{conversation_id}", tags=["admin"])
 def erase_conversation(
-    conversation_id: str, session: SessionDep, principal: AdminUser
+    conversation_id: str, session: SessionDep, settings: SettingsDep, principal: AdminUser
 ) -> ErasurePublic:
-    """Erase a conversation and every copy of its text (messages, corrections); audited."""
-    return _erase(session, principal, conversation_id)
+    """Erase a conversation and every copy of its text (messages, corrections) and its
+    attachments; audited."""
+    return _erase(session, settings, principal, conversation_id)
 
 
 @router.post("/admin/conversations/{conversation_id}/erase", include_in_schema=False)
 def erase_from_console(
     conversation_id: str,
     session: SessionDep,
+    settings: SettingsDep,
     principal: AdminUser,
     confirm: Annotated[str, Form(max_length=10)] = "",
 ) -> RedirectResponse:
@@ -51,5 +57,5 @@ def erase_from_console(
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT, "confirm: tick 'This cannot be undone' first"
         )
-    _erase(session, principal, conversation_id)
+    _erase(session, settings, principal, conversation_id)
     return RedirectResponse("/staff?erased=1", status.HTTP_303_SEE_OTHER)

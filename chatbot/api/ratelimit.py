@@ -14,6 +14,8 @@ scans every key's list after each request). The defaults, and why:
   most, buttons included.
 - handoffs, 10/minute and 30/hour per address: each one rings the staff's live queue.
 - feedback, 60/minute per address: thumbs and ratings are cheap, but stored.
+- attachments, 10/minute and 60/hour per address: each one is a file of up to
+  CHATBOT_MAX_ATTACHMENT_BYTES on disk; a customer shows a photo or a receipt or two.
 - login, 20/minute and 200/hour per address: bounds password spraying across accounts (the
   per-account throttle in chatbot/db/accounts.py is separate).
 
@@ -55,6 +57,7 @@ RULES = {
     "handoffs": "rate_limit_handoffs",
     "feedback": "rate_limit_feedback",
     "login": "rate_limit_login",
+    "attachments": "rate_limit_attachments",
 }
 REDIS_KEY_PREFIX = "ratelimit"
 REDIS_TIMEOUT_S = 1.0  # a slow Redis must not hold customers' requests

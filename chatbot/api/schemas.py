@@ -8,8 +8,9 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from chatbot.api.markdown import render_markdown
+from chatbot.attachments import is_image
 from chatbot.db.base import as_utc
-from chatbot.db.models import Message, PresenceStatus, Role
+from chatbot.db.models import Attachment, Message, PresenceStatus, Role
 
 
 class Button(BaseModel):
@@ -44,6 +45,14 @@ class FeedbackCreate(BaseModel):
     helpful: bool
 
 
+class AttachmentPublic(BaseModel):
+    id: int
+    name: str = Field(description="The sender's file name, cleaned (no path).")
+    content_type: str = Field(description="Found from the file's content: an image type or PDF.")
+    size: int
+    image: bool = Field(description="Shown as a thumbnail; anything else is a download.")
+
+
 class MessagePublic(BaseModel):
     id: int
     role: Role
@@ -58,6 +67,12 @@ class MessagePublic(BaseModel):
     helpful: bool | None
     model_version: str | None
     created_at: datetime
+    attachment: AttachmentPublic | None = Field(
+        None,
+        description="The image or PDF this message carries: GET "
+        "/api/v1/conversations/{id}/attachments/{attachment id} (staff: "
+        "/api/v1/staff/attachments/{attachment id}).",
+    )
 
     @classmethod
     def of(cls, message: Message) -> MessagePublic:
@@ -65,7 +80,10 @@ class MessagePublic(BaseModel):
             id=message.id,
             role=message.role,
             text=message.text,
-            html=None if message.role is Role.CUSTOMER else render_markdown(message.text),
+            # An attachment's text is its file name, never Markdown.
+            html=None
+            if message.role is Role.CUSTOMER or message.attachment_id
+            else render_markdown(message.text),
             intent=message.intent,
             confidence=message.confidence,
             action=message.action,
@@ -75,7 +93,20 @@ class MessagePublic(BaseModel):
             helpful=message.helpful,
             model_version=message.model_version,
             created_at=as_utc(message.created_at),
+            attachment=_attachment(message.attachment) if message.attachment_id else None,
         )
+
+
+def _attachment(attachment: Attachment | None) -> AttachmentPublic | None:
+    if attachment is None:
+        return None
+    return AttachmentPublic(
+        id=attachment.id,
+        name=attachment.name,
+        content_type=attachment.content_type,
+        size=attachment.size,
+        image=is_image(attachment.content_type),
+    )
 
 
 class TurnPublic(BaseModel):

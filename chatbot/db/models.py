@@ -198,8 +198,14 @@ class Message(Base):
     # The staff member who wrote a staff message.
     author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # The image or PDF this message carries; no foreign key, as for reply_to_id.
+    attachment_id: Mapped[int | None] = mapped_column(Integer)
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages")
+    # Loaded by id (the identity map first), and never queried for a message without one.
+    attachment: Mapped[Attachment | None] = relationship(
+        primaryjoin="foreign(Message.attachment_id) == Attachment.id", viewonly=True
+    )
 
 
 class ModelVersion(Base):
@@ -503,3 +509,21 @@ class WebhookDelivery(Base):
         DateTime(timezone=True), default=utcnow, index=True
     )
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Attachment(Base):
+    """An image or PDF sent in a conversation. The file lives under the data directory with a
+    random name (``stored_name``); the name the sender gave is kept only to show and download."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    stored_name: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # Found from the file's first bytes, never taken from the sender.
+    content_type: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,9 +1,10 @@
 """Erasing a customer's conversation and expiring old ones: the only deleter of conversations.
 
 A conversation's words live in its messages (and their full-text index, kept by triggers) and
-in staff corrections, which copy the customer's text as training data. Erasure and expiry
-delete all of them; the audit entry that records an erasure names the conversation and counts
-what went, never the text.
+in staff corrections, which copy the customer's text as training data; its attachments in files
+under the data directory. Erasure and expiry delete all of the rows and name the files, which
+the caller removes once the deletion is committed; the audit entry that records an erasure
+names the conversation and counts what went, never the text.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from sqlalchemy.orm import Session
 
 from chatbot import model_reports
 from chatbot.db import accounts, audit
+from chatbot.db import attachments as attachment_rows
 from chatbot.db.base import utcnow
-from chatbot.db.models import Conversation, Correction, Message, ModelVersion
+from chatbot.db.models import Attachment, Conversation, Correction, Message, ModelVersion
 
 BATCH = 500  # conversations deleted per statement when expiring
 
@@ -32,6 +34,8 @@ class Erased:
     corrections: int = 0
     login_attempts: int = 0
     model_versions: int = 0  # versions whose files or row still listed the text (erasure)
+    # Stored names of the attachment files whose rows went: remove them after the commit.
+    files: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, int]:
         return {
@@ -39,10 +43,13 @@ class Erased:
             "messages": self.messages,
             "corrections": self.corrections,
             "login_attempts": self.login_attempts,
+            "attachments": len(self.files),
         }
 
 
 def _delete_conversations(session: Session, ids: list[str]) -> Erased:
+    files = tuple(attachment_rows.stored_names(session, ids))
+    session.execute(delete(Attachment).where(Attachment.conversation_id.in_(ids)))
     in_them = select(Message.id).where(Message.conversation_id.in_(ids))
     corrections = session.execute(delete(Correction).where(Correction.message_id.in_(in_them)))
     # Messages first, explicitly, so SQLite's full-text triggers see every row go.
@@ -53,6 +60,7 @@ def _delete_conversations(session: Session, ids: list[str]) -> Erased:
         conversations=_count(conversations),
         messages=_count(messages),
         corrections=_count(corrections),
+        files=files,
     )
 
 
@@ -135,19 +143,16 @@ def expire(
                 totals.conversations + batch.conversations,
                 totals.messages + batch.messages,
                 totals.corrections + batch.corrections,
+                files=totals.files + batch.files,
             )
         orphans = session.execute(
             delete(Correction).where(
                 Correction.message_id.is_(None), Correction.created_at < cutoff
             )
         )
-        totals = Erased(
-            totals.conversations,
-            totals.messages,
-            totals.corrections + _count(orphans),
-        )
+        totals = replace(totals, corrections=totals.corrections + _count(orphans))
     attempts = accounts.purge_login_records(session, login_attempt_retention, now=now)
-    totals = Erased(totals.conversations, totals.messages, totals.corrections, attempts)
+    totals = replace(totals, login_attempts=attempts)
     if any(totals.as_dict().values()):
         audit.record(session, None, "retention.run", None, after=totals.as_dict())
     session.flush()

@@ -119,6 +119,7 @@ def test_without_a_bearer_token_a_large_body_is_refused_before_it_is_read(
     [
         "/conversations/{id}/offline",
         "/conversations/{id}/satisfaction",
+        "/conversations/{id}/attachments",
         "/messages/1/feedback",
     ],
 )

@@ -19,6 +19,9 @@
     const options = { method, headers, credentials: "same-origin" };
     if (body instanceof FormData) {
       options.body = body;
+    } else if (body instanceof Blob) {
+      headers["Content-Type"] = "application/octet-stream"; // a file sent as itself (attachments)
+      options.body = body;
     } else if (body !== undefined) {
       headers["Content-Type"] = "application/json";
       options.body = JSON.stringify(body);

@@ -37,6 +37,7 @@
   const replyBox = $("live-reply");
   const sendButton = $("live-send");
   const cannedSelect = $("live-canned");
+  const attachInput = $("live-attach");
   const buttons = {
     claim: $("live-claim"),
     handback: $("live-handback"),
@@ -215,7 +216,7 @@
     buttons.claim.disabled = closed || mine;
     buttons.handback.disabled = !LIVE.has(c.status) || heldByAnother();
     buttons.close.disabled = closed || heldByAnother();
-    replyBox.disabled = sendButton.disabled = closed || heldByAnother();
+    replyBox.disabled = sendButton.disabled = attachInput.disabled = closed || heldByAnother();
   }
 
   function roleLabel(message) {
@@ -234,12 +235,41 @@
         "div",
         { class: "live-msg", "data-role": message.role, "data-testid": "live-message" },
         el("span", { class: "live-msg-who", text: roleLabel(message) }),
-        el("span", { class: "live-msg-text", text: message.text }),
+        message.attachment ? attachmentNode(message.attachment) : el("span", { class: "live-msg-text", text: message.text }),
         el("time", { class: "muted live-msg-time", datetime: message.created_at, text: window.Console.formatTime(message.created_at) }),
       ),
     );
     transcript.scrollTop = transcript.scrollHeight;
     if (message.role === "customer") setCustomerTyping(false);
+  }
+
+  // An image as a thumbnail opening the full image, anything else a download (the staff route
+  // serves either with the session cookie).
+  function attachmentNode(attachment) {
+    const href = `/api/v1/staff/attachments/${encodeURIComponent(attachment.id)}`;
+    const name = String(attachment.name);
+    if (attachment.image) {
+      return el(
+        "a",
+        { class: "attachment", href, target: "_blank", rel: "noopener", title: name },
+        el("img", { class: "attachment__thumb", src: href, alt: fill(attachInput.dataset.image, { name }), "data-testid": "live-attachment-thumbnail" }),
+      );
+    }
+    return el("a", { class: "attachment attachment--file", href, download: name, "data-testid": "live-attachment-file", text: fill(attachInput.dataset.download, { name }) });
+  }
+
+  async function sendAttachment() {
+    const id = state.selected;
+    const file = attachInput.files && attachInput.files[0];
+    attachInput.value = "";
+    if (!id || !file) return;
+    try {
+      appendMessage(await api("POST", `${url(id, "attachments")}?name=${encodeURIComponent(file.name)}`, file));
+      showError(null);
+      if (!state.conversation || state.conversation.status !== "with_staff") loadConversation();
+    } catch (error) {
+      showError(error);
+    }
   }
 
   async function loadConversation() {
@@ -388,6 +418,7 @@
   });
   replyBox.addEventListener("input", sendTyping);
   cannedSelect.addEventListener("change", insertCanned);
+  attachInput.addEventListener("change", sendAttachment);
   showMore.addEventListener("click", () => {
     state.limit = Math.min(MAX_PAGE, state.limit + PAGE);
     loadQueue();

@@ -30,6 +30,7 @@
   const STORAGE_KEY = "chatbot.conversation";
   const DEFAULT_COLOR = "#1f6f5c";
   const STATUSES = ["bot", "waiting", "with_staff", "closed"];
+  const ATTACHMENT_TYPES = "image/png,image/jpeg,image/gif,image/webp,application/pdf";
   // A font stack that renders Chinese well wherever the widget lands: the system's Latin font
   // first, then the usual CJK system fonts of macOS/iOS, Windows, Android and Linux.
   const FONT_STACK =
@@ -273,6 +274,15 @@ button:disabled { cursor: not-allowed; opacity: .55; }
   display: grid; place-items: center; background: var(--cb-accent); color: var(--cb-on-accent);
 }
 .cb-send svg { width: 20px; height: 20px; }
+.cb-attach {
+  width: 44px; height: 44px; border: 0; border-radius: 50%; flex: none; padding: 0;
+  display: grid; place-items: center; background: transparent; color: var(--cb-muted); cursor: pointer;
+}
+.cb-attach svg { width: 20px; height: 20px; }
+.cb-attach:hover { color: var(--cb-accent-ink); background: var(--cb-surface); }
+.cb-attach:focus-within { box-shadow: 0 0 0 3px color-mix(in srgb, var(--cb-accent) 25%, transparent); }
+.cb-thumb { display: block; max-width: 180px; max-height: 180px; min-width: 48px; min-height: 48px; object-fit: contain; border-radius: 10px; }
+.cb-file { font: inherit; color: inherit; text-decoration: underline; background: none; border: 0; padding: 0; cursor: pointer; }
 .cb-footer { flex: none; display: flex; justify-content: center; padding: 0 12px 10px; background: var(--cb-bg); }
 .cb-handoff {
   display: inline-flex; align-items: center; gap: 6px; border: 0; background: transparent;
@@ -306,6 +316,7 @@ button:disabled { cursor: not-allowed; opacity: .55; }
     chat: '<svg class="cb-icon-chat" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true"><path d="M4 6.5A2.5 2.5 0 0 1 6.5 4h11A2.5 2.5 0 0 1 20 6.5v8a2.5 2.5 0 0 1-2.5 2.5H10l-4.5 3.5V17A2.5 2.5 0 0 1 4 14.5z"/><path d="M8.5 10.5h.01M12 10.5h.01M15.5 10.5h.01" stroke-width="2.6"/></svg>',
     close: '<svg class="cb-icon-close" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2.2" stroke-linecap="round" aria-hidden="true"><path d="M6 6l12 12M18 6L6 18"/></svg>',
     person: '<svg viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true"><circle cx="12" cy="8" r="4"/><path d="M4 21a8 8 0 0 1 16 0"/></svg>',
+    clip: '<svg viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true"><path d="M21 11.5l-8.6 8.6a5.5 5.5 0 0 1-7.8-7.8l8.6-8.6a3.7 3.7 0 0 1 5.2 5.2l-8.6 8.6a1.8 1.8 0 0 1-2.6-2.6l7.9-7.9"/></svg>',
     send: '<svg viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2.2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true"><path d="M5 12h13M13 6l6 6-6 6"/></svg>',
     up: '<svg viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true"><path d="M7 10v11H4V10h3zm0 0l4-7a2 2 0 0 1 2.6 2.4L12.5 10H19a2 2 0 0 1 2 2.3l-1.3 7A2 2 0 0 1 17.7 21H7"/></svg>',
     down: '<svg viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true"><path d="M17 14V3h3v11h-3zm0 0l-4 7a2 2 0 0 1-2.6-2.4l1.1-4.6H5a2 2 0 0 1-2-2.3l1.3-7A2 2 0 0 1 6.3 3H17"/></svg>',
@@ -681,8 +692,16 @@ button:disabled { cursor: not-allowed; opacity: .55; }
       icon: ICONS.send,
     });
     const inputLabel = el("label", { class: "cb-sr", for: "cb-input" });
-    const form = el("form", { class: "cb-composer", novalidate: true }, inputLabel, input, sendButton);
-    return { form, input, inputLabel, sendButton };
+    // An image or PDF to send; the server judges the file by its content, not by this list.
+    const fileInput = el("input", {
+      type: "file",
+      class: "cb-sr",
+      accept: ATTACHMENT_TYPES,
+      "data-testid": "chatbot-attach-input",
+    });
+    const attachButton = el("label", { class: "cb-attach", "data-testid": "chatbot-attach", icon: ICONS.clip }, fileInput);
+    const form = el("form", { class: "cb-composer", novalidate: true }, inputLabel, attachButton, input, sendButton);
+    return { form, input, inputLabel, sendButton, fileInput, attachButton };
   }
 
   // `config`: the server's /widget/config answer; a field that is missing or blank keeps the
@@ -713,6 +732,8 @@ button:disabled { cursor: not-allowed; opacity: .55; }
     view.input.placeholder = t("Type your question…");
     view.inputLabel.textContent = t("Type your message");
     view.sendButton.setAttribute("aria-label", t("Send message"));
+    view.attachButton.title = t("Attach an image or PDF");
+    view.fileInput.setAttribute("aria-label", t("Attach an image or PDF"));
     view.handoffLabel.textContent = t("Talk to a person");
     if (view.closeButton) view.closeButton.setAttribute("aria-label", t("Close chat"));
     if (view.launcher) widget.panel.labelLauncher();
@@ -809,7 +830,9 @@ button:disabled { cursor: not-allowed; opacity: .55; }
       if (message.id !== undefined && message.id !== null) node.dataset.id = String(message.id);
       if (role === "staff") node.append(el("div", { class: "cb-sender", text: senderLabel(role) }));
       const bubble = el("div", { class: "cb-bubble" }, el("span", { class: "cb-sr", text: `${senderLabel(role)}: ` }));
-      if (role !== "customer" && typeof message.html === "string") {
+      if (message.attachment && typeof message.attachment === "object") {
+        bubble.append(attachmentNode(message.attachment));
+      } else if (role !== "customer" && typeof message.html === "string") {
         bubble.classList.add("cb-bubble--html");
         bubble.append(sanitisedFragment(message.html));
       } else {
@@ -829,6 +852,44 @@ button:disabled { cursor: not-allowed; opacity: .55; }
       if (role === "bot" && message.action === "answer" && node.dataset.id) node.append(feedbackRow(message));
       if (role === "bot" && message.action === "offline" && state.status === "bot") node.append(offlineForm());
       return node;
+    }
+
+    // An attachment is fetched with the conversation's token in a header (never in a URL) and
+    // shown from a blob URL: an image as a thumbnail that opens full size, a PDF as a download.
+    function attachmentNode(attachment) {
+      const name = String(attachment.name || "");
+      const conversation = state.conversation;
+      const fetchBlob = async () => {
+        if (!conversation) throw new ApiError(0);
+        const path = `/conversations/${encodeURIComponent(conversation.id)}/attachments/${encodeURIComponent(attachment.id)}`;
+        const response = await fetch(API + path, {
+          headers: { Authorization: `Bearer ${conversation.token}` },
+          credentials: "omit",
+        });
+        if (!response.ok) throw new ApiError(response.status);
+        return URL.createObjectURL(await response.blob());
+      };
+      if (attachment.image) {
+        const image = el("img", { class: "cb-thumb", alt: t("Image: {name}", { name }), "data-testid": "chatbot-attachment-thumbnail" });
+        const link = el("a", { class: "cb-attachment", target: "_blank", rel: "noopener", title: name }, image);
+        fetchBlob().then((url) => {
+          image.src = url;
+          link.href = url;
+        }).catch(() => {
+          image.alt = t("This attachment could not be loaded.");
+        });
+        return link;
+      }
+      const button = el("button", { type: "button", class: "cb-file", "data-testid": "chatbot-attachment-file", text: t("Download {name}", { name }) });
+      button.addEventListener("click", async () => {
+        try {
+          const save = el("a", { href: await fetchBlob(), download: name });
+          save.click();
+        } catch (_) {
+          widget.composer.showError(t("This attachment could not be loaded."));
+        }
+      });
+      return button;
     }
 
     // Nobody can come now: the customer may leave an e-mail address and a message; staff reply
@@ -1136,6 +1197,49 @@ button:disabled { cursor: not-allowed; opacity: .55; }
       if (view.input.value.trim()) widget.live.sendTyping();
     });
     view.handoffButton.addEventListener("click", requestHandoff);
+    view.fileInput.addEventListener("change", () => {
+      const file = view.fileInput.files && view.fileInput.files[0];
+      view.fileInput.value = "";
+      if (file) attach(file);
+    });
+
+    // Sends an image or PDF as the customer's next message. The bot does not answer it, so the
+    // widget is not made busy (no typing dots); the socket's copy of it is dropped by id.
+    async function attach(file) {
+      showError("");
+      view.fileInput.disabled = true;
+      try {
+        const message = await widget.session.withConversation((conversation) => upload(conversation, file));
+        widget.transcript.render(message);
+      } catch (error) {
+        showError(attachErrorText(error));
+      } finally {
+        view.fileInput.disabled = false;
+      }
+    }
+
+    async function upload(conversation, file) {
+      const path = `/conversations/${encodeURIComponent(conversation.id)}/attachments?name=${encodeURIComponent(file.name)}`;
+      let response;
+      try {
+        response = await fetch(API + path, {
+          method: "POST",
+          headers: { Accept: "application/json", Authorization: `Bearer ${conversation.token}`, "Content-Type": "application/octet-stream" },
+          body: file,
+          credentials: "omit",
+        });
+      } catch (_) {
+        throw new ApiError(0);
+      }
+      if (!response.ok) throw new ApiError(response.status, retryAfterMs(response.headers.get("Retry-After")));
+      return response.json();
+    }
+
+    function attachErrorText(error) {
+      if (error && error.status === 413) return t("This file is too large to send.");
+      if (error && (error.status === 415 || error.status === 422)) return t("Only images (PNG, JPEG, GIF, WebP) and PDF files can be sent.");
+      return errorText(error);
+    }
 
     return { send, showError };
   }
