@@ -92,6 +92,7 @@ class ConversationManager:
         thresholds: Thresholds | None = None,
         *,
         fallbacks_before_handoff: int = 2,
+        offer_person_when_frustrated: bool = True,
         load_engine: EngineLoader | None = None,
     ) -> None:
         self.engine = engine
@@ -103,7 +104,8 @@ class ConversationManager:
         self._settings_revision: int | None = None
         self._settings_lock = threading.Lock()
         self.fallbacks_before_handoff = fallbacks_before_handoff
-        self.offer_person_when_frustrated = True  # an admin setting, taken up with the others
+        # The environment's default; an admin's stored setting replaces it (follow_settings).
+        self._default_offer = self.offer_person_when_frustrated = offer_person_when_frustrated
         self._load_engine = load_engine
         self._refresh_lock = threading.Lock()
         self._swap_lock = threading.Lock()
@@ -142,6 +144,7 @@ class ConversationManager:
                     clarify_threshold=default.clarify,
                     clarify_margin=default.margin,
                     strictness=0.5 if default.strictness is None else default.strictness,
+                    offer_person_when_frustrated=self._default_offer,
                 ),
                 app_settings.stored(session),
             )

@@ -141,6 +141,7 @@ class RuntimeSettings(BaseModel):
             widget_title=settings.widget_title,
             widget_color=settings.widget_color,
             company_name=settings.company_name,
+            offer_person_when_frustrated=settings.offer_person_when_frustrated,
         )
 
     def text(self, kind: str, language: str) -> str:
