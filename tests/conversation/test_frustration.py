@@ -74,3 +74,19 @@ def test_with_the_setting_off_nobody_is_offered(
         assert turn.reply is not None and turn.reply.action == "answer"
         assert not _offered_a_person(turn.reply.text, turn.reply.suggestions)
     assert conversation.negative_messages == 2  # still measured, only not acted on
+
+
+def test_the_environments_default_holds_until_an_admin_chooses(
+    real_encoder: SentenceEncoder, db_session: Session
+) -> None:
+    import_intents(db_session, shop_intents(), replace=True)
+    engine = IntentEngine(real_encoder, version="v-test")
+    manager = ConversationManager(engine, Thresholds(), offer_person_when_frustrated=False)
+    quiet, _ = store.start_conversation(db_session)
+    replies = [manager.handle_message(db_session, quiet, text).reply for text in ANGRY]
+    assert all(r is not None and not _offered_a_person(r.text, r.suggestions) for r in replies)
+    defaults = app_settings.RuntimeSettings(offer_person_when_frustrated=False)
+    app_settings.update(db_session, defaults, {"offer_person_when_frustrated": "on"}, None)
+    offered, _ = store.start_conversation(db_session)
+    replies = [manager.handle_message(db_session, offered, text).reply for text in ANGRY]
+    assert replies[1] is not None and _offered_a_person(replies[1].text, replies[1].suggestions)
