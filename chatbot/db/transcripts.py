@@ -370,6 +370,8 @@ EXPORT_COLUMNS = (
     "model_version",
     "latency_ms",
     "helpful",
+    "sentiment",
+    "sentiment_score",
 )
 
 
@@ -422,4 +424,6 @@ def _export_row(conversation: Conversation, message: Message) -> dict[str, Any]:
         "model_version": message.model_version,
         "latency_ms": message.latency_ms,
         "helpful": message.helpful,
+        "sentiment": message.sentiment,
+        "sentiment_score": message.sentiment_score,
     }

@@ -126,9 +126,11 @@ def test_the_transcript_list_filters_by_the_customers_mood(
     negative = {m.conversation_id for m in stored if m.sentiment == "negative"}
     assert negative == {moods["negative"].id}
     exported = client.get("/staff/export.csv", params={"sentiment": "negative"})
-    assert {row["conversation_id"] for row in csv.DictReader(io.StringIO(exported.text))} == (
-        negative
-    )
+    rows = list(csv.DictReader(io.StringIO(exported.text)))
+    assert {row["conversation_id"] for row in rows} == negative
+    customer_rows = [row for row in rows if row["role"] == "customer"]
+    assert [row["sentiment"] for row in customer_rows] == ["negative", "neutral"]
+    assert float(customer_rows[0]["sentiment_score"]) < 0
 
 
 def test_a_bad_mood_is_named_and_ignored(
