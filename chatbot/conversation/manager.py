@@ -111,6 +111,7 @@ class ConversationManager:
         self._swap_lock = threading.Lock()
         self._loading: str | None = None
         self._unloadable: str | None = None  # a version that failed to load is not retried
+        sentiment.load()  # not in the first customer's turn, which holds the writer
 
     def refresh(self, session: Session, *, wait: bool = False) -> None:
         """Follow the knowledge base's revision and the active model version (cheap checks).

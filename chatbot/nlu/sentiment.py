@@ -134,6 +134,11 @@ def _english() -> Any:
     return _vader
 
 
+def load() -> None:
+    """Read VADER's lexicon now (about 35 ms), at start rather than in a customer's turn."""
+    _english()
+
+
 def _english_score(text: str) -> float:
     return float(_english().polarity_scores(text)["compound"])
 
