@@ -25,7 +25,7 @@ from chatbot.api.auth import AdminUser, admin_user
 from chatbot.api.deps import SessionDep, SettingsDep
 from chatbot.api.i18n import Translate, request_language, translator
 from chatbot.api.staff import guard_formula
-from chatbot.api.text_analysis import keywords_table, sentiment_table
+from chatbot.api.text_analysis import keywords_table, moods_table
 from chatbot.api.views import render
 from chatbot.config import Settings
 from chatbot.db import analytics, text_analysis
@@ -314,7 +314,7 @@ TABLES: dict[str, Callable[[Figures], Rows]] = {
     "satisfaction": satisfaction_table,
     "latency": latency_table,
     "keywords": keywords_table,
-    "sentiment": sentiment_table,
+    "moods": moods_table,
 }
 Table = Literal[
     "daily",
@@ -327,7 +327,7 @@ Table = Literal[
     "satisfaction",
     "latency",
     "keywords",
-    "sentiment",
+    "moods",
 ]
 
 

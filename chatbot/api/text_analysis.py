@@ -23,15 +23,15 @@ def keywords_table(figures: Figures) -> list[dict[str, Any]]:
     return [{"keyword": word, "conversations": count} for word, count in ranked]
 
 
-def sentiment_table(figures: Figures) -> list[dict[str, Any]]:
-    """Customer messages by sentiment, with their share of the analysed ones."""
-    counts = text_analysis.sentiment_counts(figures.session, figures.period)
-    analysed = sum(count for sentiment, count in counts.items() if sentiment is not None)
+def moods_table(figures: Figures) -> list[dict[str, Any]]:
+    """Conversations of the period by the customer's mood, with their share."""
+    counts = text_analysis.moods(figures.session, figures.period)
+    total = sum(counts.values())
     return [
         {
-            "sentiment": polarity.value,
-            "customer_messages": counts.get(polarity.value, 0),
-            "share": round(counts.get(polarity.value, 0) / analysed, 4) if analysed else None,
+            "mood": polarity.value,
+            "conversations": counts.get(polarity.value, 0),
+            "share": round(counts.get(polarity.value, 0) / total, 4) if total else None,
         }
         for polarity in Polarity
     ]

@@ -1,29 +1,40 @@
 """What customers wrote over a period and how they felt: the analytics dashboard's text figures.
 
-Sentiment is counted by the database (one GROUP BY over the stored labels). Keywords need the
+Moods are counted by the database from the counts kept on each conversation. Keywords need the
 texts themselves, cut into words in Python: the newest KEYWORD_SAMPLE customer messages of the
 period are read, which bounds the page's cost however long the period (the page says so).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from chatbot.db.analytics import Period, _in_language, _message_period
-from chatbot.db.models import Message, Role
+from chatbot.db.models import Conversation, Message, Role
 
-KEYWORD_SAMPLE = 5_000
+# Cutting 1,000 messages into words takes about 0.08 s here (5,000: 0.41 s; the dashboard
+# wants each figure within 0.5 s on a busy machine too).
+KEYWORD_SAMPLE = 1_000
 
 
-def sentiment_counts(session: Session, period: Period) -> dict[str | None, int]:
-    """Customer messages of the period by sentiment (None: stored before it was analysed)."""
-    query = (
-        select(Message.sentiment, func.count())
-        .where(*_message_period(period, by_day=True), Message.role == Role.CUSTOMER)
-        .group_by(Message.sentiment)
+def moods(session: Session, period: Period) -> dict[str, int]:
+    """Conversations started in the period by the customer's mood, as the transcript list
+    filters them: negative when any of their messages was, else positive when any was, else
+    neutral. Read from the counts kept on each conversation: no message is read."""
+    mood = case(
+        (Conversation.negative_messages > 0, "negative"),
+        (Conversation.positive_messages > 0, "positive"),
+        else_="neutral",
     )
-    return {sentiment: count for sentiment, count in session.execute(_in_language(query, period))}
+    query = (
+        select(mood, func.count())
+        .where(Conversation.created_at >= period.since, Conversation.created_at < period.until)
+        .group_by(mood)
+    )
+    if period.language is not None:
+        query = query.where(Conversation.language == period.language)
+    return {str(label): count for label, count in session.execute(query)}
 
 
 def customer_texts(

@@ -164,20 +164,20 @@ def test_the_transcript_page_shows_each_messages_sentiment_and_the_keywords(
     assert "1 negative, 0 positive" in page.text
 
 
-def test_the_analytics_keywords_and_sentiment_equal_direct_counts(
+def test_the_analytics_keywords_and_moods_equal_direct_counts(
     client: TestClient, admin: Staff, db_url: str
 ) -> None:
-    texts = {
-        "en": [
-            "My refund is late",
-            "Refund please, the parcel arrived broken",
-            "Where is my parcel?",
-        ],
-        "zh": ["退款什么时候到账", "退款太慢了", "沙发有划痕"],
-    }
-    for language_texts in texts.values():
-        for text in language_texts:
-            customer = start_conversation(client)
+    conversations = [
+        ["My refund is late", "Still no refund. Terrible."],  # refund: one conversation
+        ["Refund please, the parcel arrived broken"],
+        ["Where is my parcel?"],
+        ["退款什么时候到账"],
+        ["退款太慢了"],
+        ["沙发有划痕", "谢谢，很满意"],
+    ]
+    for texts in conversations:
+        customer = start_conversation(client)
+        for text in texts:
             ask(client, customer, text)
     answer = client.get(
         "/api/v1/admin/analytics/keywords", params=WEEK, headers=admin.token_headers
@@ -189,16 +189,20 @@ def test_the_analytics_keywords_and_sentiment_equal_direct_counts(
     for word in ("refund", "parcel", "退款", "沙发"):
         direct = len({m.conversation_id for m in stored if word in m.text.lower()})
         assert figures[word] == direct == (1 if word == "沙发" else 2), word
-    sentiment = client.get(
-        "/api/v1/admin/analytics/sentiment", params=WEEK, headers=admin.token_headers
-    ).json()["rows"]
-    counts = {row["sentiment"]: row["customer_messages"] for row in sentiment}
+
+    moods = client.get("/api/v1/admin/analytics/moods", params=WEEK, headers=admin.token_headers)
+    counts = {row["mood"]: row["conversations"] for row in moods.json()["rows"]}
+    by_conversation: dict[str, set[str | None]] = {}
+    for message in stored:
+        by_conversation.setdefault(message.conversation_id, set()).add(message.sentiment)
+    direct_moods = [
+        "negative" if "negative" in seen else "positive" if "positive" in seen else "neutral"
+        for seen in by_conversation.values()
+    ]
     assert counts == {
-        polarity: sum(m.sentiment == polarity for m in stored)
-        for polarity in ("negative", "neutral", "positive")
+        mood: direct_moods.count(mood) for mood in ("negative", "neutral", "positive")
     }
-    assert sum(counts.values()) == 6 and counts["negative"] >= 2
+    assert sum(counts.values()) == 6 and counts["negative"] >= 2 and counts["positive"] == 1
     page = client.get("/admin/analytics", params=WEEK)
-    assert (
-        'data-testid="analytics-keywords"' in page.text and '<th scope="row">退款</th>' in page.text
-    )
+    assert 'data-testid="analytics-moods"' in page.text
+    assert '<th scope="row">退款</th>' in page.text

@@ -50,6 +50,6 @@ def test_the_dashboard_lists_the_periods_keywords(
     sign_in(page, accounts_on_server["admin"], next_path="/admin/analytics")
     table = page.get_by_test_id("analytics-keywords")
     expect(table.locator("th", has_text="wardrobe")).to_be_visible()
-    expect(page.get_by_test_id("analytics-sentiment")).to_contain_text("negative")
+    expect(page.get_by_test_id("analytics-moods")).to_contain_text("negative")
     table.scroll_into_view_if_needed()
     page.screenshot(path=screenshots / "analytics-keywords.png", full_page=True)
