@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 import uuid
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -40,11 +41,12 @@ from alembic import command
 from sqlalchemy import Engine, insert, text
 from sqlalchemy.orm import Session
 
-from chatbot.db import analytics
+from chatbot.db import analytics, text_analysis
 from chatbot.db.analytics import Period
 from chatbot.db.migrate import alembic_config, upgrade
 from chatbot.db.models import Conversation, ConversationStatus, Message, ModelVersion
 from chatbot.db.session import make_engine
+from chatbot.nlu.keywords import top_keywords
 
 GOAL_MS = 500
 BATCH = 5_000  # conversations per executemany round
@@ -72,6 +74,11 @@ QUERIES: dict[str, Callable[[Session, Period], object]] = {
     "busiest hours": analytics.busiest_hours,
     "latency p50/p95": analytics.latency,
     "activations": analytics.activations,
+    "customer moods": text_analysis.moods,
+    # The newest KEYWORD_SAMPLE customer messages, cut into words (the keywords table's work).
+    "keywords": lambda session, period: top_keywords(
+        "\n".join(texts) for texts in text_analysis.customer_texts(session, period).values()
+    ),
 }
 
 
@@ -165,11 +172,30 @@ def fake_conversations(
         )
 
 
+# What customers write, in both languages: the keywords figure cuts these into words.
+CUSTOMER_TEXTS = [
+    "Where is my parcel? I ordered it last week.",
+    "The lamp arrived broken, I want a refund",
+    "How do I change the delivery address?",
+    "Thanks, the sofa is lovely",
+    "我的快递怎么还没到？",
+    "沙发有划痕，可以退货吗",
+    "请问退款几天到账",
+    "谢谢，客服很耐心",
+]
+
+
+def _customer_text(conversation_id: str, at: datetime) -> str:
+    # Deterministic for a seed (str hashes are salted per process; crc32 is not).
+    key = f"{conversation_id}{at.isoformat()}".encode()
+    return CUSTOMER_TEXTS[zlib.crc32(key) % len(CUSTOMER_TEXTS)]
+
+
 def _message(conversation_id: str, role: str, at: datetime, **fields: Any) -> dict[str, Any]:
     row = {
         "conversation_id": conversation_id,
         "role": role,
-        "text": "Where is my parcel? I ordered it last week." if role == "customer" else "…",
+        "text": _customer_text(conversation_id, at) if role == "customer" else "…",
         "intent": None,
         "confidence": None,
         "action": None,

@@ -167,6 +167,11 @@ class Settings(BaseSettings):
         ge=1,
         description="Consecutive fallbacks after which the bot hands the conversation to a person.",
     )
+    offer_person_when_frustrated: bool = Field(
+        True,
+        description="A customer negative twice in a conversation gets the bot's answer with a "
+        "person offered below it (the admin settings page overrides it).",
+    )
     max_message_chars: int = Field(
         2000, ge=10, description="Longest customer message accepted, in characters."
     )

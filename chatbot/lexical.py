@@ -69,7 +69,7 @@ def segmented_tokenize(text: str) -> list[str]:
         if _CJK_START.match(run):
             tokens.extend(run)
             tokens.extend(run[i : i + 2] for i in range(len(run) - 1))
-            tokens.extend(f"¶{word}" for word in _segmenter().lcut(run) if len(word) > 1)
+            tokens.extend(f"¶{word}" for word in segmenter().lcut(run) if len(word) > 1)
         else:
             tokens.append(run)
     return tokens
@@ -79,7 +79,8 @@ _jieba: Any = None
 _jieba_lock = threading.Lock()
 
 
-def _segmenter() -> Any:
+def segmenter() -> Any:
+    """jieba's dictionary segmenter (the lexical side's words, the keyword counts)."""
     # One dictionary per process: loading it takes about half a second (from jieba's cache).
     global _jieba
     with _jieba_lock:
@@ -87,9 +88,9 @@ def _segmenter() -> Any:
             import jieba
 
             jieba.setLogLevel(logging.WARNING)
-            segmenter = jieba.Tokenizer()
-            segmenter.initialize()
-            _jieba = segmenter
+            tokenizer = jieba.Tokenizer()
+            tokenizer.initialize()
+            _jieba = tokenizer
     return _jieba
 
 

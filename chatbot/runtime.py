@@ -105,6 +105,7 @@ def build_manager(
         load_engine(active),
         thresholds(settings),
         fallbacks_before_handoff=settings.fallbacks_before_handoff,
+        offer_person_when_frustrated=settings.offer_person_when_frustrated,
         load_engine=load_engine,
     )
 

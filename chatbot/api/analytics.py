@@ -25,9 +25,10 @@ from chatbot.api.auth import AdminUser, admin_user
 from chatbot.api.deps import SessionDep, SettingsDep
 from chatbot.api.i18n import Translate, request_language, translator
 from chatbot.api.staff import guard_formula
+from chatbot.api.text_analysis import keywords_table, moods_table
 from chatbot.api.views import render
 from chatbot.config import Settings
-from chatbot.db import analytics
+from chatbot.db import analytics, text_analysis
 from chatbot.db.analytics import ConversationCounts, Period, ReplyCounts
 from chatbot.db.app_settings import LANGUAGES
 from chatbot.db.base import utcnow
@@ -312,6 +313,8 @@ TABLES: dict[str, Callable[[Figures], Rows]] = {
     "hours": hours_table,
     "satisfaction": satisfaction_table,
     "latency": latency_table,
+    "keywords": keywords_table,
+    "moods": moods_table,
 }
 Table = Literal[
     "daily",
@@ -323,6 +326,8 @@ Table = Literal[
     "hours",
     "satisfaction",
     "latency",
+    "keywords",
+    "moods",
 ]
 
 
@@ -517,6 +522,7 @@ def analytics_page(
         tables=tables,
         charts=_charts(_, figures, tables),
         percent=lambda value: "—" if value is None else charts.percent(value),
+        keyword_sample=text_analysis.KEYWORD_SAMPLE,
         reason_labels={
             "asked": _("Asked for a person"),
             "low_confidence": _("Asked after an unsure reply"),

@@ -26,12 +26,14 @@ from chatbot.db import transcripts
 from chatbot.db.knowledge import load_intents
 from chatbot.db.models import ConversationStatus, Correction, Message, Role
 from chatbot.db.transcripts import Cursor, TranscriptFilter
+from chatbot.nlu.keywords import top_keywords
 
 router = APIRouter()
 
 # The bot turns a staff member can judge: it answered, asked which was meant, or gave up.
 CORRECTABLE = ("answer", "clarify", "fallback")
 PREVIEW_CHARS = 120
+TRANSCRIPT_KEYWORDS = 10
 FILTER_FIELDS = (
     "from",
     "to",
@@ -42,6 +44,7 @@ FILTER_FIELDS = (
     "fallback",
     "feedback",
     "language",
+    "sentiment",
     "q",
 )
 # Spreadsheets run cells starting with these as formulas (CSV injection).
@@ -86,6 +89,13 @@ def _status(raw: str) -> ConversationStatus:
         raise FilterError(f"status: expected one of {allowed}, got {raw!r}") from None
 
 
+def _mood(raw: str) -> str:
+    if raw not in transcripts.MOODS:
+        allowed = ", ".join(transcripts.MOODS)
+        raise FilterError(f"sentiment: expected one of {allowed}, got {raw!r}")
+    return raw
+
+
 def read_filters(params: Mapping[str, str]) -> tuple[TranscriptFilter, dict[str, str], list[str]]:
     """The filter, the values to show back in the form, and a problem per unreadable field."""
     form = {name: params.get(name, "").strip() for name in FILTER_FIELDS}
@@ -101,6 +111,7 @@ def read_filters(params: Mapping[str, str]) -> tuple[TranscriptFilter, dict[str,
         "fallback": ("had_fallback", lambda raw: _yes_no(raw, "fallback")),
         "feedback": ("feedback", lambda raw: _yes_no(raw, "feedback")),
         "language": ("language", lambda raw: raw[:16]),
+        "sentiment": ("sentiment", _mood),
         "q": ("q", lambda raw: raw[:200]),
     }
     for name, (attribute, read) in readers.items():
@@ -160,6 +171,7 @@ def transcript_list(request: Request, session: SessionDep, principal: StaffUser)
         intent_keys=[intent.key for intent in intents],
         languages=sorted({intent.language for intent in intents} | {"en", "zh"}),
         statuses=[s.value for s in ConversationStatus],
+        moods=transcripts.MOODS,
         preview_chars=PREVIEW_CHARS,
     )
 
@@ -194,6 +206,10 @@ def transcript_page(
             if message.role is not Role.CUSTOMER
         },
         correctable=CORRECTABLE,
+        # What the customer talked about: the words of most of their messages.
+        keywords=top_keywords(
+            (m.text for m in transcript.messages if m.role is Role.CUSTOMER), TRANSCRIPT_KEYWORDS
+        ),
         intent_keys=[intent.key for intent in load_intents(session)],
         live=transcript.conversation.status
         in (ConversationStatus.WAITING, ConversationStatus.WITH_STAFF),

@@ -80,6 +80,11 @@ RATING = {
     "zh": "您对本次对话满意吗？",
 }
 HUMAN_BUTTON = {"en": "Talk to a person", "zh": "转人工客服"}
+# Below the answer to a customer negative for the second time (the frustration signal).
+FRUSTRATED = {
+    "en": "I'm sorry this is frustrating. Would you like to talk to a person?",
+    "zh": "抱歉给您带来不便。需要为您转接人工客服吗？",
+}
 # When a person is asked for outside the opening hours or while nobody is on duty.
 OFFLINE = {
     "en": "Sorry, nobody from our team is available right now. Leave your e-mail address and a "

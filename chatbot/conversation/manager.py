@@ -20,6 +20,7 @@ from chatbot.db.model_versions import active_version_name
 from chatbot.db.models import Conversation, ConversationStatus, HandoffReason, Message, Role
 from chatbot.db.revisions import Revisions
 from chatbot.hours import Schedule
+from chatbot.nlu import sentiment
 from chatbot.nlu.engine import IntentEngine, Prediction
 from chatbot.nlu.language import clear_language, detect_language
 
@@ -91,6 +92,7 @@ class ConversationManager:
         thresholds: Thresholds | None = None,
         *,
         fallbacks_before_handoff: int = 2,
+        offer_person_when_frustrated: bool = True,
         load_engine: EngineLoader | None = None,
     ) -> None:
         self.engine = engine
@@ -102,11 +104,14 @@ class ConversationManager:
         self._settings_revision: int | None = None
         self._settings_lock = threading.Lock()
         self.fallbacks_before_handoff = fallbacks_before_handoff
+        # The environment's default; an admin's stored setting replaces it (follow_settings).
+        self._default_offer = self.offer_person_when_frustrated = offer_person_when_frustrated
         self._load_engine = load_engine
         self._refresh_lock = threading.Lock()
         self._swap_lock = threading.Lock()
         self._loading: str | None = None
         self._unloadable: str | None = None  # a version that failed to load is not retried
+        sentiment.load()  # not in the first customer's turn, which holds the writer
 
     def refresh(self, session: Session, *, wait: bool = False) -> None:
         """Follow the knowledge base's revision and the active model version (cheap checks).
@@ -140,6 +145,7 @@ class ConversationManager:
                     clarify_threshold=default.clarify,
                     clarify_margin=default.margin,
                     strictness=0.5 if default.strictness is None else default.strictness,
+                    offer_person_when_frustrated=self._default_offer,
                 ),
                 app_settings.stored(session),
             )
@@ -151,6 +157,7 @@ class ConversationManager:
             )
             self.schedules = {lang: current.schedule(lang) for lang in app_settings.LANGUAGES}
             self._clarify_overridden = current.clarify_threshold != default.clarify
+            self.offer_person_when_frustrated = current.offer_person_when_frustrated
             self.thresholds = replace(
                 default,
                 answer=current.answer_threshold,
@@ -270,8 +277,15 @@ class ConversationManager:
                 # Stored, but the turn failed before the bot answered: answer it now.
                 language = conversation.language or "en"
                 return Pending(earlier, earlier.text, language, started, retried=True)
+        feeling = sentiment.analyse(text)  # a few lexicon look-ups: cheap enough for the turn
         customer = store.add_message(
-            session, conversation, Role.CUSTOMER, text, client_id=client_id
+            session,
+            conversation,
+            Role.CUSTOMER,
+            text,
+            client_id=client_id,
+            sentiment=feeling.polarity.value,
+            sentiment_score=feeling.score,
         )
         # The conversation starts in the widget's language and follows the customer's clear
         # messages; the widget follows it in turn (the reply carries it).
@@ -334,6 +348,8 @@ class ConversationManager:
         if reply.action is Action.FALLBACK and self._one_fallback_too_many(session, conversation):
             reply = self._handoff_reply(pending.language, HandoffReason.REPEATED_FALLBACK)
             reply = self._unless_nobody_can_come(session, reply, pending.language)
+        elif self._frustrated(conversation, customer):
+            reply = _with_person_offered(reply, pending.language)
         return Turn(
             customer, self._say(engine, session, conversation, customer, reply, pending.started)
         )
@@ -462,6 +478,15 @@ class ConversationManager:
         recent = store.recent_bot_actions(session, conversation.id, self.fallbacks_before_handoff)
         return recent[:earlier] == [Action.FALLBACK.value] * earlier
 
+    def _frustrated(self, conversation: Conversation, customer: Message) -> bool:
+        """The frustration signal: the customer is negative again (two negative messages in the
+        conversation, this one among them). Repeated fallbacks hand over on their own."""
+        return (
+            self.offer_person_when_frustrated
+            and customer.sentiment == sentiment.Polarity.NEGATIVE
+            and conversation.negative_messages >= 2
+        )
+
     @staticmethod
     def _say(
         engine: IntentEngine,
@@ -490,6 +515,19 @@ class ConversationManager:
             follow_ups=reply.follow_ups,
             handoff_reason=reply.handoff_reason,
         )
+
+
+def _with_person_offered(reply: Reply, language: str) -> Reply:
+    """An answer or "did you mean" with a person offered below it (a fallback offers one
+    already; a handoff brings one)."""
+    if reply.action not in (Action.ANSWER, Action.CLARIFY):
+        return reply
+    button = {
+        "intent": builtins.HUMAN,
+        "question": builtins.localized(builtins.HUMAN_BUTTON, language),
+    }
+    offer = builtins.localized(builtins.FRUSTRATED, language)
+    return replace(reply, text=f"{reply.text}\n\n{offer}", suggestions=[*reply.suggestions, button])
 
 
 def _buttons(engine: IntentEngine, keys: Sequence[str], language: str) -> list[dict[str, str]]:

@@ -47,6 +47,7 @@ UNKNOWN = "not a setting"
 BAD_HOURS = "write days and times, e.g. mon-fri 09:00-17:00; sat 10:00-14:00"
 BAD_ZONE = "enter a time zone such as Europe/London or Asia/Shanghai (empty: UTC)"
 BAD_HOLIDAYS = "enter dates as YYYY-MM-DD, separated by commas"
+NOT_ON_OFF = "choose on or off"
 PROBLEMS = (
     NOT_A_FRACTION,
     CLARIFY_ABOVE_ANSWER,
@@ -58,6 +59,7 @@ PROBLEMS = (
     BAD_HOURS,
     BAD_ZONE,
     BAD_HOLIDAYS,
+    NOT_ON_OFF,
 )
 
 
@@ -99,6 +101,8 @@ class RuntimeSettings(BaseModel):
     timezone_zh: str = Field("", max_length=ZONE_MAX)
     holidays_en: str = _text()
     holidays_zh: str = _text()
+    # A customer negative twice in a conversation is offered a person beside the bot's answer.
+    offer_person_when_frustrated: bool = True
 
     @field_validator("hours_en", "hours_zh")
     @classmethod
@@ -137,6 +141,7 @@ class RuntimeSettings(BaseModel):
             widget_title=settings.widget_title,
             widget_color=settings.widget_color,
             company_name=settings.company_name,
+            offer_person_when_frustrated=settings.offer_person_when_frustrated,
         )
 
     def text(self, kind: str, language: str) -> str:
@@ -234,6 +239,8 @@ def _problem(field: str, error_type: str) -> str:
         return CLARIFY_ABOVE_ANSWER if error_type == "value_error" else NOT_A_FRACTION
     if field == "widget_color":
         return NOT_A_COLOUR
+    if field == "offer_person_when_frustrated":
+        return NOT_ON_OFF
     kind = field.rsplit("_", 1)[0]
     if kind == "timezone" or (kind in SCHEDULE_KINDS and error_type != "string_too_long"):
         return {"hours": BAD_HOURS, "timezone": BAD_ZONE, "holidays": BAD_HOLIDAYS}[kind]

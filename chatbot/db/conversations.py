@@ -58,6 +58,10 @@ def add_message(
     conversation.message_count = (conversation.message_count or 0) + 1
     if fields.get("action") == "fallback":
         conversation.had_fallback = True
+    if fields.get("sentiment") == "negative":
+        conversation.negative_messages = (conversation.negative_messages or 0) + 1
+    elif fields.get("sentiment") == "positive":
+        conversation.positive_messages = (conversation.positive_messages or 0) + 1
     session.flush()
     webhooks.emit(
         session,

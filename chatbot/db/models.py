@@ -147,6 +147,9 @@ class Conversation(Base):
     message_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     had_fallback: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     feedback_given: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # How many of the customer's messages were negative and positive (chatbot/nlu/sentiment.py).
+    negative_messages: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    positive_messages: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     satisfaction: Mapped[int | None] = mapped_column(Integer)  # 1-5, asked when it closes
     # When a person was first involved (a handoff, or staff taking it): None means the bot alone
     # handled it, which analytics count as contained.
@@ -189,6 +192,9 @@ class Message(Base):
     helpful: Mapped[bool | None] = mapped_column(Boolean)
     # On a bot handoff message: why it handed off (a HandoffReason value).
     handoff_reason: Mapped[str | None] = mapped_column(String(32))
+    # On a customer message: negative, neutral or positive, and the score (-1..1) behind it.
+    sentiment: Mapped[str | None] = mapped_column(String(8))
+    sentiment_score: Mapped[float | None] = mapped_column(Float)
     # The id the customer's browser gave its message, so that a retry is not stored twice.
     client_id: Mapped[str | None] = mapped_column(String(64))
     # On a bot reply: the id of the customer message it answers. No foreign key: adding one to

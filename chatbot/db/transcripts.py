@@ -31,6 +31,7 @@ from chatbot.db.models import Conversation, ConversationStatus, Correction, Mess
 from chatbot.nlu.language import has_chinese
 
 PAGE_SIZE = 50
+MOODS = ("negative", "neutral", "positive")
 EXPORT_BATCH = 200  # conversations per query while streaming an export
 TRIGRAM = 3  # SQLite's trigram tokenizer cannot match anything shorter
 # A search matching more messages than this is cheaper on SQLite checked per conversation.
@@ -53,6 +54,9 @@ class TranscriptFilter:
     had_fallback: bool | None = None
     feedback: bool | None = None
     language: str | None = None
+    # The customer's mood (MOODS): negative when any of their messages was, else positive
+    # when any was, else neutral.
+    sentiment: str | None = None
     q: str | None = None
 
     def is_empty(self) -> bool:
@@ -192,9 +196,20 @@ def _conditions(session: Session, chosen: TranscriptFilter) -> list[ColumnElemen
                 Conversation.language.like(_like_literal(chosen.language) + "-%", "\\"),
             )
         )
+    if chosen.sentiment is not None:
+        conditions.append(_mood(chosen.sentiment))
     if chosen.q:
         conditions.append(message_search(session, chosen.q))
     return conditions
+
+
+def _mood(sentiment: str) -> ColumnElement[bool]:
+    # Counted on the conversation as its messages are stored: no message is read.
+    if sentiment == "negative":
+        return Conversation.negative_messages > 0
+    if sentiment == "positive":
+        return and_(Conversation.negative_messages == 0, Conversation.positive_messages > 0)
+    return and_(Conversation.negative_messages == 0, Conversation.positive_messages == 0)
 
 
 def _midnight(day: date) -> datetime:
@@ -355,6 +370,8 @@ EXPORT_COLUMNS = (
     "model_version",
     "latency_ms",
     "helpful",
+    "sentiment",
+    "sentiment_score",
 )
 
 
@@ -407,4 +424,6 @@ def _export_row(conversation: Conversation, message: Message) -> dict[str, Any]:
         "model_version": message.model_version,
         "latency_ms": message.latency_ms,
         "helpful": message.helpful,
+        "sentiment": message.sentiment,
+        "sentiment_score": message.sentiment_score,
     }

@@ -15,7 +15,7 @@ from jinja2.ext import extract_from_ast
 
 from chatbot.api.i18n import I18N_DIR, catalog
 from chatbot.api.views import WEB_DIR, templates
-from chatbot.db import app_settings
+from chatbot.db import app_settings, transcripts
 from chatbot.db.models import UserRole
 
 API_DIR = Path(__file__).resolve().parents[2] / "chatbot" / "api"
@@ -56,6 +56,7 @@ def other_texts() -> dict[str, set[str]]:
     """Texts translated at run time rather than written as literals."""
     found = {role.value: {"UserRole"} for role in UserRole}
     found.update({problem: {"app_settings.PROBLEMS"} for problem in app_settings.PROBLEMS})
+    found.update({mood: {"transcripts.MOODS"} for mood in transcripts.MOODS})
     return found
 
 

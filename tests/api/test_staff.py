@@ -499,6 +499,8 @@ def test_the_csv_export_has_a_row_per_message_of_the_filtered_conversations(
         "model_version",
         "latency_ms",
         "helpful",
+        "sentiment",
+        "sentiment_score",
     ]
     assert everything[0]["satisfaction"] == "5"
 
