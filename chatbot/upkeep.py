@@ -6,6 +6,8 @@
   command line costs seconds, not a customer's message. A new version loads from the shared model
   store (CHATBOT_DATA_DIR) in the background while turns go on with the current one.
 - It marks failed the training runs whose process died (see chatbot.worker).
+- It counts again what customers asked next (related questions) every
+  CHATBOT_RELATED_REFRESH_SECONDS: one query off the customers' path.
 """
 
 from __future__ import annotations
@@ -104,6 +106,8 @@ class Upkeep:
             self._news.clear()
             try:
                 await self.follow()
+                if self.manager.related.due(self.settings.related_refresh_seconds):
+                    await self.db.read(self.manager.related.refresh)
                 if time.monotonic() - last_reap >= self.settings.job_heartbeat_seconds:
                     last_reap = time.monotonic()
                     await self.reap()
