@@ -8,14 +8,25 @@ import csv
 import io
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from chatbot.config import Settings
 from chatbot.db.models import Message
 from chatbot.events import conversation_channel
-from tests.api.conftest import Customer, Staff, committed, start_conversation
+from chatbot.main import create_app
+from tests.api.conftest import (
+    KNOWLEDGE,
+    Customer,
+    Staff,
+    committed,
+    start_conversation,
+    store_knowledge,
+)
+from tests.fakes import HashingEncoder
 
 TODAY = datetime.now(UTC).date().isoformat()
 WEEK = {"since": (datetime.now(UTC).date() - timedelta(days=6)).isoformat(), "until": TODAY}
@@ -150,3 +161,28 @@ def test_what_customers_asked_next_leads_once_counted(
         manager.related.refresh(session)
     again = say(client, customer, "How long does delivery take?")["reply"]["related"]
     assert [b["intent"] for b in again] == ["wood_care", "refund_time"]
+
+
+def test_each_server_counts_again_in_the_background(db_url: str, tmp_path: Path) -> None:
+    """With a short CHATBOT_RELATED_REFRESH_SECONDS, what customers asked next reaches the
+    replies by itself."""
+    store_knowledge(db_url, KNOWLEDGE)
+    settings = Settings(
+        database_url=db_url,
+        data_dir=tmp_path,
+        related_min_count=1,
+        related_refresh_seconds=0.1,
+        model_check_seconds=0.05,
+    )
+    with TestClient(create_app(settings, encoder=HashingEncoder())) as client:
+        customer = start_conversation(client)
+        say(client, customer, "How long does delivery take?")
+        say(client, customer, "How do I look after oiled oak?")
+        deadline = time.monotonic() + 10
+        while True:
+            other = start_conversation(client)
+            related = say(client, other, "How long does delivery take?")["reply"]["related"]
+            if related[0]["intent"] == "wood_care":
+                break
+            assert time.monotonic() < deadline, related
+            time.sleep(0.1)
