@@ -23,6 +23,7 @@ alone: filling keeps a CPU core busy for a minute or two.
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import random
 import statistics
@@ -40,7 +41,7 @@ from alembic import command
 from sqlalchemy import Engine, insert, text
 from sqlalchemy.orm import Session
 
-from chatbot.db import analytics
+from chatbot.db import analytics, related
 from chatbot.db.analytics import Period
 from chatbot.db.migrate import alembic_config, upgrade
 from chatbot.db.models import Conversation, ConversationStatus, Message, ModelVersion
@@ -64,6 +65,9 @@ INTENTS = [
     "newsletter",
 ]  # fmt: skip
 
+# The related questions an answer offers (what they are does not change the queries' cost).
+OFFERED = [{"intent": "contact", "question": "How can I contact you?"}]
+
 QUERIES: dict[str, Callable[[Session, Period], object]] = {
     "conversations by day": analytics.conversations_by_day,
     "satisfaction scores": analytics.satisfaction_scores,
@@ -72,6 +76,12 @@ QUERIES: dict[str, Callable[[Session, Period], object]] = {
     "busiest hours": analytics.busiest_hours,
     "latency p50/p95": analytics.latency,
     "activations": analytics.activations,
+    "related offered and clicked": related.offers_and_clicks,
+    # Not a dashboard query: what each server runs in the background every
+    # CHATBOT_RELATED_REFRESH_SECONDS (over CHATBOT_RELATED_DAYS, here the period's start on).
+    "related: asked next (background)": lambda session, period: related.asked_next(
+        session, since=period.since, min_count=5
+    ),
 }
 
 
@@ -82,7 +92,9 @@ def _version_at(moment: datetime) -> tuple[str, datetime, float, float]:
 def fake_conversations(
     count: int, rng: random.Random
 ) -> Iterator[tuple[dict[str, Any], list[dict[str, Any]]]]:
-    """One conversation row and its message rows at a time."""
+    """One conversation row and its message rows at a time. Messages get their ids here, so that
+    a bot reply names the message it answers and a click the answer that offered it."""
+    ids = itertools.count(1)
     span = timedelta(days=DAYS).total_seconds()
     for _ in range(count):
         conversation_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
@@ -98,7 +110,17 @@ def fake_conversations(
         fallbacks_in_a_row = 0
         for _turn in range(rng.randint(1, 6)):
             at += timedelta(seconds=rng.randint(5, 120))
-            messages.append(_message(conversation_id, "customer", at))
+            offered = messages[-1] if messages and messages[-1]["related"] else None
+            clicked = offered is not None and rng.random() < 0.15
+            messages.append(
+                _message(
+                    conversation_id,
+                    "customer",
+                    at,
+                    id=next(ids),
+                    related_from_id=offered["id"] if clicked and offered else None,
+                )
+            )
             roll = rng.random()
             reason = None
             if roll < 0.03:
@@ -125,6 +147,9 @@ def fake_conversations(
                     conversation_id,
                     "bot",
                     at,
+                    id=next(ids),
+                    reply_to_id=messages[-1]["id"],
+                    related=OFFERED if action == "answer" else None,
                     intent=rng.choice(INTENTS) if action in ("answer", "clarify") else None,
                     confidence=rng.random(),
                     action=action,
@@ -137,7 +162,7 @@ def fake_conversations(
             if action == "handoff":
                 handed_off_at = at
                 at += timedelta(minutes=rng.randint(1, 10))
-                messages.append(_message(conversation_id, "staff", at))
+                messages.append(_message(conversation_id, "staff", at, id=next(ids)))
                 break
         status = rng.choices(list(ConversationStatus), weights=[10, 2, 1, 87])[0]
         if (
@@ -179,6 +204,9 @@ def _message(conversation_id: str, role: str, at: datetime, **fields: Any) -> di
         "latency_ms": None,
         "helpful": None,
         "handoff_reason": None,
+        "reply_to_id": None,
+        "related": None,
+        "related_from_id": None,
         "created_at": at,
     }
     row.update(fields)
