@@ -82,8 +82,8 @@ class _Snapshot:
     intents: dict[str, IntentSpec]
     prototypes: Tensor  # (rows, d)
     languages: list[str]  # per row
-    # nearest_intents() answers per (intent key, row), worked out when first asked.
-    neighbours: dict[tuple[str, int], tuple[str, ...]] = field(default_factory=dict)
+    # nearest_intents() answers per (intent key, row, limit), worked out when first asked.
+    neighbours: dict[tuple[str, int, int], tuple[str, ...]] = field(default_factory=dict)
 
 
 def _rows(intents: Sequence[IntentSpec]) -> list[tuple[str, str, list[str]]]:
@@ -165,9 +165,10 @@ class IntentEngine:
         snapshot = self._snapshot
         return snapshot.intents.get(key) if snapshot else None
 
-    def nearest_intents(self, key: str, language: str) -> tuple[str, ...]:
-        """The other intents, nearest first by the cosine of their phrasings' centroid to
-        ``key``'s: the related questions to offer when history has none.
+    def nearest_intents(self, key: str, language: str, limit: int = 32) -> tuple[str, ...]:
+        """The ``limit`` other intents nearest to ``key``, nearest first by the cosine of their
+        phrasings' centroid to its own: the related questions to offer when history has none.
+        (Kept per intent once worked out: a bound keeps that small in a large knowledge base.)
 
         Intents are compared in ``language``'s script (Chinese or not) where ``key`` has
         phrasings in it, else in the script of its first phrasings; intents without phrasings
@@ -193,7 +194,7 @@ class IntentEngine:
             return ()
         in_script = [row for row in rows if same_script(language, snapshot.languages[row])]
         row = (in_script or rows)[0]
-        found = snapshot.neighbours.get((key, row))
+        found = snapshot.neighbours.get((key, row, limit))
         if found is not None:
             return found
         script = snapshot.languages[row]
@@ -211,7 +212,9 @@ class IntentEngine:
             owner = snapshot.index.keys[other]
             if owner != key and owner not in nearest:
                 nearest.append(owner)
-        found = snapshot.neighbours[(key, row)] = tuple(nearest)
+                if len(nearest) == limit:
+                    break
+        found = snapshot.neighbours[(key, row, limit)] = tuple(nearest)
         return found
 
     def load_knowledge(

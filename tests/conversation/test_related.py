@@ -110,6 +110,9 @@ def test_without_history_the_nearest_intents_by_embedding_are_offered(
     assert engine.nearest_intents("refund_time", "en") == tuple(
         _nearest_by_hand("refund_time", "en")
     )
+    assert engine.nearest_intents("refund_time", "en", limit=2) == tuple(
+        _nearest_by_hand("refund_time", "en")[:2]
+    )
     buttons = related.buttons(engine, "refund_time", "en")
     assert [b["intent"] for b in buttons] == _nearest_by_hand("refund_time", "en")[:3]
     assert buttons[0]["intent"] == "delivery_time"  # "how long does ... take"
