@@ -23,6 +23,7 @@ alone: filling keeps a CPU core busy for a minute or two.
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import random
 import statistics
@@ -41,7 +42,7 @@ from alembic import command
 from sqlalchemy import Engine, insert, text
 from sqlalchemy.orm import Session
 
-from chatbot.db import analytics, text_analysis
+from chatbot.db import analytics, related, text_analysis
 from chatbot.db.analytics import Period
 from chatbot.db.migrate import alembic_config, upgrade
 from chatbot.db.models import Conversation, ConversationStatus, Message, ModelVersion
@@ -66,6 +67,9 @@ INTENTS = [
     "newsletter",
 ]  # fmt: skip
 
+# The related questions an answer offers (what they are does not change the queries' cost).
+OFFERED = [{"intent": "contact", "question": "How can I contact you?"}]
+
 QUERIES: dict[str, Callable[[Session, Period], object]] = {
     "conversations by day": analytics.conversations_by_day,
     "satisfaction scores": analytics.satisfaction_scores,
@@ -79,6 +83,12 @@ QUERIES: dict[str, Callable[[Session, Period], object]] = {
     "keywords": lambda session, period: top_keywords(
         "\n".join(texts) for texts in text_analysis.customer_texts(session, period).values()
     ),
+    "related offered and clicked": related.offers_and_clicks,
+    # Not a dashboard query: what each server runs in the background every
+    # CHATBOT_RELATED_REFRESH_SECONDS (over CHATBOT_RELATED_DAYS, here the period's start on).
+    "related: asked next (background)": lambda session, period: related.asked_next(
+        session, since=period.since, min_count=5
+    ),
 }
 
 
@@ -89,7 +99,9 @@ def _version_at(moment: datetime) -> tuple[str, datetime, float, float]:
 def fake_conversations(
     count: int, rng: random.Random
 ) -> Iterator[tuple[dict[str, Any], list[dict[str, Any]]]]:
-    """One conversation row and its message rows at a time."""
+    """One conversation row and its message rows at a time. Messages get their ids here, so that
+    a bot reply names the message it answers and a click the answer that offered it."""
+    ids = itertools.count(1)
     span = timedelta(days=DAYS).total_seconds()
     for _ in range(count):
         conversation_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
@@ -105,7 +117,17 @@ def fake_conversations(
         fallbacks_in_a_row = 0
         for _turn in range(rng.randint(1, 6)):
             at += timedelta(seconds=rng.randint(5, 120))
-            messages.append(_message(conversation_id, "customer", at))
+            offered = messages[-1] if messages and messages[-1]["related"] else None
+            clicked = offered is not None and rng.random() < 0.15
+            messages.append(
+                _message(
+                    conversation_id,
+                    "customer",
+                    at,
+                    id=next(ids),
+                    related_from_id=offered["id"] if clicked and offered else None,
+                )
+            )
             roll = rng.random()
             reason = None
             if roll < 0.03:
@@ -132,6 +154,9 @@ def fake_conversations(
                     conversation_id,
                     "bot",
                     at,
+                    id=next(ids),
+                    reply_to_id=messages[-1]["id"],
+                    related=OFFERED if action == "answer" else None,
                     intent=rng.choice(INTENTS) if action in ("answer", "clarify") else None,
                     confidence=rng.random(),
                     action=action,
@@ -144,7 +169,7 @@ def fake_conversations(
             if action == "handoff":
                 handed_off_at = at
                 at += timedelta(minutes=rng.randint(1, 10))
-                messages.append(_message(conversation_id, "staff", at))
+                messages.append(_message(conversation_id, "staff", at, id=next(ids)))
                 break
         status = rng.choices(list(ConversationStatus), weights=[10, 2, 1, 87])[0]
         if (
@@ -205,6 +230,9 @@ def _message(conversation_id: str, role: str, at: datetime, **fields: Any) -> di
         "latency_ms": None,
         "helpful": None,
         "handoff_reason": None,
+        "reply_to_id": None,
+        "related": None,
+        "related_from_id": None,
         "created_at": at,
     }
     row.update(fields)

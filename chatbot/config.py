@@ -162,6 +162,27 @@ class Settings(BaseSettings):
         "clarify threshold overrides it.",
     )
     max_suggestions: int = Field(3, ge=1, le=5, description="Most intents offered when clarifying.")
+    related_questions: int = Field(
+        3,
+        ge=0,
+        le=5,
+        description="Related questions offered under an answer: the intents customers most often "
+        "asked next, else the nearest by embedding. 0: none.",
+    )
+    related_min_count: int = Field(
+        5,
+        ge=1,
+        description="Conversations in which customers asked one intent right after another before "
+        "it is offered as asked next; below that the nearest intents by embedding fill in.",
+    )
+    related_days: int = Field(
+        90, ge=1, description="Days of conversation history the asked-next counts learn from."
+    )
+    related_refresh_seconds: float = Field(
+        600.0,
+        gt=0,
+        description="How often each replica recounts what customers asked next (one query).",
+    )
     fallbacks_before_handoff: int = Field(
         2,
         ge=1,

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from chatbot.config import Settings
 from chatbot.conversation.manager import ConversationManager
 from chatbot.conversation.policies import Thresholds
+from chatbot.conversation.related import RelatedQuestions
 from chatbot.db.knowledge import knowledge_revision, load_intents, load_synonyms
 from chatbot.db.model_versions import (
     active_version_name,
@@ -101,12 +102,18 @@ def build_manager(
         # The session is closed: loading weights holds no database lock.
         return _ready_engine(settings, encoder, version, *recipe)
 
+    related = RelatedQuestions(
+        settings.related_questions, min_count=settings.related_min_count, days=settings.related_days
+    )
+    with session_factory() as session:
+        related.refresh(session)  # then every CHATBOT_RELATED_REFRESH_SECONDS (chatbot.upkeep)
     return ConversationManager(
         load_engine(active),
         thresholds(settings),
         fallbacks_before_handoff=settings.fallbacks_before_handoff,
         offer_person_when_frustrated=settings.offer_person_when_frustrated,
         load_engine=load_engine,
+        related=related,
     )
 
 

@@ -8,6 +8,8 @@
 - It marks failed the training runs whose process died (see chatbot.worker).
 - It hands webhook deliveries to the job queue when they are due: new ones, retries, and those
   whose job was lost with a process (see chatbot.webhooks).
+- It counts again what customers asked next (related questions) every
+  CHATBOT_RELATED_REFRESH_SECONDS: one query off the customers' path.
 """
 
 from __future__ import annotations
@@ -114,6 +116,8 @@ class Upkeep:
             self._news.clear()
             try:
                 await self.follow()
+                if self.manager.related.due(self.settings.related_refresh_seconds):
+                    await self.db.read(self.manager.related.refresh)
                 if time.monotonic() - last_reap >= self.settings.job_heartbeat_seconds:
                     last_reap = time.monotonic()
                     await self.reap()

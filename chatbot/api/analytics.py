@@ -28,7 +28,7 @@ from chatbot.api.staff import guard_formula
 from chatbot.api.text_analysis import keywords_table, moods_table
 from chatbot.api.views import render
 from chatbot.config import Settings
-from chatbot.db import analytics, text_analysis
+from chatbot.db import analytics, related, text_analysis
 from chatbot.db.analytics import ConversationCounts, Period, ReplyCounts
 from chatbot.db.app_settings import LANGUAGES
 from chatbot.db.base import utcnow
@@ -140,6 +140,10 @@ class Figures:
     @cached_property
     def latency(self) -> list[analytics.Latency]:
         return analytics.latency(self.session, self.period)
+
+    @cached_property
+    def related(self) -> list[related.RelatedCounts]:
+        return related.offers_and_clicks(self.session, self.period)
 
     @cached_property
     def activations(self) -> list[tuple[str, datetime]]:
@@ -303,6 +307,19 @@ def latency_table(figures: Figures) -> Rows:
     ]
 
 
+def related_table(figures: Figures) -> Rows:
+    """Related questions offered under each intent's answers and clicked, most offered first."""
+    return [
+        {
+            "intent": row.intent,
+            "offered": row.offered,
+            "clicked": row.clicked,
+            "click_rate": _round(row.click_rate),
+        }
+        for row in figures.related
+    ]
+
+
 TABLES: dict[str, Callable[[Figures], Rows]] = {
     "daily": daily_table,
     "models": models_table,
@@ -315,6 +332,7 @@ TABLES: dict[str, Callable[[Figures], Rows]] = {
     "latency": latency_table,
     "keywords": keywords_table,
     "moods": moods_table,
+    "related": related_table,
 }
 Table = Literal[
     "daily",
@@ -328,6 +346,7 @@ Table = Literal[
     "latency",
     "keywords",
     "moods",
+    "related",
 ]
 
 
@@ -345,6 +364,7 @@ def summary(figures: Figures) -> dict[str, Any]:
     replies = analytics.totals(figures.replies, ReplyCounts())
     overall = figures.latency[0]
     top = figures.intents[:TOP_INTENTS]
+    offers = related.total(figures.related)
     return {
         **_about(figures.period),
         "conversations": conversations.conversations,
@@ -361,6 +381,9 @@ def summary(figures: Figures) -> dict[str, Any]:
         "latency_ms_p50": overall.p50_ms,
         "latency_ms_p95": overall.p95_ms,
         "top_intents": [{"intent": row.intent, "count": row.answers} for row in top],
+        "related_offered": offers.offered,
+        "related_clicked": offers.clicked,
+        "related_click_rate": _round(offers.click_rate),
     }
 
 

@@ -29,6 +29,7 @@ from chatbot.api.errors import ErrorPublic
 from chatbot.api.metrics import observe_reply
 from chatbot.api.ratelimit import per_address, per_conversation
 from chatbot.conversation import offline, takeover
+from chatbot.conversation.manager import NotOffered
 from chatbot.conversation.service import (
     ChatService,
     ConversationNotFound,
@@ -144,9 +145,17 @@ async def send_message(
     """Send the customer's message; the bot's reply comes back (none while a person holds it)."""
     # Card and phone numbers never reach the database, the staff or a training run.
     text = redact(message_text(body.text, settings), settings.redact)
-    turn = await service.take_turn(
-        conversation_id, token, text, chosen_intent=body.intent, client_id=body.client_id
-    )
+    try:
+        turn = await service.take_turn(
+            conversation_id,
+            token,
+            text,
+            chosen_intent=body.intent,
+            client_id=body.client_id,
+            related_to=body.related_to,
+        )
+    except NotOffered as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
     if turn.reply is not None and not turn.repeated:
         observe_reply(turn.reply)
     return schemas.TurnPublic(

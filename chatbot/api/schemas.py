@@ -32,6 +32,13 @@ class MessageCreate(BaseModel):
     intent: str | None = Field(
         None, max_length=200, description="Set when the customer clicked a suggestion button."
     )
+    related_to: int | None = Field(
+        None,
+        ge=1,
+        le=2**31 - 1,
+        description="The id of the bot's answer under which the customer clicked this related "
+        "question (with its `intent`): counted as a click on the dashboard.",
+    )
     client_id: str | None = Field(
         None,
         max_length=64,
@@ -63,6 +70,11 @@ class MessagePublic(BaseModel):
     action: str | None
     suggestions: list[Button]
     follow_ups: list[Button]
+    related: list[Button] = Field(
+        default_factory=list,
+        description="Under an answer: questions customers often ask next, in the customer's "
+        "language. Send one back with its `intent` and `related_to` (this message's id).",
+    )
     handoff: bool
     helpful: bool | None
     model_version: str | None
@@ -89,6 +101,7 @@ class MessagePublic(BaseModel):
             action=message.action,
             suggestions=[Button(**b) for b in message.suggestions or []],
             follow_ups=[Button(**b) for b in message.follow_ups or []],
+            related=[Button(**b) for b in message.related or []],
             handoff=message.action == "handoff",
             helpful=message.helpful,
             model_version=message.model_version,

@@ -13,8 +13,10 @@ from sqlalchemy.orm import Session
 from chatbot.conversation import builtins
 from chatbot.conversation.availability import person_available
 from chatbot.conversation.policies import Action, Thresholds, decide
+from chatbot.conversation.related import RelatedQuestions
 from chatbot.db import app_settings, revisions
 from chatbot.db import conversations as store
+from chatbot.db import related as related_store
 from chatbot.db.knowledge import knowledge_revision, load_intents, load_synonyms
 from chatbot.db.model_versions import active_version_name
 from chatbot.db.models import Conversation, ConversationStatus, HandoffReason, Message, Role
@@ -30,6 +32,10 @@ EngineLoader = Callable[[str, Session | None], IntentEngine]
 _WITH_PEOPLE = (ConversationStatus.WAITING, ConversationStatus.WITH_STAFF)
 
 
+class NotOffered(ValueError):
+    """A message claims to be a click on a related question its answer did not offer."""
+
+
 @dataclass(frozen=True)
 class Reply:
     """What the bot says, before it is stored: the same for a customer, the test pane and
@@ -41,6 +47,8 @@ class Reply:
     confidence: float
     suggestions: list[dict[str, str]] = field(default_factory=list)
     follow_ups: list[dict[str, str]] = field(default_factory=list)
+    # Under an answer: the questions customers asked next, or the nearest (conversation.related).
+    related: list[dict[str, str]] = field(default_factory=list)
     handoff_reason: HandoffReason | None = None  # on a handoff: why
 
 
@@ -94,8 +102,10 @@ class ConversationManager:
         fallbacks_before_handoff: int = 2,
         offer_person_when_frustrated: bool = True,
         load_engine: EngineLoader | None = None,
+        related: RelatedQuestions | None = None,
     ) -> None:
         self.engine = engine
+        self.related = related or RelatedQuestions()
         self.thresholds = self._default_thresholds = thresholds or Thresholds()
         self.texts = builtins.BotTexts()
         self.schedules: dict[str, Schedule | None] = {}  # each language team's opening hours
@@ -233,6 +243,7 @@ class ConversationManager:
         text: str,
         *,
         chosen_intent: str | None = None,
+        related_to: int | None = None,
     ) -> Turn:
         """Store a customer message and the bot's reply, in this session (the CLI, tests).
 
@@ -241,7 +252,9 @@ class ConversationManager:
         """
         if self.behind(revisions.current(session)):
             self.catch_up(session)
-        received = self.receive(session, conversation, text, chosen_intent=chosen_intent)
+        received = self.receive(
+            session, conversation, text, chosen_intent=chosen_intent, related_to=related_to
+        )
         if isinstance(received, Turn):
             return received
         engine, prediction = self.predict([received.text])[0]
@@ -256,6 +269,7 @@ class ConversationManager:
         chosen_intent: str | None = None,
         client_id: str | None = None,
         resent: bool = True,
+        related_to: int | None = None,
     ) -> Turn | Pending:
         """Store a customer message; answer it now when that needs no model.
 
@@ -264,6 +278,9 @@ class ConversationManager:
         idempotent: the message is stored once, and its reply, if any, is returned again.
         ``resent=False`` skips looking for an earlier copy: the caller lets the unique index
         refuse one (IntegrityError) and then calls again with ``resent=True``.
+        ``related_to``: the bot answer under which the customer clicked ``chosen_intent`` as a
+        related question (stored with the message, counted as a click); NotOffered when that
+        answer offered no such question.
 
         Returns the finished turn, or what the model must understand before :meth:`respond`.
         """
@@ -278,6 +295,14 @@ class ConversationManager:
                 language = conversation.language or "en"
                 return Pending(earlier, earlier.text, language, started, retried=True)
         feeling = sentiment.analyse(text)  # a few lexicon look-ups: cheap enough for the turn
+        if related_to is not None and not (
+            chosen_intent is not None
+            and related_store.offered_question(session, conversation.id, related_to, chosen_intent)
+        ):
+            raise NotOffered(
+                f"related_to: message {related_to} of this conversation offered no related "
+                f"question {chosen_intent!r}"
+            )
         customer = store.add_message(
             session,
             conversation,
@@ -286,6 +311,7 @@ class ConversationManager:
             client_id=client_id,
             sentiment=feeling.polarity.value,
             sentiment_score=feeling.score,
+            related_from_id=related_to,
         )
         # The conversation starts in the widget's language and follows the customer's clear
         # messages; the widget follows it in turn (the reply carries it).
@@ -415,12 +441,16 @@ class ConversationManager:
         text, answered_in = spec.answer_in(language)
         if answered_in.split("-")[0].lower() != language.split("-")[0].lower():
             text = f"{builtins.other_language_note(answered_in, language)}\n\n{text}"
+        follow_ups = _buttons(engine, spec.follow_ups, language)
         return Reply(
             text,
             Action.ANSWER,
             key,
             confidence,
-            follow_ups=_buttons(engine, spec.follow_ups, language),
+            follow_ups=follow_ups,
+            related=self.related.buttons(
+                engine, key, language, besides=tuple(b["intent"] for b in follow_ups)
+            ),
         )
 
     def _chosen(self, engine: IntentEngine, key: str, language: str) -> Reply | None:
@@ -513,6 +543,7 @@ class ConversationManager:
             action=reply.action,
             suggestions=reply.suggestions,
             follow_ups=reply.follow_ups,
+            related=reply.related or None,
             handoff_reason=reply.handoff_reason,
         )
 

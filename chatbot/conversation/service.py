@@ -102,8 +102,12 @@ class ChatService:
         *,
         chosen_intent: str | None = None,
         client_id: str | None = None,
+        related_to: int | None = None,
     ) -> Turn:
-        """Store the customer's message and the bot's reply (None while people hold it)."""
+        """Store the customer's message and the bot's reply (None while people hold it).
+
+        ``related_to``: the bot answer whose related question the customer clicked (NotOffered
+        when it offered no ``chosen_intent``; nothing is stored then)."""
         if self.pending >= self.max_pending:
             raise Overloaded(f"{self.pending} messages are being answered; try again shortly")
         self.pending += 1
@@ -112,7 +116,14 @@ class ChatService:
             def receive(resent: bool) -> Awaitable[_Step]:
                 return self.db.write(
                     lambda session: self._receive(
-                        session, conversation_id, token, text, chosen_intent, client_id, resent
+                        session,
+                        conversation_id,
+                        token,
+                        text,
+                        chosen_intent,
+                        client_id,
+                        resent,
+                        related_to,
                     )
                 )
 
@@ -187,6 +198,7 @@ class ChatService:
         chosen_intent: str | None,
         client_id: str | None,
         resent: bool,
+        related_to: int | None = None,
     ) -> _Step:
         conversation = customer_conversation(session, conversation_id, token, lock=True)
         current = revisions.current(session)
@@ -203,6 +215,7 @@ class ChatService:
             chosen_intent=chosen_intent,
             client_id=client_id,
             resent=resent,
+            related_to=related_to,
         )
         if isinstance(result, Turn):
             result = replace(result, language=conversation.language)

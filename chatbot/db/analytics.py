@@ -18,6 +18,7 @@ from fractions import Fraction
 from typing import Any, TypeVar
 
 from sqlalchemy import (
+    Boolean,
     ColumnElement,
     Date,
     Integer,
@@ -121,6 +122,28 @@ def _hour_sqlite(element: _Hour, compiler: SQLCompiler, **kw: Any) -> str:
 def _hour_postgresql(element: _Hour, compiler: SQLCompiler, **kw: Any) -> str:
     moment = _argument(element, compiler, **kw)
     return f"CAST(extract(hour FROM {moment} AT TIME ZONE 'UTC') AS INTEGER)"
+
+
+class _OnSQLite(FunctionElement[bool]):
+    """A condition for SQLite only (elsewhere it reads ``true``): the day bounds that let SQLite
+    range over the analytics index, led by the day. PostgreSQL takes the period from created_at
+    alone: with the day bounds beside it, its planner multiplied their selectivities as if they
+    were independent, expected 84 messages instead of 165,000 and joined the language's
+    conversations by a nested loop (Chinese reply latency over 180 days: 628 ms, 170 ms without)."""
+
+    type = Boolean()
+    name = "analytics_on_sqlite"
+    inherit_cache = True
+
+
+@compiles(_OnSQLite, "sqlite")
+def _on_sqlite_sqlite(element: _OnSQLite, compiler: SQLCompiler, **kw: Any) -> str:
+    return _argument(element, compiler, **kw)
+
+
+@compiles(_OnSQLite)
+def _on_sqlite_elsewhere(element: _OnSQLite, compiler: SQLCompiler, **kw: Any) -> str:
+    return "true"
 
 
 def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
@@ -268,12 +291,12 @@ def replies_by_day_and_version(session: Session, period: Period) -> list[ReplyCo
         Message.handoff_reason,
         Message.helpful,
     )
-    query = (
-        select(*keys, func.count())
-        .where(*_message_period(period, by_day=True))
-        .group_by(*keys)
-        .order_by(*keys)
-    )
+    query = select(*keys, func.count()).where(*_message_period(period, by_day=True)).group_by(*keys)
+    if session.get_bind().dialect.name == "sqlite":
+        # In index order: SQLite streams the groups. PostgreSQL hashes them instead, unless
+        # asked for an order: then it sorted every message of the period, on disk (180 days at
+        # 50k conversations: 953 ms with ORDER BY, 443 ms without, on a loaded machine).
+        query = query.order_by(*keys)
     counts: dict[tuple[str, str | None], ReplyCounts] = {}
     for when, version, role, action, reason, helpful, count in session.execute(
         _in_language(query, period)
@@ -496,8 +519,8 @@ def _rate(part: int, whole: int) -> float | None:
 
 
 def _message_period(period: Period, *, by_day: bool = False) -> tuple[ColumnElement[bool], ...]:
-    """The period's messages; ``by_day`` also bounds the day, so SQLite can range over the
-    analytics index (led by the day) rather than over created_at."""
+    """The period's messages; ``by_day`` also bounds the day on SQLite, so that it can range
+    over the analytics index (led by the day) rather than over created_at."""
     exact = (Message.created_at >= period.since, Message.created_at < period.until)
     if not by_day:
         return exact
@@ -505,7 +528,7 @@ def _message_period(period: Period, *, by_day: bool = False) -> tuple[ColumnElem
     last = period.until - timedelta(microseconds=1)
     first_day = bindparam(None, period.since.date(), type_=Date())
     last_day = bindparam(None, last.date(), type_=Date())
-    return (day >= first_day, day <= last_day, *exact)
+    return (_OnSQLite(and_(day >= first_day, day <= last_day)), *exact)
 
 
 def _in_language(query: _Query, period: Period) -> _Query:

@@ -174,6 +174,24 @@ class Message(Base):
         Index("ux_messages_conversation_id_client_id", "conversation_id", "client_id", unique=True),
         Index("ux_messages_reply_to_id", "reply_to_id", unique=True),
         Index("ix_messages_created_at", "created_at"),  # analytics over a period
+        # Related questions offered and clicked in a period: only those rows, counted from
+        # the index alone (a partial index; most messages have neither).
+        Index(
+            "ix_messages_related_offered",
+            "created_at",
+            "conversation_id",
+            "intent",
+            sqlite_where=text("related IS NOT NULL"),
+            postgresql_where=text("related IS NOT NULL"),
+        ),
+        Index(
+            "ix_messages_related_clicked",
+            "created_at",
+            "conversation_id",
+            "related_from_id",
+            sqlite_where=text("related_from_id IS NOT NULL"),
+            postgresql_where=text("related_from_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -187,6 +205,11 @@ class Message(Base):
     action: Mapped[str | None] = mapped_column(String(16))
     suggestions: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     follow_ups: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # On a bot answer: the related questions offered under it (chatbot.conversation.related);
+    # NULL, not [], when none were, so counting the offers needs no JSON function.
+    related: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON(none_as_null=True))
+    # On a customer message sent by clicking one of them: the bot answer that offered it.
+    related_from_id: Mapped[int | None] = mapped_column(Integer)
     model_version: Mapped[str | None] = mapped_column(String(100))
     latency_ms: Mapped[float | None] = mapped_column(Float)
     helpful: Mapped[bool | None] = mapped_column(Boolean)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import torch
@@ -82,6 +82,8 @@ class _Snapshot:
     intents: dict[str, IntentSpec]
     prototypes: Tensor  # (rows, d)
     languages: list[str]  # per row
+    # nearest_intents() answers per (intent key, row, limit), worked out when first asked.
+    neighbours: dict[tuple[str, int, int], tuple[str, ...]] = field(default_factory=dict)
 
 
 def _rows(intents: Sequence[IntentSpec]) -> list[tuple[str, str, list[str]]]:
@@ -162,6 +164,58 @@ class IntentEngine:
         """The indexed intent with this key, if the current knowledge base has it."""
         snapshot = self._snapshot
         return snapshot.intents.get(key) if snapshot else None
+
+    def nearest_intents(self, key: str, language: str, limit: int = 32) -> tuple[str, ...]:
+        """The ``limit`` other intents nearest to ``key``, nearest first by the cosine of their
+        phrasings' centroid to its own: the related questions to offer when history has none.
+        (Kept per intent once worked out: a bound keeps that small in a large knowledge base.)
+
+        Intents are compared in ``language``'s script (Chinese or not) where ``key`` has
+        phrasings in it, else in the script of its first phrasings; intents without phrasings
+        in that script are left out. Empty when ``key`` is not indexed.
+
+        Example:
+            >>> from chatbot.knowledge.spec import IntentSpec
+            >>> from chatbot.nlu.encoder import SentenceEncoder
+            >>> engine = IntentEngine(SentenceEncoder.from_pretrained(), version="base")
+            >>> engine.load_knowledge([
+            ...     IntentSpec("refund_time", "3-5 days.", ("when will my refund arrive",)),
+            ...     IntentSpec("wood_care", "Oil it.", ("how do I oil my table",)),
+            ...     IntentSpec("refund_how", "Online.", ("how do I get a refund",)),
+            ... ], revision=1)
+            >>> engine.nearest_intents("refund_time", "en")
+            ('refund_how', 'wood_care')
+        """
+        snapshot = self._snapshot
+        if snapshot is None:
+            return ()
+        rows = [row for row, owner in enumerate(snapshot.index.keys) if owner == key]
+        if not rows:
+            return ()
+        in_script = [row for row in rows if same_script(language, snapshot.languages[row])]
+        row = (in_script or rows)[0]
+        found = snapshot.neighbours.get((key, row, limit))
+        if found is not None:
+            return found
+        script = snapshot.languages[row]
+        centroids = snapshot.index.centroids
+        scores = (centroids @ centroids[row]).tolist()
+        ranked = sorted(
+            (
+                (-score, other)
+                for other, score in enumerate(scores)
+                if other != row and same_script(script, snapshot.languages[other])
+            ),
+        )
+        nearest: list[str] = []
+        for _, other in ranked:
+            owner = snapshot.index.keys[other]
+            if owner != key and owner not in nearest:
+                nearest.append(owner)
+                if len(nearest) == limit:
+                    break
+        found = snapshot.neighbours[(key, row, limit)] = tuple(nearest)
+        return found
 
     def load_knowledge(
         self,

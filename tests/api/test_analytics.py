@@ -89,7 +89,7 @@ def test_the_summary_equals_direct_counts(client: TestClient, admin: Staff, db_u
 def test_every_table_as_json_and_csv(client: TestClient, admin: Staff) -> None:
     _talk(client)
     for table in ("daily", "models", "daily_by_model", "handoffs", "intents", "worst_intents",
-                  "hours", "satisfaction", "latency"):  # fmt: skip
+                  "hours", "satisfaction", "latency", "related"):  # fmt: skip
         answer = client.get(
             f"/api/v1/admin/analytics/{table}", params=WEEK, headers=admin.token_headers
         )

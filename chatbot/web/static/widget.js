@@ -775,13 +775,14 @@ button:disabled { cursor: not-allowed; opacity: .55; }
       return adminText(state, "company", t("Assistant"));
     }
 
-    function chipRow(items, testid, label) {
+    // `relatedTo`: the id of the answer offering these as related questions (a click counts).
+    function chipRow(items, testid, label, relatedTo) {
       const row = el("div", { class: "cb-chips", role: "group", "aria-label": label });
       for (const item of items) {
         if (!item || typeof item.question !== "string") continue;
         const chip = el("button", { type: "button", class: "cb-chip", "data-testid": testid, text: item.question });
         if (item.intent) chip.dataset.intent = item.intent;
-        chip.addEventListener("click", () => widget.composer.send(item.question, item.intent || null));
+        chip.addEventListener("click", () => widget.composer.send(item.question, item.intent || null, relatedTo));
         row.append(chip);
       }
       return row.childElementCount ? row : null;
@@ -848,6 +849,8 @@ button:disabled { cursor: not-allowed; opacity: .55; }
         const followUps = chipRow(message.follow_ups || [], "chatbot-followup", t("Related questions"));
         if (suggestions) node.append(suggestions);
         if (followUps) node.append(followUps);
+        const related = chipRow(message.related || [], "chatbot-related", t("Customers also asked"), message.id);
+        if (related) node.append(related);
       }
       if (role === "bot" && message.action === "answer" && node.dataset.id) node.append(feedbackRow(message));
       if (role === "bot" && message.action === "offline" && state.status === "bot") node.append(offlineForm());
@@ -1032,13 +1035,14 @@ button:disabled { cursor: not-allowed; opacity: .55; }
 
     // A customer message from the moment it is on screen until the server has it: `clientId` stays
     // the same over all its tries. `typed`: the input's text, when it came from the input.
-    function outgoingMessage(text, intent, typed) {
+    function outgoingMessage(text, intent, typed, relatedTo) {
       const node = widget.transcript.messageNode({ role: "customer", text });
-      return { text, intent: intent || null, clientId: newClientId(), typed, node };
+      return { text, intent: intent || null, relatedTo: relatedTo || null, clientId: newClientId(), typed, node };
     }
 
     // `intent`: given when the text is a chip's question; undefined when it came from the input.
-    async function send(text, intent) {
+    // `relatedTo`: the answer's id when the chip was one of its related questions.
+    async function send(text, intent, relatedTo) {
       const fromInput = intent === undefined;
       const body = (text || "").trim();
       if (!body || state.busy) return;
@@ -1047,7 +1051,7 @@ button:disabled { cursor: not-allowed; opacity: .55; }
         view.input.value = "";
         resizeInput();
       }
-      const outgoing = outgoingMessage(body, intent, fromInput ? text : null);
+      const outgoing = outgoingMessage(body, intent, fromInput ? text : null, relatedTo);
       widget.transcript.append(outgoing.node);
       await deliver(outgoing);
     }
@@ -1075,6 +1079,7 @@ button:disabled { cursor: not-allowed; opacity: .55; }
     async function postMessage(conversation, outgoing) {
       const payload = { text: outgoing.text, client_id: outgoing.clientId };
       if (outgoing.intent) payload.intent = outgoing.intent;
+      if (outgoing.intent && outgoing.relatedTo) payload.related_to = outgoing.relatedTo;
       const tryOnce = (retry) => {
         if (retry) view.retryLine.textContent = t("Trying again…");
         return widget.session.postTo(conversation, "/messages", payload);
