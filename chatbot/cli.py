@@ -376,10 +376,18 @@ def evaluate_command(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         print(json.dumps(report))
     else:
+        languages = report.pop("by_language")
         for key, value in report.items():
-            shown = f"{value:.4f}" if isinstance(value, float) else value
-            print(f"{key:>18}: {shown}")
+            print(f"{key:>18}: {_figure(value)}")
+        # One line a language, so a language's misses are not averaged away by another's.
+        for language, figures in languages.items():
+            shown = ", ".join(f"{key} {_figure(value)}" for key, value in figures.items())
+            print(f"{'language ' + language:>18}: {shown}")
     return 0
+
+
+def _figure(value: object) -> object:
+    return f"{value:.4f}" if isinstance(value, float) else value
 
 
 def train_command(args: argparse.Namespace, settings: Settings) -> int:

@@ -160,33 +160,63 @@ def score(examples: Sequence[LabelledMessage], outcomes: Sequence[Outcome]) -> d
 def by_language(
     examples: Sequence[LabelledMessage], outcomes: Sequence[Outcome]
 ) -> dict[str, dict[str, Any]]:
-    """Accuracy and out-of-scope recall per language of the messages (Chinese or English, as
-    :func:`chatbot.nlu.language.detect_language` tells them), so one language's misses do not
-    hide in the other's figures.
+    """:func:`language_figures` of labelled messages, each in the language
+    :func:`chatbot.nlu.language.detect_language` finds (Chinese or English).
 
     >>> examples = [LabelledMessage("where is my order", "track"),
     ...             LabelledMessage("我的订单呢", "track"), LabelledMessage("明天天气", None)]
     >>> outcomes = [Outcome("track", True, 1.0), Outcome("refund", True, 1.0),
     ...             Outcome(None, False, 1.0)]
     >>> by_language(examples, outcomes)["zh"]
-    {'n': 2, 'n_in_scope': 1, 'accuracy': 0.0, 'oos_recall': 1.0}
+    {'n': 2, 'n_in_scope': 1, 'n_out_of_scope': 1, 'accuracy': 0.0, 'oos_recall': 1.0, \
+'in_scope_answered': 1.0}
     """
-    groups: dict[str, list[tuple[LabelledMessage, Outcome]]] = {}
-    for example, outcome in zip(examples, outcomes, strict=True):
-        groups.setdefault(detect_language(example.text), []).append((example, outcome))
+    return language_figures(
+        [detect_language(e.text) for e in examples],
+        [e.intent for e in examples],
+        [o.predicted for o in outcomes],
+        [o.answered for o in outcomes],
+    )
+
+
+def language_figures(
+    languages: Sequence[str],
+    truth: Sequence[str | None],
+    predicted: Sequence[str | None],
+    answered: Sequence[bool],
+) -> dict[str, dict[str, Any]]:
+    """Per language of the messages, so one language's misses do not hide in another's figures:
+    how many messages (``n``), in scope and out of scope; in-scope ``accuracy``; ``oos_recall``,
+    the share of out-of-scope messages the bot fell back on (None without any); and
+    ``in_scope_answered``, the share of in-scope messages it answered or asked about instead.
+
+    Args:
+        languages: each message's language tag; the figures are keyed by these, sorted.
+        truth: its labelled intent; None marks an out-of-scope message.
+        predicted: the best intent the model found (None when it found none).
+        answered: False when the bot fell back.
+
+    >>> language_figures(["en", "zh", "zh"], ["a", "a", None], ["a", "b", "a"],
+    ...                  [True, False, True])["zh"]
+    {'n': 2, 'n_in_scope': 1, 'n_out_of_scope': 1, 'accuracy': 0.0, 'oos_recall': 0.0, \
+'in_scope_answered': 0.0}
+    """
+    groups: dict[str, list[tuple[str | None, str | None, bool]]] = {}
+    for language, row in zip(languages, zip(truth, predicted, answered, strict=True), strict=True):
+        groups.setdefault(language, []).append(row)
     figures = {}
-    for language, pairs in sorted(groups.items()):
-        in_scope = [(e, o) for e, o in pairs if e.intent is not None]
-        oos = [o for e, o in pairs if e.intent is None]
+    for language, rows in sorted(groups.items()):
+        in_scope = [(t, p, a) for t, p, a in rows if t is not None]
+        oos = [a for t, _, a in rows if t is None]
         figures[language] = {
-            "n": len(pairs),
+            "n": len(rows),
             "n_in_scope": len(in_scope),
-            "accuracy": (
-                sum(e.intent == o.predicted for e, o in in_scope) / len(in_scope)
-                if in_scope
-                else None
+            "n_out_of_scope": len(oos),
+            "accuracy": (sum(t == p for t, p, _ in in_scope) / len(in_scope) if in_scope else None),
+            "oos_recall": sum(not a for a in oos) / len(oos) if oos else None,
+            "in_scope_answered": (
+                sum(a for _, _, a in in_scope) / len(in_scope) if in_scope else None
             ),
-            "oos_recall": sum(not o.answered for o in oos) / len(oos) if oos else None,
         }
     return figures
 

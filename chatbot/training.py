@@ -147,7 +147,11 @@ def _train(
     shutil.rmtree(staging, ignore_errors=True)
     validation = trained.validation
     report = build_report(
-        validation.truth, validation.predicted, validation.confidence, validation.answered
+        validation.truth,
+        validation.predicted,
+        validation.confidence,
+        validation.answered,
+        languages=validation.language,
     )
     skipped = [
         {"correction": correction_ids.get(id(c)), "intent": c.intent}
@@ -156,13 +160,17 @@ def _train(
     report["skipped_corrections"] = skipped
     report["background"] = trained.background
     by_base = trained.base_validation
-    report["base"] = (
-        _summary(
-            build_report(by_base.truth, by_base.predicted, by_base.confidence, by_base.answered)
+    report["base"] = None
+    if by_base.truth:
+        base_report = build_report(
+            by_base.truth,
+            by_base.predicted,
+            by_base.confidence,
+            by_base.answered,
+            languages=by_base.language,
         )
-        if by_base.truth
-        else None
-    )
+        # Per language too: fine-tuning can help one language and cost another.
+        report["base"] = {**_summary(base_report), "by_language": base_report["by_language"]}
     if trained.oos_curve is not None:
         report["oos_curve"] = trained.oos_curve.to_list()
         report["fallback_threshold"] = trained.fallback_threshold

@@ -423,6 +423,23 @@ def test_evaluate_prints_the_metrics(
     assert (report["accuracy"], report["macro_f1"]) == (1.0, 1.0)
     assert (report["oos_precision"], report["oos_recall"]) == (1.0, 1.0)
     assert report["latency_ms_p50"] > 0
+    assert report["by_language"] == {
+        "en": {
+            "n": 4,
+            "n_in_scope": 3,
+            "n_out_of_scope": 1,
+            "accuracy": 1.0,
+            "oos_recall": 1.0,
+            "in_scope_answered": 1.0,
+        }
+    }
+    text = run("evaluate", str(path))
+    assert text.code == 0, text.err
+    assert "          accuracy: 1.0000\n" in text.out
+    assert (
+        "       language en: n 4, n_in_scope 3, n_out_of_scope 1, accuracy 1.0000, "
+        "oos_recall 1.0000, in_scope_answered 1.0000\n"
+    ) in text.out
 
     unknown = run("evaluate", str(path), "--model", "nope")
     assert unknown.code == 2

@@ -215,6 +215,12 @@ def test_a_run_trains_validates_saves_and_registers_a_version(
     assert used["negatives"] == 256 and used["evaluate"] > 300
     assert row.metrics["n"] == 6 + 2 * (1 + used["evaluate"])
     assert report["base"]["n"] == row.metrics["n"]  # the base model, on the same messages
+    # An English knowledge base, English corrections and the English background: one language.
+    for figures in (report["by_language"], report["base"]["by_language"]):
+        assert list(figures) == ["en"]
+        assert figures["en"]["n"] == row.metrics["n"]
+        assert figures["en"]["n_in_scope"] == 6 and figures["en"]["n_out_of_scope"] > 600
+    assert report["by_language"]["en"]["accuracy"] == report["accuracy"]
     assert [point[0] for point in report["oos_curve"]][:3] == [0.0, 0.01, 0.02]
     assert card.oos_curve == report["oos_curve"]
     # Named by id: no file or row of the version keeps a customer's words.

@@ -43,10 +43,19 @@ from chatbot.nlu.trainer import Progress, TrainingConfig, fine_tune
 
 @dataclass(frozen=True)
 class Example:
-    """A labelled message; ``intent`` None marks one the bot should not answer."""
+    """A labelled message; ``intent`` None marks one the bot should not answer. ``language``:
+    the one stored with it (a phrasing's, a background message's); None: detected from the text.
+    """
 
     text: str
     intent: str | None
+    language: str | None = None
+
+    @property
+    def report_language(self) -> str:
+        """The language the report counts it under: its primary subtag (``zh-CN`` is ``zh``),
+        so stored tags and detected ones (``en``, ``zh``) fall into the same groups."""
+        return (self.language or detect_language(self.text)).split("-")[0].lower()
 
 
 @dataclass
@@ -84,6 +93,7 @@ class Validation:
     """Outcomes on held-out messages, for the report."""
 
     truth: list[str | None] = field(default_factory=list)
+    language: list[str] = field(default_factory=list)
     predicted: list[str | None] = field(default_factory=list)
     confidence: list[float] = field(default_factory=list)
     answered: list[bool] = field(default_factory=list)
@@ -153,7 +163,7 @@ def train_model(
         raise TrainingDataError("training needs at least two intents to tell apart")
     keys = {intent.key for intent in intents}
     skipped = [c for c in corrections if c.intent is not None and c.intent not in keys]
-    examples = [Example(p, i.key) for i in intents for p in i.phrasings]
+    examples = phrasing_examples(intents)
     examples += [c for c in corrections if c.intent in keys]
     out_of_scope = [c for c in corrections if c.intent is None]
     if background is None:
@@ -211,8 +221,8 @@ def train_model(
         assert result.prototypes is not None
         return model, dict(zip(keys, result.prototypes[: len(keys)], strict=True))
 
-    calibrate = [Example(m.text, None) for m in usable["calibrate"]] + out_of_scope
-    evaluate = [Example(m.text, None) for m in usable["evaluate"]] + out_of_scope
+    calibrate = [Example(m.text, None, m.language) for m in usable["calibrate"]] + out_of_scope
+    evaluate = [Example(m.text, None, m.language) for m in usable["evaluate"]] + out_of_scope
     validation = Validation()
     base_validation = Validation()
     scored: list[_FoldScores] = []
@@ -261,8 +271,20 @@ def train_model(
     )
 
 
+def phrasing_examples(intents: Sequence[IntentSpec]) -> list[Example]:
+    """Every phrasing of the knowledge base as a labelled example, in the language stored with it.
+
+    Example:
+        >>> refunds = IntentSpec("refunds", "Within 30 days.", ("Refund?", "怎么退款"),
+        ...                      phrasing_languages=(("怎么退款", "zh-CN"),))
+        >>> [(e.text, e.language, e.report_language) for e in phrasing_examples([refunds])]
+        [('Refund?', 'en', 'en'), ('怎么退款', 'zh-CN', 'zh')]
+    """
+    return [Example(p, i.key, i.language_of(p)) for i in intents for p in i.phrasings]
+
+
 def _extend(validation: Validation, more: Validation) -> None:
-    for name in ("truth", "predicted", "confidence", "answered"):
+    for name in ("truth", "language", "predicted", "confidence", "answered"):
         getattr(validation, name).extend(getattr(more, name))
 
 
@@ -442,6 +464,7 @@ class _FoldScores:
         for example, predicted, score in self.rows(weights, "held_out", "evaluate"):
             confidence = calibration.confidence(score)
             validation.truth.append(example.intent)
+            validation.language.append(example.report_language)
             validation.predicted.append(predicted)
             validation.confidence.append(confidence)
             validation.answered.append(confidence >= floor)
@@ -563,6 +586,7 @@ def fit_calibration(scores: Sequence[float], right: Sequence[bool]) -> Calibrati
 def report_inputs(validation: Validation) -> dict[str, Any]:
     return {
         "truth": validation.truth,
+        "languages": validation.language,
         "predicted": validation.predicted,
         "confidence": validation.confidence,
         "answered": validation.answered,

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from chatbot.evaluation import bin_of, calibration_curve, macro_f1
+from chatbot.evaluation import bin_of, calibration_curve, language_figures, macro_f1
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -29,6 +29,7 @@ def build_report(
     confidence: Sequence[float],
     answered: Sequence[bool],
     *,
+    languages: Sequence[str] | None = None,
     top_confusions: int = 20,
     bins: int = 10,
 ) -> dict[str, Any]:
@@ -39,6 +40,9 @@ def build_report(
         predicted: the best intent the model found (None when it found none).
         confidence: the model's confidence in ``predicted``, in 0..1.
         answered: whether the bot answered or asked; False when it fell back.
+        languages: each message's language; given, ``by_language`` holds the counts, accuracy,
+            out-of-scope recall and in-scope answered share of each language
+            (``chatbot.evaluation.language_figures``).
         top_confusions: how many (truth, predicted) error pairs to keep.
         bins: the number of equal-width confidence bins over 0..1.
 
@@ -57,6 +61,8 @@ def build_report(
         [1, 0]
     """
     _check_rows(truth, predicted, confidence, answered)
+    if languages is not None and len(languages) != len(truth):
+        raise ValueError(f"languages has {len(languages)} entries for {len(truth)} messages")
     if bins < 1:
         raise ValueError(f"bins must be at least 1, got {bins}")
     if top_confusions < 0:
@@ -78,6 +84,11 @@ def build_report(
         **_out_of_scope(truth, answered),
         **calibration_curve(truth, predicted, confidence, edges),
         "confidence_histogram": _histogram(truth, predicted, confidence, edges),
+        **(
+            {"by_language": language_figures(languages, truth, predicted, answered)}
+            if languages is not None
+            else {}
+        ),
     }
 
 

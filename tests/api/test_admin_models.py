@@ -56,20 +56,32 @@ def register(db_url: str, version: str, path: Path | None = None, **fields: Any)
         engine.dispose()
 
 
-def write_report(directory: Path, truth: list[str | None], predicted: list[str | None]) -> None:
+def write_report(
+    directory: Path,
+    truth: list[str | None],
+    predicted: list[str | None],
+    languages: list[str] | None = None,
+) -> None:
     """A version's report directory as chatbot/training.py writes it."""
     n = len(truth)
-    report = build_report(truth, predicted, [0.9] * n, [p is not None for p in predicted])
+    answered = [p is not None for p in predicted]
+    report = build_report(truth, predicted, [0.9] * n, answered, languages=languages)
     report["images"] = write_report_images(report, truth, predicted, directory / "report")
     report["validated"] = True
     (directory / "report" / "report.json").write_text(json.dumps(report), encoding="utf-8")
 
 
-def fake_version(tmp_path: Path, name: str, truth: list[str | None], predicted: list[str | None]):
+def fake_version(
+    tmp_path: Path,
+    name: str,
+    truth: list[str | None],
+    predicted: list[str | None],
+    languages: list[str] | None = None,
+):
     directory = tmp_path / name
     directory.mkdir()
     (directory / "chatbot_model.json").write_text('{"secret": true}', encoding="utf-8")
-    write_report(directory, truth, predicted)
+    write_report(directory, truth, predicted, languages)
     return directory
 
 
@@ -228,6 +240,51 @@ def test_a_report_shows_per_intent_scores_confusions_and_charts(
         assert response.status_code == 200
         assert response.headers["content-type"] == "image/png"
         assert response.content.startswith(PNG)
+
+
+def test_a_report_shows_each_languages_figures(
+    client: TestClient, admin: Staff, db_url: str, tmp_path: Path
+) -> None:
+    truth = ["returns", "returns", None, "returns", "refund_time", "refund_time", None]
+    predicted = ["returns", "refund_time", "returns", "returns", "returns", None, None]
+    languages = ["en", "en", "en", "zh", "zh", "zh", "zh"]
+    register(db_url, "ft-lang", fake_version(tmp_path, "ft-lang", truth, predicted, languages))
+
+    def rows(page: str) -> dict[str, tuple[str, ...]]:
+        found = re.findall(
+            r'<tr data-testid="per-language-row" data-language="(\w+)">(.*?)</tr>', page, re.S
+        )
+        return {
+            language: tuple(
+                re.sub(r"<[^>]+>", "", cell)
+                for cell in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)
+            )
+            for language, row in found
+        }
+
+    page = client.get("/admin/models/ft-lang").text
+    # Language, messages, in scope, accuracy, answered, out of scope, out-of-scope recall.
+    # en: one right of two, both answered; the outsider was answered (not caught).
+    # zh: one right of three, two answered; the outsider fell back (caught).
+    assert rows(page) == {
+        "en": ("English", "3", "2", "0.500", "1.000", "1", "0.000"),
+        "zh": ("中文", "4", "3", "0.333", "0.667", "1", "1.000"),
+    }
+    assert '<h3 id="language-heading">Per language</h3>' in page
+    client.cookies.set("chatbot_lang", "zh")
+    chinese = client.get("/admin/models/ft-lang").text
+    assert rows(chinese) == rows(page)
+    assert "各语言" in chinese and "范围内" in chinese and "已回答" in chinese
+    assert "Per language" not in chinese and ">Answered<" not in chinese
+
+
+def test_a_report_without_languages_has_no_language_table(
+    client: TestClient, admin: Staff, db_url: str, tmp_path: Path
+) -> None:
+    register(db_url, "ft-old", fake_version(tmp_path, "ft-old", ["returns"], ["returns"]))
+    page = client.get("/admin/models/ft-old").text
+    assert 'data-testid="per-intent-table"' in page  # a report, written before languages
+    assert 'data-testid="per-language-table"' not in page
 
 
 def test_a_report_lays_out_strictness_on_the_measured_curve_and_marks_the_one_in_force(

@@ -32,8 +32,10 @@ from chatbot.nlu.pipeline import (
     TrainedModel,
     TrainingDataError,
     _folds,
+    _FoldScores,
     data_fingerprint,
     fit_calibration,
+    phrasing_examples,
     train_model,
 )
 from chatbot.nlu.report import build_report
@@ -248,6 +250,41 @@ def test_folds_become_one_split_when_there_is_enough_to_hold_out() -> None:
 
 def test_folds_of_single_phrasing_intents_are_empty() -> None:
     assert _folds([Example(i.phrasings[0], i.key) for i in SINGLE], FAST) == []
+
+
+def test_held_out_messages_are_reported_in_their_stored_or_detected_language() -> None:
+    refunds = IntentSpec(
+        "refunds",
+        "Within 30 days.",
+        ("How do I get a refund?", "怎么退款", "退款要多久"),
+        phrasing_languages=(("怎么退款", "zh-CN"), ("退款要多久", "zh")),
+    )
+    held_out = phrasing_examples([refunds])
+    # A background message keeps its set's language; a staff correction has none stored.
+    evaluate = [Example("明天天气怎么样", None, "zh"), Example("tell me a joke", None)]
+    evaluate.append(Example("明天会下雨吗", None))
+    weights = (0.7, 0.5, 0.1, 0.8)
+    scores = _FoldScores(
+        [*held_out, *evaluate],
+        ["held_out"] * 3 + ["evaluate"] * 3,
+        {weights: [("refunds", 0.9)] * 3 + [("refunds", 0.2)] * 3},
+    )
+    validation = scores.outcomes(weights, Calibration(), floor=0.3)
+    assert validation.language == ["en", "zh", "zh", "zh", "en", "zh"]
+    assert validation.truth == ["refunds"] * 3 + [None] * 3
+    report = build_report(
+        validation.truth,
+        validation.predicted,
+        validation.confidence,
+        validation.answered,
+        languages=validation.language,
+    )
+    assert {
+        k: (f["n_in_scope"], f["n_out_of_scope"]) for k, f in report["by_language"].items()
+    } == {
+        "en": (1, 1),
+        "zh": (2, 2),
+    }
 
 
 def test_the_data_fingerprint_follows_the_data() -> None:

@@ -183,3 +183,64 @@ def test_confusion_heat_map_keeps_the_intents_with_most_errors() -> None:
     assert {f"intent_{i:02d}" for i in range(3, 77, 4)} <= set(labels)
     assert "intent_00" not in labels  # no errors of its own; receives none (intent_76 % 4 == 0)
     assert row_totals == [6] * 40
+
+
+# The same seven messages, four of them Chinese.
+LANGUAGES = ["en", "zh", "en", "zh", "zh", "en", "zh"]
+
+
+def test_per_language_figures_count_each_language_apart() -> None:
+    report = build_report(TRUTH, PREDICTED, CONFIDENCE, ANSWERED, languages=LANGUAGES, bins=4)
+    # en: rows 1 (a->a, answered), 3 (a->b, fell back), 6 (out of scope, fell back).
+    # zh: rows 2 (a->b), 4 (b->b), 5 (c->a, fell back), 7 (out of scope, answered).
+    assert report["by_language"] == {
+        "en": {
+            "n": 3,
+            "n_in_scope": 2,
+            "n_out_of_scope": 1,
+            "accuracy": 1 / 2,
+            "oos_recall": 1.0,
+            "in_scope_answered": 1 / 2,
+        },
+        "zh": {
+            "n": 4,
+            "n_in_scope": 3,
+            "n_out_of_scope": 1,
+            "accuracy": pytest.approx(1 / 3),
+            "oos_recall": 0.0,
+            "in_scope_answered": pytest.approx(2 / 3),
+        },
+    }
+    # The languages' figures add up to the whole report's.
+    figures = report["by_language"].values()
+    for count in ("n", "n_in_scope", "n_out_of_scope"):
+        assert sum(f[count] for f in figures) == report[count]
+    right = sum(f["accuracy"] * f["n_in_scope"] for f in figures)
+    assert right / report["n_in_scope"] == pytest.approx(report["accuracy"])
+    caught = sum(f["oos_recall"] * f["n_out_of_scope"] for f in figures)
+    assert caught / report["n_out_of_scope"] == pytest.approx(report["oos_recall"])
+
+
+def test_a_language_without_in_scope_messages_has_no_accuracy() -> None:
+    report = build_report(
+        ["a", None, None],
+        ["a", "a", "a"],
+        [0.9, 0.2, 0.8],
+        [True, False, True],
+        languages=["en", "fr", "fr"],
+    )
+    assert report["by_language"]["fr"] == {
+        "n": 2,
+        "n_in_scope": 0,
+        "n_out_of_scope": 2,
+        "accuracy": None,
+        "oos_recall": 0.5,
+        "in_scope_answered": None,
+    }
+    assert report["by_language"]["en"]["oos_recall"] is None  # nothing out of scope to catch
+
+
+def test_without_languages_the_report_has_no_per_language_figures() -> None:
+    assert "by_language" not in build_report(TRUTH, PREDICTED, CONFIDENCE, ANSWERED)
+    with pytest.raises(ValueError, match="languages has 2 entries for 7 messages"):
+        build_report(TRUTH, PREDICTED, CONFIDENCE, ANSWERED, languages=["en", "zh"])
