@@ -40,6 +40,7 @@ from chatbot.api import (
     schemas,
     staff,
     takeover,
+    teamwork,
     unanswered,
 )
 from chatbot.api.views import WEB_DIR
@@ -153,6 +154,7 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
             app.state.bus,
             schemas.message_json,
             max_pending=settings.max_pending_turns,
+            auto_assign_max=settings.max_open_conversations if settings.auto_assign else None,
         )
         app.state.limiter = ratelimit.start(settings)
         expiring = asyncio.create_task(
@@ -169,7 +171,7 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
         # Jobs go to `chatbot worker` through Redis, or run on a thread of this process.
         app.state.jobs = make_job_runner(settings, JobContext(settings, db.sessions, load_base))
         await asyncio.to_thread(_start_first_training, settings, db.sessions, app.state.jobs)
-        upkeep = Upkeep(settings, db, manager, batcher, bus)
+        upkeep = Upkeep(settings, db, manager, batcher, bus, view=schemas.message_json)
         upkeep.start()
         queue_mail = asyncio.create_task(mail.watch_queue(db, settings, app.state.jobs))
         chat_service = app.state.chat
@@ -224,6 +226,7 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
     app.include_router(staff.router, responses=signed_in)
     app.include_router(takeover.router, responses=signed_in)
     app.include_router(presence.router, responses=signed_in)
+    app.include_router(teamwork.router, responses=signed_in)
     app.include_router(
         admin_knowledge.router,
         max_body_size=settings.max_import_bytes + UPLOAD_OVERHEAD,

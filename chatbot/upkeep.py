@@ -6,6 +6,10 @@
   command line costs seconds, not a customer's message. A new version loads from the shared model
   store (CHATBOT_DATA_DIR) in the background while turns go on with the current one.
 - It marks failed the training runs whose process died (see chatbot.worker).
+- It shares the work among staff (chatbot/conversation/assignment.py): with CHATBOT_AUTO_ASSIGN
+  it gives out conversations still waiting once someone has room, and it reminds whoever holds
+  a conversation whose customer waited CHATBOT_REPLY_REMINDER_SECONDS for a reply. Every replica
+  runs both; a conversation is locked while assigned and each reminder claimed once.
 """
 
 from __future__ import annotations
@@ -14,9 +18,13 @@ import asyncio
 import logging
 import time
 from contextlib import suppress
+from datetime import timedelta
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from chatbot.config import Settings
+from chatbot.conversation import assignment, takeover
 from chatbot.conversation.manager import ConversationManager
 from chatbot.db import revisions
 from chatbot.db.session import Database
@@ -61,12 +69,15 @@ class Upkeep:
         manager: ConversationManager,
         batcher: MicroBatcher[Any],
         bus: EventBus,
+        *,
+        view: takeover.MessageView | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
         self.manager = manager
         self.batcher = batcher
         self.bus = bus
+        self.view = view  # how a message looks in a live event (the API's JSON)
         self._news = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -107,6 +118,7 @@ class Upkeep:
                 if time.monotonic() - last_reap >= self.settings.job_heartbeat_seconds:
                     last_reap = time.monotonic()
                     await self.reap()
+                await self.share_work()
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -118,6 +130,30 @@ class Upkeep:
         if self.manager.behind(current):
             # Encoding new phrasings runs on the model's thread, like customers' messages.
             await self.batcher.run(lambda: self.db.read_now(self.manager.catch_up))
+
+    async def share_work(self) -> None:
+        """Give out waiting conversations (CHATBOT_AUTO_ASSIGN) and send due reminders."""
+        if self.view is None:
+            return
+        view = self.view
+        settings = self.settings
+
+        def share(session: Session) -> list[tuple[str, Event]]:
+            events: list[tuple[str, Event]] = []
+            if settings.auto_assign:
+                for assigned in assignment.assign_waiting(session, settings.max_open_conversations):
+                    events += assignment.announcements(session, assigned, view)
+            if settings.reply_reminder_seconds:
+                threshold = timedelta(seconds=settings.reply_reminder_seconds)
+                for reminder in assignment.due_reminders(session, threshold):
+                    entry = takeover.queue_entry(session, reminder.conversation)
+                    events.append(
+                        (takeover.STAFF_QUEUE, assignment.reminder_event(reminder, entry))
+                    )
+            return events
+
+        for channel, event in await self.db.write(share):
+            self.bus.publish(channel, event)
 
     async def reap(self) -> None:
         from chatbot.worker import reap

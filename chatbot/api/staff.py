@@ -21,8 +21,8 @@ from chatbot.api.i18n import Translate, request_language, translator
 from chatbot.api.markdown import render_markdown
 from chatbot.api.views import render
 from chatbot.db import conversations as store
+from chatbot.db import labels, transcripts
 from chatbot.db import training as corrections
-from chatbot.db import transcripts
 from chatbot.db.knowledge import load_intents
 from chatbot.db.models import ConversationStatus, Correction, Message, Role
 from chatbot.db.transcripts import Cursor, TranscriptFilter
@@ -42,6 +42,7 @@ FILTER_FIELDS = (
     "fallback",
     "feedback",
     "language",
+    "label",
     "q",
 )
 # Spreadsheets run cells starting with these as formulas (CSV injection).
@@ -101,6 +102,7 @@ def read_filters(params: Mapping[str, str]) -> tuple[TranscriptFilter, dict[str,
         "fallback": ("had_fallback", lambda raw: _yes_no(raw, "fallback")),
         "feedback": ("feedback", lambda raw: _yes_no(raw, "feedback")),
         "language": ("language", lambda raw: raw[:16]),
+        "label": ("label", lambda raw: " ".join(raw.lower().split())[:40]),
         "q": ("q", lambda raw: raw[:200]),
     }
     for name, (attribute, read) in readers.items():
@@ -161,6 +163,10 @@ def transcript_list(request: Request, session: SessionDep, principal: StaffUser)
         languages=sorted({intent.language for intent in intents} | {"en", "zh"}),
         statuses=[s.value for s in ConversationStatus],
         preview_chars=PREVIEW_CHARS,
+        row_labels=labels.labels_by_conversation(
+            session, [row.conversation.id for row in page.rows]
+        ),
+        label_names=labels.known_labels(session),
     )
 
 
@@ -244,12 +250,19 @@ def guard_formula(value: object) -> object:
     return value
 
 
+def _cell(value: object) -> object:
+    # A conversation's labels, in one cell: labels never contain commas.
+    return ",".join(value) if isinstance(value, list) else value
+
+
 def _csv_lines(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(transcripts.EXPORT_COLUMNS)
     for number, row in enumerate(rows, 1):
-        writer.writerow([guard_formula(row[column]) for column in transcripts.EXPORT_COLUMNS])
+        writer.writerow(
+            [guard_formula(_cell(row[column])) for column in transcripts.EXPORT_COLUMNS]
+        )
         if number % 500 == 0:
             yield buffer.getvalue()
             buffer.seek(0)
