@@ -137,14 +137,23 @@ class Upkeep:
             return
         view = self.view
         settings = self.settings
+        threshold = timedelta(seconds=settings.reply_reminder_seconds)
+
+        def anything_to_do(session: Session) -> bool:
+            # A read first: most turns there is nothing to give out or remind of, and a write
+            # transaction would take SQLite's write lock for nothing.
+            if settings.auto_assign and assignment.can_assign(
+                session, settings.max_open_conversations
+            ):
+                return True
+            return bool(threshold) and assignment.reminders_due(session, threshold)
 
         def share(session: Session) -> list[tuple[str, Event]]:
             events: list[tuple[str, Event]] = []
             if settings.auto_assign:
                 for assigned in assignment.assign_waiting(session, settings.max_open_conversations):
                     events += assignment.announcements(session, assigned, view)
-            if settings.reply_reminder_seconds:
-                threshold = timedelta(seconds=settings.reply_reminder_seconds)
+            if threshold:
                 for reminder in assignment.due_reminders(session, threshold):
                     entry = takeover.queue_entry(session, reminder.conversation)
                     events.append(
@@ -152,6 +161,8 @@ class Upkeep:
                     )
             return events
 
+        if not await self.db.read(anything_to_do):
+            return
         for channel, event in await self.db.write(share):
             self.bus.publish(channel, event)
 

@@ -120,21 +120,49 @@ class Reminder:
     waiting_since: datetime
 
 
+def _overdue(session: Session, threshold: timedelta, now: datetime | None) -> dict[str, datetime]:
+    """Conversations waiting longer than ``threshold`` for a staff reply and not yet reminded
+    of this wait, with since when they wait (reads only)."""
+    cutoff = (now or utcnow()) - threshold
+    waiting = {
+        key: since for key, since in store.awaiting_reply(session).items() if since <= cutoff
+    }
+    reminded = store.reminded_at(session, list(waiting))
+    return {
+        key: since
+        for key, since in waiting.items()
+        if (at := reminded.get(key)) is None or at < since
+    }
+
+
+def reminders_due(session: Session, threshold: timedelta, *, now: datetime | None = None) -> bool:
+    """Whether :func:`due_reminders` has anything to send: a read, so that a replica takes no
+    write lock for nothing."""
+    return bool(_overdue(session, threshold, now))
+
+
 def due_reminders(
     session: Session, threshold: timedelta, *, now: datetime | None = None
 ) -> list[Reminder]:
     """Conversations whose customer has waited longer than ``threshold`` for a staff reply,
     each claimed for this wait (a later wait, after the next staff reply, may remind again)."""
-    cutoff = (now or utcnow()) - threshold
     due = []
-    for conversation_id, since in sorted(store.awaiting_reply(session).items()):
-        if since > cutoff or not store.claim_reminder(session, conversation_id, since):
-            continue
+    for conversation_id, since in sorted(_overdue(session, threshold, now).items()):
+        if not store.claim_reminder(session, conversation_id, since):
+            continue  # another replica was first
         conversation = conversations.get_conversation(session, conversation_id)
         if conversation is not None and conversation.assigned_to_id is not None:
             session.refresh(conversation)
             due.append(Reminder(conversation, conversation.assigned_to_id, since))
     return due
+
+
+def can_assign(session: Session, max_open: int) -> bool:
+    """Whether :func:`assign_waiting` would give anything out: a conversation waits that nobody
+    holds, and someone available has room (a read)."""
+    return bool(store.waiting_unassigned(session, 1)) and (
+        store.next_in_turn(session, max_open) is not None
+    )
 
 
 def reminder_event(reminder: Reminder, entry: dict[str, Any]) -> Event:

@@ -145,6 +145,18 @@ def awaiting_reply(session: Session) -> dict[str, datetime]:
     return waiting
 
 
+def reminded_at(session: Session, conversation_ids: Sequence[str]) -> dict[str, datetime | None]:
+    """When each conversation's assignee was last reminded (None: never)."""
+    if not conversation_ids:
+        return {}
+    rows = session.execute(
+        select(Conversation.id, Conversation.reminded_at).where(
+            Conversation.id.in_(conversation_ids)
+        )
+    )
+    return {key: as_utc(at) if at is not None else None for key, at in rows}
+
+
 def claim_reminder(session: Session, conversation_id: str, since: datetime) -> bool:
     """Mark the conversation reminded for the wait that began at ``since``; False when it
     already was (by this replica or another: a conditional update)."""

@@ -74,9 +74,11 @@ def test_nobody_gets_more_than_the_cap(db_session: Session, team: list[User]) ->
     assert assignment.auto_assign(db_session, first, 1, now=moments[0]).assignee == ann  # type: ignore[union-attr]
     assert assignment.auto_assign(db_session, second, 1, now=moments[1]).assignee == bob  # type: ignore[union-attr]
     assert assignment.auto_assign(db_session, third, 1, now=moments[2]) is None  # both full
+    assert not assignment.can_assign(db_session, 1)  # so the upkeep takes no write lock
     assert third.status is ConversationStatus.WAITING and third.assigned_to_id is None
     # Ann closes hers: the next upkeep turn gives her the one still waiting.
     takeover.close(db_session, first, ann)
+    assert assignment.can_assign(db_session, 1)
     done = assignment.assign_waiting(db_session, 1, now=moments[3])
     assert [(a.change.conversation.id, a.assignee) for a in done] == [(third.id, ann)]
     assert assignment.assign_waiting(db_session, 1, now=moments[4]) == []
@@ -149,11 +151,14 @@ def test_a_reminder_fires_once_after_the_threshold(db_session: Session, team: li
     now = utcnow()
     assert assignment.due_reminders(db_session, threshold, now=now + timedelta(minutes=4)) == []
     later = now + timedelta(minutes=6)
+    assert not assignment.reminders_due(db_session, threshold, now=now + timedelta(minutes=4))
+    assert assignment.reminders_due(db_session, threshold, now=later)
     [reminder] = assignment.due_reminders(db_session, threshold, now=later)
     assert reminder.conversation.id == conversation.id and reminder.assignee_id == ann.id
     # The same wait never reminds twice, however long it lasts or whatever the customer adds.
     store.add_message(db_session, conversation, Role.CUSTOMER, "hello?")
     assert assignment.due_reminders(db_session, threshold, now=later + timedelta(hours=1)) == []
+    assert not assignment.reminders_due(db_session, threshold, now=later + timedelta(hours=1))
     # Ann replies: nobody waits now.
     takeover.reply(db_session, conversation, ann, "Hi, looking into it")
     assert assignment.due_reminders(db_session, threshold, now=later + timedelta(hours=2)) == []
