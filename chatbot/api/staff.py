@@ -87,6 +87,13 @@ def _status(raw: str) -> ConversationStatus:
         raise FilterError(f"status: expected one of {allowed}, got {raw!r}") from None
 
 
+def _label(raw: str) -> str:
+    try:
+        return labels.normalized(raw)
+    except labels.LabelError as problem:
+        raise FilterError(str(problem)) from None
+
+
 def read_filters(params: Mapping[str, str]) -> tuple[TranscriptFilter, dict[str, str], list[str]]:
     """The filter, the values to show back in the form, and a problem per unreadable field."""
     form = {name: params.get(name, "").strip() for name in FILTER_FIELDS}
@@ -102,7 +109,7 @@ def read_filters(params: Mapping[str, str]) -> tuple[TranscriptFilter, dict[str,
         "fallback": ("had_fallback", lambda raw: _yes_no(raw, "fallback")),
         "feedback": ("feedback", lambda raw: _yes_no(raw, "feedback")),
         "language": ("language", lambda raw: raw[:16]),
-        "label": ("label", lambda raw: " ".join(raw.lower().split())[:40]),
+        "label": ("label", _label),
         "q": ("q", lambda raw: raw[:200]),
     }
     for name, (attribute, read) in readers.items():

@@ -5,6 +5,7 @@ Kept apart from ``messages`` on purpose: every customer route reads messages, no
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from sqlalchemy import select
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Session
 from chatbot.db.models import Conversation, ConversationNote, User
 
 MAX_NOTE_CHARS = 4000
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 class NoteError(ValueError):
@@ -26,6 +28,8 @@ def add_note(
     text = text.strip()
     if not 1 <= len(text) <= MAX_NOTE_CHARS:
         raise NoteError(f"text: 1 to {MAX_NOTE_CHARS} characters, got {len(text)}")
+    if _CONTROL.search(text):  # PostgreSQL refuses NUL in text; none of them is meant
+        raise NoteError("text: no control characters (line breaks and tabs are fine)")
     note = ConversationNote(conversation_id=conversation.id, author_id=author.id, text=text)
     session.add(note)
     session.flush()

@@ -269,12 +269,16 @@ def test_the_transcript_list_filters_by_label_and_the_export_carries_them(
     labelled, plain = waiting_customer(client), waiting_customer(client)
     post(client, staff, url(labelled, "labels"), {"label": "vip"})
     post(client, staff, url(labelled, "labels"), {"label": "refund"})
+    refused = client.get("/staff?label=a,b")
+    assert "label: no commas" in refused.text  # shown in the form; the list is not filtered
     page = client.get("/staff?label=VIP").text
     assert labelled.id in page and plain.id not in page
     assert 'data-testid="row-label">vip<' in page
     rows = list(csv.DictReader(io.StringIO(client.get("/staff/export.csv").text)))
     by_conversation = {row["conversation_id"]: row["labels"] for row in rows}
     assert by_conversation == {labelled.id: "refund,vip", plain.id: ""}
+    bad = client.get("/staff/export.csv?label=%00")
+    assert bad.status_code == 422 and "label" in bad.json()["detail"]
     only = client.get("/staff/export.jsonl?label=vip").text.splitlines()
     assert only and all(f'"conversation_id": "{labelled.id}"' in line for line in only)
     assert '"labels": ["refund", "vip"]' in only[0]

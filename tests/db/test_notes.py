@@ -28,7 +28,7 @@ def test_notes_are_kept_apart_from_the_messages(db_session: Session) -> None:
     assert conversation.message_count == 1
 
 
-@pytest.mark.parametrize("text", ["", "   ", "x" * (notes.MAX_NOTE_CHARS + 1)])
+@pytest.mark.parametrize("text", ["", "   ", "x" * (notes.MAX_NOTE_CHARS + 1), "nul\x00byte"])
 def test_an_empty_or_overlong_note_is_refused(db_session: Session, text: str) -> None:
     sam = User(email="sam@staff.example", password_hash="not used here")
     db_session.add(sam)
