@@ -47,17 +47,22 @@ SHOWN_TEXT = """() => document.documentElement.outerHTML + [...document.querySel
 
 @pytest.fixture
 def auto_assign(live_server: LiveServer) -> Iterator[None]:
-    """Automatic assignment on in the running server (the session's one), put back afterwards.
-    No cap to speak of: earlier tests may have left conversations with the staff member."""
+    """Automatic assignment on in the running server (the session's one), and reply reminders
+    after a second; put back afterwards. No cap to speak of: earlier tests may have left
+    conversations with the staff member."""
     settings: Any = live_server.app.state.settings
     chat: Any = live_server.app.state.chat
-    before = (settings.auto_assign, settings.max_open_conversations, chat.auto_assign_max)
+    names = ("auto_assign", "max_open_conversations", "reply_reminder_seconds")
+    before = [getattr(settings, name) for name in names] + [chat.auto_assign_max]
     settings.auto_assign, settings.max_open_conversations = True, 1000
+    settings.reply_reminder_seconds = 1
     chat.auto_assign_max = 1000
     try:
         yield
     finally:
-        settings.auto_assign, settings.max_open_conversations, chat.auto_assign_max = before
+        for name, value in zip(names, before, strict=False):
+            setattr(settings, name, value)
+        chat.auto_assign_max = before[-1]
 
 
 def _notifications(page: Page) -> list[dict[str, str]]:
@@ -95,6 +100,14 @@ def test_a_handoff_is_assigned_transferred_noted_and_labelled(
     assert shown["title"] == "A conversation was given to you"
     item = sam.locator(f'[data-testid="live-queue-item"][data-id="{conversation_id}"]')
     expect(item).to_contain_text("Held by you")
+
+    # Nobody answers the customer for a second: Sam, who holds it, is reminded (once a wait).
+    reminded = f"chatbot-reminded-{conversation_id}"
+    sam.wait_for_function(
+        "tag => (window.__notifications || []).some(n => n.tag === tag)", arg=reminded
+    )
+    [reminder] = [n for n in _notifications(sam) if n["tag"] == reminded]
+    assert reminder["title"] == "A customer is waiting for your reply"
 
     # Sam hands it to Lena: her queue shows it as hers without a reload.
     item.click()
