@@ -359,6 +359,25 @@ class Settings(BaseSettings):
         description="Days a finished webhook delivery (sent or given up) stays in the delivery "
         "log; pending ones stay until they finish.",
     )
+    auto_assign: bool = Field(
+        False,
+        description="Give each conversation entering the queue to an available staff member, "
+        "round robin, skipping anyone holding CHATBOT_MAX_OPEN_CONVERSATIONS; with nobody free "
+        "it waits in the queue until someone is.",
+    )
+    max_open_conversations: int = Field(
+        5,
+        ge=1,
+        le=1000,
+        description="Most conversations automatic assignment gives one staff member at once.",
+    )
+    reply_reminder_seconds: int = Field(
+        300,
+        ge=0,
+        le=86400,
+        description="Remind the staff member holding a conversation (live console notification) "
+        "when its customer has waited this long for a reply, once per wait; 0: never.",
+    )
     company_name: str = Field("Harbor & Pine", description="Company name shown in the widget.")
     widget_title: str = Field("Chat with us", description="Title of the chat widget.")
     widget_color: str = Field(

@@ -41,6 +41,7 @@ from chatbot.api import (
     schemas,
     staff,
     takeover,
+    teamwork,
     unanswered,
     webhooks,
 )
@@ -156,6 +157,7 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
             app.state.bus,
             schemas.message_json,
             max_pending=settings.max_pending_turns,
+            auto_assign_max=settings.max_open_conversations if settings.auto_assign else None,
         )
         app.state.limiter = ratelimit.start(settings)
         expiring = asyncio.create_task(
@@ -175,7 +177,9 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
         # Webhook deliveries recorded by any commit of the app's sessions go to the queue at once.
         deliveries = Dispatcher(db, app.state.jobs, settings)
         deliveries.install(db.sessions)
-        upkeep = Upkeep(settings, db, manager, batcher, bus, deliveries=deliveries)
+        upkeep = Upkeep(
+            settings, db, manager, batcher, bus, deliveries=deliveries, view=schemas.message_json
+        )
         upkeep.start()
         queue_mail = asyncio.create_task(mail.watch_queue(db, settings, app.state.jobs))
         chat_service = app.state.chat
@@ -237,6 +241,7 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
     app.include_router(staff.router, responses=signed_in)
     app.include_router(takeover.router, responses=signed_in)
     app.include_router(presence.router, responses=signed_in)
+    app.include_router(teamwork.router, responses=signed_in)
     app.include_router(
         admin_knowledge.router,
         max_body_size=settings.max_import_bytes + UPLOAD_OVERHEAD,

@@ -10,6 +10,10 @@
   whose job was lost with a process (see chatbot.webhooks).
 - It counts again what customers asked next (related questions) every
   CHATBOT_RELATED_REFRESH_SECONDS: one query off the customers' path.
+- It shares the work among staff (chatbot/conversation/assignment.py): with CHATBOT_AUTO_ASSIGN
+  it gives out conversations still waiting once someone has room, and it reminds whoever holds
+  a conversation whose customer waited CHATBOT_REPLY_REMINDER_SECONDS for a reply. Every replica
+  runs both; a conversation is locked while assigned and each reminder claimed once.
 """
 
 from __future__ import annotations
@@ -18,9 +22,13 @@ import asyncio
 import logging
 import time
 from contextlib import suppress
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy.orm import Session
+
 from chatbot.config import Settings
+from chatbot.conversation import assignment, takeover
 from chatbot.conversation.manager import ConversationManager
 from chatbot.db import revisions
 from chatbot.db.session import Database
@@ -70,6 +78,7 @@ class Upkeep:
         bus: EventBus,
         *,
         deliveries: Dispatcher | None = None,
+        view: takeover.MessageView | None = None,
     ) -> None:
         self.settings = settings
         self.deliveries = deliveries
@@ -77,6 +86,7 @@ class Upkeep:
         self.manager = manager
         self.batcher = batcher
         self.bus = bus
+        self.view = view  # how a message looks in a live event (the API's JSON)
         self._news = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -121,6 +131,7 @@ class Upkeep:
                 if time.monotonic() - last_reap >= self.settings.job_heartbeat_seconds:
                     last_reap = time.monotonic()
                     await self.reap()
+                await self.share_work()
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -132,6 +143,41 @@ class Upkeep:
         if self.manager.behind(current):
             # Encoding new phrasings runs on the model's thread, like customers' messages.
             await self.batcher.run(lambda: self.db.read_now(self.manager.catch_up))
+
+    async def share_work(self) -> None:
+        """Give out waiting conversations (CHATBOT_AUTO_ASSIGN) and send due reminders."""
+        if self.view is None:
+            return
+        view = self.view
+        settings = self.settings
+        threshold = timedelta(seconds=settings.reply_reminder_seconds)
+
+        def anything_to_do(session: Session) -> bool:
+            # A read first: most turns there is nothing to give out or remind of, and a write
+            # transaction would take SQLite's write lock for nothing.
+            if settings.auto_assign and assignment.can_assign(
+                session, settings.max_open_conversations
+            ):
+                return True
+            return bool(threshold) and assignment.reminders_due(session, threshold)
+
+        def share(session: Session) -> list[tuple[str, Event]]:
+            events: list[tuple[str, Event]] = []
+            if settings.auto_assign:
+                for assigned in assignment.assign_waiting(session, settings.max_open_conversations):
+                    events += assignment.announcements(session, assigned, view)
+            if threshold:
+                for reminder in assignment.due_reminders(session, threshold):
+                    entry = takeover.queue_entry(session, reminder.conversation)
+                    events.append(
+                        (takeover.STAFF_QUEUE, assignment.reminder_event(reminder, entry))
+                    )
+            return events
+
+        if not await self.db.read(anything_to_do):
+            return
+        for channel, event in await self.db.write(share):
+            self.bus.publish(channel, event)
 
     async def reap(self) -> None:
         from chatbot.worker import reap

@@ -21,8 +21,8 @@ from chatbot.api.i18n import Translate, request_language, translator
 from chatbot.api.markdown import render_markdown
 from chatbot.api.views import render
 from chatbot.db import conversations as store
+from chatbot.db import labels, transcripts
 from chatbot.db import training as corrections
-from chatbot.db import transcripts
 from chatbot.db.knowledge import load_intents
 from chatbot.db.models import ConversationStatus, Correction, Message, Role
 from chatbot.db.transcripts import Cursor, TranscriptFilter
@@ -45,6 +45,7 @@ FILTER_FIELDS = (
     "feedback",
     "language",
     "sentiment",
+    "label",
     "q",
 )
 # Spreadsheets run cells starting with these as formulas (CSV injection).
@@ -96,6 +97,13 @@ def _mood(raw: str) -> str:
     return raw
 
 
+def _label(raw: str) -> str:
+    try:
+        return labels.normalized(raw)
+    except labels.LabelError as problem:
+        raise FilterError(str(problem)) from None
+
+
 def read_filters(params: Mapping[str, str]) -> tuple[TranscriptFilter, dict[str, str], list[str]]:
     """The filter, the values to show back in the form, and a problem per unreadable field."""
     form = {name: params.get(name, "").strip() for name in FILTER_FIELDS}
@@ -112,6 +120,7 @@ def read_filters(params: Mapping[str, str]) -> tuple[TranscriptFilter, dict[str,
         "feedback": ("feedback", lambda raw: _yes_no(raw, "feedback")),
         "language": ("language", lambda raw: raw[:16]),
         "sentiment": ("sentiment", _mood),
+        "label": ("label", _label),
         "q": ("q", lambda raw: raw[:200]),
     }
     for name, (attribute, read) in readers.items():
@@ -173,6 +182,10 @@ def transcript_list(request: Request, session: SessionDep, principal: StaffUser)
         statuses=[s.value for s in ConversationStatus],
         moods=transcripts.MOODS,
         preview_chars=PREVIEW_CHARS,
+        row_labels=labels.labels_by_conversation(
+            session, [row.conversation.id for row in page.rows]
+        ),
+        label_names=labels.known_labels(session),
     )
 
 
@@ -260,12 +273,19 @@ def guard_formula(value: object) -> object:
     return value
 
 
+def _cell(value: object) -> object:
+    # A conversation's labels, in one cell: labels never contain commas.
+    return ",".join(value) if isinstance(value, list) else value
+
+
 def _csv_lines(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(transcripts.EXPORT_COLUMNS)
     for number, row in enumerate(rows, 1):
-        writer.writerow([guard_formula(row[column]) for column in transcripts.EXPORT_COLUMNS])
+        writer.writerow(
+            [guard_formula(_cell(row[column])) for column in transcripts.EXPORT_COLUMNS]
+        )
         if number % 500 == 0:
             yield buffer.getvalue()
             buffer.seek(0)

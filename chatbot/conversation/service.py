@@ -27,7 +27,7 @@ from functools import partial
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from chatbot.conversation import offline, takeover
+from chatbot.conversation import assignment, offline, takeover
 from chatbot.conversation.manager import ConversationManager, Pending, Turn
 from chatbot.db import conversations as store
 from chatbot.db import revisions
@@ -74,6 +74,8 @@ class ChatService:
     Args:
         view: how a message looks in a live event (the API's JSON of it).
         max_pending: turns in progress at once before :class:`Overloaded`.
+        auto_assign_max: with automatic assignment, the most conversations it gives one
+            person (CHATBOT_MAX_OPEN_CONVERSATIONS); None: it is off.
     """
 
     def __init__(
@@ -85,6 +87,7 @@ class ChatService:
         view: takeover.MessageView,
         *,
         max_pending: int = 1000,
+        auto_assign_max: int | None = None,
     ) -> None:
         self.db = db
         self.manager = manager
@@ -92,6 +95,7 @@ class ChatService:
         self.bus = bus
         self.view = view
         self.max_pending = max_pending
+        self.auto_assign_max = auto_assign_max
         self.pending = 0
 
     async def take_turn(
@@ -159,11 +163,13 @@ class ChatService:
         def handoff(session: Session) -> tuple[str, Message | None, list[tuple[str, Event]]]:
             conversation = customer_conversation(session, conversation_id, token, lock=True)
             message = self.manager.request_handoff(session, conversation)
+            assigned = self._auto_assign(session, conversation) if message is not None else []
             channel = conversation_channel(conversation.id)
             events = [] if message is None else [self._message_event(channel, message)]
             events.append((channel, customer_status_event(conversation)))
             if message is not None and conversation.status in takeover.LIVE:  # queued just now
                 events.append(_queue_event(session, conversation))
+            events += assigned
             return conversation.status.value, message, events
 
         status, message, events = await self.db.write(handoff)
@@ -221,7 +227,8 @@ class ChatService:
             result = replace(result, language=conversation.language)
         step = _Step(result, behind=behind)
         if isinstance(result, Turn) and not result.repeated:
-            step.events = self._turn_events(session, conversation, before, result)
+            assigned = self._auto_assign(session, conversation)
+            step.events = self._turn_events(session, conversation, before, result) + assigned
         return step
 
     async def _respond_in_order(
@@ -274,7 +281,18 @@ class ChatService:
         before = conversation.status
         turn = self.manager.respond(session, conversation, pending, engine, prediction)
         turn = replace(turn, language=conversation.language)
-        return _Step(turn, self._turn_events(session, conversation, before, turn))
+        assigned = self._auto_assign(session, conversation)
+        return _Step(turn, self._turn_events(session, conversation, before, turn) + assigned)
+
+    def _auto_assign(self, session: Session, conversation: Conversation) -> list[tuple[str, Event]]:
+        """With automatic assignment, a conversation that just entered the queue goes to the
+        staff member whose turn it is, in the same transaction; what to announce."""
+        if self.auto_assign_max is None or conversation.status is not ConversationStatus.WAITING:
+            return []
+        assigned = assignment.auto_assign(session, conversation, self.auto_assign_max)
+        if assigned is None:
+            return []
+        return assignment.announcements(session, assigned, self.view)
 
     def _turn_events(
         self, session: Session, conversation: Conversation, before: ConversationStatus, turn: Turn

@@ -75,7 +75,7 @@ def public_name(user: User) -> str:
     return user.name or user.email.split("@", 1)[0]
 
 
-def _check_not_held_by_another(
+def check_not_held_by_another(
     session: Session, conversation: Conversation, user: User, *, take_over: bool = False
 ) -> None:
     holder = conversation.assigned_to_id
@@ -94,7 +94,7 @@ def claim(
     """
     if conversation.status is ConversationStatus.CLOSED:
         raise WrongState("the conversation is closed")
-    _check_not_held_by_another(session, conversation, user, take_over=take_over)
+    check_not_held_by_another(session, conversation, user, take_over=take_over)
     change = Change(conversation, agent=public_name(user))
     if conversation.status is ConversationStatus.WITH_STAFF and conversation.assigned_to_id == (
         user.id
@@ -137,7 +137,7 @@ def _release(
     notice: dict[str, str],
 ) -> Change:
     """People let go of the conversation: nobody holds it, and the customer is told why."""
-    _check_not_held_by_another(session, conversation, user)
+    check_not_held_by_another(session, conversation, user)
     store.assign(session, conversation, None)
     store.set_status(session, conversation, status)
     text = builtins.localized(notice, (conversation.language or "en").lower())

@@ -160,6 +160,8 @@ class Conversation(Base):
     offline_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # When staff on duty were e-mailed that it waits (once per request for a person).
     staff_emailed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # When its assignee was last reminded that the customer waits for a reply (once per wait).
+    reminded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     messages: Mapped[list[Message]] = relationship(
         back_populates="conversation", cascade="all, delete-orphan", order_by="Message.id"
@@ -454,6 +456,8 @@ class StaffPresence(Base):
     status: Mapped[PresenceStatus] = mapped_column(
         _enum(PresenceStatus), default=PresenceStatus.AWAY
     )
+    # Automatic assignment goes round: the least recently assigned available person is next.
+    last_assigned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
     )
@@ -556,3 +560,30 @@ class Attachment(Base):
     content_type: Mapped[str] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ConversationNote(Base):
+    """A staff member's private note on a conversation: for colleagues, never for the customer."""
+
+    __tablename__ = "conversation_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ConversationLabel(Base):
+    """A label staff put on a conversation ("refund", "vip"), to find and export it by."""
+
+    __tablename__ = "conversation_labels"
+
+    conversation_id: Mapped[str] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True
+    )
+    label: Mapped[str] = mapped_column(String(40), primary_key=True, index=True)
+    added_by: Mapped[str | None] = mapped_column(String(255))
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -27,7 +27,16 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from chatbot.db.models import Conversation, ConversationStatus, Correction, Message, Role, User
+from chatbot.db.labels import labels_by_conversation
+from chatbot.db.models import (
+    Conversation,
+    ConversationLabel,
+    ConversationStatus,
+    Correction,
+    Message,
+    Role,
+    User,
+)
 from chatbot.nlu.language import has_chinese
 
 PAGE_SIZE = 50
@@ -57,6 +66,7 @@ class TranscriptFilter:
     # The customer's mood (MOODS): negative when any of their messages was, else positive
     # when any was, else neutral.
     sentiment: str | None = None
+    label: str | None = None  # carries this label (see chatbot/db/labels.py)
     q: str | None = None
 
     def is_empty(self) -> bool:
@@ -198,6 +208,13 @@ def _conditions(session: Session, chosen: TranscriptFilter) -> list[ColumnElemen
         )
     if chosen.sentiment is not None:
         conditions.append(_mood(chosen.sentiment))
+    if chosen.label is not None:
+        conditions.append(
+            exists().where(
+                ConversationLabel.conversation_id == Conversation.id,
+                ConversationLabel.label == chosen.label,
+            )
+        )
     if chosen.q:
         conditions.append(message_search(session, chosen.q))
     return conditions
@@ -360,6 +377,7 @@ EXPORT_COLUMNS = (
     "conversation_id",
     "conversation_status",
     "satisfaction",
+    "labels",  # the conversation's, sorted: a list in JSON Lines, comma-separated in CSV
     "message_id",
     "time",
     "role",
@@ -390,13 +408,14 @@ def export_rows(
         if not conversations:
             return
         by_id = {c.id: c for c in conversations}
+        labelled = labels_by_conversation(session, list(by_id))
         grouped: dict[str, list[Message]] = {}
         for message in session.scalars(
             select(Message).where(Message.conversation_id.in_(list(by_id)))
         ):
             grouped.setdefault(message.conversation_id, []).append(message)
         rows = [
-            _export_row(conversation, message)
+            _export_row(conversation, labelled.get(conversation.id, []), message)
             for conversation in conversations
             for message in sorted(grouped.get(conversation.id, []), key=lambda m: m.id)
         ]
@@ -409,11 +428,12 @@ def export_rows(
             return
 
 
-def _export_row(conversation: Conversation, message: Message) -> dict[str, Any]:
+def _export_row(conversation: Conversation, labels: list[str], message: Message) -> dict[str, Any]:
     return {
         "conversation_id": conversation.id,
         "conversation_status": conversation.status.value,
         "satisfaction": conversation.satisfaction,
+        "labels": labels,
         "message_id": message.id,
         "time": message.created_at.isoformat(),
         "role": message.role.value,

@@ -489,6 +489,7 @@ def test_the_csv_export_has_a_row_per_message_of_the_filtered_conversations(
         "conversation_id",
         "conversation_status",
         "satisfaction",
+        "labels",
         "message_id",
         "time",
         "role",

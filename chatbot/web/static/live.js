@@ -8,6 +8,7 @@
   const S = JSON.parse(document.getElementById("live-strings").textContent);
   const ME = Number(root.dataset.me);
   const LIVE = new Set(["waiting", "with_staff"]);
+  const TEAM_EVENTS = new Set(["assigned", "reminder", "note", "labels"]);
   const CUSTOMER_TYPING_MS = 4000;
   const TYPING_EVERY_MS = 1000;
   // The queue is fetched a page at a time; events move it between fetches, and a fetch shortly
@@ -298,6 +299,7 @@
     pick.hidden = true;
     detail.hidden = false;
     history.replaceState(null, "", `?conversation=${encodeURIComponent(id)}`);
+    root.dispatchEvent(new CustomEvent("live:selected", { detail: { id } })); // teamwork.js
     socket.send({ watch: id });
     renderQueue();
     loadConversation();
@@ -390,6 +392,8 @@
       }
     } else if (event.type === "queue") {
       updateQueue(event.conversation);
+    } else if (TEAM_EVENTS.has(event.type)) {
+      root.dispatchEvent(new CustomEvent("live:team", { detail: event })); // teamwork.js
     } else if (event.conversation_id !== state.selected) {
       // an event of a conversation no longer watched
     } else if (event.type === "watching") {
