@@ -14,6 +14,7 @@ from fastapi.routing import APIWebSocketRoute
 from fastapi.testclient import TestClient
 
 from tests.api.conftest import Staff, add_account, another_browser
+from tests.api.test_attachments import png, upload
 from tests.api.test_auth import CUSTOMER_PREFIX, PUBLIC, all_routes
 from tests.api.test_chat import transcript, wait_for_subscribers
 from tests.api.test_takeover import OTHER_EMAIL, events_until, post, url, waiting_customer
@@ -73,6 +74,9 @@ def test_notes_and_labels_never_reach_the_customer(
     assert_private("the customer WebSocket", json.dumps(events))
 
     # Every customer and public route, with this customer's id and token where it takes them.
+    sent = upload(browser, customer, "photo.png", png())
+    assert sent.status_code == 201, sent.text
+    attachment = sent.json()["attachment"]["id"]
     bodies: dict[tuple[str, str], Any] = {
         ("POST", "/api/v1/conversations"): None,
         ("POST", "/api/v1/conversations/{conversation_id}/messages"): {"text": "and now?"},
@@ -84,6 +88,8 @@ def test_notes_and_labels_never_reach_the_customer(
         ("POST", "/api/v1/conversations/{conversation_id}/satisfaction"): {"rating": 5},
         ("POST", "/api/v1/messages/{message_id}/feedback"): {"helpful": True},
         ("POST", "/login"): None,
+        # An attachment's body is the file itself (bytes), not JSON.
+        ("POST", "/api/v1/conversations/{conversation_id}/attachments"): png(),
     }
     read = []
     for method, path in customer_routes(app):
@@ -91,12 +97,15 @@ def test_notes_and_labels_never_reach_the_customer(
             path.replace("{conversation_id}", customer.id)
             .replace("{message_id}", str(bot_message))
             .replace("{language}", "en")
+            .replace("{attachment_id}", str(attachment))
         )
         assert "{" not in concrete, f"no value for a parameter of {path}: add it here"
         assert method == "GET" or (method, path) in bodies, f"no body for {method} {path}"
-        response = browser.request(
-            method, concrete, json=bodies.get((method, path)), headers=customer.headers
-        )
+        body = bodies.get((method, path))
+        if isinstance(body, bytes):
+            response = upload(browser, customer, "again.png", body)
+        else:
+            response = browser.request(method, concrete, json=body, headers=customer.headers)
         assert response.status_code < 500, (method, path, response.text)
         assert_private(f"{method} {path}", response.text)
         read.append((method, path))
