@@ -1,7 +1,7 @@
 """Sharing the work in three real browsers: with automatic assignment on, a customer's handoff
 goes to the one available staff member (a browser notification tells them), who transfers it to
 a colleague (whose queue shows it live), adds a private note the customer never sees, and a
-label."""
+label; the customer and the colleague then exchange images (issue 15's second browser test)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from playwright.sync_api import Page, expect
 
 from tests.api.conftest import add_account
 from tests.browser.conftest import PASSWORD, LiveServer, sign_in
+from tests.browser.test_attachments import CUSTOMER_IMAGE, STAFF_IMAGE, _drawn, _file
 from tests.browser.test_takeover import _conversation_id
 from tests.browser.test_widget import _ask
 
@@ -145,6 +146,15 @@ def test_a_handoff_is_assigned_transferred_noted_and_labelled(
         text = page.evaluate(SHOWN_TEXT)
         assert "I'm Lena" in text  # the widget's own text is read too
         assert NOTE not in text and LABEL not in text
+
+    # The customer and Lena exchange images: each sees the other's drawn as a thumbnail.
+    customer.get_by_test_id("chatbot-attach-input").set_input_files(
+        _file("damaged-box.png", CUSTOMER_IMAGE, "image/png")
+    )
+    _drawn(lena, lena.get_by_test_id("live-attachment-thumbnail").first)
+    lena.get_by_test_id("live-attach").set_input_files(_file("label.png", STAFF_IMAGE, "image/png"))
+    staff_message = '[data-testid="chatbot-message"][data-role="staff"]'
+    _drawn(customer, customer.locator(staff_message).get_by_test_id("chatbot-attachment-thumbnail"))
     customer.screenshot(path=str(screenshots / "teamwork-customer.png"))
 
     # The label finds it in the transcript list.
