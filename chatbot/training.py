@@ -268,9 +268,18 @@ def first_run(session: Session, settings: Settings) -> TrainingRun | None:
         return None  # another replica queued it first
 
 
+# A language needs this many held-out in-scope messages to veto an activation by itself, and may
+# lose this much accuracy to noise: one message of twenty is five points.
+MIN_LANGUAGE_MESSAGES = 20
+LANGUAGE_ACCURACY_SLACK = 0.02
+
+
 def beats_base(report: dict[str, Any]) -> bool:
     """Whether a version did at least as well as the base model on the same held-out messages:
-    in-scope accuracy no lower, out-of-scope recall at most 5 points lower.
+    in-scope accuracy no lower, out-of-scope recall at most 5 points lower; and in each language
+    with ``MIN_LANGUAGE_MESSAGES`` held-out in-scope messages, accuracy at most 2 points lower and
+    out-of-scope recall at most 5 points lower. A version that helps English and costs Chinese is
+    not activated by itself (measured on the bilingual sample: bench/README.md).
 
     Example:
         >>> beats_base({"accuracy": 0.95, "oos_recall": 0.9,
@@ -279,13 +288,30 @@ def beats_base(report: dict[str, Any]) -> bool:
         >>> beats_base({"accuracy": 0.95, "oos_recall": 0.8,
         ...             "base": {"accuracy": 0.9, "oos_recall": 0.93}})
         False
+        >>> zh = {"n_in_scope": 40, "accuracy": 0.80, "oos_recall": None}
+        >>> beats_base({"accuracy": 0.95, "oos_recall": None, "by_language": {"zh": zh},
+        ...             "base": {"accuracy": 0.9, "oos_recall": None,
+        ...                      "by_language": {"zh": {**zh, "accuracy": 0.85}}}})
+        False
     """
     base = report.get("base") or {}
     if report.get("accuracy") is None or base.get("accuracy") is None:
         return False  # nothing was held out: no evidence either way
-    if report["accuracy"] < base["accuracy"]:
+    if not _no_worse(report, base, slack=0.0):
         return False
-    recall, base_recall = report.get("oos_recall"), base.get("oos_recall")
+    mine, theirs = report.get("by_language") or {}, base.get("by_language") or {}
+    return all(
+        _no_worse(mine[language], theirs[language], slack=LANGUAGE_ACCURACY_SLACK)
+        for language in sorted(mine.keys() & theirs.keys())
+        if (mine[language].get("n_in_scope") or 0) >= MIN_LANGUAGE_MESSAGES
+    )
+
+
+def _no_worse(figures: dict[str, Any], base: dict[str, Any], *, slack: float) -> bool:
+    accuracy, base_accuracy = figures.get("accuracy"), base.get("accuracy")
+    if accuracy is not None and base_accuracy is not None and accuracy < base_accuracy - slack:
+        return False
+    recall, base_recall = figures.get("oos_recall"), base.get("oos_recall")
     return recall is None or base_recall is None or recall >= base_recall - 0.05
 
 

@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -48,7 +49,7 @@ from chatbot.nlu.model import CARD_FILE, PROTOTYPES_FILE, ModelCard
 from chatbot.nlu.pipeline import TrainingDataError
 from chatbot.nlu.trainer import Progress, TrainingConfig
 from chatbot.runtime import build_manager, engine_for_version
-from chatbot.training import IF_BETTER, execute_run, first_run, start_run
+from chatbot.training import IF_BETTER, beats_base, execute_run, first_run, start_run
 from tests.factories import SINGLE, save_tuned_model
 
 VALIDATED = [
@@ -639,3 +640,34 @@ def test_the_first_start_queues_one_run_that_activates_only_if_it_beats_the_base
     with transaction(factory) as session:
         assert first_run(session, enabled) is None  # a run was started once: never again
         assert len(list_runs(session)) == 1
+
+
+def _language(n_in_scope: int, accuracy: float, oos_recall: float | None = None) -> dict[str, Any]:
+    return {"n_in_scope": n_in_scope, "accuracy": accuracy, "oos_recall": oos_recall}
+
+
+@pytest.mark.parametrize(
+    ("zh_tuned", "zh_base", "expected"),
+    [
+        (_language(30, 0.70), _language(30, 0.80), False),  # Chinese lost 10 points
+        (_language(10, 0.70), _language(10, 0.80), True),  # too few Chinese messages to tell
+        (_language(30, 0.79), _language(30, 0.80), True),  # within the noise allowed
+        (_language(30, 0.85, 0.40), _language(30, 0.80, 0.60), False),  # answers what it should not
+        (_language(30, 0.85, 0.60), _language(30, 0.80, 0.60), True),
+    ],
+)
+def test_a_version_that_helps_one_language_and_costs_another_does_not_beat_the_base(
+    zh_tuned: dict[str, Any], zh_base: dict[str, Any], expected: bool
+) -> None:
+    # Overall and in English the tuned version is better: only Chinese can hold it back.
+    report = {
+        "accuracy": 0.92,
+        "oos_recall": 0.9,
+        "by_language": {"en": _language(60, 0.99, 0.9), "zh": zh_tuned},
+        "base": {
+            "accuracy": 0.88,
+            "oos_recall": 0.9,
+            "by_language": {"en": _language(60, 0.90, 0.9), "zh": zh_base},
+        },
+    }
+    assert beats_base(report) is expected
