@@ -5,6 +5,7 @@ label; the customer and the colleague then exchange images (issue 15's second br
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -66,6 +67,20 @@ def auto_assign(live_server: LiveServer) -> Iterator[None]:
         chat.auto_assign_max = before[-1]
 
 
+def _wait_until_only_available(page: Page, name: str, timeout_s: float = 30) -> None:
+    """Until the server counts ``name`` as the one available person: the presence and the
+    console's connection are stored apart, and a tab that an earlier test closed counts until
+    its connection lapses."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        people = page.request.get("/api/v1/staff/colleagues").json()
+        available = sorted(person["name"] for person in people if person["available"])
+        if available == [name]:
+            return
+        assert time.monotonic() < deadline, f"available: {available}"
+        time.sleep(0.2)
+
+
 def _notifications(page: Page) -> list[dict[str, str]]:
     found: list[dict[str, str]] = page.evaluate("() => window.__notifications || []")
     return found
@@ -87,6 +102,7 @@ def test_a_handoff_is_assigned_transferred_noted_and_labelled(
     expect(sam.get_by_test_id("live-presence-note")).to_contain_text("available now")
     lena: Page = new_page()
     sign_in(lena, COLLEAGUE, next_path="/staff/live")  # away: the round robin skips her
+    _wait_until_only_available(sam, accounts_on_server["staff"])
 
     customer: Page = new_page()
     customer.goto("/chat")

@@ -17,7 +17,7 @@ def test_staff_find_unhappy_customers_and_what_they_wrote_about(
     new_page, live_server: LiveServer, accounts_on_server: dict[str, str], screenshots
 ) -> None:
     unhappy = customer_conversation(
-        live_server, "This is terrible, how do I return an item?", "这个台灯太差了，我要退货"
+        live_server, "This is terrible, how do I return an item?", "这个台灯太差了，我要退款"
     )
     calm = customer_conversation(live_server, "How do I return an item?")
     page = new_page()
@@ -37,7 +37,7 @@ def test_staff_find_unhappy_customers_and_what_they_wrote_about(
     expect(badges).to_have_count(2)
     expect(badges.first).to_contain_text("negative")
     keywords = page.get_by_test_id("keyword")
-    for word in ("terrible", "return", "台灯", "退货"):
+    for word in ("terrible", "return", "台灯", "退款"):
         expect(keywords.filter(has_text=word).first).to_be_visible()
     page.screenshot(path=screenshots / "staff-transcript-sentiment.png", full_page=True)
 
@@ -45,9 +45,14 @@ def test_staff_find_unhappy_customers_and_what_they_wrote_about(
 def test_the_dashboard_lists_the_periods_keywords(
     new_page, live_server: LiveServer, accounts_on_server: dict[str, str], screenshots
 ) -> None:
-    customer_conversation(live_server, "The wardrobe hinge is broken")
     page = new_page()
     sign_in(page, accounts_on_server["admin"], next_path="/admin/analytics")
+    # Other tests' conversations share this server and the table lists the top words only: the
+    # word is used by one conversation more than the most used word so far, so it must be listed.
+    ranked = page.request.get("/api/v1/admin/analytics/keywords").json()["rows"]
+    for _ in range(1 + max((row["conversations"] for row in ranked), default=0)):
+        customer_conversation(live_server, "The wardrobe hinge is broken")
+    page.reload()
     table = page.get_by_test_id("analytics-keywords")
     expect(table.locator("th", has_text="wardrobe")).to_be_visible()
     expect(page.get_by_test_id("analytics-moods")).to_contain_text("negative")
