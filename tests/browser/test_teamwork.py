@@ -17,6 +17,7 @@ from tests.browser.conftest import PASSWORD, LiveServer, sign_in
 from tests.browser.test_attachments import CUSTOMER_IMAGE, STAFF_IMAGE, _drawn, _file
 from tests.browser.test_takeover import _conversation_id
 from tests.browser.test_widget import _ask
+from tests.browser.test_widget_reconnect import _wait_subscribed
 
 pytestmark = [pytest.mark.browser, pytest.mark.model]
 
@@ -106,9 +107,15 @@ def test_a_handoff_is_assigned_transferred_noted_and_labelled(
 
     customer: Page = new_page()
     customer.goto("/chat")
+    # A first message opens the conversation and the widget's socket. The handoff comes once the
+    # socket listens: the events of the turn that creates a conversation can pass before its
+    # socket is open (a known gap: the widget then shows "Waiting" until its next event).
+    _ask(customer, "Hello")
+    expect(customer.get_by_test_id("chatbot-message")).to_have_count(3)  # greeting, Hello, reply
+    conversation_id = _conversation_id(customer)
+    _wait_subscribed(customer, live_server.app, conversation_id)
     _ask(customer, "I want to talk to a person")
     expect(customer.get_by_test_id("chatbot-status")).to_have_text("You are talking to sam.")
-    conversation_id = _conversation_id(customer)
 
     # Sam's console tells him, with a browser notification, and his queue shows it as his.
     tag = f"chatbot-assigned-{conversation_id}"
