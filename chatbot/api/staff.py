@@ -90,6 +90,13 @@ def _status(raw: str) -> ConversationStatus:
         raise FilterError(f"status: expected one of {allowed}, got {raw!r}") from None
 
 
+def _text(raw: str, field: str, limit: int) -> str:
+    # PostgreSQL refuses a NUL in any string (a 500 if it got there); no filter needs controls.
+    if any(ord(char) < 32 for char in raw):
+        raise FilterError(f"{field}: control characters are not allowed")
+    return raw[:limit]
+
+
 def _mood(raw: str) -> str:
     if raw not in transcripts.MOODS:
         allowed = ", ".join(transcripts.MOODS)
@@ -113,15 +120,15 @@ def read_filters(params: Mapping[str, str]) -> tuple[TranscriptFilter, dict[str,
         "from": ("created_from", lambda raw: _day(raw, "from")),
         "to": ("created_to", lambda raw: _day(raw, "to")),
         "status": ("status", _status),
-        "intent": ("intent", lambda raw: raw[:200]),
+        "intent": ("intent", lambda raw: _text(raw, "intent", 200)),
         "min_confidence": ("min_confidence", lambda raw: _confidence(raw, "min_confidence")),
         "max_confidence": ("max_confidence", lambda raw: _confidence(raw, "max_confidence")),
         "fallback": ("had_fallback", lambda raw: _yes_no(raw, "fallback")),
         "feedback": ("feedback", lambda raw: _yes_no(raw, "feedback")),
-        "language": ("language", lambda raw: raw[:16]),
+        "language": ("language", lambda raw: _text(raw, "language", 16)),
         "sentiment": ("sentiment", _mood),
         "label": ("label", _label),
-        "q": ("q", lambda raw: raw[:200]),
+        "q": ("q", lambda raw: _text(raw, "q", 200)),
     }
     for name, (attribute, read) in readers.items():
         if form[name]:

@@ -539,3 +539,10 @@ def test_the_export_pages_through_many_conversations(
 def test_a_bad_export_filter_is_422(client: TestClient, staff: Staff) -> None:
     response = client.get("/staff/export.csv?status=lost")
     assert response.status_code == 422 and "status" in response.json()["detail"]
+    # A NUL would reach PostgreSQL, which refuses it in any string: named, never a 500.
+    for field in ("q", "intent", "language"):
+        response = client.get(f"/staff/export.csv?{field}=sofa%00")
+        assert response.status_code == 422, response.text
+        assert f"{field}: control characters" in response.json()["detail"]
+    page = client.get("/staff?q=a%00b")
+    assert page.status_code == 200 and "q: control characters are not allowed" in page.text
