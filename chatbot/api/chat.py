@@ -35,8 +35,9 @@ from chatbot.conversation.service import (
     ConversationNotFound,
     customer_conversation,
 )
+from chatbot.db import accounts
 from chatbot.db import conversations as store
-from chatbot.db.models import Role
+from chatbot.db.models import ConversationStatus, Role
 from chatbot.events import EventBus, conversation_channel
 from chatbot.redaction import redact
 
@@ -109,12 +110,18 @@ async def list_messages(
 
     def read(session: Session) -> schemas.TranscriptPublic:
         conversation = customer_conversation(session, conversation_id, token)
+        holder = (
+            accounts.get_user(session, conversation.assigned_to_id)
+            if conversation.status is ConversationStatus.WITH_STAFF and conversation.assigned_to_id
+            else None
+        )
         return schemas.TranscriptPublic(
             conversation=schemas.ConversationPublic(
                 id=conversation.id,
                 status=conversation.status,
                 satisfaction=conversation.satisfaction,
                 language=conversation.language,
+                agent=takeover.public_name(holder) if holder is not None else None,
             ),
             messages=[
                 schemas.MessagePublic.of(m) for m in store.list_messages(session, conversation.id)

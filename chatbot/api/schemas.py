@@ -137,6 +137,9 @@ class ConversationPublic(BaseModel):
     status: str
     satisfaction: int | None = Field(None, description="The customer's 1-5 rating once closed.")
     language: str | None = Field(None, description="The conversation's language, as in a turn.")
+    agent: str | None = Field(
+        None, description="The staff member holding it, as customers see them (with_staff only)."
+    )
 
 
 class TranscriptPublic(BaseModel):

@@ -81,6 +81,20 @@ def test_the_queue_lists_waiting_first_then_held(client: TestClient, staff: Staf
     assert entry["last_message"]["role"] == "bot" and entry["waiting_since"]
 
 
+def test_the_customers_transcript_names_who_holds_the_conversation(
+    client: TestClient, staff: Staff, other_staff: dict[str, str]
+) -> None:
+    # What a widget reads when it (re)connects: the events it missed may have named the person.
+    customer = waiting_customer(client)
+    assert transcript(client, customer)["conversation"]["agent"] is None
+    post(client, staff, url(customer, "claim"))
+    assert transcript(client, customer)["conversation"]["agent"] == "sam"  # never the e-mail
+    client.post(url(customer, "claim"), json={"take_over": True}, headers=other_staff)
+    assert transcript(client, customer)["conversation"]["agent"] == "olga"
+    assert client.post(url(customer, "handback"), headers=other_staff).status_code == 200
+    assert transcript(client, customer)["conversation"]["agent"] is None
+
+
 def test_claim_conflicts_and_taking_over(
     client: TestClient, staff: Staff, other_staff: dict[str, str]
 ) -> None:

@@ -1333,7 +1333,7 @@ button:disabled { cursor: not-allowed; opacity: .55; }
         (past.messages || []).forEach(widget.transcript.receive);
         if (past.conversation) {
           setLanguage(widget, past.conversation.language);
-          widget.takeover.setStatus(past.conversation.status, null, past.conversation.satisfaction);
+          widget.takeover.setStatus(past.conversation.status, past.conversation.agent || null, past.conversation.satisfaction);
         }
       } catch (_) {
         /* the socket's own events and the next POST keep the widget usable */
@@ -1376,8 +1376,10 @@ button:disabled { cursor: not-allowed; opacity: .55; }
       current = socket;
       socket.addEventListener("open", () => {
         socket.send(JSON.stringify({ token: conversation.token }));
-        // After a drop, fetch what was said meanwhile.
-        if (reconnectAttempts > 0) widget.session.resync();
+        // Fetch what was said while no socket listened: after a drop, and on the first open too,
+        // since the turn that created the conversation published its events (a person assigned
+        // at once, say) before this socket existed.
+        widget.session.resync();
         reconnectAttempts = 0;
       });
       socket.addEventListener("message", (event) => {
