@@ -47,6 +47,7 @@ def test_starting_a_conversation(client: TestClient) -> None:
             "status": "bot",
             "satisfaction": None,
             "language": None,  # the first message decides
+            "agent": None,  # nobody holds it
         },
         "messages": [],
     }
