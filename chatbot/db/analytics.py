@@ -291,7 +291,7 @@ def replies_by_day_and_version(session: Session, period: Period) -> list[ReplyCo
         Message.handoff_reason,
         Message.helpful,
     )
-    query = select(*keys, func.count()).where(*_message_period(period, by_day=True)).group_by(*keys)
+    query = select(*keys, func.count()).where(*message_period(period, by_day=True)).group_by(*keys)
     if session.get_bind().dialect.name == "sqlite":
         # In index order: SQLite streams the groups. PostgreSQL hashes them instead, unless
         # asked for an order: then it sorted every message of the period, on disk (180 days at
@@ -299,7 +299,7 @@ def replies_by_day_and_version(session: Session, period: Period) -> list[ReplyCo
         query = query.order_by(*keys)
     counts: dict[tuple[str, str | None], ReplyCounts] = {}
     for when, version, role, action, reason, helpful, count in session.execute(
-        _in_language(query, period)
+        in_language(query, period)
     ):
         day_text = when.isoformat()
         row = counts.setdefault(
@@ -388,11 +388,11 @@ def intents(session: Session, period: Period) -> list[IntentCounts]:
             _count(Message.helpful == true()),
             _count(Message.helpful == false()),
         )
-        .where(*_message_period(period, by_day=True), answered, Message.intent.is_not(None))
+        .where(*message_period(period, by_day=True), answered, Message.intent.is_not(None))
         .group_by(Message.intent)
         .order_by(func.count().desc(), Message.intent)
     )
-    rows = session.execute(_in_language(query, period))
+    rows = session.execute(in_language(query, period))
     return [IntentCounts(intent or "", answers, up, down) for intent, answers, up, down in rows]
 
 
@@ -407,11 +407,11 @@ def busiest_hours(session: Session, period: Period) -> list[int]:
     hour = _Hour(Message.created_at)
     query = (
         select(hour, func.count())
-        .where(*_message_period(period, by_day=True), Message.role == Role.CUSTOMER)
+        .where(*message_period(period, by_day=True), Message.role == Role.CUSTOMER)
         .group_by(hour)
     )
     counts = [0] * 24
-    for at, count in session.execute(_in_language(query, period)):
+    for at, count in session.execute(in_language(query, period)):
         counts[int(at)] = count
     return counts
 
@@ -440,7 +440,7 @@ def latency(session: Session, period: Period) -> list[Latency]:
     """
     bucket = _Millisecond(Message.latency_ms)
     timed = (
-        *_message_period(period, by_day=True),
+        *message_period(period, by_day=True),
         Message.role == Role.BOT,
         Message.latency_ms.is_not(None),
         Message.model_version.is_not(None),
@@ -451,7 +451,7 @@ def latency(session: Session, period: Period) -> list[Latency]:
         .where(*timed)
         .group_by(Message.model_version, bucket)
     )
-    for version, millisecond, count in session.execute(_in_language(query, period)):
+    for version, millisecond, count in session.execute(in_language(query, period)):
         histogram.setdefault(version, {})[millisecond] = count
         overall = histogram[None]
         overall[millisecond] = overall.get(millisecond, 0) + count
@@ -465,7 +465,7 @@ def latency(session: Session, period: Period) -> list[Latency]:
     values: dict[int, list[tuple[float, str | None]]] = {}
     if needed:
         inside = select(Message.latency_ms, Message.model_version).where(*timed, bucket.in_(needed))
-        for value, version in session.execute(_in_language(inside, period)):
+        for value, version in session.execute(in_language(inside, period)):
             assert value is not None  # only timed replies
             values.setdefault(int(value), []).append((value, version))
 
@@ -518,7 +518,7 @@ def _rate(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
-def _message_period(period: Period, *, by_day: bool = False) -> tuple[ColumnElement[bool], ...]:
+def message_period(period: Period, *, by_day: bool = False) -> tuple[ColumnElement[bool], ...]:
     """The period's messages; ``by_day`` also bounds the day on SQLite, so that it can range
     over the analytics index (led by the day) rather than over created_at."""
     exact = (Message.created_at >= period.since, Message.created_at < period.until)
@@ -531,7 +531,7 @@ def _message_period(period: Period, *, by_day: bool = False) -> tuple[ColumnElem
     return (_OnSQLite(and_(day >= first_day, day <= last_day)), *exact)
 
 
-def _in_language(query: _Query, period: Period) -> _Query:
+def in_language(query: _Query, period: Period) -> _Query:
     """Only messages of conversations in the period's language. An IN list rather than a join:
     SQLite builds it once and keeps streaming messages from the analytics index."""
     if period.language is None:

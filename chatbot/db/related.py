@@ -12,15 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, and_, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
-from chatbot.db.analytics import Period
-from chatbot.db.models import Conversation, Message, Role
-
-_Query = TypeVar("_Query", bound=Select[*tuple[Any, ...]])
+from chatbot.db.analytics import Period, in_language, message_period
+from chatbot.db.models import Message, Role
 
 
 def asked_next(
@@ -113,20 +110,20 @@ def offers_and_clicks(session: Session, period: Period) -> list[RelatedCounts]:
     counts: dict[str, RelatedCounts] = {}
     offers = (
         select(Message.intent, func.count())
-        .where(_in_period(period), Message.related.is_not(None))
+        .where(*message_period(period), Message.related.is_not(None))
         .group_by(Message.intent)
     )
-    for intent, count in session.execute(_in_language(offers, period)):
+    for intent, count in session.execute(in_language(offers, period)):
         counts.setdefault(intent or "", RelatedCounts(intent or "")).offered += count
     offering = aliased(Message)
     clicks = (
         select(offering.intent, func.count())
         .select_from(Message)
         .join(offering, offering.id == Message.related_from_id)
-        .where(_in_period(period), Message.related_from_id.is_not(None))
+        .where(*message_period(period), Message.related_from_id.is_not(None))
         .group_by(offering.intent)
     )
-    for intent, count in session.execute(_in_language(clicks, period)):
+    for intent, count in session.execute(in_language(clicks, period)):
         counts.setdefault(intent or "", RelatedCounts(intent or "")).clicked += count
     return sorted(counts.values(), key=lambda row: (-row.offered, -row.clicked, row.intent))
 
@@ -138,18 +135,3 @@ def total(rows: Iterable[RelatedCounts]) -> RelatedCounts:
         summed.offered += row.offered
         summed.clicked += row.clicked
     return summed
-
-
-def _in_period(period: Period) -> ColumnElement[bool]:
-    return and_(Message.created_at >= period.since, Message.created_at < period.until)
-
-
-def _in_language(query: _Query, period: Period) -> _Query:
-    """Only messages of conversations in the period's language (as chatbot.db.analytics)."""
-    if period.language is None:
-        return query
-    return query.where(
-        Message.conversation_id.in_(
-            select(Conversation.id).where(Conversation.language == period.language)
-        )
-    )

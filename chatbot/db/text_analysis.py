@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from chatbot.db.analytics import Period, _in_language, _message_period
+from chatbot.db.analytics import Period, in_language, message_period
 from chatbot.db.models import Conversation, Message, Role
 
 # Cutting 1,000 messages into words takes about 0.08 s here (5,000: 0.41 s; the dashboard
@@ -43,11 +43,11 @@ def customer_texts(
     """The newest ``limit`` customer messages of the period, grouped by conversation id."""
     query = (
         select(Message.conversation_id, Message.text)
-        .where(*_message_period(period), Message.role == Role.CUSTOMER)
+        .where(*message_period(period), Message.role == Role.CUSTOMER)
         .order_by(Message.created_at.desc(), Message.id.desc())
         .limit(limit)
     )
     grouped: dict[str, list[str]] = {}
-    for conversation_id, text in session.execute(_in_language(query, period)):
+    for conversation_id, text in session.execute(in_language(query, period)):
         grouped.setdefault(conversation_id, []).append(text)
     return grouped
