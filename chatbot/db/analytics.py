@@ -11,6 +11,7 @@ Conversations count in the period they started; messages in the period they were
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
@@ -18,7 +19,6 @@ from fractions import Fraction
 from typing import Any, TypeVar
 
 from sqlalchemy import (
-    Boolean,
     ColumnElement,
     Date,
     Integer,
@@ -35,6 +35,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.types import NullType
 
 from chatbot.db.base import as_utc
 from chatbot.db.models import (
@@ -95,24 +96,6 @@ def _day_postgresql(element: _Day, compiler: SQLCompiler, **kw: Any) -> str:
     return f"CAST({_argument(element, compiler, **kw)} AT TIME ZONE 'UTC' AS DATE)"
 
 
-class _Millisecond(FunctionElement[int]):
-    """A non-negative number of milliseconds, rounded down to a whole one."""
-
-    type = Integer()
-    name = "analytics_millisecond"
-    inherit_cache = True
-
-
-@compiles(_Millisecond, "sqlite")
-def _millisecond_sqlite(element: _Millisecond, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"CAST({_argument(element, compiler, **kw)} AS INTEGER)"  # truncates
-
-
-@compiles(_Millisecond)
-def _millisecond_postgresql(element: _Millisecond, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"CAST(floor({_argument(element, compiler, **kw)}) AS INTEGER)"  # CAST rounds
-
-
 @compiles(_Hour, "sqlite")
 def _hour_sqlite(element: _Hour, compiler: SQLCompiler, **kw: Any) -> str:
     return f"CAST(substr({_argument(element, compiler, **kw)}, 12, 2) AS INTEGER)"
@@ -129,9 +112,14 @@ class _OnSQLite(FunctionElement[bool]):
     range over the analytics index, led by the day. PostgreSQL takes the period from created_at
     alone: with the day bounds beside it, its planner multiplied their selectivities as if they
     were independent, expected 84 messages instead of 165,000 and joined the language's
-    conversations by a nested loop (Chinese reply latency over 180 days: 628 ms, 170 ms without)."""
+    conversations by a nested loop (Chinese reply latency over 180 days: 628 ms, 170 ms without).
 
-    type = Boolean()
+    Untyped, not Boolean: SQLite has no boolean type, so SQLAlchemy writes a Boolean element in a
+    WHERE clause as ``(...) = 1``, which hides the last day's bound from SQLite's planner; it then
+    ranged over created_at and read the table for every message (reply latency over 180 days:
+    533 ms)."""
+
+    type = NullType()
     name = "analytics_on_sqlite"
     inherit_cache = True
 
@@ -434,71 +422,46 @@ def latency(session: Session, period: Period) -> list[Latency]:
     """p50 and p95 of the bot's reply latency, overall first, then per model version.
 
     Exact nearest-rank percentiles (p: the smallest latency that at least that share of replies
-    do not exceed) in two aggregated passes rather than a sort of every reply: a histogram of
-    whole milliseconds per version finds the millisecond holding each percentile and its rank
-    there, then only the replies in those milliseconds come back to be ranked.
+    do not exceed) from one aggregated pass rather than a sort of every reply: replies are
+    counted per distinct latency (stored to a hundredth of a millisecond, so there are tens of
+    thousands of them at most, not one per reply), then ranked here.
     """
-    bucket = _Millisecond(Message.latency_ms)
-    timed = (
-        *message_period(period, by_day=True),
-        Message.role == Role.BOT,
-        Message.latency_ms.is_not(None),
-        Message.model_version.is_not(None),
-    )
-    histogram: dict[str | None, dict[int, int]] = {None: {}}
     query = (
-        select(Message.model_version, bucket, func.count())
-        .where(*timed)
-        .group_by(Message.model_version, bucket)
+        select(Message.model_version, Message.latency_ms, func.count())
+        .where(
+            *message_period(period, by_day=True),
+            Message.role == Role.BOT,
+            Message.latency_ms.is_not(None),
+            Message.model_version.is_not(None),
+        )
+        .group_by(Message.model_version, Message.latency_ms)
     )
-    for version, millisecond, count in session.execute(in_language(query, period)):
-        histogram.setdefault(version, {})[millisecond] = count
-        overall = histogram[None]
-        overall[millisecond] = overall.get(millisecond, 0) + count
-    # For each version and percentile: the millisecond and the rank within it (1-based).
-    wanted = {
-        (version, share): _bucket_rank(buckets, share)
-        for version, buckets in histogram.items()
-        for share in PERCENTILES
-    }
-    needed = sorted({found[0] for found in wanted.values() if found is not None})
-    values: dict[int, list[tuple[float, str | None]]] = {}
-    if needed:
-        inside = select(Message.latency_ms, Message.model_version).where(*timed, bucket.in_(needed))
-        for value, version in session.execute(in_language(inside, period)):
-            assert value is not None  # only timed replies
-            values.setdefault(int(value), []).append((value, version))
-
-    def percentile(version: str | None, share: float) -> float | None:
-        found = wanted[(version, share)]
-        if found is None:
-            return None
-        millisecond, rank = found
-        ranked = sorted(v for v, of in values[millisecond] if version in (None, of))
-        return ranked[rank - 1]
-
+    counts: dict[str | None, Counter[float]] = {None: Counter()}
+    for version, value, count in session.execute(in_language(query, period)):
+        counts.setdefault(version, Counter())[value] = count
+        counts[None][value] += count
     return [
         Latency(
             version,
-            sum(buckets.values()),
-            *(percentile(version, share) for share in PERCENTILES),
+            values.total(),
+            *(_nearest_rank(values, share) for share in PERCENTILES),
         )
-        for version, buckets in sorted(histogram.items(), key=lambda item: item[0] or "")
+        for version, values in sorted(counts.items(), key=lambda item: item[0] or "")
     ]
 
 
-def _bucket_rank(buckets: dict[int, int], share: float) -> tuple[int, int] | None:
-    """The bucket holding the nearest-rank ``share`` percentile, and its rank inside it."""
-    total = sum(buckets.values())
+def _nearest_rank(counts: Counter[float], share: float) -> float | None:
+    """The smallest value that at least ``share`` of the counted values do not exceed."""
+    total = counts.total()
     if not total:
         return None
     rank = max(1, math.ceil(Fraction(share).limit_denominator(1000) * total))
     seen = 0
-    for millisecond in sorted(buckets):
-        if seen + buckets[millisecond] >= rank:
-            return millisecond, rank - seen
-        seen += buckets[millisecond]
-    raise AssertionError("unreachable: the ranks add up to the total")
+    for value in sorted(counts):
+        seen += counts[value]
+        if seen >= rank:
+            return value
+    raise AssertionError("unreachable: the counts add up to the total")
 
 
 def activations(session: Session, period: Period) -> list[tuple[str, datetime]]:
