@@ -107,7 +107,7 @@ def _hour_postgresql(element: _Hour, compiler: SQLCompiler, **kw: Any) -> str:
     return f"CAST(extract(hour FROM {moment} AT TIME ZONE 'UTC') AS INTEGER)"
 
 
-class _OnSQLite(FunctionElement[bool]):
+class _OnSQLite(FunctionElement[Any]):
     """A condition for SQLite only (elsewhere it reads ``true``): the day bounds that let SQLite
     range over the analytics index, led by the day. PostgreSQL takes the period from created_at
     alone: with the day bounds beside it, its planner multiplied their selectivities as if they
@@ -438,6 +438,7 @@ def latency(session: Session, period: Period) -> list[Latency]:
     )
     counts: dict[str | None, Counter[float]] = {None: Counter()}
     for version, value, count in session.execute(in_language(query, period)):
+        assert value is not None  # only timed replies
         counts.setdefault(version, Counter())[value] = count
         counts[None][value] += count
     return [
