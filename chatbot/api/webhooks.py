@@ -22,7 +22,7 @@ from chatbot.api.auth import AdminUser, Principal
 from chatbot.api.deps import RowId, SessionDep
 from chatbot.api.i18n import Translate, request_language, translator
 from chatbot.api.views import render
-from chatbot.db import audit
+from chatbot.db import audit, revisions
 from chatbot.db import webhooks as store
 from chatbot.db.base import as_utc
 from chatbot.db.models import Webhook, WebhookDelivery
@@ -101,6 +101,7 @@ def _update(
         webhook.description = description.strip()
     if enabled is not None:
         webhook.enabled = enabled
+        revisions.forget(session)  # what this transaction read of enabled webhooks is stale
     after = store.snapshot(webhook)
     if after != before:
         audit.record(

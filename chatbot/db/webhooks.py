@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from chatbot.db import revisions
 from chatbot.db.base import as_utc, utcnow
 from chatbot.db.models import Conversation, Message, Webhook, WebhookDelivery
 
@@ -50,6 +51,9 @@ def emit(
         conversation_id: the conversation the event is about, so that erasing or expiring it
             also deletes the copies of its words in the log.
     """
+    known = revisions.seen(session)
+    if known is not None and not known.webhooks:
+        return 0  # the turn read that no webhook is enabled: no query of them per message
     webhooks = [
         webhook
         for webhook in session.scalars(select(Webhook).where(Webhook.enabled.is_(True)))
@@ -167,6 +171,7 @@ def add_webhook(
         created_by=created_by,
     )
     session.add(webhook)
+    revisions.forget(session)
     session.flush()
     return webhook
 

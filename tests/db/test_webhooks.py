@@ -4,14 +4,15 @@ one job at a time, retried, given up, pruned, and erased with their conversation
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from chatbot.db import conversations as conversation_store
-from chatbot.db import model_versions, privacy
+from chatbot.db import model_versions, privacy, revisions
 from chatbot.db import webhooks as store
 from chatbot.db.base import utcnow
 from chatbot.db.models import ConversationStatus, Role, Webhook, WebhookDelivery
@@ -190,3 +191,44 @@ def test_activating_a_version_from_anywhere_is_one_event_naming_the_one_it_repla
         ("model.activated", {"version": "base-a", "kind": "base", "previous": None}),
         ("model.activated", {"version": "ft-b", "kind": "base", "previous": "base-a"}),
     ]
+
+
+def _statements_about_webhooks(session: Session, work: Callable[[], object]) -> list[str]:
+    seen: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if "FROM webhooks" in statement:
+            seen.append(statement)
+
+    engine = session.get_bind()
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        work()
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    return seen
+
+
+def test_a_turn_that_read_no_webhook_is_enabled_records_its_messages_without_asking_again(
+    db_session: Session,
+) -> None:
+    conversation, _token = conversation_store.start_conversation(db_session)
+    assert revisions.current(db_session).webhooks == 0
+
+    def messages() -> None:
+        conversation_store.add_message(db_session, conversation, Role.CUSTOMER, "hello")
+        conversation_store.add_message(db_session, conversation, Role.BOT, "Hi!")
+
+    assert _statements_about_webhooks(db_session, messages) == []
+    # Adding one in the same transaction forgets what was read: its events are recorded.
+    hook = webhook(db_session, ["message.created"])
+    assert _statements_about_webhooks(db_session, messages) != []
+    assert [d.webhook_id for d in deliveries(db_session)] == [hook.id, hook.id]
+    assert revisions.current(db_session).webhooks == 1
+
+
+def test_without_the_revisions_read_each_event_asks_for_the_webhooks(db_session: Session) -> None:
+    hook = webhook(db_session, ["message.created"])
+    conversation, _token = conversation_store.start_conversation(db_session)
+    conversation_store.add_message(db_session, conversation, Role.CUSTOMER, "hello")
+    assert [d.webhook_id for d in deliveries(db_session)] == [hook.id]
