@@ -391,7 +391,7 @@ def _figure(value: object) -> object:
 
 
 def train_command(args: argparse.Namespace, settings: Settings) -> int:
-    from chatbot.db.training import RunInProgress
+    from chatbot.db.training_runs import RunInProgress
     from chatbot.nlu.pipeline import TrainingDataError
     from chatbot.runtime import load_encoder
     from chatbot.training import execute_run, start_run

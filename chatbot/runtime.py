@@ -20,7 +20,7 @@ from chatbot.db.model_versions import (
     get_version,
     list_versions,
 )
-from chatbot.db.training import recover_interrupted_runs
+from chatbot.db.training_runs import recover_interrupted_runs
 from chatbot.knowledge.spec import IntentSpec
 from chatbot.knowledge.synonyms import SynonymGroup
 from chatbot.nlu.encoder import SentenceEncoder, configure_threads

@@ -17,8 +17,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from chatbot.config import Settings
 from chatbot.db import audit
+from chatbot.db import corrections as correction_store
 from chatbot.db import model_versions as registry
-from chatbot.db import training as runs
+from chatbot.db import training_runs as runs
 from chatbot.db.knowledge import load_intents
 from chatbot.db.models import ModelVersion, RunStatus, TrainingRun
 from chatbot.nlu.encoder import SentenceEncoder, all_threads, file_sha256, resolve_device
@@ -110,7 +111,7 @@ def _train(
     on_progress: Callable[[Progress], None] | None,
 ) -> ModelVersion:
     intents = load_intents(session)
-    stored = runs.list_corrections(session)
+    stored = correction_store.list_corrections(session)
     corrections = [Example(c.text, c.intent) for c in stored]
     # Reports name a skipped correction by its id: its text is a customer's words, which no
     # file of the version should keep (erasure and retention could not reach them there).

@@ -22,7 +22,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
 from chatbot.config import Settings
-from chatbot.db import training as runs
+from chatbot.db import training_runs as runs
 from chatbot.jobs import JobContext
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ import torch
 from torch import Tensor
 
 from chatbot.jobs import JobContext
-from chatbot.lexical import tokenize
+from chatbot.nlu.lexical import tokenize
 
 
 class HashingEncoder:
@@ -43,7 +43,7 @@ def slow_training(context: JobContext, run_id: int, steps: int, step_seconds: fl
     """A training job without a model, for worker tests: it claims its run as the real job does
     (atomically, so it runs once), beats, reports progress and honours a cancel request. Each
     process that runs it appends its pid to ``ran-RUN_ID`` under the data directory."""
-    from chatbot.db import training as runs
+    from chatbot.db import training_runs as runs
     from chatbot.db.models import RunStatus
     from chatbot.worker import heartbeat
 

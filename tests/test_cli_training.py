@@ -22,10 +22,11 @@ import torch
 
 from chatbot.cli import main
 from chatbot.config import get_settings
+from chatbot.db.corrections import add_correction
 from chatbot.db.knowledge import import_intents
 from chatbot.db.model_versions import activate, register_version
 from chatbot.db.session import make_engine, make_session_factory, transaction
-from chatbot.db.training import add_correction, create_run, list_runs
+from chatbot.db.training_runs import create_run, list_runs
 from chatbot.knowledge.spec import IntentSpec
 
 pytestmark = pytest.mark.model

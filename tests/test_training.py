@@ -24,6 +24,7 @@ from chatbot import training
 from chatbot.config import Settings
 from chatbot.db.audit import list_entries
 from chatbot.db.conversations import start_conversation
+from chatbot.db.corrections import add_correction
 from chatbot.db.knowledge import import_intents
 from chatbot.db.model_versions import (
     activate,
@@ -35,9 +36,8 @@ from chatbot.db.model_versions import (
 )
 from chatbot.db.models import ModelVersion, RunStatus, TrainingRun
 from chatbot.db.session import make_engine, make_session_factory, transaction
-from chatbot.db.training import (
+from chatbot.db.training_runs import (
     RunInProgress,
-    add_correction,
     get_run,
     list_runs,
     mark_running,

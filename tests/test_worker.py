@@ -18,7 +18,7 @@ import pytest
 from rq.job import Job, JobStatus
 
 from chatbot.config import Settings
-from chatbot.db import training as runs
+from chatbot.db import training_runs as runs
 from chatbot.db.models import RunStatus, TrainingRun
 from chatbot.db.session import make_engine, make_session_factory
 from chatbot.jobs import RedisJobRunner

@@ -13,7 +13,7 @@ from chatbot.api.auth import AdminUser, admin_user
 from chatbot.api.deps import BusDep, RowId, SessionDep, SettingsDep
 from chatbot.db import audit
 from chatbot.db import model_versions as registry
-from chatbot.db import training as runs
+from chatbot.db import training_runs as runs
 from chatbot.db.base import as_utc
 from chatbot.db.knowledge import load_intents
 from chatbot.db.models import ModelVersion, TrainingRun

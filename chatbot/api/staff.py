@@ -21,8 +21,7 @@ from chatbot.api.i18n import Translate, request_language, translator
 from chatbot.api.markdown import render_markdown
 from chatbot.api.views import render
 from chatbot.db import conversations as store
-from chatbot.db import labels, transcripts
-from chatbot.db import training as corrections
+from chatbot.db import corrections, labels, transcripts
 from chatbot.db.knowledge import load_intents
 from chatbot.db.models import ConversationStatus, Correction, Message, Role
 from chatbot.db.transcripts import Cursor, TranscriptFilter

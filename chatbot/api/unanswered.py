@@ -26,9 +26,8 @@ from chatbot.api.auth import AdminUser, Principal, admin_user
 from chatbot.api.deps import MAX_ROW_ID, SessionDep
 from chatbot.api.i18n import request_language, translator
 from chatbot.api.views import render
-from chatbot.db import audit
+from chatbot.db import audit, corrections
 from chatbot.db import knowledge as store
-from chatbot.db import training as corrections
 from chatbot.db import unanswered as db
 from chatbot.db.analytics import Period
 from chatbot.db.unanswered import Outcome, UnansweredMessage

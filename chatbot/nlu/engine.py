@@ -16,10 +16,15 @@ import torch
 from torch import Tensor
 
 from chatbot.knowledge.spec import IntentSpec
-from chatbot.lexical import KnowledgeTokenizer, LexicalIndex, build_lexical_index, lexical_scores
 from chatbot.nlu.language import detect_language, same_script
+from chatbot.nlu.lexical import (
+    KnowledgeTokenizer,
+    LexicalIndex,
+    build_lexical_index,
+    lexical_scores,
+)
+from chatbot.nlu.retrieval import IntentIndex, build_index, nearest_and_centroid, top_intents
 from chatbot.nlu.scope import OutOfScopeCurve
-from chatbot.retrieval import IntentIndex, build_index, nearest_and_centroid, top_intents
 
 
 class Encoder(Protocol):
@@ -142,7 +147,7 @@ class IntentEngine:
         self.nearest_weight = nearest_weight
         # The base encoder reads English only: Chinese leans on the lexical side.
         self.lexical_weight = {"en": lexical_weight, "zh": lexical_weight_zh}
-        # jieba's words beside the character n-grams (chatbot.lexical.segmented_tokenize).
+        # jieba's words beside the character n-grams (chatbot.nlu.lexical.segmented_tokenize).
         self.chinese_words = chinese_words
         self._snapshot: _Snapshot | None = None
         self._vectors: dict[str, Tensor] = {}  # phrasing text -> embedding, reused across rebuilds

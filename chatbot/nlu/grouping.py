@@ -18,9 +18,9 @@ import torch
 from sklearn.cluster import AgglomerativeClustering
 from torch import Tensor
 
-from chatbot.lexical import build_lexical_index, lexical_scores
 from chatbot.nlu.engine import Prediction
 from chatbot.nlu.language import detect_language
+from chatbot.nlu.lexical import build_lexical_index, lexical_scores
 
 
 @dataclass(frozen=True)

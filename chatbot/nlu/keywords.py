@@ -17,7 +17,7 @@ from collections.abc import Iterable
 
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-from chatbot.lexical import segmenter
+from chatbot.nlu.lexical import segmenter
 
 _CHINESE_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _ENGLISH_WORD = re.compile(r"[a-z]+")

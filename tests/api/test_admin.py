@@ -26,7 +26,7 @@ from chatbot.db.conversations import start_conversation as start_customer_conver
 from chatbot.db.model_versions import activate, active_version_name, get_version, register_version
 from chatbot.db.models import Role
 from chatbot.db.session import make_engine, make_session_factory, transaction
-from chatbot.db.training import create_run
+from chatbot.db.training_runs import create_run
 from chatbot.main import create_app
 from chatbot.nlu.encoder import SentenceEncoder
 from chatbot.nlu.engine import Encoder

@@ -18,7 +18,7 @@ from chatbot.db import app_settings, audit
 from chatbot.db.model_versions import register_version
 from chatbot.db.models import AuditEntry
 from chatbot.db.session import make_engine, make_session_factory, transaction
-from chatbot.db.training import create_run
+from chatbot.db.training_runs import create_run
 from tests.api.conftest import (
     ADMIN_EMAIL,
     PASSWORD,

@@ -26,7 +26,7 @@ from schemathesis.specs.openapi import checks as openapi_checks
 
 from chatbot.config import Settings
 from chatbot.db.session import make_engine, make_session_factory, transaction
-from chatbot.db.training import create_run
+from chatbot.db.training_runs import create_run
 from chatbot.main import create_app
 from tests.api.conftest import ADMIN_EMAIL, KNOWLEDGE, STAFF_EMAIL, add_account, store_knowledge
 from tests.fakes import HashingEncoder

@@ -13,14 +13,12 @@ from sqlalchemy.orm import Session
 from chatbot.db.base import utcnow
 from chatbot.db.knowledge import get_knowledge_base
 from chatbot.db.models import RunStatus, TrainingRun
-from chatbot.db.training import (
+from chatbot.db.training_runs import (
     STALE_AFTER,
     RunInProgress,
-    add_correction,
     create_run,
     finish_run,
     get_run,
-    list_corrections,
     list_runs,
     mark_running,
     record_progress,
@@ -206,13 +204,3 @@ def test_a_naive_heartbeat_from_sqlite_is_compared_as_utc(db_session: Session) -
     db_session.flush()
     db_session.expire_all()  # read back from SQLite: naive datetimes
     assert recover_interrupted_runs(db_session) == []
-
-
-def test_corrections_are_listed_in_the_order_given(db_session: Session) -> None:
-    first = add_correction(db_session, "where's my stuff", "track_order", created_by="ana")
-    second = add_correction(db_session, "what's the weather", None)
-    assert [(c.text, c.intent) for c in list_corrections(db_session)] == [
-        ("where's my stuff", "track_order"),
-        ("what's the weather", None),
-    ]
-    assert (first.created_by, second.message_id) == ("ana", None)

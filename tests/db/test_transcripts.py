@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session
 
 from chatbot.db import conversations as store
 from chatbot.db import transcripts
+from chatbot.db.corrections import list_corrections, set_correction
 from chatbot.db.models import Conversation, ConversationStatus, Message, Role
 from chatbot.db.session import make_engine
-from chatbot.db.training import list_corrections, set_correction
 from chatbot.db.transcripts import (
     Cursor,
     TranscriptFilter,

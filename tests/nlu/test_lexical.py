@@ -1,4 +1,4 @@
-from chatbot.lexical import (
+from chatbot.nlu.lexical import (
     KnowledgeTokenizer,
     SubwordTokenizer,
     Synonyms,

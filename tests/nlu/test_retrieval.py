@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from chatbot.retrieval import build_index, score_intents, top_intents
+from chatbot.nlu.retrieval import build_index, score_intents, top_intents
 
 
 def unit(*rows: list[float] | list[int]) -> torch.Tensor:
