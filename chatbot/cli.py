@@ -346,7 +346,7 @@ def ask_command(args: argparse.Namespace, settings: Settings) -> int:
 
 def evaluate_command(args: argparse.Namespace, settings: Settings) -> int:
     from chatbot.conversation.policies import Action, decide
-    from chatbot.evaluation import Outcome, read_labelled_file, score
+    from chatbot.evaluation.scoring import Outcome, read_labelled_file, score
 
     if not args.file.is_file():
         raise UserError(f"{args.file}: no such file")

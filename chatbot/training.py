@@ -22,6 +22,7 @@ from chatbot.db import model_versions as registry
 from chatbot.db import training_runs as runs
 from chatbot.db.knowledge import load_intents
 from chatbot.db.models import ModelVersion, RunStatus, TrainingRun
+from chatbot.evaluation.report import build_report, write_report_images
 from chatbot.nlu.encoder import SentenceEncoder, all_threads, file_sha256, resolve_device
 from chatbot.nlu.model import ModelCard, save_model
 from chatbot.nlu.pipeline import (
@@ -32,7 +33,6 @@ from chatbot.nlu.pipeline import (
     train_model,
 )
 from chatbot.nlu.precision import choose_for
-from chatbot.nlu.report import build_report, write_report_images
 from chatbot.nlu.trainer import Progress, TrainingCancelled, TrainingConfig
 
 log = logging.getLogger(__name__)

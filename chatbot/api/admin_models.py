@@ -28,7 +28,7 @@ from chatbot.db import app_settings
 from chatbot.db import model_versions as registry
 from chatbot.db.knowledge import knowledge_revision, load_intents, load_synonyms
 from chatbot.db.models import ModelVersion
-from chatbot.model_reports import (
+from chatbot.evaluation.version_reports import (
     compare_intents,
     compare_metrics,
     load_report,

@@ -16,11 +16,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from chatbot import model_reports
 from chatbot.db import accounts, audit
 from chatbot.db import attachments as attachment_rows
 from chatbot.db.base import utcnow
 from chatbot.db.models import Attachment, Conversation, Correction, Message, ModelVersion
+from chatbot.evaluation import version_reports
 
 BATCH = 500  # conversations deleted per statement when expiring
 
@@ -105,10 +105,10 @@ def _forget_in_model_versions(session: Session, texts: set[str]) -> int:
     changed = 0
     for version in session.scalars(select(ModelVersion)):
         config = copy.deepcopy(version.config or {})
-        in_row = model_reports.forget_in(config, texts)
+        in_row = version_reports.forget_in(config, texts)
         if in_row:
             version.config = config  # a new value, so the JSON column is written
-        in_files = model_reports.forget_texts(version.path, texts)
+        in_files = version_reports.forget_texts(version.path, texts)
         changed += in_row or in_files
     session.flush()
     return changed

@@ -21,12 +21,12 @@ from chatbot.config import Settings
 from chatbot.db import app_settings
 from chatbot.db.model_versions import activate, get_version, register_version
 from chatbot.db.session import make_engine, make_session_factory, transaction
+from chatbot.evaluation.report import build_report, write_report_images
+from chatbot.evaluation.version_reports import compare_intents, report_image
 from chatbot.knowledge.spec import IntentSpec
 from chatbot.main import create_app
-from chatbot.model_reports import compare_intents, report_image
 from chatbot.nlu.encoder import SentenceEncoder
 from chatbot.nlu.engine import IntentEngine
-from chatbot.nlu.report import build_report, write_report_images
 from chatbot.nlu.scope import OutOfScopeCurve
 from tests.api.conftest import Staff, add_account, start_conversation, store_knowledge
 from tests.factories import SINGLE, save_tuned_model

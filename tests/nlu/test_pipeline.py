@@ -20,6 +20,7 @@ import torch
 
 from chatbot.conversation.manager import ConversationManager
 from chatbot.conversation.policies import Action, decide
+from chatbot.evaluation.report import build_report
 from chatbot.knowledge.spec import IntentSpec
 from chatbot.nlu.background import load_background
 from chatbot.nlu.encoder import SentenceEncoder
@@ -38,7 +39,6 @@ from chatbot.nlu.pipeline import (
     phrasing_examples,
     train_model,
 )
-from chatbot.nlu.report import build_report
 from chatbot.nlu.trainer import TrainingConfig
 from tests.factories import shop_intents
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from chatbot.evaluation import LabelledMessage, Outcome, macro_f1, read_labelled_file, score
+from chatbot.evaluation.scoring import LabelledMessage, Outcome, macro_f1, read_labelled_file, score
 from chatbot.knowledge.spec import ImportRejected, Problem
 
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from chatbot.evaluation import bin_of, calibration_curve, language_figures, macro_f1
+from chatbot.evaluation.scoring import bin_of, calibration_curve, language_figures, macro_f1
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

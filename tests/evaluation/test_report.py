@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from chatbot.nlu.report import _confusion_counts, build_report, write_report_images
+from chatbot.evaluation.report import _confusion_counts, build_report, write_report_images
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -126,7 +126,7 @@ def test_bad_input_names_the_problem(
 
 
 def test_importing_the_module_does_not_import_matplotlib() -> None:
-    code = "import sys, chatbot.nlu.report; assert 'matplotlib' not in sys.modules"
+    code = "import sys, chatbot.evaluation.report; assert 'matplotlib' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
