@@ -10,18 +10,21 @@ from dataclasses import dataclass, field, replace
 
 from sqlalchemy.orm import Session
 
-from chatbot.conversation import builtins
+from chatbot.conversation import builtins, slots
 from chatbot.conversation.availability import person_available
+from chatbot.conversation.calls import ActionCall, CallOutcome, call
 from chatbot.conversation.policies import Action, Thresholds, decide
 from chatbot.conversation.related import RelatedQuestions
 from chatbot.db import app_settings, revisions
 from chatbot.db import conversations as store
 from chatbot.db import related as related_store
+from chatbot.db.base import utcnow
 from chatbot.db.knowledge import knowledge_revision, load_intents, load_synonyms
 from chatbot.db.model_versions import active_version_name
 from chatbot.db.models import Conversation, ConversationStatus, HandoffReason, Message, Role
 from chatbot.db.revisions import Revisions
 from chatbot.hours import Schedule
+from chatbot.knowledge.actions import IntentAction, text_in
 from chatbot.nlu import sentiment
 from chatbot.nlu.engine import IntentEngine, Prediction
 from chatbot.nlu.language import clear_language, detect_language
@@ -73,6 +76,9 @@ class Pending:
     started: float  # when the turn began, for the reply's latency
     # A message stored by an earlier try: another try may be answering it at this moment.
     retried: bool = False
+    # It gave the last slot an action needs: the call to make (outside any transaction) before
+    # :meth:`ConversationManager.respond`, instead of asking the model.
+    call: ActionCall | None = None
 
 
 @dataclass(frozen=True)
@@ -257,8 +263,13 @@ class ConversationManager:
         )
         if isinstance(received, Turn):
             return received
-        engine, prediction = self.predict([received.text])[0]
-        return self.respond(session, conversation, received, engine, prediction)
+        engine, prediction = (
+            (self.engine, None) if received.call else self.predict([received.text])[0]
+        )
+        action_call = self.action_call(engine, prediction, received)
+        # Inline, inside the caller's transaction: fine for one CLI process, never for the app.
+        outcome = call(action_call) if action_call is not None else None
+        return self.respond(session, conversation, received, engine, prediction, outcome)
 
     def receive(
         self,
@@ -324,6 +335,13 @@ class ConversationManager:
             store.set_status(session, conversation, ConversationStatus.BOT)
 
         engine = self.engine
+        filled = self._fill_slot(engine, conversation, text, language, chosen_intent)
+        if isinstance(filled, ActionCall):
+            return Pending(customer, text, language, started, call=filled)
+        if filled is not None:
+            return Turn(
+                customer, self._say(engine, session, conversation, customer, filled, started)
+            )
         if chosen_intent is not None:
             answered = self._chosen(engine, chosen_intent, language)
         else:
@@ -332,10 +350,136 @@ class ConversationManager:
             if answered.action is Action.HANDOFF:
                 answered = replace(answered, handoff_reason=self._why_asked(session, conversation))
                 answered = self._unless_nobody_can_come(session, answered, language)
+            # A clicked intent with an action asks for its slots (its question gives none).
+            started_action = self._start_action(conversation, engine, answered, "", language)
+            if isinstance(started_action, ActionCall):
+                return Pending(customer, text, language, started, call=started_action)
             return Turn(
-                customer, self._say(engine, session, conversation, customer, answered, started)
+                customer,
+                self._say(engine, session, conversation, customer, started_action, started),
             )
         return Pending(customer, text, language, started)
+
+    def _fill_slot(
+        self,
+        engine: IntentEngine,
+        conversation: Conversation,
+        text: str,
+        language: str,
+        chosen_intent: str | None,
+    ) -> Reply | ActionCall | None:
+        """While an action's slot is asked, the message is its value first (before any intent):
+        the next question, the call to make, or "called off". None: read the message as usual
+        (nothing asked, a button clicked, a person asked for, or the intent lost its action)."""
+        if conversation.slot_filling is None:
+            return None
+        filling = slots.active(conversation.slot_filling, utcnow())
+        spec = engine.intent(filling.intent) if filling is not None else None
+        if (
+            filling is None
+            or spec is None
+            or spec.action is None
+            or chosen_intent is not None
+            or builtins.match_builtin(text) == builtins.BuiltinMatch(builtins.HUMAN)
+        ):
+            conversation.slot_filling = None
+            return None
+        step = slots.advance(filling, spec.action, text, utcnow())
+        return self._slot_step(conversation, spec.key, spec.action, step, language, 1.0)
+
+    def _start_action(
+        self,
+        conversation: Conversation,
+        engine: IntentEngine,
+        reply: Reply,
+        text: str,
+        language: str,
+    ) -> Reply | ActionCall:
+        """An answer of an intent with an action: ask for the first slot ``text`` does not give,
+        or the call to make; any other reply as it is."""
+        spec = (
+            engine.intent(reply.intent) if reply.action is Action.ANSWER and reply.intent else None
+        )
+        if spec is None or spec.action is None:
+            return reply
+        step = slots.begin(spec.key, spec.action, text, utcnow())
+        return self._slot_step(
+            conversation, spec.key, spec.action, step, language, reply.confidence
+        )
+
+    def action_call(
+        self, engine: IntentEngine, prediction: Prediction | None, pending: Pending
+    ) -> ActionCall | None:
+        """The HTTP call to make before :meth:`respond`: the one the last slot completed, or
+        the one a message names with every slot it needs ("where is order AB1234?"). Reads
+        nothing stored: callers make the call outside any transaction."""
+        if pending.call is not None or prediction is None:
+            return pending.call
+        reply = self._understood(engine, prediction, pending.language)
+        spec = (
+            engine.intent(reply.intent) if reply.action is Action.ANSWER and reply.intent else None
+        )
+        if spec is None or spec.action is None:
+            return None
+        step = slots.begin(spec.key, spec.action, pending.text, utcnow())
+        if step.kind != "call":
+            return None
+        return ActionCall(spec.key, spec.action, dict(step.values), pending.language)
+
+    def _slot_step(
+        self,
+        conversation: Conversation,
+        key: str,
+        action: IntentAction,
+        step: slots.Step,
+        language: str,
+        confidence: float,
+    ) -> Reply | ActionCall:
+        """Store the filling the step leaves (or none) and say what it means."""
+        conversation.slot_filling = step.filling.to_json() if step.filling is not None else None
+        if step.kind == "call":
+            return ActionCall(key, action, dict(step.values), language)
+        if step.kind == "ask":
+            assert step.slot is not None
+            text = step.slot.prompt_in(language)
+            if step.retry:
+                text = f"{slots.invalid_message(step.slot, language)} {text}"
+            return Reply(text, Action.SLOT, key, confidence)
+        if step.kind == "cancelled":
+            return Reply(
+                builtins.localized(builtins.SLOT_CANCELLED, language), Action.SLOT, key, 1.0
+            )
+        return Reply(
+            builtins.localized(builtins.SLOT_GAVE_UP, language),
+            Action.ACTION_FAILED,
+            key,
+            confidence,
+            suggestions=[_person_button(language)],
+        )
+
+    @staticmethod
+    def _called(
+        engine: IntentEngine,
+        action_call: ActionCall,
+        outcome: CallOutcome | None,
+        confidence: float,
+    ) -> Reply:
+        """The answer an action's call gave, or its apology with a person offered."""
+        key, language = action_call.intent, action_call.language
+        if outcome is not None and outcome.answer is not None:
+            return Reply(outcome.answer, Action.ANSWER, key, confidence)
+        spec = engine.intent(key)
+        apologies = spec.action.apologies if spec is not None and spec.action else ()
+        apology = text_in(apologies, language) or builtins.localized(
+            builtins.ACTION_FAILED, language
+        )
+        return Reply(
+            apology,
+            Action.ACTION_FAILED,
+            key,
+            confidence,
+            suggestions=[_person_button(language)],
+        )
 
     def preview(self, text: str, engine: IntentEngine | None = None) -> Preview:
         """What the bot would say to ``text`` as the first message of a conversation; stores
@@ -355,9 +499,11 @@ class ConversationManager:
         conversation: Conversation,
         pending: Pending,
         engine: IntentEngine,
-        prediction: Prediction,
+        prediction: Prediction | None,
+        outcome: CallOutcome | None = None,
     ) -> Turn:
-        """Store the bot's reply to a received message, given what the model made of it.
+        """Store the bot's reply to a received message, given what the model made of it (None
+        when the message completed an action's slots) and what the :meth:`action_call` gave.
 
         Nothing is said when a person took the conversation meanwhile, or when another try of
         the same message was answered first.
@@ -370,7 +516,18 @@ class ConversationManager:
         earlier = store.reply_to(session, customer.id) if pending.retried else None
         if earlier is not None:
             return Turn(customer, earlier)
-        reply = self._understood(engine, prediction, pending.language)
+        if pending.call is not None or prediction is None:
+            assert pending.call is not None, "a message without a call needs the model"
+            reply = self._called(engine, pending.call, outcome, 1.0)
+        else:
+            reply = self._understood(engine, prediction, pending.language)
+            begun = self._start_action(conversation, engine, reply, pending.text, pending.language)
+            if isinstance(begun, ActionCall):
+                # Made by the caller (action_call); without that step the call counts as failed.
+                made = outcome if outcome is not None and outcome.intent == begun.intent else None
+                reply = self._called(engine, begun, made, reply.confidence)
+            else:
+                reply = begun
         if reply.action is Action.FALLBACK and self._one_fallback_too_many(session, conversation):
             reply = self._handoff_reply(pending.language, HandoffReason.REPEATED_FALLBACK)
             reply = self._unless_nobody_can_come(session, reply, pending.language)
@@ -422,12 +579,7 @@ class ConversationManager:
             Action.FALLBACK,
             prediction.intent,
             prediction.confidence,
-            suggestions=[
-                {
-                    "intent": builtins.HUMAN,
-                    "question": builtins.localized(builtins.HUMAN_BUTTON, language),
-                }
-            ],
+            suggestions=[_person_button(language)],
         )
 
     def _answer(
@@ -530,6 +682,7 @@ class ConversationManager:
         handoff puts the conversation in the queue."""
         if reply.action is Action.HANDOFF:
             store.set_status(session, conversation, ConversationStatus.WAITING)
+            conversation.slot_filling = None  # the person asks for what they need
         return store.add_message(
             session,
             conversation,
@@ -553,12 +706,17 @@ def _with_person_offered(reply: Reply, language: str) -> Reply:
     already; a handoff brings one)."""
     if reply.action not in (Action.ANSWER, Action.CLARIFY):
         return reply
-    button = {
+    button = _person_button(language)
+    offer = builtins.localized(builtins.FRUSTRATED, language)
+    return replace(reply, text=f"{reply.text}\n\n{offer}", suggestions=[*reply.suggestions, button])
+
+
+def _person_button(language: str) -> dict[str, str]:
+    """The "talk to a person" button, labelled in ``language``."""
+    return {
         "intent": builtins.HUMAN,
         "question": builtins.localized(builtins.HUMAN_BUTTON, language),
     }
-    offer = builtins.localized(builtins.FRUSTRATED, language)
-    return replace(reply, text=f"{reply.text}\n\n{offer}", suggestions=[*reply.suggestions, button])
 
 
 def _buttons(engine: IntentEngine, keys: Sequence[str], language: str) -> list[dict[str, str]]:
