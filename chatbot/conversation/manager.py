@@ -682,7 +682,6 @@ class ConversationManager:
         handoff puts the conversation in the queue."""
         if reply.action is Action.HANDOFF:
             store.set_status(session, conversation, ConversationStatus.WAITING)
-            conversation.slot_filling = None  # the person asks for what they need
         return store.add_message(
             session,
             conversation,

@@ -231,3 +231,15 @@ def test_the_filling_is_stored_with_the_conversation(
     turn = other.handle_message(db_session, reloaded, "ZZ9999")
 
     assert turn.reply is not None and turn.reply.text == "I can't find order ZZ9999."
+
+
+def test_a_person_taking_over_ends_the_asking(
+    manager: ConversationManager, db_session: Session, conversation: Conversation
+) -> None:
+    say(manager, db_session, conversation, "where is my order?")
+    store.set_status(db_session, conversation, ConversationStatus.WITH_STAFF)
+    store.set_status(db_session, conversation, ConversationStatus.BOT)  # handed back
+
+    action, _, intent = say(manager, db_session, conversation, "Opening hours")
+
+    assert (action, intent) == ("answer", "opening_hours")
