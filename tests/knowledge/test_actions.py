@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -205,3 +207,16 @@ def test_the_console_form_takes_the_file_format() -> None:
     )
 
     assert intent.action is not None and intent.action.to_json() == ORDER_ACTION
+
+
+def test_the_readme_example_imports() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Actions with slots", 1)[1].split("\n## ", 1)[0]
+    example = re.search(r"```jsonl\n(.*?)```", section, re.S)
+    assert example, "README.md's Actions with slots section has no JSONL example"
+
+    [intent] = read_faq_bytes(example.group(1).encode(), "readme.jsonl", max_bytes=10**6)
+
+    assert intent.action is not None
+    assert intent.action.call.headers == (("Authorization", "Bearer {secret:ORDERS_TOKEN}"),)
+    assert [language for language, _ in intent.action.answers] == ["en", "zh"]
