@@ -6,25 +6,24 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from sqlalchemy.orm import Session
 
-from chatbot.conversation import builtins, slots
+from chatbot.conversation import actions, builtins
 from chatbot.conversation.availability import person_available
 from chatbot.conversation.calls import ActionCall, CallOutcome, call
 from chatbot.conversation.policies import Action, Thresholds, decide
 from chatbot.conversation.related import RelatedQuestions
+from chatbot.conversation.replies import Reply, person_button
 from chatbot.db import app_settings, revisions
 from chatbot.db import conversations as store
 from chatbot.db import related as related_store
-from chatbot.db.base import utcnow
 from chatbot.db.knowledge import knowledge_revision, load_intents, load_synonyms
 from chatbot.db.model_versions import active_version_name
 from chatbot.db.models import Conversation, ConversationStatus, HandoffReason, Message, Role
 from chatbot.db.revisions import Revisions
 from chatbot.hours import Schedule
-from chatbot.knowledge.actions import IntentAction, text_in
 from chatbot.nlu import sentiment
 from chatbot.nlu.engine import IntentEngine, Prediction
 from chatbot.nlu.language import clear_language, detect_language
@@ -37,22 +36,6 @@ _WITH_PEOPLE = (ConversationStatus.WAITING, ConversationStatus.WITH_STAFF)
 
 class NotOffered(ValueError):
     """A message claims to be a click on a related question its answer did not offer."""
-
-
-@dataclass(frozen=True)
-class Reply:
-    """What the bot says, before it is stored: the same for a customer, the test pane and
-    `chatbot ask`."""
-
-    text: str
-    action: Action
-    intent: str | None
-    confidence: float
-    suggestions: list[dict[str, str]] = field(default_factory=list)
-    follow_ups: list[dict[str, str]] = field(default_factory=list)
-    # Under an answer: the questions customers asked next, or the nearest (conversation.related).
-    related: list[dict[str, str]] = field(default_factory=list)
-    handoff_reason: HandoffReason | None = None  # on a handoff: why
 
 
 @dataclass(frozen=True)
@@ -335,7 +318,7 @@ class ConversationManager:
             store.set_status(session, conversation, ConversationStatus.BOT)
 
         engine = self.engine
-        filled = self._fill_slot(engine, conversation, text, language, chosen_intent)
+        filled = actions.fill_slot(engine, conversation, text, language, chosen_intent)
         if isinstance(filled, ActionCall):
             return Pending(customer, text, language, started, call=filled)
         if filled is not None:
@@ -351,7 +334,7 @@ class ConversationManager:
                 answered = replace(answered, handoff_reason=self._why_asked(session, conversation))
                 answered = self._unless_nobody_can_come(session, answered, language)
             # A clicked intent with an action asks for its slots (its question gives none).
-            started_action = self._start_action(conversation, engine, answered, "", language)
+            started_action = actions.start(engine, conversation, answered, "", language)
             if isinstance(started_action, ActionCall):
                 return Pending(customer, text, language, started, call=started_action)
             return Turn(
@@ -359,53 +342,6 @@ class ConversationManager:
                 self._say(engine, session, conversation, customer, started_action, started),
             )
         return Pending(customer, text, language, started)
-
-    def _fill_slot(
-        self,
-        engine: IntentEngine,
-        conversation: Conversation,
-        text: str,
-        language: str,
-        chosen_intent: str | None,
-    ) -> Reply | ActionCall | None:
-        """While an action's slot is asked, the message is its value first (before any intent):
-        the next question, the call to make, or "called off". None: read the message as usual
-        (nothing asked, a button clicked, a person asked for, or the intent lost its action)."""
-        if conversation.slot_filling is None:
-            return None
-        filling = slots.active(conversation.slot_filling, utcnow())
-        spec = engine.intent(filling.intent) if filling is not None else None
-        if (
-            filling is None
-            or spec is None
-            or spec.action is None
-            or chosen_intent is not None
-            or builtins.match_builtin(text) == builtins.BuiltinMatch(builtins.HUMAN)
-        ):
-            conversation.slot_filling = None
-            return None
-        step = slots.advance(filling, spec.action, text, utcnow())
-        return self._slot_step(conversation, spec.key, spec.action, step, language, 1.0)
-
-    def _start_action(
-        self,
-        conversation: Conversation,
-        engine: IntentEngine,
-        reply: Reply,
-        text: str,
-        language: str,
-    ) -> Reply | ActionCall:
-        """An answer of an intent with an action: ask for the first slot ``text`` does not give,
-        or the call to make; any other reply as it is."""
-        spec = (
-            engine.intent(reply.intent) if reply.action is Action.ANSWER and reply.intent else None
-        )
-        if spec is None or spec.action is None:
-            return reply
-        step = slots.begin(spec.key, spec.action, text, utcnow())
-        return self._slot_step(
-            conversation, spec.key, spec.action, step, language, reply.confidence
-        )
 
     def action_call(
         self, engine: IntentEngine, prediction: Prediction | None, pending: Pending
@@ -416,70 +352,7 @@ class ConversationManager:
         if pending.call is not None or prediction is None:
             return pending.call
         reply = self._understood(engine, prediction, pending.language)
-        spec = (
-            engine.intent(reply.intent) if reply.action is Action.ANSWER and reply.intent else None
-        )
-        if spec is None or spec.action is None:
-            return None
-        step = slots.begin(spec.key, spec.action, pending.text, utcnow())
-        if step.kind != "call":
-            return None
-        return ActionCall(spec.key, spec.action, dict(step.values), pending.language)
-
-    def _slot_step(
-        self,
-        conversation: Conversation,
-        key: str,
-        action: IntentAction,
-        step: slots.Step,
-        language: str,
-        confidence: float,
-    ) -> Reply | ActionCall:
-        """Store the filling the step leaves (or none) and say what it means."""
-        conversation.slot_filling = step.filling.to_json() if step.filling is not None else None
-        if step.kind == "call":
-            return ActionCall(key, action, dict(step.values), language)
-        if step.kind == "ask":
-            assert step.slot is not None
-            text = step.slot.prompt_in(language)
-            if step.retry:
-                text = f"{slots.invalid_message(step.slot, language)} {text}"
-            return Reply(text, Action.SLOT, key, confidence)
-        if step.kind == "cancelled":
-            return Reply(
-                builtins.localized(builtins.SLOT_CANCELLED, language), Action.SLOT, key, 1.0
-            )
-        return Reply(
-            builtins.localized(builtins.SLOT_GAVE_UP, language),
-            Action.ACTION_FAILED,
-            key,
-            confidence,
-            suggestions=[_person_button(language)],
-        )
-
-    @staticmethod
-    def _called(
-        engine: IntentEngine,
-        action_call: ActionCall,
-        outcome: CallOutcome | None,
-        confidence: float,
-    ) -> Reply:
-        """The answer an action's call gave, or its apology with a person offered."""
-        key, language = action_call.intent, action_call.language
-        if outcome is not None and outcome.answer is not None:
-            return Reply(outcome.answer, Action.ANSWER, key, confidence)
-        spec = engine.intent(key)
-        apologies = spec.action.apologies if spec is not None and spec.action else ()
-        apology = text_in(apologies, language) or builtins.localized(
-            builtins.ACTION_FAILED, language
-        )
-        return Reply(
-            apology,
-            Action.ACTION_FAILED,
-            key,
-            confidence,
-            suggestions=[_person_button(language)],
-        )
+        return actions.ready_call(engine, reply, pending.text, pending.language)
 
     def preview(self, text: str, engine: IntentEngine | None = None) -> Preview:
         """What the bot would say to ``text`` as the first message of a conversation; stores
@@ -518,14 +391,14 @@ class ConversationManager:
             return Turn(customer, earlier)
         if pending.call is not None or prediction is None:
             assert pending.call is not None, "a message without a call needs the model"
-            reply = self._called(engine, pending.call, outcome, 1.0)
+            reply = actions.called_reply(engine, pending.call, outcome, 1.0)
         else:
             reply = self._understood(engine, prediction, pending.language)
-            begun = self._start_action(conversation, engine, reply, pending.text, pending.language)
+            begun = actions.start(engine, conversation, reply, pending.text, pending.language)
             if isinstance(begun, ActionCall):
                 # Made by the caller (action_call); without that step the call counts as failed.
                 made = outcome if outcome is not None and outcome.intent == begun.intent else None
-                reply = self._called(engine, begun, made, reply.confidence)
+                reply = actions.called_reply(engine, begun, made, reply.confidence)
             else:
                 reply = begun
         if reply.action is Action.FALLBACK and self._one_fallback_too_many(session, conversation):
@@ -579,7 +452,7 @@ class ConversationManager:
             Action.FALLBACK,
             prediction.intent,
             prediction.confidence,
-            suggestions=[_person_button(language)],
+            suggestions=[person_button(language)],
         )
 
     def _answer(
@@ -705,17 +578,9 @@ def _with_person_offered(reply: Reply, language: str) -> Reply:
     already; a handoff brings one)."""
     if reply.action not in (Action.ANSWER, Action.CLARIFY):
         return reply
-    button = _person_button(language)
+    button = person_button(language)
     offer = builtins.localized(builtins.FRUSTRATED, language)
     return replace(reply, text=f"{reply.text}\n\n{offer}", suggestions=[*reply.suggestions, button])
-
-
-def _person_button(language: str) -> dict[str, str]:
-    """The "talk to a person" button, labelled in ``language``."""
-    return {
-        "intent": builtins.HUMAN,
-        "question": builtins.localized(builtins.HUMAN_BUTTON, language),
-    }
 
 
 def _buttons(engine: IntentEngine, keys: Sequence[str], language: str) -> list[dict[str, str]]:
