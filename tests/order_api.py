@@ -1,7 +1,8 @@
 """A real HTTP order-lookup service, as a shop's own system would answer an intent's action.
 
 ``GET /orders/AB1234`` finds the order; an unknown number is a 404; ``SL0000`` answers only
-after ``slow_s`` (past any sensible timeout); ``ER5000`` fails with a 500. Every request is kept.
+after ``slow_s`` (past any sensible timeout); ``TR0000`` sends its answer a byte at a time;
+``ER5000`` fails with a 500. Every request is kept.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from chatbot.knowledge.actions import IntentAction, action_from_json
 ORDERS = {"AB1234": {"state": "shipped", "carrier": "DHL", "items": 2}}
 SLOW = "SL0000"
 FAILING = "ER5000"
+TRICKLING = "TR0000"  # a byte every 0.1 s: each wait is short, the whole answer is not
 TOKEN = "s3cr3t-order-token"
 
 
@@ -45,6 +47,8 @@ def order_api(slow_s: float = 3.0) -> Iterator[OrderApi]:
             elif number == SLOW:
                 stop.wait(api.slow_s)
                 self._answer(200, ORDERS["AB1234"])
+            elif number == TRICKLING:
+                self._trickle(ORDERS["AB1234"])
             elif number == FAILING:
                 self._answer(500, {"detail": "database down"})
             elif number in ORDERS:
@@ -62,6 +66,20 @@ def order_api(slow_s: float = 3.0) -> Iterator[OrderApi]:
                 self.wfile.write(data)
             except OSError:
                 pass  # the caller gave up waiting (the slow order)
+
+        def _trickle(self, body: dict[str, Any]) -> None:
+            data = json.dumps(body).encode()
+            try:
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                for position in range(len(data)):
+                    if stop.wait(0.1):
+                        return
+                    self.wfile.write(data[position : position + 1])
+                    self.wfile.flush()
+            except OSError:
+                pass
 
         def log_message(self, format: str, *args: object) -> None:
             pass

@@ -82,12 +82,11 @@ def call(request: ActionCall, environ: Mapping[str, str] | None = None) -> CallO
                 prepared.method, prepared.url, headers=prepared.headers, json=prepared.body
             ) as response,
         ):
-            body = b""
+            body = _Body(started + prepared.timeout_s)
             for chunk in response.iter_bytes():
-                body += chunk
-                if len(body) > MAX_RESPONSE_BYTES:
+                if not body.add(chunk):
                     break
-            outcome = _answered(request, response.status_code, body)
+            outcome = _answered(request, response.status_code, body.data)
     except httpx.TimeoutException:
         outcome = CallOutcome(request.intent, None, "timeout")
     except httpx.HTTPError as error:
@@ -108,17 +107,32 @@ async def call_async(request: ActionCall, environ: Mapping[str, str] | None = No
                 prepared.method, prepared.url, headers=prepared.headers, json=prepared.body
             ) as response,
         ):
-            body = b""
+            body = _Body(started + prepared.timeout_s)
             async for chunk in response.aiter_bytes():
-                body += chunk
-                if len(body) > MAX_RESPONSE_BYTES:
+                if not body.add(chunk):
                     break
-            outcome = _answered(request, response.status_code, body)
+            outcome = _answered(request, response.status_code, body.data)
     except httpx.TimeoutException:
         outcome = CallOutcome(request.intent, None, "timeout")
     except httpx.HTTPError as error:
         outcome = CallOutcome(request.intent, None, f"request failed: {type(error).__name__}")
     return _logged(request, outcome, started)
+
+
+class _Body:
+    """A response body read up to a size, within the call's whole timeout: httpx's timeout
+    bounds each wait, so a service sending a byte now and then would otherwise hold on."""
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+        self.data = b""
+
+    def add(self, chunk: bytes) -> bool:
+        """Keep ``chunk``; False once the body is too large to read further."""
+        if time.perf_counter() > self.deadline:
+            raise httpx.ReadTimeout("the response took longer than the call's timeout")
+        self.data += chunk
+        return len(self.data) <= MAX_RESPONSE_BYTES
 
 
 def _prepare(request: ActionCall, environ: Mapping[str, str]) -> _Request | CallOutcome:

@@ -10,7 +10,16 @@ import pytest
 
 from chatbot.conversation.calls import ActionCall, call, call_async
 from chatbot.knowledge.actions import action_from_json
-from tests.order_api import FAILING, SLOW, TOKEN, OrderApi, order_action, order_api, order_lookup
+from tests.order_api import (
+    FAILING,
+    SLOW,
+    TOKEN,
+    TRICKLING,
+    OrderApi,
+    order_action,
+    order_api,
+    order_lookup,
+)
 
 SECRETS = {"CHATBOT_ACTION_SECRET_ORDERS_TOKEN": TOKEN}
 
@@ -49,6 +58,12 @@ def test_not_found_is_an_answer_too(api: OrderApi) -> None:
 
 def test_a_slow_service_times_out(api: OrderApi) -> None:
     outcome = call(lookup(api, SLOW), SECRETS)
+
+    assert (outcome.answer, outcome.failure) == (None, "timeout")
+
+
+def test_a_trickling_answer_times_out_on_the_whole_call(api: OrderApi) -> None:
+    outcome = call(lookup(api, TRICKLING), SECRETS)
 
     assert (outcome.answer, outcome.failure) == (None, "timeout")
 
@@ -105,6 +120,7 @@ def test_the_async_call_gives_the_same_outcomes(api: OrderApi) -> None:
     async def both() -> list[str | None]:
         found = await call_async(lookup(api, "AB1234"), SECRETS)
         slow = await call_async(lookup(api, SLOW), SECRETS)
-        return [found.answer, slow.failure]
+        trickling = await call_async(lookup(api, TRICKLING), SECRETS)
+        return [found.answer, slow.failure, trickling.failure]
 
-    assert asyncio.run(both()) == ["Order AB1234 is **shipped** (DHL).", "timeout"]
+    assert asyncio.run(both()) == ["Order AB1234 is **shipped** (DHL).", "timeout", "timeout"]
