@@ -6,6 +6,7 @@ base's revision, which serving processes follow: no restart is needed.
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
@@ -302,7 +303,14 @@ def _form_of(intent: IntentSpec) -> dict[str, Any]:
         "phrasings": "\n".join(intent.phrasings),
         "answer": intent.answer,
         "follow_ups": list(intent.follow_ups),
+        "action": _action_text(intent),
     }
+
+
+def _action_text(intent: IntentSpec) -> str:
+    if intent.action is None:
+        return ""
+    return json.dumps(intent.action.to_json(), ensure_ascii=False, indent=2)
 
 
 def _find_or_404(session: Session, key: str) -> IntentSpec:
@@ -357,7 +365,14 @@ def _back_to_list(**message: str) -> RedirectResponse:
 @pages.get("/admin/knowledge/new")
 def new_intent_form(request: Request, session: SessionDep, principal: AdminUser) -> HTMLResponse:
     """An empty intent form."""
-    form = {"key": "", "language": "en", "category": "", "phrasings": "", "answer": ""}
+    form = {
+        "key": "",
+        "language": "en",
+        "category": "",
+        "phrasings": "",
+        "answer": "",
+        "action": "",
+    }
     return _edit_page(request, session, principal, creating=True, form=form | {"follow_ups": []})
 
 
@@ -372,14 +387,21 @@ def create_intent(
     phrasings: FormText = "",
     answer: FormText = "",
     follow_ups: Annotated[list[str], Form()] = [],  # noqa: B006 (FastAPI copies defaults)
+    action: FormText = "",
 ) -> Response:
     """Add an intent."""
-    form = _posted_form(key, language, category, phrasings, answer, follow_ups)
+    form = _posted_form(key, language, category, phrasings, answer, follow_ups, action)
     return _save(request, session, principal, creating=True, form=form)
 
 
 def _posted_form(
-    key: str, language: str, category: str, phrasings: str, answer: str, follow_ups: list[str]
+    key: str,
+    language: str,
+    category: str,
+    phrasings: str,
+    answer: str,
+    follow_ups: list[str],
+    action: str,
 ) -> dict[str, Any]:
     return {
         "key": key,
@@ -388,6 +410,7 @@ def _posted_form(
         "phrasings": phrasings,
         "answer": answer,
         "follow_ups": follow_ups,
+        "action": action,
     }
 
 
@@ -411,10 +434,11 @@ def update_intent(
     phrasings: FormText = "",
     answer: FormText = "",
     follow_ups: Annotated[list[str], Form()] = [],  # noqa: B006 (FastAPI copies defaults)
+    action: FormText = "",
 ) -> Response:
     """Save an intent (its key stays)."""
     _find_or_404(session, key)
-    form = _posted_form(key, language, category, phrasings, answer, follow_ups)
+    form = _posted_form(key, language, category, phrasings, answer, follow_ups, action)
     return _save(request, session, principal, creating=False, form=form)
 
 

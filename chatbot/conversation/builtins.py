@@ -85,6 +85,22 @@ FRUSTRATED = {
     "en": "I'm sorry this is frustrating. Would you like to talk to a person?",
     "zh": "抱歉给您带来不便。需要为您转接人工客服吗？",
 }
+# An intent's action failed (timeout, error status, bad response) and the intent has no apology
+# of its own; a button offers a person below it.
+ACTION_FAILED = {
+    "en": "Sorry, I couldn't look that up just now. Please try again later, or talk to a person.",
+    "zh": "抱歉，暂时无法为您查询。请稍后再试，或转接人工客服。",
+}
+# The customer called off an action whose details the bot was asking for ("never mind").
+SLOT_CANCELLED = {
+    "en": "OK, never mind. Is there anything else I can help with?",
+    "zh": "好的，已取消。还有什么可以帮您的吗？",
+}
+# Too many values that fail the check in a row: the bot stops asking.
+SLOT_GAVE_UP = {
+    "en": "Sorry, I still can't make that out. Would you like to talk to a person?",
+    "zh": "抱歉，我还是没能识别。需要为您转接人工客服吗？",
+}
 # When a person is asked for outside the opening hours or while nobody is on duty.
 OFFLINE = {
     "en": "Sorry, nobody from our team is available right now. Leave your e-mail address and a "

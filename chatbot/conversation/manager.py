@@ -6,14 +6,16 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from sqlalchemy.orm import Session
 
-from chatbot.conversation import builtins
+from chatbot.conversation import actions, builtins
 from chatbot.conversation.availability import person_available
+from chatbot.conversation.calls import ActionCall, CallOutcome, call
 from chatbot.conversation.policies import Action, Thresholds, decide
 from chatbot.conversation.related import RelatedQuestions
+from chatbot.conversation.replies import Reply, person_button
 from chatbot.db import app_settings, revisions
 from chatbot.db import conversations as store
 from chatbot.db import related as related_store
@@ -37,22 +39,6 @@ class NotOffered(ValueError):
 
 
 @dataclass(frozen=True)
-class Reply:
-    """What the bot says, before it is stored: the same for a customer, the test pane and
-    `chatbot ask`."""
-
-    text: str
-    action: Action
-    intent: str | None
-    confidence: float
-    suggestions: list[dict[str, str]] = field(default_factory=list)
-    follow_ups: list[dict[str, str]] = field(default_factory=list)
-    # Under an answer: the questions customers asked next, or the nearest (conversation.related).
-    related: list[dict[str, str]] = field(default_factory=list)
-    handoff_reason: HandoffReason | None = None  # on a handoff: why
-
-
-@dataclass(frozen=True)
 class Preview:
     """What the bot would say to a message in a new conversation, and what the model made of it
     (None when a built-in answered without the model)."""
@@ -73,6 +59,9 @@ class Pending:
     started: float  # when the turn began, for the reply's latency
     # A message stored by an earlier try: another try may be answering it at this moment.
     retried: bool = False
+    # It gave the last slot an action needs: the call to make (outside any transaction) before
+    # :meth:`ConversationManager.respond`, instead of asking the model.
+    call: ActionCall | None = None
 
 
 @dataclass(frozen=True)
@@ -257,8 +246,13 @@ class ConversationManager:
         )
         if isinstance(received, Turn):
             return received
-        engine, prediction = self.predict([received.text])[0]
-        return self.respond(session, conversation, received, engine, prediction)
+        engine, prediction = (
+            (self.engine, None) if received.call else self.predict([received.text])[0]
+        )
+        action_call = self.action_call(engine, prediction, received)
+        # Inline, inside the caller's transaction: fine for one CLI process, never for the app.
+        outcome = call(action_call) if action_call is not None else None
+        return self.respond(session, conversation, received, engine, prediction, outcome)
 
     def receive(
         self,
@@ -324,6 +318,13 @@ class ConversationManager:
             store.set_status(session, conversation, ConversationStatus.BOT)
 
         engine = self.engine
+        filled = actions.fill_slot(engine, conversation, text, language, chosen_intent)
+        if isinstance(filled, ActionCall):
+            return Pending(customer, text, language, started, call=filled)
+        if filled is not None:
+            return Turn(
+                customer, self._say(engine, session, conversation, customer, filled, started)
+            )
         if chosen_intent is not None:
             answered = self._chosen(engine, chosen_intent, language)
         else:
@@ -332,10 +333,26 @@ class ConversationManager:
             if answered.action is Action.HANDOFF:
                 answered = replace(answered, handoff_reason=self._why_asked(session, conversation))
                 answered = self._unless_nobody_can_come(session, answered, language)
+            # A clicked intent with an action asks for its slots (its question gives none).
+            started_action = actions.start(engine, conversation, answered, "", language)
+            if isinstance(started_action, ActionCall):
+                return Pending(customer, text, language, started, call=started_action)
             return Turn(
-                customer, self._say(engine, session, conversation, customer, answered, started)
+                customer,
+                self._say(engine, session, conversation, customer, started_action, started),
             )
         return Pending(customer, text, language, started)
+
+    def action_call(
+        self, engine: IntentEngine, prediction: Prediction | None, pending: Pending
+    ) -> ActionCall | None:
+        """The HTTP call to make before :meth:`respond`: the one the last slot completed, or
+        the one a message names with every slot it needs ("where is order AB1234?"). Reads
+        nothing stored: callers make the call outside any transaction."""
+        if pending.call is not None or prediction is None:
+            return pending.call
+        reply = self._understood(engine, prediction, pending.language)
+        return actions.ready_call(engine, reply, pending.text, pending.language)
 
     def preview(self, text: str, engine: IntentEngine | None = None) -> Preview:
         """What the bot would say to ``text`` as the first message of a conversation; stores
@@ -355,9 +372,11 @@ class ConversationManager:
         conversation: Conversation,
         pending: Pending,
         engine: IntentEngine,
-        prediction: Prediction,
+        prediction: Prediction | None,
+        outcome: CallOutcome | None = None,
     ) -> Turn:
-        """Store the bot's reply to a received message, given what the model made of it.
+        """Store the bot's reply to a received message, given what the model made of it (None
+        when the message completed an action's slots) and what the :meth:`action_call` gave.
 
         Nothing is said when a person took the conversation meanwhile, or when another try of
         the same message was answered first.
@@ -370,7 +389,18 @@ class ConversationManager:
         earlier = store.reply_to(session, customer.id) if pending.retried else None
         if earlier is not None:
             return Turn(customer, earlier)
-        reply = self._understood(engine, prediction, pending.language)
+        if pending.call is not None or prediction is None:
+            assert pending.call is not None, "a message without a call needs the model"
+            reply = actions.called_reply(engine, pending.call, outcome, 1.0)
+        else:
+            reply = self._understood(engine, prediction, pending.language)
+            begun = actions.start(engine, conversation, reply, pending.text, pending.language)
+            if isinstance(begun, ActionCall):
+                # Made by the caller (action_call); without that step the call counts as failed.
+                made = outcome if outcome is not None and outcome.intent == begun.intent else None
+                reply = actions.called_reply(engine, begun, made, reply.confidence)
+            else:
+                reply = begun
         if reply.action is Action.FALLBACK and self._one_fallback_too_many(session, conversation):
             reply = self._handoff_reply(pending.language, HandoffReason.REPEATED_FALLBACK)
             reply = self._unless_nobody_can_come(session, reply, pending.language)
@@ -422,12 +452,7 @@ class ConversationManager:
             Action.FALLBACK,
             prediction.intent,
             prediction.confidence,
-            suggestions=[
-                {
-                    "intent": builtins.HUMAN,
-                    "question": builtins.localized(builtins.HUMAN_BUTTON, language),
-                }
-            ],
+            suggestions=[person_button(language)],
         )
 
     def _answer(
@@ -553,10 +578,7 @@ def _with_person_offered(reply: Reply, language: str) -> Reply:
     already; a handoff brings one)."""
     if reply.action not in (Action.ANSWER, Action.CLARIFY):
         return reply
-    button = {
-        "intent": builtins.HUMAN,
-        "question": builtins.localized(builtins.HUMAN_BUTTON, language),
-    }
+    button = person_button(language)
     offer = builtins.localized(builtins.FRUSTRATED, language)
     return replace(reply, text=f"{reply.text}\n\n{offer}", suggestions=[*reply.suggestions, button])
 

@@ -15,6 +15,8 @@ class Action(enum.StrEnum):
     HANDOFF = "handoff"  # hand the conversation to a person
     OFFLINE = "offline"  # a person was asked for but nobody can come: offer to leave a message
     SMALLTALK = "smalltalk"  # greeting, thanks, goodbye
+    SLOT = "slot"  # ask for a value an intent's action needs (or confirm it was called off)
+    ACTION_FAILED = "action_failed"  # the action's call failed: apologise and offer a person
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@
    answers at once when no model is needed (buttons, greetings, "a person please", a person
    holding the conversation).
 2. Outside any transaction, the micro-batcher encodes the message together with whatever else
-   arrived meanwhile.
+   arrived meanwhile; an intent's action makes its HTTP call (awaited, with its timeout).
 3. A second short transaction stores the bot's reply, unless a person took over meanwhile.
    Replies keep the order of the customer's messages: while an earlier message of the
    conversation still waits for its reply (its turn running here or on another replica), this
@@ -27,7 +27,8 @@ from functools import partial
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from chatbot.conversation import assignment, offline, takeover
+from chatbot.conversation import assignment, calls, offline, takeover
+from chatbot.conversation.calls import CallOutcome
 from chatbot.conversation.manager import ConversationManager, Pending, Turn
 from chatbot.db import conversations as store
 from chatbot.db import revisions
@@ -143,8 +144,16 @@ class ChatService:
             try:
                 if step.behind:  # encodes new phrasings: on the model's thread
                     await self.batcher.run(lambda: self.db.read_now(self.manager.catch_up))
-                engine, prediction = await self.batcher.predict(pending.text)
-                step = await self._respond_in_order(conversation_id, pending, engine, prediction)
+                engine: IntentEngine = self.manager.engine
+                prediction: Prediction | None = None
+                if pending.call is None:  # a message giving an asked slot needs no model
+                    engine, prediction = await self.batcher.predict(pending.text)
+                # An action's HTTP call, awaited here: no transaction, connection or thread held.
+                action_call = self.manager.action_call(engine, prediction, pending)
+                outcome = await calls.call_async(action_call) if action_call else None
+                step = await self._respond_in_order(
+                    conversation_id, pending, engine, prediction, outcome
+                )
             except Exception as exc:
                 raise TurnFailed(
                     "the bot could not answer just now; your message is saved: "
@@ -236,7 +245,8 @@ class ChatService:
         conversation_id: str,
         pending: Pending,
         engine: IntentEngine,
-        prediction: Prediction,
+        prediction: Prediction | None,
+        outcome: CallOutcome | None,
     ) -> _Step:
         deadline = time.monotonic() + ORDER_WAIT_MAX_S
         while True:
@@ -247,6 +257,7 @@ class ChatService:
                 pending=pending,
                 engine=engine,
                 prediction=prediction,
+                outcome=outcome,
                 in_order=in_order,
             )
             step = await self.db.write(respond)
@@ -260,7 +271,8 @@ class ChatService:
         conversation_id: str,
         pending: Pending,
         engine: IntentEngine,
-        prediction: Prediction,
+        prediction: Prediction | None,
+        outcome: CallOutcome | None,
         in_order: bool,
     ) -> _Step | None:
         """The bot's reply stored; None (nothing written) while ``in_order`` and an earlier
@@ -279,7 +291,7 @@ class ChatService:
         ):
             return None
         before = conversation.status
-        turn = self.manager.respond(session, conversation, pending, engine, prediction)
+        turn = self.manager.respond(session, conversation, pending, engine, prediction, outcome)
         turn = replace(turn, language=conversation.language)
         assigned = self._auto_assign(session, conversation)
         return _Step(turn, self._turn_events(session, conversation, before, turn) + assigned)

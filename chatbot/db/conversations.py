@@ -111,6 +111,9 @@ def set_status(session: Session, conversation: Conversation, status: Conversatio
         conversation.staff_emailed_at = None  # a new wait: staff may be e-mailed about it again
     if status in LIVE_STATUSES and conversation.handed_off_at is None:
         conversation.handed_off_at = utcnow()  # a person is involved: not contained by the bot
+    if status is not ConversationStatus.BOT:
+        # A person, or a closed conversation, ends any slot asking: its next message is new.
+        conversation.slot_filling = None
     session.flush()
     event = _STATUS_EVENTS.get(status)
     if event is not None:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from chatbot.db.base import utcnow
 from chatbot.db.models import Intent, KnowledgeBase, Phrasing
+from chatbot.knowledge.actions import action_from_json
 from chatbot.knowledge.diff import check_follow_ups, diff_knowledge
 from chatbot.knowledge.edits import FieldProblem, IntentRejected
 from chatbot.knowledge.spec import ImportRejected, IntentSpec, KnowledgeDiff
@@ -212,6 +213,8 @@ def _to_spec(intent: Intent) -> IntentSpec:
             for phrasing in intent.phrasings
             if phrasing.language != intent.language
         ),
+        # Checked on the way in (file or form): stored actions always parse.
+        action=action_from_json(intent.action) if intent.action is not None else None,
     )
 
 
@@ -221,6 +224,7 @@ def _overwrite(intent: Intent, spec: IntentSpec) -> None:
     intent.category = spec.category
     intent.language = spec.language
     intent.follow_ups = list(spec.follow_ups)
+    intent.action = spec.action.to_json() if spec.action is not None else None
     # Phrasings are replaced whole, and only when they differ, so unchanged rows keep their ids.
     stored = [(phrasing.text, phrasing.language) for phrasing in intent.phrasings]
     if stored != [(text, spec.language_of(text)) for text in spec.phrasings]:

@@ -98,6 +98,8 @@ class Intent(Base):
     # The answers in its other languages: language tag -> answer.
     answers: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     follow_ups: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Slots, an HTTP call and answer templates (chatbot.knowledge.actions), as a file holds them.
+    action: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
@@ -162,6 +164,9 @@ class Conversation(Base):
     staff_emailed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # When its assignee was last reminded that the customer waits for a reply (once per wait).
     reminded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # While the bot asks for an action's slots: which intent, the values so far, the slot asked
+    # and since when (chatbot.conversation.slots); stored so any replica takes the next turn.
+    slot_filling: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
 
     messages: Mapped[list[Message]] = relationship(
         back_populates="conversation", cascade="all, delete-orphan", order_by="Message.id"

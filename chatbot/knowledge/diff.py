@@ -104,6 +104,7 @@ phrasings_removed=('a?',))
         "category": ("category",),
         "language": ("language", "phrasing_languages"),
         "follow_ups": ("follow_ups",),
+        "action": ("action",),
     }
     fields = tuple(
         name

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from dataclasses import field as default
 
+from chatbot.knowledge.actions import ActionRejected, action_from_text
 from chatbot.knowledge.files import (
     INTENT_KEY,
     LANGUAGE_TAG,
@@ -59,10 +60,12 @@ def intent_from_form(
     language: str = "",
     category: str = "",
     follow_ups: list[str] | tuple[str, ...] = (),
+    action: str = "",
 ) -> IntentSpec:
     """The intent an edit form describes, or ``IntentRejected`` naming each bad field.
 
     ``phrasings`` holds one phrasing per line; blank lines and repeats (ignoring case) go.
+    ``action`` is the intent's action as JSON text, as a file holds it (empty: none).
 
     >>> intent_from_form(key="hours", answer="9 to 5.\\r\\n", phrasings="Open?\\n\\nopen?\\nWhen?")
     IntentSpec(key='hours', answer='9 to 5.', phrasings=('Open?', 'When?'), category=None, \
@@ -106,9 +109,20 @@ language='en', follow_ups=())
             problems.append(
                 FieldProblem("follow_ups", "'{key}' is not an intent key.", {"key": target[:60]})
             )
+    parsed_action = None
+    if action.strip():
+        try:
+            parsed_action = action_from_text(action)
+        except ActionRejected as rejected:
+            problems.extend(
+                FieldProblem("action", "{reason}", {"reason": reason})
+                for reason in rejected.problems
+            )
     if problems:
         raise IntentRejected(problems)
-    return IntentSpec(key, cleaned_answer, tuple(texts), group or None, tag, tuple(targets))
+    return IntentSpec(
+        key, cleaned_answer, tuple(texts), group or None, tag, tuple(targets), action=parsed_action
+    )
 
 
 def _phrasings(text: str, problems: list[FieldProblem]) -> list[str]:

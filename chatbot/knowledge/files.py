@@ -8,11 +8,13 @@ intents and checks the intents as a whole. Either the whole file is good and bec
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from chatbot.knowledge.actions import ActionRejected, IntentAction, action_from_text
 from chatbot.knowledge.readers import EXTENSIONS, Record, Value, read_records
 from chatbot.knowledge.spec import ImportRejected, IntentSpec, Problem
 from chatbot.knowledge.synonyms import MAX_GROUPS, SEPARATORS, SynonymClashes, check_group
@@ -157,6 +159,9 @@ class _Row:
     language: str
     category: str
     follow_ups: list[str]
+    # The action as canonical JSON text (rows of one intent compare by it), and parsed.
+    action: str = ""
+    parsed_action: IntentAction | None = None
 
 
 def _check_record(
@@ -213,7 +218,19 @@ def _check_record(
         elif key not in follow_ups:
             follow_ups.append(key)
 
-    return _Row(row, question, alternates, answer, intent, language, category, follow_ups)
+    checked = _Row(row, question, alternates, answer, intent, language, category, follow_ups)
+    if values.get("action"):
+        try:
+            checked.parsed_action = action_from_text(_text(values["action"]))
+        except ActionRejected as rejected:
+            for reason in rejected.problems:
+                problem(reason, "action")
+        else:
+            canonical = checked.parsed_action.to_json()
+            checked.action = json.dumps(canonical, ensure_ascii=False, sort_keys=True)
+        if not intent:
+            problem("an action needs the row's intent", "intent")
+    return checked
 
 
 def normalise_phrasing(text: str) -> str:
@@ -292,6 +309,12 @@ def _build_intents(rows: list[_Row], file: str, problems: list[Problem]) -> list
             problems.append(Problem(file, reason, row=first_row, column="answer"))
         category = _single_value(group, key, "category", file, problems) or None
         follow_ups = list(dict.fromkeys(k for row in group.rows for k in row.follow_ups))
+        action_text = _single_value(group, key, "action", file, problems)
+        action = (
+            next(row.parsed_action for row in group.rows if row.action == action_text)
+            if action_text
+            else None
+        )
         phrasings = _phrasings(group, key, file, problems, phrasing_owners)
         intents.append(
             IntentSpec(
@@ -305,6 +328,7 @@ def _build_intents(rows: list[_Row], file: str, problems: list[Problem]) -> list
                     (tag, text) for tag, text in answers.items() if tag != language and text
                 ),
                 phrasing_languages=tuple((text, tag) for text, tag in phrasings if tag != language),
+                action=action,
             )
         )
     return intents

@@ -32,9 +32,12 @@ FIELDS = (
     "category",
     "follow_ups",
     "synonyms",
+    "action",
 )
 # Only these may hold a JSON list of strings instead of one string with separators.
 LIST_FIELDS = frozenset({"alternates", "follow_ups", "synonyms"})
+# And this one an object (an intent's action), kept as JSON text like a spreadsheet cell holds it.
+OBJECT_FIELDS = frozenset({"action"})
 EXTENSIONS = (".csv", ".json", ".jsonl", ".xlsx")
 EMPTY_FILE = "empty file: no rows"
 
@@ -327,6 +330,9 @@ def _add_object(
             continue
         if value is None or value == "" or value == []:
             continue
+        if name in OBJECT_FIELDS and isinstance(value, dict):
+            values[name] = json.dumps(value, ensure_ascii=False)
+            continue
         is_list = name in LIST_FIELDS and isinstance(value, list)
         if isinstance(value, str) or (is_list and all(isinstance(p, str) for p in value)):
             values[name] = value
@@ -335,8 +341,11 @@ def _add_object(
             reason = f"'{name}' must be a list of strings"
         else:
             allowed = "a string or a list of strings" if name in LIST_FIELDS else "a string"
+            allowed = "an object" if name in OBJECT_FIELDS else allowed
             reason = f"'{name}' must be {allowed}, not {_json_type(value)}"
         result.problems.append(Problem(file, reason, row=row, column=name))
+        if name in OBJECT_FIELDS:
+            continue  # nothing would be missing without it, and parsing it would say this again
         # Kept as text, so the row is not also called "missing" what it has in the wrong type.
         values[name] = json.dumps(value, ensure_ascii=False)
     if unknown:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from chatbot.knowledge.actions import IntentAction
+
 
 @dataclass(frozen=True)
 class IntentSpec:
@@ -32,6 +34,8 @@ class IntentSpec:
     follow_ups: tuple[str, ...] = ()
     answers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     phrasing_languages: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    # Slots to ask for and an HTTP call whose response fills the answer (None: a plain answer).
+    action: IntentAction | None = field(default=None, repr=False)
 
     @property
     def question(self) -> str:

@@ -29,6 +29,7 @@ COLUMNS = (
     "category",
     "follow_ups",
     "synonyms",
+    "action",
 )
 assert set(COLUMNS) == set(FIELDS)
 
@@ -112,6 +113,9 @@ def _language_values(intent: IntentSpec, language: str, *, first: bool) -> dict[
         values["category"] = intent.category
     if first and intent.follow_ups:
         values["follow_ups"] = "|".join(intent.follow_ups)
+    if first and intent.action is not None:
+        # A spreadsheet cell holds the action as the JSON text the readers parse back.
+        values["action"] = json.dumps(intent.action.to_json(), ensure_ascii=False)
     return values
 
 
@@ -128,6 +132,8 @@ def _json_objects(intent: IntentSpec) -> list[dict[str, Any]]:
         values: dict[str, Any] = _language_values(intent, language, first=not objects)
         if intent.follow_ups and not objects:
             values["follow_ups"] = list(intent.follow_ups)
+        if intent.action is not None and not objects:
+            values["action"] = intent.action.to_json()
         item.update(values)
         objects.append(item)
     return objects
@@ -153,7 +159,7 @@ def _synonym_rows(synonyms: Sequence[Sequence[str]]) -> list[dict[str, str]]:
 
 def _write_csv(intents: Sequence[IntentSpec], synonyms: Sequence[Sequence[str]]) -> bytes:
     text = io.StringIO(newline="")
-    writer = csv.DictWriter(text, fieldnames=COLUMNS)
+    writer = csv.DictWriter(text, fieldnames=_columns(intents))
     writer.writeheader()
     for intent in intents:
         writer.writerows(table_rows(intent))
@@ -173,12 +179,20 @@ def _write_xlsx(intents: Sequence[IntentSpec], synonyms: Sequence[Sequence[str]]
             )
     workbook = openpyxl.Workbook(write_only=True)
     sheet = workbook.create_sheet("knowledge base")
-    sheet.append(list(COLUMNS))
+    columns = _columns(intents)
+    sheet.append(list(columns))
     for row in rows:
-        sheet.append([_text_cell(sheet, row.get(column, "")) for column in COLUMNS])
+        sheet.append([_text_cell(sheet, row.get(column, "")) for column in columns])
     output = io.BytesIO()
     workbook.save(output)
     return output.getvalue()
+
+
+def _columns(intents: Sequence[IntentSpec]) -> tuple[str, ...]:
+    # The action column only when some intent has one: most knowledge bases never see it.
+    if any(intent.action is not None for intent in intents):
+        return COLUMNS
+    return tuple(column for column in COLUMNS if column != "action")
 
 
 def _owner(row: dict[str, str]) -> str:

@@ -630,3 +630,84 @@ def test_an_upload_left_over_an_hour_expires(
     assert refused.status_code == 410
     assert [intent.key for intent in stored_intents(db_url)][-1] == "wood_care"
     assert pending_uploads(settings) == []
+
+
+# ---- an intent's action
+
+
+ORDER_ACTION = {
+    "slots": [
+        {
+            "name": "order_number",
+            "prompt": {"en": "What is your order number?"},
+            "validator": {"regex": "[A-Z]{2}[0-9]{4}"},
+        }
+    ],
+    "call": {
+        "method": "GET",
+        "url": "https://orders.example/api/orders/{order_number}",
+        "headers": {"Authorization": "Bearer {secret:ORDERS_TOKEN}"},
+        "timeout_s": 4.0,
+    },
+    "answer": {"en": "Order {{ slots.order_number }}: {{ response.state }}"},
+}
+ORDER_FORM = {
+    "key": "order_status",
+    "language": "en",
+    "phrasings": "Where is my order?",
+    "answer": "I can look up your order.",
+    "action": json.dumps(ORDER_ACTION),
+}
+
+
+def test_an_action_is_saved_from_the_form_audited_and_shown_again(
+    client: TestClient, admin: Staff, db_url: str
+) -> None:
+    response = save_form(client, admin, ORDER_FORM)
+
+    assert response.status_code == 303, response.text
+    stored = find_intent_in(db_url, "order_status")
+    assert stored.action is not None and stored.action.to_json() == ORDER_ACTION
+    action, target, _before, after = audit_actions(db_url)[-1]
+    assert (action, target) == ("intent.create", "order_status")
+    assert after["action"]["call"]["headers"] == [["Authorization", "Bearer {secret:ORDERS_TOKEN}"]]
+    page = client.get("/admin/knowledge/order_status").text
+    shown = re.search(r'data-testid="kb-action"[^>]*>(.*?)</textarea>', page, re.S)
+    assert shown and json.loads(html.unescape(shown.group(1))) == ORDER_ACTION
+
+
+def test_a_bad_action_is_named_and_nothing_is_written(
+    client: TestClient, admin: Staff, db_url: str
+) -> None:
+    before, start = stored_intents(db_url), revision(db_url)
+    bad = json.loads(ORDER_FORM["action"])
+    bad["call"]["method"] = "FETCH"
+    bad["answer"]["en"] = "{% if found %}"
+
+    response = save_form(client, admin, ORDER_FORM | {"action": json.dumps(bad)})
+
+    assert response.status_code == 422
+    problems = field_problems(response.text, "action")
+    assert problems[0] == (
+        'call.method: unknown method "FETCH": use one of GET, POST, PUT, PATCH, DELETE'
+    )
+    assert problems[1].startswith("answer.en: template error on line 1:")
+    assert stored_intents(db_url) == before and revision(db_url) == start
+
+
+def test_an_upload_with_an_action_previews_it_as_a_change(
+    client: TestClient, admin: Staff, db_url: str
+) -> None:
+    save_form(client, admin, ORDER_FORM)
+    changed = dict(ORDER_ACTION, answer={"en": "{{ response.state }}"})
+    row = {
+        "intent": "order_status",
+        "question": "Where is my order?",
+        "answer": "I can look up your order.",
+        "action": changed,
+    }
+
+    page = upload(client, admin, "kb.jsonl", (json.dumps(row) + "\n").encode()).text
+
+    assert diff_counts(page)["changed"] == 1
+    assert ">action</span>" in page

@@ -18,6 +18,7 @@ from chatbot.db.knowledge import (
 )
 from chatbot.db.models import Intent, KnowledgeBase, Phrasing
 from chatbot.db.session import make_engine
+from chatbot.knowledge.actions import action_from_json
 from chatbot.knowledge.files import read_faq_file
 from chatbot.knowledge.spec import ImportRejected, IntentSpec, KnowledgeDiff
 
@@ -184,3 +185,23 @@ def test_import_and_load_on_postgresql(postgres_schema_url: str) -> None:
                 outer.rollback()
     finally:
         engine.dispose()
+
+
+def test_an_action_is_stored_and_changing_it_is_a_change(db_session: Session) -> None:
+    lookup = action_from_json(
+        {
+            "slots": [{"name": "order", "prompt": {"en": "Order?"}, "validator": "number"}],
+            "call": {"method": "GET", "url": "https://orders.example/{order}"},
+            "answer": {"en": "{{ response.state }}"},
+        }
+    )
+    orders = IntentSpec("orders", "I look orders up.", ("Where is my order?",), action=lookup)
+    import_intents(db_session, [orders], replace=False)
+
+    assert load_intents(db_session) == [orders]
+    slower = with_fields(lookup, call=with_fields(lookup.call, timeout_s=9.0))
+    diff = import_intents(db_session, [with_fields(orders, action=slower)], replace=False)
+    assert diff.changed == ["orders"]
+    assert load_intents(db_session)[0].action == slower
+    diff = import_intents(db_session, [with_fields(orders, action=None)], replace=False)
+    assert diff.changed == ["orders"] and load_intents(db_session)[0].action is None

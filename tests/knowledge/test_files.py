@@ -447,7 +447,7 @@ def test_unknown_column_is_not_silently_ignored(tmp_path: Path) -> None:
     unknown = problems[0]
     assert unknown.reason == (
         "unknown column 'anwser'; the allowed columns are question, answer, intent, "
-        "alternates, language, category, follow_ups, synonyms"
+        "alternates, language, category, follow_ups, synonyms, action"
     )
     assert (unknown.row, unknown.column) == (1, "anwser")
     # Without its answer the row is also incomplete: said as well, on its own row.
