@@ -429,7 +429,7 @@ def test_a_bad_file_lists_every_problem_and_writes_nothing(
         (
             CSV_HEADER + "gifts,Do you wrap gifts?,Yes.\n"
             "gifts,,Yes.\n"  # row 3: no question
-            "bad key!,Hello?,Hi.\n"  # row 4: a bad key
+            "bad/key!,Hello?,Hi.\n"  # row 4: a bad key
         ).encode()
     )
 
@@ -438,8 +438,8 @@ def test_a_bad_file_lists_every_problem_and_writes_nothing(
     assert response.status_code == 422
     assert listed_problems(response.text) == [
         "faq.csv row 3 column question missing question",
-        "faq.csv row 4 column intent invalid intent key 'bad key!': "
-        "use 1-200 letters, digits, '_', '-' or '.'",
+        "faq.csv row 4 column intent invalid intent key 'bad/key!': "
+        "use 1-200 printable characters without spaces, ',', '|' or '/'",
     ]
     assert 'data-testid="kb-upload-confirm"' not in response.text
     assert stored_intents(db_url) == before and revision(db_url) == start
