@@ -57,7 +57,7 @@ class Translation:
     """An intent's answer and phrasings in one of its other languages."""
 
     language: str
-    answer: str
+    answer: str | None
     phrasings: tuple[str, ...]
 
 
@@ -77,6 +77,14 @@ class IntentDraft:
     category: str = ""
     follow_ups: Sequence[str] = ()
     translations: Sequence[Translation] | None = None
+
+
+def translations_of(intent: IntentSpec) -> list[Translation]:
+    """The intent's other languages, each with its answer (None: it has none of its own) and
+    its phrasings, in the order the intent names them."""
+    answers = dict(intent.answers)
+    tags = dict.fromkeys([*answers, *(tag for _, tag in intent.phrasing_languages)])
+    return [Translation(tag, answers.get(tag), intent.phrasings_in(tag)) for tag in tags]
 
 
 def _lines(phrasings: Sequence[str]) -> str:
@@ -100,13 +108,16 @@ def _intent_of(draft: IntentDraft, stored: IntentSpec | None) -> IntentSpec:
     except IntentRejected as rejected:
         problems.extend(rejected.problems)
         intent = None
-    translated: list[tuple[str, IntentSpec]] = []
+    # Each other language, checked, and whether it has an answer of its own.
+    translated: list[tuple[IntentSpec, bool]] = []
     for number, translation in enumerate(draft.translations or ()):
         field = f"translations[{number}]"
         try:
             checked = intent_from_form(
                 key=draft.key.strip() or "draft",
-                answer=translation.answer,
+                # A language may have phrasings and no answer of its own (its customers get
+                # the first language's): only the phrasings and the tag are checked then.
+                answer=translation.answer if translation.answer is not None else "-",
                 phrasings=_lines(translation.phrasings),
                 language=translation.language,
             )
@@ -117,7 +128,9 @@ def _intent_of(draft: IntentDraft, stored: IntentSpec | None) -> IntentSpec:
                 if problem.field != "key"
             )
             continue
-        earlier = [tag for tag, _ in translated] + ([intent.language] if intent else [])
+        earlier = [other.language for other, _ in translated] + (
+            [intent.language] if intent else []
+        )
         if checked.language in earlier:
             problems.append(
                 FieldProblem(
@@ -126,7 +139,7 @@ def _intent_of(draft: IntentDraft, stored: IntentSpec | None) -> IntentSpec:
                     {"language": checked.language},
                 )
             )
-        translated.append((checked.language, checked))
+        translated.append((checked, translation.answer is not None))
     if problems or intent is None:
         raise IntentRejected(problems)
     if draft.translations is None:
@@ -134,16 +147,16 @@ def _intent_of(draft: IntentDraft, stored: IntentSpec | None) -> IntentSpec:
     phrasings = list(intent.phrasings)
     seen = {text.casefold() for text in phrasings}
     languages = []
-    for tag, checked in translated:
+    for checked, _answered in translated:
         for text in checked.phrasings:
             if text.casefold() not in seen:
                 seen.add(text.casefold())
                 phrasings.append(text)
-                languages.append((text, tag))
+                languages.append((text, checked.language))
     return replace(
         intent,
         phrasings=tuple(phrasings),
-        answers=tuple((tag, checked.answer) for tag, checked in translated),
+        answers=tuple((checked.language, checked.answer) for checked, own in translated if own),
         phrasing_languages=tuple(languages),
     )
 

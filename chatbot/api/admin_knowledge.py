@@ -12,7 +12,6 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, HTTPException, Request, UploadFile, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from chatbot import authoring
@@ -25,17 +24,15 @@ from chatbot.api.views import render
 from chatbot.config import Settings
 from chatbot.db import knowledge as store
 from chatbot.knowledge.edits import FieldProblem, IntentRejected
-from chatbot.knowledge.files import MAX_ANSWER_CHARS
 from chatbot.knowledge.spec import ImportRejected, IntentSpec, Problem
 from chatbot.knowledge.uploads import PendingUploads, UploadGone
 from chatbot.knowledge.writers import MEDIA_TYPES
 
 pages = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
-api = APIRouter(prefix="/api/v1/admin/knowledge", tags=["admin"])
 FileFormat = Literal["csv", "json", "jsonl", "xlsx"]
 
 
-def _draft_html(markdown: str) -> str:
+def draft_html(markdown: str) -> str:
     # Not the cached render: drafts typed key by key would push real answers out of the cache.
     return render_markdown.__wrapped__(markdown)
 
@@ -242,7 +239,7 @@ def _edit_page(
         form=form,
         problems=by_field,
         conflict=conflict is not None,
-        preview_html=_draft_html(form["answer"]) if form["answer"] else "",
+        preview_html=draft_html(form["answer"]) if form["answer"] else "",
         # Any intent may be a follow-up except the one being edited.
         candidates=[intent for intent in everything if intent.key != form["key"] or creating],
         languages_found=sorted({"en", "zh", *(intent.language for intent in everything)}),
@@ -418,24 +415,6 @@ def delete_intent(
     return _back_to_list(deleted=key)
 
 
-# ---- the answer's live preview
-
-
-class MarkdownPreview(BaseModel):
-    markdown: str = Field(max_length=MAX_ANSWER_CHARS)
-
-
-class HtmlPreview(BaseModel):
-    html: str
-
-
-@api.post("/preview")
-def preview_markdown(body: MarkdownPreview, principal: AdminUser) -> HtmlPreview:
-    """An answer's Markdown as the sanitised HTML customers would see."""
-    return HtmlPreview(html=_draft_html(body.markdown))
-
-
 router = APIRouter()
 router.include_router(pages)
-router.include_router(api)
 router.include_router(admin_synonyms.router)
