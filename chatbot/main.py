@@ -33,6 +33,7 @@ from chatbot.api import (
     errors,
     headers,
     health,
+    knowledge,
     metrics,
     pages,
     presence,
@@ -244,6 +245,11 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
     app.include_router(teamwork.router, responses=signed_in)
     app.include_router(
         admin_knowledge.router,
+        max_body_size=settings.max_import_bytes + UPLOAD_OVERHEAD,
+        responses=signed_in,
+    )
+    app.include_router(
+        knowledge.router,
         max_body_size=settings.max_import_bytes + UPLOAD_OVERHEAD,
         responses=signed_in,
     )

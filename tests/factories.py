@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
+from transformers import BertConfig, BertModel, BertTokenizer
+
 from chatbot.knowledge.spec import IntentSpec
 from chatbot.nlu.encoder import SentenceEncoder
 from chatbot.nlu.model import ModelCard, save_model
@@ -113,3 +116,27 @@ def shop_intents() -> list[IntentSpec]:
             language="zh",
         ),
     ]
+
+
+def tiny_bert(
+    directory: Path, intents: list[IntentSpec], extra_words: tuple[str, ...] = ()
+) -> Path:
+    """A BERT directory as `save_pretrained` writes it, its vocabulary the words of ``intents``'
+    phrasings: small enough (well under a million parameters) to train in seconds."""
+    words = sorted({w for i in intents for p in i.phrasings for w in p.lower().split()})
+    special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    tokens = dict.fromkeys(special + words + list(extra_words))
+    vocabulary = {token: n for n, token in enumerate(tokens)}
+    tokenizer = BertTokenizer(vocab=vocabulary, do_lower_case=True)
+    tokenizer.save_pretrained(directory)
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+    )
+    torch.manual_seed(0)
+    BertModel(config).save_pretrained(directory, safe_serialization=True)
+    return directory

@@ -161,6 +161,24 @@ def test_import_faq_adds_intents(run: Run, database: str, tmp_path: Path) -> Non
     assert stored(database)[1] == 1  # nothing changed: the revision stays
 
 
+def test_import_faq_takes_the_labels_datasets_carry(
+    run: Run, database: str, tmp_path: Path
+) -> None:
+    # Rows as BANKING77 labels them (its train.csv: text,category), made into FAQ rows.
+    banking = [
+        ("Why was my card payment reverted?", "reverted_card_payment?"),
+        ("My payment came back to my account", "reverted_card_payment?"),
+        ("When will my new card arrive?", "card_arrival"),
+    ]
+    rows = "".join(f"{label},{text},Answer for {label}\n" for text, label in banking)
+    path = write(tmp_path, "banking77.csv", "intent,question,answer\n" + rows)
+    result = run("import-faq", str(path))
+    assert result.code == 0, result.err
+    assert "2 intents were added: reverted_card_payment?, card_arrival" in result.out
+    intents, _revision = stored(database)
+    assert intents[0].phrasings == ("Why was my card payment reverted?", banking[1][0])
+
+
 def test_import_faq_replace_removes_what_the_file_lacks(
     run: Run, database: str, tmp_path: Path
 ) -> None:

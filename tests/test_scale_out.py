@@ -28,9 +28,7 @@ from typing import Any
 
 import httpx
 import pytest
-import torch
 from sqlalchemy import select
-from transformers import BertConfig, BertModel, BertTokenizer
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
@@ -38,6 +36,7 @@ from chatbot.db.models import Message, Role, TrainingRun
 from chatbot.db.session import make_engine, make_session_factory
 from chatbot.knowledge.spec import IntentSpec
 from tests.api.conftest import ADMIN_EMAIL, STAFF_EMAIL, add_account, store_knowledge
+from tests.factories import tiny_bert
 from tests.servers import free_port
 
 REPO = Path(__file__).resolve().parent.parent
@@ -64,26 +63,6 @@ KNOWLEDGE = [
     ),
 ]
 pytestmark = pytest.mark.postgres
-
-
-def tiny_bert(directory: Path) -> Path:
-    """A BERT directory as `save_pretrained` writes it, small enough to train in seconds."""
-    words = sorted({w for i in KNOWLEDGE for p in i.phrasings for w in p.split()})
-    special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    vocabulary = {token: n for n, token in enumerate(special + words + ["hello", "sam"])}
-    tokenizer = BertTokenizer(vocab=vocabulary, do_lower_case=True)
-    tokenizer.save_pretrained(directory)
-    config = BertConfig(
-        vocab_size=tokenizer.vocab_size,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=128,
-    )
-    torch.manual_seed(0)
-    BertModel(config).save_pretrained(directory, safe_serialization=True)
-    return directory
 
 
 @dataclass
@@ -146,7 +125,7 @@ def deployment(
         "CHATBOT_REDIS_URL": redis_url,
         "CHATBOT_REDIS_PREFIX": redis_prefix,
         "CHATBOT_DATA_DIR": str(tmp_path / "model-store"),
-        "CHATBOT_BASE_MODEL": str(tiny_bert(tmp_path / "tiny-bert")),
+        "CHATBOT_BASE_MODEL": str(tiny_bert(tmp_path / "tiny-bert", KNOWLEDGE, ("hello", "sam"))),
         "CHATBOT_DEVICE": "cpu",
         "CHATBOT_TORCH_THREADS": "1",
         "CHATBOT_RATE_LIMITS_ENABLED": "false",  # counts in Redis would outlive the test
@@ -275,7 +254,7 @@ def test_a_replica_stopping_tells_its_websockets_to_reconnect(db_url: str, tmp_p
         **os.environ,
         "CHATBOT_DATABASE_URL": db_url,
         "CHATBOT_DATA_DIR": str(tmp_path),
-        "CHATBOT_BASE_MODEL": str(tiny_bert(tmp_path / "tiny-bert")),
+        "CHATBOT_BASE_MODEL": str(tiny_bert(tmp_path / "tiny-bert", KNOWLEDGE, ("hello", "sam"))),
         "CHATBOT_DEVICE": "cpu",
         "CHATBOT_LOG_FORMAT": "json",
     }

@@ -1,21 +1,21 @@
 """Admin console: the knowledge base pages (list, edit, upload with preview, download).
 
-Every change is written with an audit record in the same transaction and bumps the knowledge
-base's revision, which serving processes follow: no restart is needed.
+The pages hold forms and their messages; what a change does (checks, storage, the audit record,
+the revision that serving processes follow) is ``chatbot.authoring``'s, which the JSON API in
+``chatbot.api.knowledge`` calls too.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, HTTPException, Request, UploadFile, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
+from chatbot import authoring
 from chatbot.api import admin_synonyms
 from chatbot.api.auth import AdminUser, Principal
 from chatbot.api.deps import SessionDep, SettingsDep
@@ -23,27 +23,19 @@ from chatbot.api.i18n import Translate, request_language, translator
 from chatbot.api.markdown import render_markdown
 from chatbot.api.views import render
 from chatbot.config import Settings
-from chatbot.db import audit
 from chatbot.db import knowledge as store
-from chatbot.knowledge.diff import IntentChange, describe_change
-from chatbot.knowledge.edits import FieldProblem, IntentRejected, intent_from_form
-from chatbot.knowledge.files import MAX_ANSWER_CHARS, read_knowledge_bytes
-from chatbot.knowledge.spec import ImportRejected, IntentSpec, KnowledgeDiff, Problem
+from chatbot.knowledge.edits import FieldProblem, IntentRejected
+from chatbot.knowledge.spec import ImportRejected, IntentSpec, Problem
 from chatbot.knowledge.uploads import PendingUploads, UploadGone
-from chatbot.knowledge.writers import MEDIA_TYPES, write_faq_bytes
+from chatbot.knowledge.writers import MEDIA_TYPES
 
 pages = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
-api = APIRouter(prefix="/api/v1/admin/knowledge", tags=["admin"])
 FileFormat = Literal["csv", "json", "jsonl", "xlsx"]
 
 
-def _draft_html(markdown: str) -> str:
+def draft_html(markdown: str) -> str:
     # Not the cached render: drafts typed key by key would push real answers out of the cache.
     return render_markdown.__wrapped__(markdown)
-
-
-def _snapshot(intent: IntentSpec | None) -> dict[str, Any] | None:
-    return asdict(intent) if intent is not None else None
 
 
 # ---- the list and the downloads
@@ -79,17 +71,12 @@ def knowledge_list(
     )
 
 
-@pages.get("/admin/knowledge/export.{file_format}")
-def knowledge_export(
-    session: SessionDep, principal: AdminUser, file_format: FileFormat
-) -> Response:
-    """The whole knowledge base as a file that uploads back unchanged."""
+def export_response(session: Session, file_format: FileFormat) -> Response:
+    """The whole knowledge base as a download (422 when XLSX cannot hold it)."""
     try:
-        data = write_faq_bytes(
-            store.load_intents(session), file_format, store.load_synonyms(session)
-        )
+        data = authoring.export_knowledge(session, file_format)
     except ValueError as error:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(error)) from error
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from error
     return Response(
         data,
         media_type=MEDIA_TYPES[file_format],
@@ -97,11 +84,35 @@ def knowledge_export(
     )
 
 
+def _export_route(file_format: FileFormat) -> None:
+    # One route per format, not `export.{format}`: that would shadow every intent whose key
+    # starts with "export." (RESERVED_KEYS names exactly these four).
+    def knowledge_export(session: SessionDep, principal: AdminUser) -> Response:
+        """The whole knowledge base as a file that uploads back unchanged."""
+        return export_response(session, file_format)
+
+    pages.add_api_route(f"/admin/knowledge/export.{file_format}", knowledge_export)
+
+
+for _format in get_args(FileFormat):
+    _export_route(_format)
+
+
 # ---- uploads: preview, then confirm
 
 
-def _uploads(settings: Settings) -> PendingUploads:
+def pending_uploads(settings: Settings) -> PendingUploads:
     return PendingUploads(settings.data_dir / "uploads")
+
+
+def upload_bytes(file: UploadFile, limit: int) -> bytes:
+    """An uploaded file's bytes; ``ImportRejected`` when it is over ``limit``."""
+    filename = file.filename or ""
+    if file.size is not None and file.size > limit:
+        # Refused before reading: the limit also protects this process's memory.
+        raise authoring.file_too_large(filename, file.size, limit)
+    # At most one byte over the limit: enough for the reader to refuse the file as too large.
+    return file.file.read(limit + 1)
 
 
 def _upload_page(
@@ -116,12 +127,15 @@ def _upload_page(
     )
 
 
-def _changes(
-    before: list[IntentSpec], after: list[IntentSpec], diff: KnowledgeDiff
-) -> list[IntentChange]:
-    old = {intent.key: intent for intent in before}
-    new = {intent.key: intent for intent in after}
-    return [describe_change(old[key], new[key]) for key in diff.changed]
+def _preview_context(preview: authoring.UploadPreview) -> dict[str, Any]:
+    return {
+        "filename": preview.filename,
+        "replace": preview.replace,
+        "diff": preview.diff,
+        "changes": preview.changes,
+        "synonym_count": preview.synonym_count,
+        "token": preview.token,
+    }
 
 
 @pages.get("/admin/knowledge/upload")
@@ -145,41 +159,21 @@ def upload_preview(
         problem = Problem("", _("Choose a file to upload."))
         return _upload_page(request, principal, 422, problems=[problem], replace=replace)
     filename = file.filename
-    limit = settings.max_import_bytes
-    if file.size is not None and file.size > limit:
-        # Refused before reading: the limit also protects this process's memory.
-        reason = f"file too large: {file.size} bytes, the limit is {limit} bytes"
-        problem = Problem(filename, reason)
-        return _upload_page(request, principal, 422, problems=[problem], replace=replace)
-    # At most one byte over the limit: enough for the reader to refuse the file as too large.
-    data = file.file.read(limit + 1)
     try:
-        incoming = read_knowledge_bytes(data, filename, max_bytes=limit)
-        diff = store.import_intents(
+        preview = authoring.preview_upload(
             session,
-            incoming.intents,
+            pending_uploads(settings),
+            principal.actor,
+            upload_bytes(file, settings.max_import_bytes),
+            filename,
             replace=replace,
-            dry_run=True,
-            source=filename,
-            synonyms=incoming.synonyms,
+            max_bytes=settings.max_import_bytes,
         )
     except ImportRejected as rejected:
         return _upload_page(
             request, principal, 422, problems=rejected.problems, filename=filename, replace=replace
         )
-    token = None
-    if not diff.is_empty:
-        token = _uploads(settings).keep(data, filename, replace=replace, owner=principal.actor)
-    return _upload_page(
-        request,
-        principal,
-        filename=filename,
-        replace=replace,
-        diff=diff,
-        changes=_changes(store.load_intents(session), incoming.intents, diff),
-        synonym_count=len(incoming.synonyms or ()),
-        token=token,
-    )
+    return _upload_page(request, principal, **_preview_context(preview))
 
 
 @pages.post("/admin/knowledge/upload/confirm")
@@ -193,63 +187,26 @@ def upload_confirm(
     """Apply a previewed file, all or nothing."""
     _ = translator(request_language(request))
     try:
-        upload = _uploads(settings).take(token, owner=principal.actor)
+        applied = authoring.confirm_upload(
+            session,
+            pending_uploads(settings),
+            principal.actor,
+            token,
+            max_bytes=settings.max_import_bytes,
+        )
     except UploadGone:
         error = _("This upload has expired or was already applied. Upload the file again.")
         return _upload_page(request, principal, status.HTTP_410_GONE, error=error)
-    before = store.load_intents(session)
-    revision = store.knowledge_revision(session)
-    try:
-        # Parsed again from the kept bytes: the preview's objects did not outlive its request.
-        incoming = read_knowledge_bytes(
-            upload.data, upload.filename, max_bytes=settings.max_import_bytes
-        )
-        diff = store.import_intents(
-            session,
-            incoming.intents,
-            replace=upload.replace,
-            dry_run=False,
-            source=upload.filename,
-            synonyms=incoming.synonyms,
-        )
-    except ImportRejected as rejected:
-        session.rollback()
+    except authoring.UploadRejected as rejected:
         return _upload_page(
             request,
             principal,
             422,
             problems=rejected.problems,
-            filename=upload.filename,
-            replace=upload.replace,
+            filename=rejected.filename,
+            replace=rejected.replace,
         )
-    if not diff.is_empty:
-        audit.record(
-            session,
-            principal.actor,
-            "knowledge.import",
-            upload.filename,
-            before={"revision": revision},
-            after={
-                "file": upload.filename,
-                "replace": upload.replace,
-                "added": diff.added,
-                "changed": diff.changed,
-                "removed": diff.removed,
-                "synonyms_replaced": diff.synonyms_replaced,
-                "revision": store.knowledge_revision(session),
-            },
-        )
-    session.commit()
-    return _upload_page(
-        request,
-        principal,
-        filename=upload.filename,
-        replace=upload.replace,
-        diff=diff,
-        changes=_changes(before, incoming.intents, diff),
-        synonym_count=len(incoming.synonyms or ()),
-        applied=True,
-    )
+    return _upload_page(request, principal, applied=True, **_preview_context(applied))
 
 
 # ---- one intent: add, edit, delete
@@ -263,21 +220,27 @@ def _edit_page(
     creating: bool,
     form: dict[str, Any],
     problems: list[FieldProblem] | None = None,
+    conflict: authoring.Conflict | None = None,
 ) -> HTMLResponse:
     _ = translator(request_language(request))
     by_field: dict[str, list[str]] = {}
     for problem in problems or []:
         by_field.setdefault(problem.field, []).append(_(problem.message, **problem.values))
     everything = store.load_intents(session)
+    if conflict is not None:
+        # Saving again overwrites the other change, knowingly: the form now holds its version.
+        current = conflict.current
+        form = form | {"version": authoring.intent_version(current) if current else ""}
     return render(
         request,
         "console/knowledge_edit.html",
         principal,
-        status_code=422 if problems else 200,
+        status_code=409 if conflict else 422 if problems else 200,
         creating=creating,
         form=form,
         problems=by_field,
-        preview_html=_draft_html(form["answer"]) if form["answer"] else "",
+        conflict=conflict is not None,
+        preview_html=draft_html(form["answer"]) if form["answer"] else "",
         # Any intent may be a follow-up except the one being edited.
         candidates=[intent for intent in everything if intent.key != form["key"] or creating],
         languages_found=sorted({"en", "zh", *(intent.language for intent in everything)}),
@@ -304,6 +267,7 @@ def _form_of(intent: IntentSpec) -> dict[str, Any]:
         "answer": intent.answer,
         "follow_ups": list(intent.follow_ups),
         "action": _action_text(intent),
+        "version": authoring.intent_version(intent),
     }
 
 
@@ -331,30 +295,29 @@ def _save(
     creating: bool,
     form: dict[str, Any],
 ) -> Response:
+    draft = authoring.IntentDraft(
+        key=form["key"],
+        answer=form["answer"],
+        phrasings=form["phrasings"].splitlines(),
+        language=form["language"],
+        category=form["category"],
+        follow_ups=form["follow_ups"],
+        action=form["action"],
+    )
     try:
-        intent = intent_from_form(**form)
-        if not creating:
-            # The form edits the first language; the intent's other languages stay as they are.
-            intent = intent.carrying_languages_of(store.find_intent(session, intent.key))
-        before = store.save_intent(session, intent, create=creating)
+        intent = authoring.save_intent(
+            session, principal.actor, draft, creating=creating, version=form["version"] or None
+        )
     except IntentRejected as rejected:
-        session.rollback()
         return _edit_page(
             request, session, principal, creating=creating, form=form, problems=rejected.problems
         )
+    except authoring.Conflict as conflict:
+        return _edit_page(
+            request, session, principal, creating=creating, form=form, conflict=conflict
+        )
     except LookupError as error:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from error
-    if before != intent:
-        action = "intent.create" if creating else "intent.update"
-        audit.record(
-            session,
-            principal.actor,
-            action,
-            intent.key,
-            before=_snapshot(before),
-            after=_snapshot(intent),
-        )
-    session.commit()
     return _back_to_list(saved=intent.key)
 
 
@@ -365,15 +328,8 @@ def _back_to_list(**message: str) -> RedirectResponse:
 @pages.get("/admin/knowledge/new")
 def new_intent_form(request: Request, session: SessionDep, principal: AdminUser) -> HTMLResponse:
     """An empty intent form."""
-    form = {
-        "key": "",
-        "language": "en",
-        "category": "",
-        "phrasings": "",
-        "answer": "",
-        "action": "",
-    }
-    return _edit_page(request, session, principal, creating=True, form=form | {"follow_ups": []})
+    form = _posted_form("", "en", "", "", "", [], "", "")
+    return _edit_page(request, session, principal, creating=True, form=form)
 
 
 @pages.post("/admin/knowledge/new")
@@ -390,7 +346,7 @@ def create_intent(
     action: FormText = "",
 ) -> Response:
     """Add an intent."""
-    form = _posted_form(key, language, category, phrasings, answer, follow_ups, action)
+    form = _posted_form(key, language, category, phrasings, answer, follow_ups, action, "")
     return _save(request, session, principal, creating=True, form=form)
 
 
@@ -402,6 +358,7 @@ def _posted_form(
     answer: str,
     follow_ups: list[str],
     action: str,
+    version: str,
 ) -> dict[str, Any]:
     return {
         "key": key,
@@ -411,6 +368,7 @@ def _posted_form(
         "answer": answer,
         "follow_ups": follow_ups,
         "action": action,
+        "version": version,
     }
 
 
@@ -435,10 +393,11 @@ def update_intent(
     answer: FormText = "",
     follow_ups: Annotated[list[str], Form()] = [],  # noqa: B006 (FastAPI copies defaults)
     action: FormText = "",
+    version: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
-    """Save an intent (its key stays)."""
+    """Save an intent (its key stays); 409 when someone else saved it since the form opened."""
     _find_or_404(session, key)
-    form = _posted_form(key, language, category, phrasings, answer, follow_ups, action)
+    form = _posted_form(key, language, category, phrasings, answer, follow_ups, action, version)
     return _save(request, session, principal, creating=False, form=form)
 
 
@@ -462,40 +421,13 @@ def delete_intent(
     request: Request, session: SessionDep, principal: AdminUser, key: str
 ) -> Response:
     """Delete an intent; intents that offered it as a follow-up stop offering it."""
-    result = store.delete_intent(session, key)
-    if result is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"intent '{key}' not found")
-    deleted, sources = result
-    audit.record(
-        session,
-        principal.actor,
-        "intent.delete",
-        key,
-        before=_snapshot(deleted),
-        after={"removed_from_follow_ups_of": sources},
-    )
-    session.commit()
+    try:
+        authoring.delete_intent(session, principal.actor, key)
+    except LookupError as error:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from error
     return _back_to_list(deleted=key)
-
-
-# ---- the answer's live preview
-
-
-class MarkdownPreview(BaseModel):
-    markdown: str = Field(max_length=MAX_ANSWER_CHARS)
-
-
-class HtmlPreview(BaseModel):
-    html: str
-
-
-@api.post("/preview")
-def preview_markdown(body: MarkdownPreview, principal: AdminUser) -> HtmlPreview:
-    """An answer's Markdown as the sanitised HTML customers would see."""
-    return HtmlPreview(html=_draft_html(body.markdown))
 
 
 router = APIRouter()
 router.include_router(pages)
-router.include_router(api)
 router.include_router(admin_synonyms.router)

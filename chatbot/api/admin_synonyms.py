@@ -1,9 +1,9 @@
 """Admin console: the knowledge base's synonym groups (page and JSON API).
 
 Terms a company's customers use for the same thing (退款 / 退钱 / refund / money back), one group
-per line, first term canonical. Saving replaces the whole list, is audited in the same
-transaction and bumps the knowledge base's revision, which serving processes follow: the next
-message is matched with the new groups, without a restart.
+per line, first term canonical. Saving replaces the whole list (``chatbot.authoring``: audited
+in the same transaction, the knowledge base's revision bumped, which serving processes follow:
+the next message is matched with the new groups, without a restart).
 """
 
 from __future__ import annotations
@@ -13,48 +13,24 @@ from typing import Annotated
 from fastapi import APIRouter, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
-from sqlalchemy.orm import Session
 
+from chatbot import authoring
 from chatbot.api.auth import AdminUser, Principal
 from chatbot.api.deps import SessionDep
 from chatbot.api.views import render
-from chatbot.db import audit
 from chatbot.db import knowledge as store
 from chatbot.knowledge.synonyms import (
     MAX_GROUPS,
     MAX_TERM_CHARS,
-    SynonymGroup,
     SynonymsRejected,
     format_synonyms,
     parse_synonyms,
 )
 
 pages = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
-api = APIRouter(prefix="/api/v1/admin/synonyms", tags=["admin"])
+api = APIRouter(prefix="/api/v1/admin/synonyms", tags=["knowledge"])
 # Enough for MAX_GROUPS groups of a few terms each.
 MAX_TEXT_CHARS = 500_000
-
-
-def _replace(
-    session: Session, principal: Principal, groups: list[SynonymGroup]
-) -> list[SynonymGroup]:
-    """Store the groups with an audit record when they changed; returns the groups before."""
-    before = store.save_synonyms(session, groups)
-    after = store.load_synonyms(session)
-    if before != after:
-        audit.record(
-            session,
-            principal.actor,
-            "synonyms.update",
-            "synonyms",
-            before={"groups": [list(group) for group in before]},
-            after={
-                "groups": [list(group) for group in after],
-                "revision": store.knowledge_revision(session),
-            },
-        )
-    session.commit()
-    return before
 
 
 # ---- the page
@@ -102,7 +78,7 @@ def save_synonyms_page(
         groups = parse_synonyms(synonyms)
     except SynonymsRejected as rejected:
         return _page(request, principal, synonyms, status_code=422, problems=rejected.problems)
-    _replace(session, principal, groups)
+    authoring.replace_synonyms(session, principal.actor, groups)
     return RedirectResponse("/admin/synonyms?saved=1", status.HTTP_303_SEE_OTHER)
 
 
@@ -135,9 +111,8 @@ def replace_synonyms(
 ) -> SynonymsPublic:
     """Replace every synonym group at once (422 naming each bad group; nothing is saved)."""
     try:
-        _replace(session, principal, [tuple(group) for group in body.groups])
+        authoring.replace_synonyms(session, principal.actor, body.groups)
     except SynonymsRejected as rejected:
-        session.rollback()
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, rejected.problems) from None
     return read_synonyms(session, principal)
 

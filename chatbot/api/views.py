@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -21,6 +23,9 @@ if TYPE_CHECKING:
 # Inside the package, so an installed wheel carries it (see package-data in pyproject.toml).
 WEB_DIR = Path(__file__).resolve().parents[1] / "web"
 templates = Jinja2Templates(directory=WEB_DIR / "templates")
+# One path segment of a URL, every reserved character quoted (`/` too, unlike `urlencode`): an
+# intent key such as `reverted_card_payment?` would otherwise end the path at its `?`.
+templates.env.filters["path_segment"] = partial(quote, safe="")
 
 
 def brand(settings: Settings | RuntimeSettings) -> dict[str, Any]:

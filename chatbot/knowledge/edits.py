@@ -14,12 +14,12 @@ from dataclasses import field as default
 
 from chatbot.knowledge.actions import ActionRejected, action_from_text
 from chatbot.knowledge.files import (
-    INTENT_KEY,
     LANGUAGE_TAG,
     MAX_ANSWER_CHARS,
     MAX_CATEGORY_CHARS,
     MAX_LANGUAGE_CHARS,
     MAX_PHRASING_CHARS,
+    is_intent_key,
     normalise_phrasing,
 )
 from chatbot.knowledge.spec import IntentSpec
@@ -75,9 +75,9 @@ language='en', follow_ups=())
     key = key.strip()
     if not key:
         problems.append(FieldProblem("key", "Give the intent a key."))
-    elif not INTENT_KEY.fullmatch(key):
+    elif not is_intent_key(key):
         problems.append(
-            FieldProblem("key", "Use 1-200 letters, digits, '_', '-' or '.' (no spaces).")
+            FieldProblem("key", "Use 1-200 printable characters without spaces, ',', '|' or '/'.")
         )
     elif key in RESERVED_KEYS:
         problems.append(
@@ -105,7 +105,7 @@ language='en', follow_ups=())
 
     targets = list(dict.fromkeys(target.strip() for target in follow_ups if target.strip()))
     for target in targets:
-        if not INTENT_KEY.fullmatch(target):
+        if not is_intent_key(target):
             problems.append(
                 FieldProblem("follow_ups", "'{key}' is not an intent key.", {"key": target[:60]})
             )

@@ -25,8 +25,14 @@ MAX_CATEGORY_CHARS = 200
 MAX_LANGUAGE_CHARS = 16
 MAX_SLUG_CHARS = 60
 
-# Letters and digits of any script, `_`, `-` and `.`: keys appear in URLs, logs and follow-ups.
-INTENT_KEY = re.compile(r"[\w.-]{1,200}")
+MAX_KEY_CHARS = 200
+# The labels real datasets carry (BANKING77's `reverted_card_payment?`, ATIS's `flight#airfare`):
+# any printable character but whitespace, which with `,` and `|` separates keys in a file's
+# follow_ups column, and `/`, which separates URL path segments (proxies refuse or decode an
+# encoded one, so it could not stand in one segment). Keys are quoted wherever they enter a URL.
+_KEY_SEPARATORS = frozenset(",|/")
+# `.` and `..` would be read as "this folder" and "the folder above" in a URL path.
+_DOT_SEGMENTS = frozenset({".", ".."})
 LANGUAGE_TAG = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*")
 
 
@@ -193,7 +199,7 @@ def _check_record(
         problem(_too_long("answer", len(answer), MAX_ANSWER_CHARS), "answer")
 
     intent = _text(values.get("intent")).strip()
-    if intent and not INTENT_KEY.fullmatch(intent):
+    if intent and not is_intent_key(intent):
         problem(_bad_key(intent), "intent")
     if not intent and not answer:
         problem("missing answer (needed when no intent is given)", "answer")
@@ -213,7 +219,7 @@ def _check_record(
 
     follow_ups: list[str] = []
     for key in _split(values.get("follow_ups"), r"[|,\s]+"):
-        if not INTENT_KEY.fullmatch(key):
+        if not is_intent_key(key):
             problem(_bad_key(key), "follow_ups")
         elif key not in follow_ups:
             follow_ups.append(key)
@@ -231,6 +237,24 @@ def _check_record(
         if not intent:
             problem("an action needs the row's intent", "intent")
     return checked
+
+
+def is_intent_key(text: str) -> bool:
+    """Whether ``text`` may be an intent's key: 1-200 printable characters without whitespace,
+    ``,``, ``|`` or ``/``.
+
+    >>> [is_intent_key(k) for k in ("reverted_card_payment?", "退款", "a b", "a/b", "\\x07")]
+    [True, True, False, False, False]
+    """
+    return (
+        0 < len(text) <= MAX_KEY_CHARS
+        and text.isprintable()
+        and not any(c.isspace() or c in _KEY_SEPARATORS for c in text)
+        and text not in _DOT_SEGMENTS
+    )
+
+
+KEY_RULE = "use 1-200 printable characters without spaces, ',', '|' or '/'"
 
 
 def normalise_phrasing(text: str) -> str:
@@ -259,7 +283,7 @@ def _too_long(what: str, length: int, limit: int) -> str:
 
 def _bad_key(key: str) -> str:
     shown = key if len(key) <= 60 else key[:57] + "..."
-    return f"invalid intent key '{shown}': use 1-200 letters, digits, '_', '-' or '.'"
+    return f"invalid intent key '{shown}': {KEY_RULE}"
 
 
 @dataclass

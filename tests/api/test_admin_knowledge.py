@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
@@ -325,6 +326,50 @@ def test_editing_an_intent_records_before_and_after(
     assert after["answer"] == "Standard delivery takes **2-4** working days."
 
 
+def test_a_save_over_someone_elses_edit_is_409_and_keeps_the_typing(
+    client: TestClient, admin: Staff, db_url: str
+) -> None:
+    page = client.get("/admin/knowledge/refund_time").text
+    opened = re.search(r'name="version" value="([0-9a-f]+)"', page)
+    assert opened, "the form carries no version"
+    form = {
+        "language": "en",
+        "phrasings": "When will I get my refund?",
+        "answer": "Refunds arrive within a week.",
+        "version": opened.group(1),
+    }
+    assert save_form(client, admin, form, key="refund_time").status_code == 303
+
+    # A second admin had the same form open and saves their own edit.
+    stale = save_form(client, admin, form | {"answer": "Mine."}, key="refund_time")
+    assert stale.status_code == 409
+    assert 'data-testid="kb-conflict"' in stale.text and "Mine." in stale.text
+    assert find_intent_in(db_url, "refund_time").answer == "Refunds arrive within a week."
+    # The page now holds the newer version: saving again replaces it, knowingly.
+    newer = re.search(r'name="version" value="([0-9a-f]+)"', stale.text)
+    assert newer and newer.group(1) != opened.group(1)
+    again = save_form(
+        client, admin, form | {"answer": "Mine.", "version": newer.group(1)}, "refund_time"
+    )
+    assert again.status_code == 303
+    assert find_intent_in(db_url, "refund_time").answer == "Mine."
+    assert [a for a, *_ in audit_actions(db_url)] == ["intent.update", "intent.update"]
+
+
+@pytest.mark.parametrize("key", ["export.pdf", "100% sure?", "a#b&c=d"])
+def test_keys_that_look_like_addresses_open_their_own_page(
+    client: TestClient, admin: Staff, key: str
+) -> None:
+    form = {"key": key.replace(" ", "_"), "phrasings": "Q?", "answer": "A.", "language": "en"}
+    assert save_form(client, admin, form).status_code == 303
+    quoted = quote(form["key"], safe="")
+    page = client.get(f"/admin/knowledge/{quoted}")
+    assert page.status_code == 200 and f'action="/admin/knowledge/{quoted}"' in page.text
+    assert client.get(f"/admin/knowledge/{quoted}/delete").status_code == 200
+    deleted = client.post(f"/admin/knowledge/{quoted}/delete", headers=admin.headers)
+    assert deleted.status_code == 200  # followed to the list
+
+
 def find_intent_in(db_url: str, key: str) -> IntentSpec:
     with database(db_url) as session:
         intent = find_intent(session, key)
@@ -429,7 +474,7 @@ def test_a_bad_file_lists_every_problem_and_writes_nothing(
         (
             CSV_HEADER + "gifts,Do you wrap gifts?,Yes.\n"
             "gifts,,Yes.\n"  # row 3: no question
-            "bad key!,Hello?,Hi.\n"  # row 4: a bad key
+            "bad/key!,Hello?,Hi.\n"  # row 4: a bad key
         ).encode()
     )
 
@@ -438,8 +483,8 @@ def test_a_bad_file_lists_every_problem_and_writes_nothing(
     assert response.status_code == 422
     assert listed_problems(response.text) == [
         "faq.csv row 3 column question missing question",
-        "faq.csv row 4 column intent invalid intent key 'bad key!': "
-        "use 1-200 letters, digits, '_', '-' or '.'",
+        "faq.csv row 4 column intent invalid intent key 'bad/key!': "
+        "use 1-200 printable characters without spaces, ',', '|' or '/'",
     ]
     assert 'data-testid="kb-upload-confirm"' not in response.text
     assert stored_intents(db_url) == before and revision(db_url) == start

@@ -545,13 +545,25 @@ def test_intent_with_two_answers(tmp_path: Path) -> None:
     )
 
 
-@pytest.mark.parametrize("key", ["two words", "a/b", "x" * 201, "emoji🙂"])
+@pytest.mark.parametrize(
+    "key", ["two words", "a/b", "a,b", "a|b", "x" * 201, "bell\x07", "zero\u200bwidth", ".."]
+)
 def test_invalid_intent_key(tmp_path: Path, key: str) -> None:
     rows = [{"question": "Hi", "answer": "Hello", "intent": key}]
     problem = only_problem(write_csv(tmp_path, csv_text(rows)))
     assert problem.reason.startswith("invalid intent key '")
-    assert "use 1-200 letters, digits, '_', '-' or '.'" in problem.reason
+    assert "use 1-200 printable characters without spaces, ',', '|' or '/'" in problem.reason
     assert (problem.row, problem.column) == (2, "intent")
+
+
+@pytest.mark.parametrize(
+    "key", ["reverted_card_payment?", "flight#airfare", "100%", "emoji🙂", "faq:returns"]
+)
+def test_dataset_labels_are_intent_keys(tmp_path: Path, key: str) -> None:
+    rows = [{"question": "Hi", "answer": "Hello", "intent": key, "follow_ups": ""}]
+    rows.append({"question": "Bye", "answer": "See you", "intent": "bye", "follow_ups": key})
+    first, second = read_faq_file(write_csv(tmp_path, csv_text(rows)), max_bytes=LIMIT)
+    assert (first.key, second.follow_ups) == (key, (key,))
 
 
 def test_unicode_letters_in_intent_keys_are_fine(tmp_path: Path) -> None:
