@@ -36,6 +36,7 @@ from chatbot.db.models import Conversation, ConversationStatus, Message
 from chatbot.db.session import Database
 from chatbot.events import Event, EventBus, conversation_channel
 from chatbot.nlu.batching import MicroBatcher
+from chatbot.nlu.context import Utterance
 from chatbot.nlu.engine import IntentEngine, Prediction
 
 # A turn that failed leaves its message unanswered for good: later ones wait for it this long at
@@ -82,7 +83,7 @@ class ChatService:
         self,
         db: Database,
         manager: ConversationManager,
-        batcher: MicroBatcher[tuple[IntentEngine, Prediction]],
+        batcher: MicroBatcher[tuple[IntentEngine, Prediction], str | Utterance],
         bus: EventBus,
         view: takeover.MessageView,
         *,
@@ -143,7 +144,7 @@ class ChatService:
             try:
                 if step.behind:  # encodes new phrasings: on the model's thread
                     await self.batcher.run(lambda: self.db.read_now(self.manager.catch_up))
-                engine, prediction = await self.batcher.predict(pending.text)
+                engine, prediction = await self.batcher.predict(pending.utterance)
                 step = await self._respond_in_order(conversation_id, pending, engine, prediction)
             except Exception as exc:
                 raise TurnFailed(
