@@ -17,7 +17,9 @@ from __future__ import annotations
 import csv
 import itertools
 import json
+import statistics
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -189,9 +191,11 @@ def main(argv: Sequence[str]) -> None:
         for i in range(len(rows))
         if alone[i] != together[i] and rows[i]["split"] == "dev"
     ]
+    results["ms_a_message"] = latencies(engine, scored.utterances)
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "context.json").write_text(json.dumps(results, indent=2, ensure_ascii=False))
     print(f"model {engine.version}; chosen on dev ({dev_right}/{len(dev)}): {asdict(chosen)}")
+    print(f"ms a message (p50 / p95): {results['ms_a_message']}")
     print("| half | reading | all | en | zh | follow-ups | standalone | out of scope |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     columns = ("all", "en", "zh", "follow_up", "standalone", "out_of_scope")
@@ -204,6 +208,23 @@ def main(argv: Sequence[str]) -> None:
                 for c in columns
             ]
             print(f"| {name} | {reading} | " + " | ".join(cells) + " |")
+
+
+def latencies(engine: IntentEngine, utterances: list[Utterance]) -> dict[str, list[float]]:
+    """p50 / p95 ms of one message, alone and with its previous turn (one engine call each)."""
+    timings: dict[str, list[float]] = {"message alone": [], "with context": []}
+    for u in utterances:
+        for reading, query in (("message alone", u.text), ("with context", u)):
+            started = time.perf_counter()
+            engine.predict([query])
+            timings[reading].append((time.perf_counter() - started) * 1000)
+    return {
+        reading: [
+            round(statistics.median(ms), 1),
+            round(statistics.quantiles(ms, n=20)[-1], 1),
+        ]
+        for reading, ms in timings.items()
+    }
 
 
 if __name__ == "__main__":
