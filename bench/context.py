@@ -9,7 +9,7 @@ A follow-up is handled right when the bot answers or asks about the expected int
 (not a fall-back), or, out of scope, when it falls back. Thresholds are the defaults a fresh
 install serves with.
 
-    .venv/bin/python bench/context.py [--model DIR]  (DIR: a fine-tuned version's folder)
+    .venv/bin/python bench/context.py
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import csv
 import itertools
 import json
 import statistics
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -63,28 +62,10 @@ def utterance(row: dict[str, str]) -> Utterance:
     return Utterance(row["text"], PreviousTurn(row["previous_intent"], row["previous"]))
 
 
-def build_engine(model: Path | None) -> IntentEngine:
-    settings = Settings()
-    intents = read_faq_file(SAMPLE, max_bytes=10**7)
-    if model is None:
-        engine = IntentEngine(load_encoder(settings), version="base")
-    else:
-        from chatbot.nlu.model import load_model
-
-        saved = load_model(model, device="cpu", max_length=settings.max_sequence_length)
-        card = saved.card
-        engine = IntentEngine(
-            saved.encoder,
-            version=model.name,
-            prototypes=saved.prototypes,
-            prototype_weight=card.prototype_weight,
-            calibration=card.calibration_curve(),
-            nearest_weight=card.nearest_weight,
-            lexical_weight=card.lexical_weight,
-            lexical_weight_zh=card.lexical_weight_zh,
-            fallback_threshold=card.fallback_threshold,
-        )
-    engine.load_knowledge(intents, 1)
+def build_engine() -> IntentEngine:
+    """The packaged base model on the sample knowledge base."""
+    engine = IntentEngine(load_encoder(Settings()), version="base")
+    engine.load_knowledge(read_faq_file(SAMPLE, max_bytes=10**7), 1)
     return engine
 
 
@@ -163,10 +144,9 @@ def choose(scored: Scored, dev: list[int]) -> tuple[ContextMixing, int]:
     return best[1], best[0][0]
 
 
-def main(argv: Sequence[str]) -> None:
-    model = Path(argv[argv.index("--model") + 1]) if "--model" in argv else None
+def main() -> None:
     torch.set_num_threads(2)
-    engine = build_engine(model)
+    engine = build_engine()
     rows = read_exchanges()
     scored = Scored(engine, rows)
     dev = [i for i, row in enumerate(rows) if row["split"] == "dev"]
@@ -228,4 +208,4 @@ def latencies(engine: IntentEngine, utterances: list[Utterance]) -> dict[str, li
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main()
