@@ -276,7 +276,8 @@ class IntentEngine:
         the rest, whenever the knowledge base has phrasings on that side; an intent is ranked
         once, by its phrasings in the message's script. An :class:`Utterance` with a previous
         turn is a possible follow-up: when short and unsure alone, its scores are mixed with
-        those of the previous question and it read together (:mod:`chatbot.nlu.context`).
+        those of the previous question and the follow-up read as one text
+        (:mod:`chatbot.nlu.context`).
         """
         utterances = [t if isinstance(t, Utterance) else Utterance(t) for t in texts]
         plain = [u.text for u in utterances]
