@@ -127,6 +127,13 @@ class Settings(BaseSettings):
         description="Also match Chinese by the words jieba segments it into, beside its character "
         "n-grams. Off by default: on the Chinese paraphrase bench words cost a few points.",
     )
+    follow_up_context: bool = Field(
+        True,
+        description='Read a short follow-up ("and how much is express?", "那退货呢？") together '
+        "with the question the bot answered just before it, when the model is unsure of it "
+        "alone. On by default: on the context bench it answers more exchanges right (out of "
+        "scope follow-ups fall back a little less often).",
+    )
     answer_threshold: float = Field(
         0.55,
         ge=0,

@@ -114,6 +114,7 @@ def build_manager(
         offer_person_when_frustrated=settings.offer_person_when_frustrated,
         load_engine=load_engine,
         related=related,
+        follow_up_context=settings.follow_up_context,
     )
 
 

@@ -74,7 +74,7 @@ class Upkeep:
         settings: Settings,
         db: Database,
         manager: ConversationManager,
-        batcher: MicroBatcher[Any],
+        batcher: MicroBatcher[Any, Any],
         bus: EventBus,
         *,
         deliveries: Dispatcher | None = None,

@@ -25,6 +25,7 @@ from chatbot.db.models import Conversation, ConversationStatus, HandoffReason, M
 from chatbot.db.revisions import Revisions
 from chatbot.hours import Schedule
 from chatbot.nlu import sentiment
+from chatbot.nlu.context import PreviousTurn, Utterance
 from chatbot.nlu.engine import IntentEngine, Prediction
 from chatbot.nlu.language import clear_language, detect_language
 
@@ -62,6 +63,13 @@ class Pending:
     # It gave the last slot an action needs: the call to make (outside any transaction) before
     # :meth:`ConversationManager.respond`, instead of asking the model.
     call: ActionCall | None = None
+    # The question the bot answered last, when the model may read this message as its follow-up.
+    previous: PreviousTurn | None = None
+
+    @property
+    def utterance(self) -> Utterance:
+        """The message as the model reads it, with the turn it may follow up on."""
+        return Utterance(self.text, self.previous)
 
 
 @dataclass(frozen=True)
@@ -92,8 +100,11 @@ class ConversationManager:
         offer_person_when_frustrated: bool = True,
         load_engine: EngineLoader | None = None,
         related: RelatedQuestions | None = None,
+        follow_up_context: bool = True,
     ) -> None:
         self.engine = engine
+        # Read a short follow-up with the question answered before it (CHATBOT_FOLLOW_UP_CONTEXT).
+        self.follow_up_context = follow_up_context
         self.related = related or RelatedQuestions()
         self.thresholds = self._default_thresholds = thresholds or Thresholds()
         self.texts = builtins.BotTexts()
@@ -215,7 +226,7 @@ class ConversationManager:
         self.refresh(session)
         return self.engine.predict([text])[0]
 
-    def predict(self, texts: list[str]) -> list[tuple[IntentEngine, Prediction]]:
+    def predict(self, texts: Sequence[str | Utterance]) -> list[tuple[IntentEngine, Prediction]]:
         """Understand a batch of messages with the current model; each answer names its model."""
         engine = self.engine  # one model for the whole batch, even if another is activated now
         return [(engine, prediction) for prediction in engine.predict(texts)]
@@ -247,7 +258,7 @@ class ConversationManager:
         if isinstance(received, Turn):
             return received
         engine, prediction = (
-            (self.engine, None) if received.call else self.predict([received.text])[0]
+            (self.engine, None) if received.call else self.predict([received.utterance])[0]
         )
         action_call = self.action_call(engine, prediction, received)
         # Inline, inside the caller's transaction: fine for one CLI process, never for the app.
@@ -287,7 +298,10 @@ class ConversationManager:
                     return Turn(earlier, reply, repeated=True)
                 # Stored, but the turn failed before the bot answered: answer it now.
                 language = conversation.language or "en"
-                return Pending(earlier, earlier.text, language, started, retried=True)
+                previous = self._previous_turn(session, conversation, earlier)
+                return Pending(
+                    earlier, earlier.text, language, started, retried=True, previous=previous
+                )
         feeling = sentiment.analyse(text)  # a few lexicon look-ups: cheap enough for the turn
         if related_to is not None and not (
             chosen_intent is not None
@@ -341,7 +355,29 @@ class ConversationManager:
                 customer,
                 self._say(engine, session, conversation, customer, started_action, started),
             )
-        return Pending(customer, text, language, started)
+        # Only now, for the model: context never overrides an answer given above (or an active
+        # slot-filling form), it only helps classify a message nothing else answered.
+        previous = self._previous_turn(session, conversation, customer)
+        return Pending(customer, text, language, started, previous=previous)
+
+    def _previous_turn(
+        self, session: Session, conversation: Conversation, customer: Message
+    ) -> PreviousTurn | None:
+        """The question the bot answered just before ``customer``'s message, for reading it as
+        a follow-up; None after anything but an answer (a "did you mean", a fallback, people).
+
+        Context only ever weighs in classifying the message: whatever answers a message before
+        the model (a button, a built-in, an active slot-filling form) wins over it.
+        """
+        if not self.follow_up_context:
+            return None
+        found = store.last_reply_before(session, conversation.id, customer.id)
+        if found is None:
+            return None
+        reply, question = found
+        if reply.action != Action.ANSWER.value or reply.intent is None or question is None:
+            return None
+        return PreviousTurn(reply.intent, question)
 
     def action_call(
         self, engine: IntentEngine, prediction: Prediction | None, pending: Pending

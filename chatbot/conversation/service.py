@@ -37,6 +37,7 @@ from chatbot.db.models import Conversation, ConversationStatus, Message
 from chatbot.db.session import Database
 from chatbot.events import Event, EventBus, conversation_channel
 from chatbot.nlu.batching import MicroBatcher
+from chatbot.nlu.context import Utterance
 from chatbot.nlu.engine import IntentEngine, Prediction
 
 # A turn that failed leaves its message unanswered for good: later ones wait for it this long at
@@ -83,7 +84,7 @@ class ChatService:
         self,
         db: Database,
         manager: ConversationManager,
-        batcher: MicroBatcher[tuple[IntentEngine, Prediction]],
+        batcher: MicroBatcher[tuple[IntentEngine, Prediction], str | Utterance],
         bus: EventBus,
         view: takeover.MessageView,
         *,
@@ -147,7 +148,7 @@ class ChatService:
                 engine: IntentEngine = self.manager.engine
                 prediction: Prediction | None = None
                 if pending.call is None:  # a message giving an asked slot needs no model
-                    engine, prediction = await self.batcher.predict(pending.text)
+                    engine, prediction = await self.batcher.predict(pending.utterance)
                 # An action's HTTP call, awaited here: no transaction, connection or thread held.
                 action_call = self.manager.action_call(engine, prediction, pending)
                 outcome = await calls.call_async(action_call) if action_call else None

@@ -104,6 +104,26 @@ def recent_bot_actions(session: Session, conversation_id: str, limit: int) -> li
     )
 
 
+def last_reply_before(
+    session: Session, conversation_id: str, message_id: int
+) -> tuple[Message, str | None] | None:
+    """The bot's latest message before ``message_id`` and the text of the customer message it
+    replied to (None when it spoke unprompted); None when the bot has not spoken yet."""
+    asked = aliased(Message)
+    row = session.execute(
+        select(Message, asked.text)
+        .outerjoin(asked, asked.id == Message.reply_to_id)
+        .where(
+            Message.conversation_id == conversation_id,
+            Message.role == Role.BOT,
+            Message.id < message_id,
+        )
+        .order_by(Message.id.desc())
+        .limit(1)
+    ).first()
+    return None if row is None else (row[0], row[1])
+
+
 def set_status(session: Session, conversation: Conversation, status: ConversationStatus) -> None:
     conversation.status = status
     conversation.closed_at = utcnow() if status is ConversationStatus.CLOSED else None

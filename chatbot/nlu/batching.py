@@ -13,10 +13,14 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic
+
+from typing_extensions import TypeVar  # a default for Q (PEP 696, in typing from 3.13)
 
 R = TypeVar("R")
 T = TypeVar("T")
+# What one caller hands the model: a text, or a text with its context (nlu.context.Utterance).
+Q = TypeVar("Q", default=str)
 
 
 def model_thread() -> ThreadPoolExecutor:
@@ -33,12 +37,12 @@ class BatchStats:
     ran_s: float
 
 
-class MicroBatcher(Generic[R]):
+class MicroBatcher(Generic[R, Q]):
     """Turns many ``await predict(text)`` into few ``predict_batch(texts)`` calls.
 
     Args:
         predict_batch: the model, called on one dedicated thread (torch uses every core inside
-            it); returns one result per text, in order.
+            it); returns one result per text (or other query ``Q``), in order.
         max_batch_size: most texts in one call.
         max_wait_s: longest the first text of a batch waits for others. The wait happens only
             while callers announced with :meth:`coming` are still on their way: a lone request
@@ -60,7 +64,7 @@ class MicroBatcher(Generic[R]):
 
     def __init__(
         self,
-        predict_batch: Callable[[list[str]], list[R]],
+        predict_batch: Callable[[list[Q]], list[R]],
         *,
         max_batch_size: int = 32,
         max_wait_s: float = 0.002,
@@ -71,7 +75,7 @@ class MicroBatcher(Generic[R]):
         self.max_batch_size = max_batch_size
         self.max_wait_s = max_wait_s
         self._on_batch = on_batch
-        self._queue: list[tuple[str, float, asyncio.Future[R]]] = []
+        self._queue: list[tuple[Q, float, asyncio.Future[R]]] = []
         self._arrived: asyncio.Event | None = None
         self._worker: asyncio.Task[None] | None = None
         self._thread = thread or model_thread()
@@ -90,7 +94,7 @@ class MicroBatcher(Generic[R]):
     def queued(self) -> int:
         return len(self._queue)
 
-    async def predict(self, text: str) -> R:
+    async def predict(self, text: Q) -> R:
         """The model's result for one text, computed in a batch with whatever else is queued."""
         loop = asyncio.get_running_loop()
         if self._worker is None or self._worker.done():

@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 
 from chatbot.knowledge.spec import IntentSpec
+from chatbot.nlu.context import ContextMixing, Utterance, joined, may_need_context, mix
 from chatbot.nlu.language import detect_language, same_script
 from chatbot.nlu.lexical import (
     KnowledgeTokenizer,
@@ -133,8 +134,11 @@ class IntentEngine:
         prototypes: dict[str, Tensor] | None = None,
         prototype_weight: float = 0.0,
         oos_curve: OutOfScopeCurve | None = None,
+        context: ContextMixing | None = None,
     ) -> None:
         self.encoder = encoder
+        # How a short follow-up is read with the question before it (chatbot.nlu.context).
+        self.context = context or ContextMixing()
         # Intent prototypes learnt in fine-tuning; intents added since then use their centroid.
         self.prototypes = prototypes or {}
         self.prototype_weight = prototype_weight if self.prototypes else 0.0
@@ -270,20 +274,37 @@ class IntentEngine:
             else index.centroids
         )
 
-    def predict(self, texts: Sequence[str], *, top_k: int = 5) -> list[Prediction]:
+    def predict(self, texts: Sequence[str | Utterance], *, top_k: int = 5) -> list[Prediction]:
         """Rank the knowledge base's intents for each text.
 
         A message in Chinese is matched against Chinese phrasings and any other message against
         the rest, whenever the knowledge base has phrasings on that side; an intent is ranked
-        once, by its phrasings in the message's script.
+        once, by its phrasings in the message's script. An :class:`Utterance` with a previous
+        turn is a possible follow-up: when short and unsure alone, its scores are mixed with
+        those of the previous question and the follow-up read as one text
+        (:mod:`chatbot.nlu.context`).
         """
-        parts = self.score_parts(texts)
+        utterances = [t if isinstance(t, Utterance) else Utterance(t) for t in texts]
+        plain = [u.text for u in utterances]
+        follow_ups = [
+            row
+            for row, utterance in enumerate(utterances)
+            if may_need_context(utterance, detect_language(utterance.text), self.context)
+        ]
+        # The joined readings share the messages' forward pass (and the micro-batch).
+        parts = self.score_parts(plain + [joined(utterances[row]) for row in follow_ups])
         if parts is None:
-            return [Prediction(None, 0.0, (), detect_language(t)) for t in texts]
+            return [Prediction(None, 0.0, (), detect_language(t)) for t in plain]
         scores = parts.combine(self.nearest_weight, self.lexical_weight, self.prototype_weight)
+        for extra, row in enumerate(follow_ups, start=len(plain)):
+            alone = scores[row]
+            confidence = self.calibration.confidence(float(alone.max()))
+            scores[row] = mix(alone, scores[extra], confidence, self.context)
         predictions = []
         for ranked, language in zip(
-            top_intents(scores, parts.keys, top_k), parts.languages, strict=True
+            top_intents(scores[: len(plain)], parts.keys, top_k),
+            parts.languages[: len(plain)],
+            strict=True,
         ):
             ranking = tuple(
                 RankedIntent(key, score, self.calibration.confidence(score))
