@@ -261,13 +261,6 @@ class StaffTranscriptPublic(BaseModel):
     messages: list[StaffMessagePublic]
 
 
-class CannedReplyPublic(BaseModel):
-    id: int
-    title: str
-    text: str
-    language: str | None
-
-
 def message_json(message: Message) -> dict[str, Any]:
     """A message as live events carry it to the widget and the console."""
     return MessagePublic.of(message).model_dump(mode="json")
