@@ -44,6 +44,7 @@ from chatbot.api import (
     staff,
     takeover,
     teamwork,
+    transcripts,
     unanswered,
     users,
     webhooks,
@@ -264,6 +265,7 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
     app.include_router(users.router, responses=signed_in)
     app.include_router(settings_api.router, responses=signed_in)
     app.include_router(account.router, responses=signed_in)
+    app.include_router(transcripts.router, responses=signed_in)
     app.include_router(health.router, responses=errors.documented(503))
     app.include_router(metrics.router)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")

@@ -98,11 +98,18 @@ def count_users(session: Session) -> int:
 
 
 def count_active_admins(session: Session, *, besides: int | None = None) -> int:
-    """How many active admin accounts there are, leaving out the user ``besides``."""
-    query = select(func.count()).where(User.role == UserRole.ADMIN, User.is_active.is_(True))
-    if besides is not None:
-        query = query.where(User.id != besides)
-    return session.scalar(query) or 0
+    """How many active admin accounts there are, leaving out the user ``besides``.
+
+    Every active admin's row stays locked until the transaction ends (PostgreSQL; SQLite has
+    one writer at a time anyway): two admins disabling each other at once are then counted one
+    after the other, and the second finds no admin left besides themselves.
+    """
+    query = (
+        select(User.id)
+        .where(User.role == UserRole.ADMIN, User.is_active.is_(True))
+        .with_for_update()
+    )
+    return sum(1 for user_id in session.scalars(query) if user_id != besides)
 
 
 def set_password(session: Session, user: User, password: str) -> int:
