@@ -10,7 +10,7 @@ chatbot/accounts.py's, as for the page and the command line.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Body, HTTPException, Request, status
 from pydantic import BaseModel, Field
@@ -22,6 +22,7 @@ from chatbot.api.auth import PasswordNotConfirmed, Principal, StaffUser, confirm
 from chatbot.api.deps import RowId, SessionDep
 from chatbot.api.errors import documented
 from chatbot.api.ratelimit import RateLimited
+from chatbot.api.schemas import answer_example
 from chatbot.api.users import PasswordResetPublic, UserPublic
 from chatbot.db import accounts
 from chatbot.db.base import as_utc
@@ -75,10 +76,6 @@ EXAMPLE_TOKEN = {
 }
 
 
-def _example(value: Any, code: int = 200) -> dict[int | str, dict[str, Any]]:
-    return {code: {"content": {"application/json": {"example": value}}}}
-
-
 def _unprocessable(detail: str) -> HTTPException:
     return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail)
 
@@ -94,7 +91,7 @@ def _confirmed(
         raise _unprocessable(f"{field}: not your current password") from None
 
 
-@router.get("", responses=_example({"id": 7, "email": "sam@shop.example", "role": "staff"}))
+@router.get("", responses=answer_example({"id": 7, "email": "sam@shop.example", "role": "staff"}))
 def read_account(principal: StaffUser) -> UserPublic:
     """Who the caller is: their account and role."""
     return UserPublic.of(principal.user)
@@ -102,7 +99,7 @@ def read_account(principal: StaffUser) -> UserPublic:
 
 @router.post(
     "/password",
-    responses={**_example({"sessions_ended": True, "tokens_revoked": 1}), **THROTTLED},
+    responses={**answer_example({"sessions_ended": True, "tokens_revoked": 1}), **THROTTLED},
 )
 def change_password(
     request: Request,
@@ -136,7 +133,7 @@ def change_password(
     return PasswordResetPublic(tokens_revoked=revoked)
 
 
-@router.get("/tokens", responses=_example([EXAMPLE_TOKEN]))
+@router.get("/tokens", responses=answer_example([EXAMPLE_TOKEN]))
 def list_tokens(session: SessionDep, principal: StaffUser) -> list[TokenPublic]:
     """Your API tokens, revoked ones included (their secrets are never shown again)."""
     return [TokenPublic.of(row) for row in accounts.user_tokens(session, principal.user)]
@@ -145,7 +142,7 @@ def list_tokens(session: SessionDep, principal: StaffUser) -> list[TokenPublic]:
 @router.post(
     "/tokens",
     status_code=status.HTTP_201_CREATED,
-    responses={**_example({**EXAMPLE_TOKEN, "token": "cbt_..."}, 201), **THROTTLED},
+    responses={**answer_example({**EXAMPLE_TOKEN, "token": "cbt_..."}, 201), **THROTTLED},
 )
 def create_token(
     request: Request,

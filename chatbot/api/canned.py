@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from chatbot.api.auth import Principal, StaffUser
 from chatbot.api.deps import RowId, SessionDep
+from chatbot.api.schemas import answer_example
 from chatbot.api.views import render
 from chatbot.db import canned
 from chatbot.db.base import as_utc
@@ -101,7 +102,7 @@ def _saved(session: Session, save: Callable[[], CannedReply]) -> CannedReplyPubl
     return CannedReplyPublic.of(reply)
 
 
-@api.get("", responses={200: {"content": {"application/json": {"example": [EXAMPLE_REPLY]}}}})
+@api.get("", responses=answer_example([EXAMPLE_REPLY]))
 def list_canned_replies(session: SessionDep, principal: StaffUser) -> list[CannedReplyPublic]:
     """Every canned reply, by title: the picker beside the reply box."""
     return [CannedReplyPublic.of(reply) for reply in canned.list_canned(session)]
@@ -110,7 +111,7 @@ def list_canned_replies(session: SessionDep, principal: StaffUser) -> list[Canne
 @api.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    responses={201: {"content": {"application/json": {"example": EXAMPLE_REPLY}}}},
+    responses=answer_example(EXAMPLE_REPLY, 201),
 )
 def create_canned_reply(
     body: Annotated[CannedReplyCreate, Body(openapi_examples=CREATE_EXAMPLES)],
@@ -126,9 +127,7 @@ def create_canned_reply(
     )
 
 
-@api.get(
-    "/{reply_id}", responses={200: {"content": {"application/json": {"example": EXAMPLE_REPLY}}}}
-)
+@api.get("/{reply_id}", responses=answer_example(EXAMPLE_REPLY))
 def read_canned_reply(
     reply_id: RowId, session: SessionDep, principal: StaffUser
 ) -> CannedReplyPublic:
@@ -136,9 +135,7 @@ def read_canned_reply(
     return CannedReplyPublic.of(_canned_reply(session, reply_id))
 
 
-@api.patch(
-    "/{reply_id}", responses={200: {"content": {"application/json": {"example": EXAMPLE_REPLY}}}}
-)
+@api.patch("/{reply_id}", responses=answer_example(EXAMPLE_REPLY))
 def update_canned_reply(
     reply_id: RowId,
     body: Annotated[CannedReplyUpdate, Body(openapi_examples=UPDATE_EXAMPLES)],

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from chatbot.api.auth import AdminUser
 from chatbot.api.deps import SessionDep, SettingsDep
+from chatbot.api.schemas import answer_example
 from chatbot.config import Settings
 from chatbot.db import app_settings
 from chatbot.db.app_settings import RuntimeSettings
@@ -55,6 +56,15 @@ CHANGE_EXAMPLES: Any = {
 }
 
 
+EXAMPLE_ANSWER = answer_example(
+    {
+        "values": RuntimeSettings(answer_threshold=0.7, greeting_en="Hello!").model_dump(),
+        "defaults": RuntimeSettings().model_dump(),
+        "revision": 3,
+    }
+)
+
+
 def _current(session: Session, settings: Settings) -> SettingsPublic:
     defaults = RuntimeSettings.from_settings(settings)
     return SettingsPublic(
@@ -64,7 +74,7 @@ def _current(session: Session, settings: Settings) -> SettingsPublic:
     )
 
 
-@router.get("")
+@router.get("", responses=EXAMPLE_ANSWER)
 def read_settings(
     session: SessionDep, settings: SettingsDep, principal: AdminUser
 ) -> SettingsPublic:
@@ -75,6 +85,7 @@ def read_settings(
 # FastAPI's schema for a dict body says "any object"; the settings' own schema says which.
 @router.patch(
     "",
+    responses=EXAMPLE_ANSWER,
     openapi_extra={"requestBody": {"content": {"application/json": {"schema": _change_schema()}}}},
 )
 def update_settings(

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from chatbot.api.auth import StaffUser
 from chatbot.api.deps import SessionDep
+from chatbot.api.schemas import answer_example
 from chatbot.api.staff import PREVIEW_CHARS, CorrectionPublic, read_cursor, read_filters, verdict
 from chatbot.db import labels, transcripts
 from chatbot.db.base import as_utc
@@ -107,7 +108,7 @@ YesNo = Annotated[Literal["", "yes", "no"], Query()]
 Fraction = Annotated[str, Query(max_length=20, description="A number from 0 to 1.")]
 
 
-@router.get("", responses={200: {"content": {"application/json": {"example": EXAMPLE_PAGE}}}})
+@router.get("", responses=answer_example(EXAMPLE_PAGE))
 def list_conversations(
     session: SessionDep,
     principal: StaffUser,

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from chatbot import accounts as account_changes
 from chatbot.api.auth import AdminUser
 from chatbot.api.deps import RowId, SessionDep
+from chatbot.api.schemas import answer_example
 from chatbot.db import accounts
 from chatbot.db.base import as_utc
 from chatbot.db.models import User, UserRole
@@ -102,10 +103,6 @@ UPDATE_EXAMPLES: Any = {
 }
 
 
-def _example(value: Any, code: int = 200) -> dict[int | str, dict[str, Any]]:
-    return {code: {"content": {"application/json": {"example": value}}}}
-
-
 def _user(session: Session, user_id: int) -> User:
     user = accounts.get_user(session, user_id)
     if user is None:
@@ -127,13 +124,13 @@ def _committed(session: Session, change: Callable[[], Changed]) -> Changed:
     return result
 
 
-@router.get("", responses=_example([EXAMPLE_USER]))
+@router.get("", responses=answer_example([EXAMPLE_USER]))
 def list_users(session: SessionDep, principal: AdminUser) -> list[UserPublic]:
     """Every account, by email."""
     return [UserPublic.of(user) for user in accounts.list_users(session)]
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, responses=_example(EXAMPLE_USER, 201))
+@router.post("", status_code=status.HTTP_201_CREATED, responses=answer_example(EXAMPLE_USER, 201))
 def create_user(
     body: Annotated[UserCreate, Body(openapi_examples=CREATE_EXAMPLES)],
     session: SessionDep,
@@ -154,13 +151,13 @@ def create_user(
     return UserPublic.of(user)
 
 
-@router.get("/{user_id}", responses=_example(EXAMPLE_USER))
+@router.get("/{user_id}", responses=answer_example(EXAMPLE_USER))
 def read_user(user_id: RowId, session: SessionDep, principal: AdminUser) -> UserPublic:
     """One account."""
     return UserPublic.of(_user(session, user_id))
 
 
-@router.patch("/{user_id}", responses=_example(EXAMPLE_USER))
+@router.patch("/{user_id}", responses=answer_example(EXAMPLE_USER))
 def update_user(
     user_id: RowId,
     body: Annotated[UserUpdate, Body(openapi_examples=UPDATE_EXAMPLES)],
@@ -183,7 +180,7 @@ def update_user(
 
 @router.post(
     "/{user_id}/password",
-    responses=_example({"sessions_ended": True, "tokens_revoked": 2}),
+    responses=answer_example({"sessions_ended": True, "tokens_revoked": 2}),
 )
 def reset_password(
     user_id: RowId,

@@ -180,3 +180,26 @@ def test_a_cookie_session_without_the_csrf_token_changes_nothing(
     assert all("CSRF" in response.json()["detail"] for response in writes)
     assert client.get(USERS).status_code == 200  # reading needs no CSRF token
     assert audit_log(db_url) == []
+
+
+def test_the_consoles_json_routes_are_tagged_and_show_examples(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    tags = {
+        "/api/v1/admin/users": "users",
+        "/api/v1/admin/users/{user_id}/password": "users",
+        "/api/v1/admin/settings": "settings",
+        "/api/v1/staff/canned": "canned replies",
+        "/api/v1/staff/account/tokens": "account",
+        "/api/v1/staff/conversations": "transcripts",
+    }
+    for path, tag in tags.items():
+        for method, operation in paths[path].items():
+            assert operation["tags"] == [tag], (method, path)
+            answers = operation["responses"]
+            ok = answers.get("200") or answers.get("201")
+            assert ok["content"]["application/json"].get("example"), (method, path)
+            if method in ("post", "patch"):
+                body = operation["requestBody"]["content"]["application/json"]
+                assert body.get("examples"), (method, path)
+    change = paths["/api/v1/admin/settings"]["patch"]["requestBody"]["content"]["application/json"]
+    assert "answer_threshold" in change["schema"]["properties"]  # the fields, not "any object"
