@@ -577,47 +577,43 @@ def _accounts_session(settings: Settings) -> Any:
 
 
 def users_create(args: argparse.Namespace, settings: Settings) -> int:
-    from chatbot.db import accounts, audit
-    from chatbot.db.models import UserRole
+    from chatbot import accounts as account_changes
+    from chatbot.db import accounts
 
     with _accounts_session(settings) as session:
         if accounts.get_user_by_email(session, args.email) is not None:
             raise UserError(f"email: an account for {accounts.normalise_email(args.email)} exists")
         try:
             accounts.check_email(args.email)
-            user = accounts.create_user(
+            user = account_changes.create_user(
                 session,
+                None,
                 args.email,
                 _read_password(args.password_stdin),
-                UserRole(args.role),
+                account_changes.role(args.role),
                 name=args.name,
             )
         except accounts.AccountError as exc:
             raise UserError(str(exc)) from exc
-        audit.record(session, None, "user.create", user.email, after={"role": args.role})
         session.commit()
         print(f"created {args.role} account {user.email}")
     return 0
 
 
 def users_set_password(args: argparse.Namespace, settings: Settings) -> int:
-    from chatbot.db import accounts, audit
+    from chatbot import accounts as account_changes
+    from chatbot.db import accounts
 
     with _accounts_session(settings) as session:
         user = accounts.get_user_by_email(session, args.email)
         if user is None:
             raise UserError(f"email: no account for {accounts.normalise_email(args.email)}")
         try:
-            revoked = accounts.set_password(session, user, _read_password(args.password_stdin))
+            revoked = account_changes.set_password(
+                session, None, user, _read_password(args.password_stdin)
+            )
         except accounts.AccountError as exc:
             raise UserError(str(exc)) from exc
-        audit.record(
-            session,
-            None,
-            "user.password",
-            user.email,
-            after={"sessions_ended": True, "tokens_revoked": revoked},
-        )
         session.commit()
     print(f"password set for {user.email}; signed out everywhere, {revoked} API token(s) revoked")
     return 0
@@ -667,19 +663,17 @@ def retention_run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def tokens_create(args: argparse.Namespace, settings: Settings) -> int:
-    from chatbot.db import accounts, audit
+    from chatbot import accounts as account_changes
+    from chatbot.db import accounts
 
     with _accounts_session(settings) as session:
         user = accounts.get_user_by_email(session, args.email)
         if user is None:
             raise UserError(f"email: no account for {accounts.normalise_email(args.email)}")
         try:
-            row, token = accounts.create_api_token(session, user, args.name)
+            _row, token = account_changes.create_token(session, None, user, args.name)
         except accounts.AccountError as exc:
             raise UserError(str(exc)) from exc
-        audit.record(
-            session, None, "token.create", row.name, after={"id": row.id, "user": user.email}
-        )
         session.commit()
     print(token)
     return 0

@@ -21,6 +21,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 import chatbot
 from chatbot import mail, retention
 from chatbot.api import (
+    account,
     admin,
     admin_console,
     admin_knowledge,
@@ -28,6 +29,7 @@ from chatbot.api import (
     analytics,
     attachments,
     auth,
+    canned,
     chat,
     embeddings,
     errors,
@@ -43,9 +45,12 @@ from chatbot.api import (
     staff,
     takeover,
     teamwork,
+    transcripts,
     unanswered,
+    users,
     webhooks,
 )
+from chatbot.api import settings as settings_api
 from chatbot.api.views import WEB_DIR
 from chatbot.config import Settings, get_settings
 from chatbot.conversation.service import ChatService
@@ -262,6 +267,11 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
     app.include_router(privacy.router, responses=signed_in)
     app.include_router(embeddings.router, responses=signed_in)
     app.include_router(webhooks.router, responses=signed_in)
+    app.include_router(canned.router, responses=signed_in)
+    app.include_router(users.router, responses=signed_in)
+    app.include_router(settings_api.router, responses=signed_in)
+    app.include_router(account.router, responses=signed_in)
+    app.include_router(transcripts.router, responses=signed_in)
     app.include_router(health.router, responses=errors.documented(503))
     app.include_router(metrics.router)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from chatbot import accounts as account_changes
 from chatbot.api.auth import AdminUser, Principal
 from chatbot.api.deps import RowId, SessionDep, SettingsDep
 from chatbot.api.i18n import Translate, request_language, translator
@@ -119,7 +120,7 @@ def save_settings(
     """Store the settings; running servers apply them from their next message or page."""
     defaults = RuntimeSettings.from_settings(settings)
     try:
-        before, after = app_settings.update(session, defaults, changes, principal.actor)
+        app_settings.update(session, defaults, changes, principal.actor)
     except app_settings.SettingsInvalid as exc:
         session.rollback()
         _ = translator(request_language(request))
@@ -128,8 +129,6 @@ def save_settings(
         return _settings_page(
             request, session, principal, settings, values={**current, **changes}, errors=errors
         )
-    if after:
-        audit.record(session, principal.actor, "settings.update", None, before=before, after=after)
     session.commit()
     return _see("/admin/settings?saved=1")
 
@@ -206,10 +205,6 @@ def _refused(
     return _users_page(request, session, principal, error=error)
 
 
-def _no_active_admin(session: Session) -> bool:
-    return not any(u.is_active and u.role is UserRole.ADMIN for u in accounts.list_users(session))
-
-
 @router.post("/users", response_class=HTMLResponse)
 def create_user(
     request: Request,
@@ -221,10 +216,11 @@ def create_user(
     password: Annotated[str, Form(max_length=1024)] = "",
 ) -> Response:
     """Add a staff member or admin with an initial password."""
-    _ = translator(request_language(request))
     try:
-        user = accounts.create_user(session, email, password, _role(role), name=name)
-    except (accounts.AccountError, ValueError) as exc:
+        user = account_changes.create_user(
+            session, principal.user, email, password, account_changes.role(role), name=name
+        )
+    except account_changes.AccountError as exc:
         session.rollback()
         return _users_page(
             request,
@@ -233,22 +229,8 @@ def create_user(
             error=str(exc),
             draft={"email": email, "name": name, "role": role},
         )
-    audit.record(
-        session,
-        principal.actor,
-        "user.create",
-        user.email,
-        after={"email": user.email, "name": user.name, "role": user.role.value, "active": True},
-    )
     session.commit()
     return _see(f"/admin/users?done=created&user={user.id}")
-
-
-def _role(value: str) -> UserRole:
-    try:
-        return UserRole(value)
-    except ValueError:
-        raise accounts.AccountError(f"role: '{value}' is not a role (staff or admin)") from None
 
 
 @router.post("/users/{user_id}/disable", response_class=HTMLResponse)
@@ -259,7 +241,7 @@ def disable_user(
     principal: AdminUser,
 ) -> Response:
     """Disable an account: its sessions end and its API tokens are revoked."""
-    return _set_active(user_id, False, request, session, principal)
+    return _changed(user_id, "disabled", request, session, principal)
 
 
 @router.post("/users/{user_id}/enable", response_class=HTMLResponse)
@@ -270,34 +252,35 @@ def enable_user(
     principal: AdminUser,
 ) -> Response:
     """Let a disabled account sign in again."""
-    return _set_active(user_id, True, request, session, principal)
+    return _changed(user_id, "enabled", request, session, principal)
 
 
-def _set_active(
-    user_id: RowId,
-    active: bool,
+def _changed(
+    user_id: int,
+    done: str,
     request: Request,
     session: Session,
     principal: Principal,
+    *,
+    password: str = "",
+    role: str = "",
 ) -> Response:
-    _ = translator(request_language(request))
+    """Apply one change to a user (``done`` says which), then show the page with its notice."""
     user = _target(session, user_id)
-    if not active and user.id == principal.user.id:
-        return _refused(request, session, principal, _("You cannot disable your own account."))
-    was_active = user.is_active
-    accounts.set_active(session, user, active)
-    if _no_active_admin(session):
-        return _refused(request, session, principal, _("At least one active admin must remain."))
-    audit.record(
-        session,
-        principal.actor,
-        "user.enable" if active else "user.disable",
-        user.email,
-        before={"active": was_active},
-        after={"active": active},
-    )
+    try:
+        if done in ("enabled", "disabled"):
+            account_changes.set_active(session, principal.user, user, done == "enabled")
+        elif done == "password":
+            account_changes.reset_password(session, principal.user, user, password)
+        else:
+            account_changes.set_role(session, principal.user, user, account_changes.role(role))
+    except account_changes.ChangeRefused as exc:
+        _ = translator(request_language(request))
+        return _refused(request, session, principal, _(exc.reason))
+    except account_changes.AccountError as exc:
+        return _refused(request, session, principal, str(exc))
     session.commit()
-    return _see(f"/admin/users?done={'enabled' if active else 'disabled'}&user={user.id}")
+    return _see(f"/admin/users?done={done}&user={user.id}")
 
 
 @router.post("/users/{user_id}/password", response_class=HTMLResponse)
@@ -309,29 +292,7 @@ def reset_password(
     password: Annotated[str, Form(max_length=1024)] = "",
 ) -> Response:
     """Set a new password for someone; their sessions end and their API tokens are revoked."""
-    _ = translator(request_language(request))
-    user = _target(session, user_id)
-    if user.id == principal.user.id:
-        return _refused(
-            request,
-            session,
-            principal,
-            _("Change your own password on the Account page."),
-        )
-    try:
-        revoked = accounts.set_password(session, user, password)
-    except accounts.AccountError as exc:
-        return _refused(request, session, principal, str(exc))
-    # Never the password or its hash: only that it changed.
-    audit.record(
-        session,
-        principal.actor,
-        "user.password",
-        user.email,
-        after={"sessions_ended": True, "tokens_revoked": revoked},
-    )
-    session.commit()
-    return _see(f"/admin/users?done=password&user={user.id}")
+    return _changed(user_id, "password", request, session, principal, password=password)
 
 
 @router.post("/users/{user_id}/role", response_class=HTMLResponse)
@@ -343,29 +304,7 @@ def change_role(
     role: Annotated[str, Form()] = "",
 ) -> Response:
     """Make someone staff or admin."""
-    _ = translator(request_language(request))
-    user = _target(session, user_id)
-    try:
-        new_role = _role(role)
-    except accounts.AccountError as exc:
-        return _refused(request, session, principal, str(exc))
-    if user.id == principal.user.id and new_role is not UserRole.ADMIN:
-        return _refused(request, session, principal, _("You cannot remove your own admin role."))
-    old_role = user.role
-    accounts.set_role(session, user, new_role)
-    if _no_active_admin(session):
-        return _refused(request, session, principal, _("At least one active admin must remain."))
-    if old_role is not new_role:
-        audit.record(
-            session,
-            principal.actor,
-            "user.role",
-            user.email,
-            before={"role": old_role.value},
-            after={"role": new_role.value},
-        )
-    session.commit()
-    return _see(f"/admin/users?done=role&user={user.id}")
+    return _changed(user_id, "role", request, session, principal, role=role)
 
 
 # ---- audit log

@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from sqlalchemy.orm import Session
 from starlette.requests import HTTPConnection
 
+from chatbot import accounts as account_changes
 from chatbot import security
 from chatbot.api.deps import RowId, SessionDep, SettingsDep
 from chatbot.api.i18n import LANGUAGE_COOKIE, LANGUAGES, request_language, translator
@@ -29,7 +30,7 @@ from chatbot.api.ratelimit import (
     wait_per_address,
 )
 from chatbot.api.views import render
-from chatbot.db import accounts, audit
+from chatbot.db import accounts
 from chatbot.db.models import User, UserRole
 
 SESSION_COOKIE = "chatbot_session"
@@ -324,26 +325,49 @@ def account(request: Request, session: SessionDep, principal: StaffUser) -> HTML
     return _account_page(request, session, principal)
 
 
+class PasswordNotConfirmed(Exception):
+    """The password re-entered before a sensitive change is wrong (``retry_after_s`` 0), or
+    guesses from here are throttled for ``retry_after_s`` seconds."""
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__("the current password is wrong")
+        self.retry_after_s = retry_after_s
+
+
+def confirm_own_password(
+    request: Request, session: Session, principal: Principal, password: str
+) -> None:
+    """Raise PasswordNotConfirmed unless ``password`` is the caller's own. Counted like a sign-in,
+    so a stolen session or token cannot guess the password at full speed."""
+    address = client_address(request)
+    wait_s = accounts.start_attempt(session, principal.user.email, address)
+    session.commit()  # before the slow check, as at sign-in
+    if wait_s:
+        raise PasswordNotConfirmed(wait_s)
+    confirmed = accounts.confirm_password(session, principal.user, password, address)
+    session.commit()
+    if not confirmed:
+        raise PasswordNotConfirmed(0)
+
+
 def _password_refused(
     request: Request, session: Session, principal: Principal, password: str
 ) -> HTMLResponse | None:
     """None when ``password`` is the caller's own, else the page saying why not: 422, or 429
     with Retry-After while wrong guesses are throttled (as at sign-in)."""
     _ = translator(request_language(request))
-    address = client_address(request)
-    wait_s = accounts.start_attempt(session, principal.user.email, address)
-    session.commit()  # before the slow check, as at sign-in
-    if wait_s:
+    try:
+        confirm_own_password(request, session, principal, password)
+    except PasswordNotConfirmed as refused:
+        if not refused.retry_after_s:
+            error = _("The current password is wrong.")
+            return _account_page(request, session, principal, error=error, status_code=422)
+        wait_s = refused.retry_after_s
         error = _("Too many failed attempts. Try again in {seconds} s.", seconds=wait_s)
         page = _account_page(request, session, principal, error=error, status_code=429)
         page.headers["Retry-After"] = str(wait_s)
         return page
-    if accounts.confirm_password(session, principal.user, password, address):
-        session.commit()
-        return None
-    session.commit()
-    error = _("The current password is wrong.")
-    return _account_page(request, session, principal, error=error, status_code=422)
+    return None
 
 
 @router.post("/account/password", response_class=HTMLResponse)
@@ -361,24 +385,16 @@ def change_password(
     if refused is not None:
         return refused
     error = None
-    revoked = 0
     if new_password != confirm_password:
         error = _("The new passwords do not match.")
     else:
         try:
-            revoked = accounts.set_password(session, user, new_password)  # signs out everywhere
-        except accounts.AccountError as exc:
+            account_changes.set_password(session, user, user, new_password)  # signs out everywhere
+        except account_changes.AccountError as exc:
             error = str(exc)
     if error:
         return _account_page(request, session, principal, error=error, status_code=422)
     signed_in = accounts.start_session(session, user)  # stay signed in here
-    audit.record(
-        session,
-        principal.actor,
-        "user.password",
-        user.email,
-        after={"sessions_ended": True, "tokens_revoked": revoked},
-    )
     session.commit()
     response = _account_page(
         request,
@@ -403,18 +419,16 @@ def create_token(
     if refused is not None:
         return refused
     try:
-        row, token = accounts.create_api_token(session, principal.user, name)
-    except accounts.AccountError as exc:
+        _row, token = account_changes.create_token(session, principal.user, principal.user, name)
+    except account_changes.AccountError as exc:
         return _account_page(request, session, principal, error=str(exc), status_code=422)
-    audit.record(session, principal.actor, "token.create", row.name, after={"id": row.id})
     session.commit()
     return _account_page(request, session, principal, new_token=token)
 
 
 @router.post("/account/tokens/{token_id}/revoke")
 def revoke_token(token_id: RowId, session: SessionDep, principal: StaffUser) -> Response:
-    if not accounts.revoke_api_token(session, principal.user, token_id):
+    if account_changes.revoke_token(session, principal.user, token_id) is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"API token {token_id} not found")
-    audit.record(session, principal.actor, "token.revoke", str(token_id))
     session.commit()
     return RedirectResponse("/account", status.HTTP_303_SEE_OTHER)

@@ -13,6 +13,11 @@ from chatbot.db.base import as_utc
 from chatbot.db.models import Attachment, Message, PresenceStatus, Role
 
 
+def answer_example(value: Any, code: int = 200) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` showing ``value`` as an example answer with status ``code``."""
+    return {code: {"content": {"application/json": {"example": value}}}}
+
+
 class Button(BaseModel):
     intent: str
     question: str
@@ -259,13 +264,6 @@ class StaffTranscriptPublic(BaseModel):
     conversation: QueueEntry
     satisfaction: int | None
     messages: list[StaffMessagePublic]
-
-
-class CannedReplyPublic(BaseModel):
-    id: int
-    title: str
-    text: str
-    language: str | None
 
 
 def message_json(message: Message) -> dict[str, Any]:

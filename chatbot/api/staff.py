@@ -139,7 +139,7 @@ def read_filters(params: Mapping[str, str]) -> tuple[TranscriptFilter, dict[str,
     return TranscriptFilter(**values), form, problems
 
 
-def _cursor(params: Mapping[str, str]) -> Cursor | None:
+def read_cursor(params: Mapping[str, str]) -> Cursor | None:
     before, before_id = params.get("before", ""), params.get("before_id", "")
     if not before or not before_id:
         return None
@@ -162,7 +162,7 @@ def _query(form: Mapping[str, str], **extra: str) -> str:
 def transcript_list(request: Request, session: SessionDep, principal: StaffUser) -> HTMLResponse:
     """Conversations, newest activity first, filtered and searched; keyset pages."""
     chosen, form, problems = read_filters(request.query_params)
-    cursor = _cursor(request.query_params)
+    cursor = read_cursor(request.query_params)
     page = transcripts.list_conversations(session, chosen, cursor)
     older = None
     if page.older is not None:
@@ -207,7 +207,7 @@ def transcript_page(
         raise HTTPException(status.HTTP_404_NOT_FOUND, "conversation not found")
     _ = translator(request_language(request))
     verdicts = {
-        message.id: _verdict(message, transcript.corrections[message.id])
+        message.id: verdict(message, transcript.corrections[message.id])
         for message in transcript.messages
         if message.id in transcript.corrections
     }
@@ -357,7 +357,7 @@ def _bot_meant(message: Message) -> str | None:
     return None if message.action == "fallback" else message.intent
 
 
-def _verdict(message: Message, correction: Correction) -> CorrectionPublic:
+def verdict(message: Message, correction: Correction) -> CorrectionPublic:
     return CorrectionPublic(
         message_id=message.id,
         verdict="right" if correction.intent == _bot_meant(message) else "wrong",
@@ -399,4 +399,4 @@ def correct_bot_turn(
         session, message.id, customer_text, intent, created_by=principal.actor
     )
     session.commit()
-    return _verdict(message, correction)
+    return verdict(message, correction)

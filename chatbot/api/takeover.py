@@ -1,6 +1,5 @@
-"""Live takeover: the queue of conversations waiting for a person; claim, reply, hand back, close.
-
-Also the canned replies staff insert while they type, and the console pages for both.
+"""Live takeover: the queue of conversations waiting for a person; claim, reply, hand back, close,
+and its console page. (The canned replies staff insert while they type: chatbot/api/canned.py.)
 """
 
 from __future__ import annotations
@@ -15,7 +14,6 @@ from typing import Annotated, TypeGuard
 import anyio
 from fastapi import (
     APIRouter,
-    Form,
     HTTPException,
     Query,
     Request,
@@ -23,20 +21,20 @@ from fastapi import (
     WebSocketDisconnect,
     status,
 )
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from chatbot import mail
 from chatbot.api import schemas
-from chatbot.api.auth import Principal, StaffUser, websocket_principal
-from chatbot.api.deps import BusDep, RowId, SessionDep, SettingsDep, message_text
+from chatbot.api.auth import StaffUser, websocket_principal
+from chatbot.api.deps import BusDep, SessionDep, SettingsDep, message_text
 from chatbot.api.i18n import request_language, translator
 from chatbot.api.views import render
 from chatbot.conversation import takeover
-from chatbot.db import audit, canned, presence
 from chatbot.db import conversations as store
-from chatbot.db.models import CannedReply, Conversation, Role
+from chatbot.db import presence
+from chatbot.db.models import Conversation, Role
 from chatbot.events import Event, EventBus, conversation_channel
 
 router = APIRouter()
@@ -190,15 +188,6 @@ def close_conversation(
     conversation = _conversation(session, conversation_id, lock=True)
     _apply(session, bus, lambda: takeover.close(session, conversation, principal.user))
     return _entry(session, conversation)
-
-
-@router.get(f"{API}/canned", tags=["staff"])
-def canned_replies(session: SessionDep, principal: StaffUser) -> list[schemas.CannedReplyPublic]:
-    """Every canned reply, for the picker beside the reply box."""
-    return [
-        schemas.CannedReplyPublic(id=r.id, title=r.title, text=r.text, language=r.language)
-        for r in canned.list_canned(session)
-    ]
 
 
 # ---- live events for the console
@@ -404,126 +393,3 @@ def live_page(
         selected=conversation or "",
         max_chars=request.app.state.settings.max_message_chars,
     )
-
-
-def _canned_page(
-    request: Request,
-    session: Session,
-    principal: Principal,
-    *,
-    error: canned.CannedReplyError | None = None,
-    editing: int | None = None,
-    values: dict[str, str] | None = None,
-    status_code: int = 200,
-) -> HTMLResponse:
-    return render(
-        request,
-        "console/canned.html",
-        principal,
-        status_code=status_code,
-        replies=canned.list_canned(session),
-        error=error,
-        editing=editing,
-        values=values or {},
-        max_title=canned.MAX_TITLE_CHARS,
-        max_text=canned.MAX_TEXT_CHARS,
-    )
-
-
-@router.get("/staff/canned", response_class=HTMLResponse, include_in_schema=False)
-def canned_page(request: Request, session: SessionDep, principal: StaffUser) -> HTMLResponse:
-    """Canned replies: list, create, edit, delete."""
-    return _canned_page(request, session, principal)
-
-
-Text = Annotated[str, Form(max_length=10_000)]
-
-
-def _saved(
-    request: Request,
-    session: Session,
-    principal: Principal,
-    save: Callable[[], None],
-    values: dict[str, str],
-    editing: int | None,
-) -> Response:
-    try:
-        save()
-    except canned.CannedReplyError as exc:
-        session.rollback()
-        return _canned_page(
-            request,
-            session,
-            principal,
-            error=exc,
-            editing=editing,
-            values=values,
-            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
-        )
-    session.commit()
-    return RedirectResponse("/staff/canned", status.HTTP_303_SEE_OTHER)
-
-
-@router.post("/staff/canned", include_in_schema=False)
-def create_canned_reply(
-    request: Request,
-    session: SessionDep,
-    principal: StaffUser,
-    title: Text = "",
-    text: Text = "",
-    language: Annotated[str, Form(max_length=16)] = "",
-) -> Response:
-    def save() -> None:
-        reply = canned.create_canned(session, title, text, language=language, actor=principal.actor)
-        audit.record(
-            session, principal.actor, "canned.create", str(reply.id), after=canned.snapshot(reply)
-        )
-
-    values = {"title": title, "text": text, "language": language}
-    return _saved(request, session, principal, save, values, None)
-
-
-def _canned_reply(session: Session, reply_id: int) -> CannedReply:
-    reply = canned.get_canned(session, reply_id)
-    if reply is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"canned reply {reply_id} not found")
-    return reply
-
-
-@router.post("/staff/canned/{reply_id}", include_in_schema=False)
-def update_canned_reply(
-    request: Request,
-    reply_id: RowId,
-    session: SessionDep,
-    principal: StaffUser,
-    title: Text = "",
-    text: Text = "",
-    language: Annotated[str, Form(max_length=16)] = "",
-) -> Response:
-    reply = _canned_reply(session, reply_id)
-
-    def save() -> None:
-        before = canned.snapshot(reply)
-        canned.update_canned(session, reply, title, text, language=language, actor=principal.actor)
-        audit.record(
-            session,
-            principal.actor,
-            "canned.update",
-            str(reply.id),
-            before=before,
-            after=canned.snapshot(reply),
-        )
-
-    values = {"title": title, "text": text, "language": language}
-    return _saved(request, session, principal, save, values, reply_id)
-
-
-@router.post("/staff/canned/{reply_id}/delete", include_in_schema=False)
-def delete_canned_reply(reply_id: RowId, session: SessionDep, principal: StaffUser) -> Response:
-    reply = _canned_reply(session, reply_id)
-    audit.record(
-        session, principal.actor, "canned.delete", str(reply.id), before=canned.snapshot(reply)
-    )
-    canned.delete_canned(session, reply)
-    session.commit()
-    return RedirectResponse("/staff/canned", status.HTTP_303_SEE_OTHER)

@@ -40,7 +40,14 @@ def normalise_email(email: str) -> str:
 def check_email(email: str) -> str:
     email = normalise_email(email)
     local, at, domain = email.partition("@")
-    if not at or not local or "." not in domain or len(email) > 255 or " " in email:
+    if (
+        not at
+        or not local
+        or "." not in domain
+        or len(email) > 255
+        or " " in email
+        or not email.isprintable()  # PostgreSQL refuses NUL: a 500 where this is a 422
+    ):
         raise AccountError(f"email: '{email}' is not an email address")
     return email
 
@@ -56,12 +63,15 @@ def create_user(
     email = check_email(email)
     if get_user_by_email(session, email) is not None:
         raise AccountError(f"email: an account for {email} already exists")
+    name = (name or "").strip()
+    if len(name) > 100 or not name.isprintable():
+        raise AccountError("name: at most 100 characters, without control characters")
     problem = security.password_problem(password)
     if problem:
         raise AccountError(f"password: {problem}")
     user = User(
         email=email,
-        name=(name or "").strip() or None,
+        name=name or None,
         password_hash=security.hash_password(password),
         role=role,
         password_changed_at=utcnow(),
@@ -85,6 +95,21 @@ def list_users(session: Session) -> Sequence[User]:
 
 def count_users(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(User)) or 0
+
+
+def count_active_admins(session: Session, *, besides: int | None = None) -> int:
+    """How many active admin accounts there are, leaving out the user ``besides``.
+
+    Every active admin's row stays locked until the transaction ends (PostgreSQL; SQLite has
+    one writer at a time anyway): two admins disabling each other at once are then counted one
+    after the other, and the second finds no admin left besides themselves.
+    """
+    query = (
+        select(User.id)
+        .where(User.role == UserRole.ADMIN, User.is_active.is_(True))
+        .with_for_update()
+    )
+    return sum(1 for user_id in session.scalars(query) if user_id != besides)
 
 
 def set_password(session: Session, user: User, password: str) -> int:
@@ -300,8 +325,8 @@ def end_session(session: Session, token: str) -> None:
 def create_api_token(session: Session, user: User, name: str) -> tuple[ApiToken, str]:
     """A new token for ``user``; returns the row and the token, which is shown only this once."""
     name = name.strip()
-    if not name or len(name) > 100:
-        raise AccountError("name: give the token a name of 1-100 characters")
+    if not name or len(name) > 100 or not name.isprintable():
+        raise AccountError("name: give the token a name of 1-100 printable characters")
     token = security.new_token(security.API_TOKEN_PREFIX)
     row = ApiToken(user_id=user.id, name=name, token_hash=security.token_digest(token))
     session.add(row)
@@ -328,10 +353,11 @@ def user_for_api_token(session: Session, token: str) -> User | None:
     return row.user
 
 
-def revoke_api_token(session: Session, user: User, token_id: int) -> bool:
+def revoke_api_token(session: Session, user: User, token_id: int) -> ApiToken | None:
+    """Revoke one of ``user``'s tokens (again is no error); None if they have no such token."""
     row = session.get(ApiToken, token_id)
     if row is None or row.user_id != user.id:
-        return False
+        return None
     row.revoked_at = row.revoked_at or utcnow()
     session.flush()
-    return True
+    return row

@@ -8,15 +8,18 @@ with a single primary-key read and reload the rest only then.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from chatbot import hours
 from chatbot.config import Settings
+from chatbot.db import audit
 from chatbot.db.models import AppSetting
 
 log = logging.getLogger(__name__)
@@ -48,6 +51,7 @@ BAD_HOURS = "write days and times, e.g. mon-fri 09:00-17:00; sat 10:00-14:00"
 BAD_ZONE = "enter a time zone such as Europe/London or Asia/Shanghai (empty: UTC)"
 BAD_HOLIDAYS = "enter dates as YYYY-MM-DD, separated by commas"
 NOT_ON_OFF = "choose on or off"
+CONTROL_CHARACTERS = "remove the control characters (line breaks are fine)"
 PROBLEMS = (
     NOT_A_FRACTION,
     CLARIFY_ABOVE_ANSWER,
@@ -60,7 +64,11 @@ PROBLEMS = (
     BAD_ZONE,
     BAD_HOLIDAYS,
     NOT_ON_OFF,
+    CONTROL_CHARACTERS,
 )
+# The texts reach messages and pages: PostgreSQL refuses a NUL in text (a 500 where a customer
+# starts a chat), and no other control character is meant in them either.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def _text() -> Any:
@@ -103,6 +111,13 @@ class RuntimeSettings(BaseModel):
     holidays_zh: str = _text()
     # A customer negative twice in a conversation is offered a person beside the bot's answer.
     offer_person_when_frustrated: bool = True
+
+    @field_validator("*")
+    @classmethod
+    def _printable(cls, value: Any) -> Any:
+        if isinstance(value, str) and _CONTROL.search(value):
+            raise PydanticCustomError("control_characters", CONTROL_CHARACTERS)
+        return value
 
     @field_validator("hours_en", "hours_zh")
     @classmethod
@@ -235,6 +250,8 @@ def validate(current: RuntimeSettings, changes: Mapping[str, Any]) -> RuntimeSet
 def _problem(field: str, error_type: str) -> str:
     if error_type == "extra_forbidden":
         return UNKNOWN
+    if error_type == "control_characters":
+        return CONTROL_CHARACTERS
     if field in THRESHOLDS:
         return CLARIFY_ABOVE_ANSWER if error_type == "value_error" else NOT_A_FRACTION
     if field == "widget_color":
@@ -255,7 +272,8 @@ def update(
     changes: Mapping[str, Any],
     actor: str | None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Validate and store ``changes``; nothing is written when any value is refused.
+    """Validate and store ``changes`` with their audit entry; nothing is written when any value
+    is refused. The console's form and the JSON API both save through this.
 
     Returns:
         (before, after): the values of the fields that really changed, for the audit log.
@@ -286,6 +304,7 @@ def update(
             row.value, row.updated_by = value, actor
     if after:
         _bump_revision(session, actor)
+        audit.record(session, actor, "settings.update", None, before=before, after=after)
     session.flush()
     return before, after
 

@@ -1,12 +1,18 @@
-"""Canned replies: ready-made answers staff insert while talking to a customer."""
+"""Canned replies: ready-made answers staff insert while talking to a customer.
+
+Every change is audited here, in the caller's transaction, so the console's form and the JSON
+API write the same entries.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from chatbot.db import audit
 from chatbot.db.models import CannedReply
 
 MAX_TITLE_CHARS = 100
@@ -15,12 +21,21 @@ MAX_LANGUAGE_CHARS = 16
 
 
 class CannedReplyError(ValueError):
-    """A field is empty or too long: ``field`` must have 1 to ``limit`` characters."""
+    """A refused field: empty or too long (``field`` must have 1 to ``limit`` characters), or
+    holding control characters (``limit`` is None)."""
 
-    def __init__(self, field: str, limit: int, got: int) -> None:
-        super().__init__(f"{field}: 1 to {limit} characters, got {got}")
+    def __init__(self, field: str, limit: int | None, got: int = 0) -> None:
+        if limit is None:
+            problem = "no control characters (line breaks and tabs are fine)"
+        else:
+            problem = f"1 to {limit} characters, got {got}"
+        super().__init__(f"{field}: {problem}")
         self.field = field
         self.limit = limit
+
+
+# PostgreSQL refuses NUL in text (a 500 if it got there); none of these is meant in a reply.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def _cleaned(title: str, text: str, language: str | None) -> tuple[str, str, str | None]:
@@ -32,6 +47,9 @@ def _cleaned(title: str, text: str, language: str | None) -> tuple[str, str, str
         raise CannedReplyError("text", MAX_TEXT_CHARS, len(text))
     if language is not None and len(language) > MAX_LANGUAGE_CHARS:
         raise CannedReplyError("language", MAX_LANGUAGE_CHARS, len(language))
+    for field, value in (("title", title), ("text", text), ("language", language or "")):
+        if _CONTROL.search(value):
+            raise CannedReplyError(field, None)
     return title, text, language
 
 
@@ -47,11 +65,12 @@ def get_canned(session: Session, reply_id: int) -> CannedReply | None:
 def create_canned(
     session: Session, title: str, text: str, *, language: str | None = None, actor: str | None
 ) -> CannedReply:
-    """Add a canned reply; raises CannedReplyError naming the bad field."""
+    """Add a canned reply, audited; raises CannedReplyError naming the bad field."""
     title, text, language = _cleaned(title, text, language)
     reply = CannedReply(title=title, text=text, language=language, updated_by=actor)
     session.add(reply)
     session.flush()
+    audit.record(session, actor, "canned.create", str(reply.id), after=snapshot(reply))
     return reply
 
 
@@ -64,14 +83,21 @@ def update_canned(
     language: str | None = None,
     actor: str | None,
 ) -> CannedReply:
-    """Change a canned reply; raises CannedReplyError naming the bad field (nothing changes)."""
+    """Change a canned reply, audited; raises CannedReplyError naming the bad field (nothing
+    changes)."""
+    before = snapshot(reply)
     reply.title, reply.text, reply.language = _cleaned(title, text, language)
     reply.updated_by = actor
     session.flush()
+    audit.record(
+        session, actor, "canned.update", str(reply.id), before=before, after=snapshot(reply)
+    )
     return reply
 
 
-def delete_canned(session: Session, reply: CannedReply) -> None:
+def delete_canned(session: Session, reply: CannedReply, *, actor: str | None) -> None:
+    """Remove a canned reply, audited."""
+    audit.record(session, actor, "canned.delete", str(reply.id), before=snapshot(reply))
     session.delete(reply)
     session.flush()
 

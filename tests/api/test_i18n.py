@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from jinja2.ext import extract_from_ast
 
+from chatbot import accounts
 from chatbot.api.i18n import I18N_DIR, catalog
 from chatbot.api.views import WEB_DIR, templates
 from chatbot.db import app_settings, transcripts
@@ -57,6 +58,7 @@ def other_texts() -> dict[str, set[str]]:
     found = {role.value: {"UserRole"} for role in UserRole}
     found.update({problem: {"app_settings.PROBLEMS"} for problem in app_settings.PROBLEMS})
     found.update({mood: {"transcripts.MOODS"} for mood in transcripts.MOODS})
+    found.update({rule: {"accounts.RULES"} for rule in accounts.RULES})
     return found
 
 

@@ -23,7 +23,7 @@ def test_create_list_update_delete(db_session: Session) -> None:
     )
     assert (apology.text, apology.language, apology.updated_by) == ("我们很抱歉！", "zh", "olga")
 
-    canned.delete_canned(db_session, refund)
+    canned.delete_canned(db_session, refund, actor=None)
     assert canned.get_canned(db_session, refund.id) is None
     assert [r.id for r in canned.list_canned(db_session)] == [apology.id]
 
