@@ -37,7 +37,7 @@ from chatbot.nlu.context import (
     mix,
 )
 from chatbot.nlu.engine import IntentEngine, Prediction, RankedIntent
-from chatbot.retrieval import top_intents
+from chatbot.nlu.retrieval import top_intents
 from chatbot.runtime import load_encoder
 
 ROOT = Path(__file__).resolve().parents[1]
