@@ -96,11 +96,10 @@ class Scored:
         alone = engine.score_parts([u.text for u in self.utterances])
         together = engine.score_parts([joined(u) for u in self.utterances])
         assert alone is not None and together is not None
-        weights = (engine.nearest_weight, engine.lexical_weight, engine.prototype_weight)
         self.keys = alone.keys
         self.languages = alone.languages
-        self.alone = alone.combine(*weights)
-        self.together = together.combine(*weights)
+        self.alone = alone.combine(engine.scoring.mix)
+        self.together = together.combine(engine.scoring.mix)
         # As ConversationManager.thresholds_for: a fine-tuned model's fitted fall-back threshold.
         fitted = engine.fallback_for(None)
         default = Thresholds()

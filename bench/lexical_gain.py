@@ -19,6 +19,7 @@ from chatbot.config import Settings
 from chatbot.knowledge.files import read_faq_file
 from chatbot.knowledge.spec import IntentSpec
 from chatbot.nlu.engine import IntentEngine
+from chatbot.nlu.scoring import Mix
 from chatbot.runtime import load_encoder
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,7 +29,8 @@ OUT = ROOT / "bench" / "out"
 def accuracy(engine: IntentEngine, texts: list[str], truth: list[str], weights: dict) -> float:
     parts = engine.score_parts(texts)
     assert parts is not None
-    best = parts.combine(engine.nearest_weight, weights).argmax(dim=1)
+    mix = Mix(nearest=engine.scoring.mix.nearest, lexical=weights["en"], lexical_zh=weights["zh"])
+    best = parts.combine(mix).argmax(dim=1)
     return sum(parts.keys[int(i)] == t for i, t in zip(best, truth, strict=True)) / len(truth)
 
 

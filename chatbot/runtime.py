@@ -25,9 +25,7 @@ from chatbot.knowledge.spec import IntentSpec
 from chatbot.knowledge.synonyms import SynonymGroup
 from chatbot.nlu.encoder import SentenceEncoder, configure_threads
 from chatbot.nlu.engine import Encoder, IntentEngine
-from chatbot.nlu.model import load_model
 from chatbot.nlu.precision import choose_for, with_precision
-from chatbot.nlu.scope import OutOfScopeCurve
 
 log = logging.getLogger(__name__)
 
@@ -152,24 +150,13 @@ def _ready_engine(
             chinese_words=settings.chinese_words,
         )
     else:
-        saved = load_model(
+        engine = IntentEngine.from_pretrained(
             version_dir(settings, version, path),
+            version=version,
             device=settings.device,
             max_length=settings.max_sequence_length,
-        )
-        card = saved.card
-        engine = IntentEngine(
-            _serving(settings, saved.encoder, intents, card.precision.get("mode")),
-            version=version,
-            prototypes=saved.prototypes,
-            prototype_weight=card.prototype_weight,
-            calibration=card.calibration_curve(),
-            nearest_weight=card.nearest_weight,
-            lexical_weight=card.lexical_weight,
-            lexical_weight_zh=card.lexical_weight_zh,
+            serving=lambda encoder, mode: _serving(settings, encoder, intents, mode),
             chinese_words=settings.chinese_words,
-            fallback_threshold=card.fallback_threshold,
-            oos_curve=OutOfScopeCurve.from_list(card.oos_curve),
         )
     engine.load_knowledge(intents, revision, synonyms)
     # The first pass through a model is several times slower: take it before any customer does.

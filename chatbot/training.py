@@ -9,7 +9,6 @@ import logging
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -172,9 +171,9 @@ def _train(
         )
         # Per language too: fine-tuning can help one language and cost another.
         report["base"] = {**_summary(base_report), "by_language": base_report["by_language"]}
-    if trained.oos_curve is not None:
-        report["oos_curve"] = trained.oos_curve.to_list()
-        report["fallback_threshold"] = trained.fallback_threshold
+    if trained.scoring.oos_curve is not None:
+        report["oos_curve"] = trained.scoring.oos_curve.to_list()
+        report["fallback_threshold"] = trained.scoring.fallback_threshold
     report["validated"] = bool(validation.truth)
     serving = choose_for(trained.encoder, intents)
     report["precision"] = serving.as_dict()
@@ -183,13 +182,7 @@ def _train(
         base_model=str(base.path),
         base_weights_sha256=base.weights_sha256,
         intents=[i.key for i in intents],
-        calibration=asdict(trained.calibration),
-        nearest_weight=trained.nearest_weight,
-        prototype_weight=trained.prototype_weight,
-        lexical_weight=trained.lexical_weight,
-        lexical_weight_zh=trained.lexical_weight_zh,
-        fallback_threshold=trained.fallback_threshold,
-        oos_curve=trained.oos_curve.to_list() if trained.oos_curve is not None else [],
+        scoring=trained.scoring,
         metrics=_summary(report),
         training={
             **training.to_dict(),

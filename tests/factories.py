@@ -11,6 +11,7 @@ from chatbot.knowledge.spec import IntentSpec
 from chatbot.nlu.encoder import SentenceEncoder
 from chatbot.nlu.model import ModelCard, save_model
 from chatbot.nlu.pipeline import PipelineConfig, train_model
+from chatbot.nlu.scoring import Mix, Scoring
 from chatbot.nlu.trainer import TrainingConfig
 
 # Three intents of one phrasing each: the smallest knowledge base that trains.
@@ -33,7 +34,7 @@ def save_tuned_model(encoder: SentenceEncoder, directory: Path) -> Path:
         base_model=str(encoder.path),
         base_weights_sha256=encoder.weights_sha256,
         intents=[intent.key for intent in SINGLE],
-        prototype_weight=0.5,
+        scoring=Scoring(mix=Mix(prototype=0.5)),
     )
     save_model(trained.encoder, card, directory, trained.prototypes)
     return directory

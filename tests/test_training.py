@@ -207,7 +207,7 @@ def test_a_run_trains_validates_saves_and_registers_a_version(
     assert card.weights_sha256 == row.weights_sha256
     assert card.base_weights_sha256 == real_encoder.weights_sha256
     assert card.intents == card.prototype_intents == ["delivery", "returns", "hours"]
-    assert card.fallback_threshold is not None  # the out-of-scope correction tuned it
+    assert card.scoring.fallback_threshold is not None  # the out-of-scope correction tuned it
     assert len(card.data_fingerprint) == 64 and version.endswith(card.data_fingerprint[:6])
     report = json.loads((directory / "report" / "report.json").read_text(encoding="utf-8"))
     assert report["validated"] is True
@@ -223,7 +223,8 @@ def test_a_run_trains_validates_saves_and_registers_a_version(
         assert figures["en"]["n_in_scope"] == 6 and figures["en"]["n_out_of_scope"] > 600
     assert report["by_language"]["en"]["accuracy"] == report["accuracy"]
     assert [point[0] for point in report["oos_curve"]][:3] == [0.0, 0.01, 0.02]
-    assert card.oos_curve == report["oos_curve"]
+    assert card.scoring.oos_curve is not None
+    assert card.scoring.oos_curve.to_list() == report["oos_curve"]
     # Named by id: no file or row of the version keeps a customer's words.
     [skipped] = report["skipped_corrections"]
     assert skipped["intent"] == "crypto_payments" and isinstance(skipped["correction"], int)
@@ -239,9 +240,8 @@ def test_a_run_trains_validates_saves_and_registers_a_version(
     with factory() as session:
         engine = engine_for_version(settings, session, real_encoder, version)
     assert engine.version == version
-    assert engine.fallback_threshold == card.fallback_threshold
+    assert engine.scoring == card.scoring  # carried whole
     assert list(engine.prototypes) == card.prototype_intents
-    assert engine.prototype_weight == card.prototype_weight
     for intent in VALIDATED:
         assert engine.predict([intent.phrasings[0]])[0].intent == intent.key
 

@@ -6,10 +6,10 @@ lists of texts and get predictions back.
 
 from __future__ import annotations
 
-import math
 import threading
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Protocol
 
 import torch
@@ -17,6 +17,7 @@ from torch import Tensor
 
 from chatbot.knowledge.spec import IntentSpec
 from chatbot.nlu.context import ContextMixing, Utterance, joined, may_need_context, mix
+from chatbot.nlu.encoder import SentenceEncoder
 from chatbot.nlu.language import detect_language, same_script
 from chatbot.nlu.lexical import (
     KnowledgeTokenizer,
@@ -24,8 +25,9 @@ from chatbot.nlu.lexical import (
     build_lexical_index,
     lexical_scores,
 )
+from chatbot.nlu.model import load_model
 from chatbot.nlu.retrieval import IntentIndex, build_index, nearest_and_centroid, top_intents
-from chatbot.nlu.scope import OutOfScopeCurve
+from chatbot.nlu.scoring import Calibration, Mix, Scoring
 
 
 class Encoder(Protocol):
@@ -35,23 +37,6 @@ class Encoder(Protocol):
     def dimension(self) -> int: ...
 
     def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> Tensor: ...
-
-
-@dataclass(frozen=True)
-class Calibration:
-    """Maps a raw similarity score to a confidence in 0..1 with a logistic curve.
-
-    The defaults suit the frozen all-MiniLM-L6-v2, where a paraphrase of a stored phrasing scores
-    about 0.6-0.9 and an unrelated question 0.1-0.4; fine-tuning fits its own.
-    """
-
-    center: float = 0.5
-    scale: float = 0.08
-
-    def confidence(self, score: float) -> float:
-        if math.isinf(score):
-            return 0.0
-        return 1.0 / (1.0 + math.exp(-(score - self.center) / self.scale))
 
 
 @dataclass(frozen=True)
@@ -125,15 +110,9 @@ class IntentEngine:
         encoder: Encoder,
         *,
         version: str,
-        calibration: Calibration | None = None,
-        nearest_weight: float = 0.7,
-        lexical_weight: float = 0.2,
-        lexical_weight_zh: float = 0.8,
-        chinese_words: bool = False,
-        fallback_threshold: float | None = None,
+        scoring: Scoring | None = None,
         prototypes: dict[str, Tensor] | None = None,
-        prototype_weight: float = 0.0,
-        oos_curve: OutOfScopeCurve | None = None,
+        chinese_words: bool = False,
         context: ContextMixing | None = None,
     ) -> None:
         self.encoder = encoder
@@ -141,27 +120,56 @@ class IntentEngine:
         self.context = context or ContextMixing()
         # Intent prototypes learnt in fine-tuning; intents added since then use their centroid.
         self.prototypes = prototypes or {}
-        self.prototype_weight = prototype_weight if self.prototypes else 0.0
-        # Confidence under which to fall back, when validation fitted one for this model.
-        self.fallback_threshold = fallback_threshold
-        # In-scope answered vs out-of-scope caught, measured when the model was built.
-        self.oos_curve = oos_curve
+        scoring = scoring or Scoring()
+        if not self.prototypes:
+            scoring = replace(scoring, mix=replace(scoring.mix, prototype=0.0))
+        self.scoring = scoring
         self.version = version
-        self.calibration = calibration or Calibration()
-        self.nearest_weight = nearest_weight
-        # The base encoder reads English only: Chinese leans on the lexical side.
-        self.lexical_weight = {"en": lexical_weight, "zh": lexical_weight_zh}
         # jieba's words beside the character n-grams (chatbot.nlu.lexical.segmented_tokenize).
         self.chinese_words = chinese_words
         self._snapshot: _Snapshot | None = None
         self._vectors: dict[str, Tensor] = {}  # phrasing text -> embedding, reused across rebuilds
         self._lock = threading.Lock()
 
+    @classmethod
+    def from_pretrained(
+        cls,
+        directory: Path,
+        *,
+        version: str | None = None,
+        device: str = "auto",
+        max_length: int = 128,
+        serving: Callable[[SentenceEncoder, str | None], Encoder] | None = None,
+        chinese_words: bool = False,
+        context: ContextMixing | None = None,
+    ) -> IntentEngine:
+        """A saved version as an engine, whole: its encoder, prototypes and scoring (its card's).
+
+        ``serving`` may wrap the loaded encoder in the serving mode the version chose when it
+        was built (its card's ``precision["mode"]``, None when none was chosen); ``version``
+        defaults to the card's. Load the knowledge base next (:meth:`load_knowledge`).
+        """
+        saved = load_model(directory, device=device, max_length=max_length)
+        card = saved.card
+        encoder: Encoder = saved.encoder
+        if serving is not None:
+            encoder = serving(saved.encoder, card.precision.get("mode"))
+        return cls(
+            encoder,
+            version=version or card.version,
+            scoring=card.scoring,
+            prototypes=saved.prototypes,
+            chinese_words=chinese_words,
+            context=context,
+        )
+
+    @property
+    def calibration(self) -> Calibration:
+        return self.scoring.calibration
+
     def fallback_for(self, strictness: float | None) -> float | None:
         """The fallback threshold at an admin's strictness (None: the one fitted at build)."""
-        if strictness is None or self.oos_curve is None:
-            return self.fallback_threshold
-        return self.oos_curve.threshold(strictness)
+        return self.scoring.fallback_for(strictness)
 
     @property
     def revision(self) -> int | None:
@@ -295,7 +303,7 @@ class IntentEngine:
         parts = self.score_parts(plain + [joined(utterances[row]) for row in follow_ups])
         if parts is None:
             return [Prediction(None, 0.0, (), detect_language(t)) for t in plain]
-        scores = parts.combine(self.nearest_weight, self.lexical_weight, self.prototype_weight)
+        scores = parts.combine(self.scoring.mix)
         for extra, row in enumerate(follow_ups, start=len(plain)):
             alone = scores[row]
             confidence = self.calibration.confidence(float(alone.max()))
@@ -356,15 +364,10 @@ class ScoreParts:
     lexical: Tensor
     allowed: Tensor
 
-    def combine(
-        self,
-        nearest_weight: float,
-        lexical_weight: dict[str, float],
-        prototype_weight: float = 0.0,
-    ) -> Tensor:
+    def combine(self, mix: Mix) -> Tensor:
         """Mix the evidence into one score per (text, intent); intents not allowed get -inf."""
-        retrieved = nearest_weight * self.nearest + (1 - nearest_weight) * self.centroid
-        dense = (1 - prototype_weight) * retrieved + prototype_weight * self.prototype
-        weight = torch.tensor([[lexical_weight[lang]] for lang in self.languages])
+        retrieved = mix.nearest * self.nearest + (1 - mix.nearest) * self.centroid
+        dense = (1 - mix.prototype) * retrieved + mix.prototype * self.prototype
+        weight = torch.tensor([[mix.lexical_for(lang)] for lang in self.languages])
         scores = (1 - weight) * dense + weight * self.lexical
         return scores.masked_fill(~self.allowed, float("-inf"))

@@ -15,7 +15,8 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor
 
 from chatbot.nlu.encoder import SentenceEncoder
-from chatbot.nlu.engine import Calibration
+from chatbot.nlu.scope import OutOfScopeCurve
+from chatbot.nlu.scoring import Calibration, Mix, Scoring
 
 CARD_FILE = "chatbot_model.json"
 PROTOTYPES_FILE = "prototypes.safetensors"
@@ -29,14 +30,11 @@ class ModelCard:
     base_model: str
     base_weights_sha256: str
     intents: list[str]
-    calibration: dict[str, float] = field(default_factory=lambda: asdict(Calibration()))
-    nearest_weight: float = 0.7
-    prototype_weight: float = 0.0
-    lexical_weight: float = 0.2
-    lexical_weight_zh: float = 0.8
-    fallback_threshold: float | None = None  # confidence under which to fall back, if fitted
-    # [threshold, in-scope answered, out-of-scope caught] rows: where strictness settings land.
-    oos_curve: list[list[float]] = field(default_factory=list)
+    # The mix, confidence curve and fallback the version was validated with. On disk as the flat
+    # fields nearest_weight, prototype_weight, lexical_weight, lexical_weight_zh, calibration,
+    # fallback_threshold and oos_curve ([threshold, in-scope answered, out-of-scope caught]
+    # rows), as every card has been written.
+    scoring: Scoring = field(default_factory=Scoring)
     metrics: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
     data_fingerprint: str = ""
@@ -47,18 +45,46 @@ class ModelCard:
     # The serving mode chosen when the version was built, and what each candidate measured.
     precision: dict[str, Any] = field(default_factory=dict)
 
-    def calibration_curve(self) -> Calibration:
-        return Calibration(**self.calibration)
-
     @classmethod
     def read(cls, directory: Path) -> ModelCard:
         data = json.loads((directory / CARD_FILE).read_text(encoding="utf-8"))
-        known = {f for f in cls.__dataclass_fields__}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        known = {f for f in cls.__dataclass_fields__} - {"scoring"}
+        return cls(**{k: v for k, v in data.items() if k in known}, scoring=_scoring_of(data))
 
     def write(self, directory: Path) -> None:
-        text = json.dumps(asdict(self), indent=2, ensure_ascii=False)
+        data = {k: v for k, v in asdict(self).items() if k != "scoring"}
+        data.update(_flat(self.scoring))
+        text = json.dumps(data, indent=2, ensure_ascii=False)
         (directory / CARD_FILE).write_text(text, encoding="utf-8")
+
+
+def _flat(scoring: Scoring) -> dict[str, Any]:
+    curve = scoring.oos_curve
+    return {
+        "calibration": asdict(scoring.calibration),
+        "nearest_weight": scoring.mix.nearest,
+        "prototype_weight": scoring.mix.prototype,
+        "lexical_weight": scoring.mix.lexical,
+        "lexical_weight_zh": scoring.mix.lexical_zh,
+        "fallback_threshold": scoring.fallback_threshold,
+        "oos_curve": curve.to_list() if curve is not None else [],
+    }
+
+
+def _scoring_of(data: dict[str, Any]) -> Scoring:
+    """The scoring of a card's flat fields; a field a card lacks takes the base model's value."""
+    base = Scoring()
+    return Scoring(
+        mix=Mix(
+            nearest=data.get("nearest_weight", base.mix.nearest),
+            prototype=data.get("prototype_weight", base.mix.prototype),
+            lexical=data.get("lexical_weight", base.mix.lexical),
+            lexical_zh=data.get("lexical_weight_zh", base.mix.lexical_zh),
+        ),
+        calibration=Calibration(**data.get("calibration", asdict(base.calibration))),
+        fallback_threshold=data.get("fallback_threshold"),
+        oos_curve=OutOfScopeCurve.from_list(data.get("oos_curve") or []),
+    )
 
 
 @dataclass

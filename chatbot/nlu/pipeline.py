@@ -35,9 +35,10 @@ from torch import Tensor
 from chatbot.knowledge.spec import IntentSpec
 from chatbot.nlu.background import BackgroundMessage, background_for
 from chatbot.nlu.encoder import SentenceEncoder
-from chatbot.nlu.engine import Calibration, IntentEngine
+from chatbot.nlu.engine import IntentEngine
 from chatbot.nlu.language import detect_language
 from chatbot.nlu.scope import OutOfScopeCurve
+from chatbot.nlu.scoring import Calibration, Mix, Scoring
 from chatbot.nlu.trainer import Progress, TrainingConfig, fine_tune
 
 
@@ -103,13 +104,7 @@ class Validation:
 class TrainedModel:
     encoder: SentenceEncoder
     prototypes: dict[str, Tensor]  # intent key -> learnt unit vector
-    calibration: Calibration
-    nearest_weight: float
-    prototype_weight: float
-    lexical_weight: float
-    lexical_weight_zh: float
-    fallback_threshold: float | None
-    oos_curve: OutOfScopeCurve | None
+    scoring: Scoring  # chosen and fitted on the held-out messages
     validation: Validation
     # The base model on the same held-out messages, as it serves (no fine-tuning, its defaults).
     base_validation: Validation
@@ -231,15 +226,15 @@ def train_model(
     for run, (train, held_out) in enumerate(folds):
         engine_intents = _intents_from(train, intents)
         as_base = _score_fold(base, {}, engine_intents, held_out, (), evaluate)
-        _extend(base_validation, as_base.outcomes(BASE_WEIGHTS, Calibration(), clarify_threshold))
+        _extend(base_validation, as_base.outcomes(Mix(), Calibration(), clarify_threshold))
         model, prototypes = fit(run, train)
         scored.append(_score_fold(model, prototypes, engine_intents, held_out, calibrate, evaluate))
-    weights = _choose_weights(scored) if scored else DEFAULT_WEIGHTS
-    calibration, curve = _calibrate(scored, weights) if scored else (Calibration(), None)
+    mix = _choose_mix(scored) if scored else DEFAULT_MIX
+    calibration, curve = _calibrate(scored, mix) if scored else (Calibration(), None)
     fallback = curve.threshold(config.strictness) if curve is not None else None
     for fold_scores in scored:
         floor = fallback if fallback is not None else clarify_threshold
-        _extend(validation, fold_scores.outcomes(weights, calibration, floor))
+        _extend(validation, fold_scores.outcomes(mix, calibration, floor))
 
     final_fit = len(folds) != 1 or len(examples) <= config.final_fit_max_examples
     if final_fit:
@@ -248,13 +243,7 @@ def train_model(
     return TrainedModel(
         encoder=model,
         prototypes=prototypes,
-        calibration=calibration,
-        nearest_weight=weights[0],
-        prototype_weight=weights[1],
-        lexical_weight=weights[2],
-        lexical_weight_zh=weights[3],
-        fallback_threshold=fallback,
-        oos_curve=curve,
+        scoring=Scoring(mix, calibration, fallback, curve),
         validation=validation,
         base_validation=base_validation,
         seconds=time.perf_counter() - started,
@@ -432,10 +421,7 @@ NEAREST_WEIGHTS = (0.3, 0.5, 0.7, 1.0)
 PROTOTYPE_WEIGHTS = (0.0, 0.25, 0.5, 0.75)
 LEXICAL_WEIGHTS = (0.0, 0.1, 0.2, 0.3)
 LEXICAL_WEIGHTS_ZH = (0.5, 0.7, 0.8, 0.9, 1.0)
-Weights = tuple[float, float, float, float]
-DEFAULT_WEIGHTS: Weights = (0.7, 0.5, 0.1, 0.8)
-# How the base model mixes its scores (IntentEngine's defaults: no prototypes).
-BASE_WEIGHTS: Weights = (0.7, 0.0, 0.2, 0.8)
+DEFAULT_MIX = Mix(nearest=0.7, prototype=0.5, lexical=0.1, lexical_zh=0.8)
 
 
 @dataclass
@@ -448,20 +434,20 @@ class _FoldScores:
 
     examples: list[Example]
     purposes: list[str]
-    results: dict[Weights, list[tuple[str | None, float]]]
+    results: dict[Mix, list[tuple[str | None, float]]]
 
-    def rows(self, weights: Weights, *purposes: str) -> list[tuple[Example, str | None, float]]:
+    def rows(self, mix: Mix, *purposes: str) -> list[tuple[Example, str | None, float]]:
         return [
             (example, predicted, score)
             for example, purpose, (predicted, score) in zip(
-                self.examples, self.purposes, self.results[weights], strict=True
+                self.examples, self.purposes, self.results[mix], strict=True
             )
             if purpose in purposes
         ]
 
-    def outcomes(self, weights: Weights, calibration: Calibration, floor: float) -> Validation:
+    def outcomes(self, mix: Mix, calibration: Calibration, floor: float) -> Validation:
         validation = Validation()
-        for example, predicted, score in self.rows(weights, "held_out", "evaluate"):
+        for example, predicted, score in self.rows(mix, "held_out", "evaluate"):
             confidence = calibration.confidence(score)
             validation.truth.append(example.intent)
             validation.language.append(example.report_language)
@@ -486,39 +472,36 @@ def _score_fold(
         ["held_out"] * len(held_out) + ["calibrate"] * len(calibrate) + ["evaluate"] * len(evaluate)
     )
     parts = engine.score_parts([e.text for e in examples])
-    results: dict[Weights, list[tuple[str | None, float]]] = {}
+    results: dict[Mix, list[tuple[str | None, float]]] = {}
     grid = product(NEAREST_WEIGHTS, PROTOTYPE_WEIGHTS, LEXICAL_WEIGHTS, LEXICAL_WEIGHTS_ZH)
     for weights in grid:
+        mix = Mix(*weights)
         if parts is None:
-            results[weights] = [(None, -math.inf)] * len(examples)
+            results[mix] = [(None, -math.inf)] * len(examples)
             continue
-        scores = parts.combine(weights[0], {"en": weights[2], "zh": weights[3]}, weights[1])
+        scores = parts.combine(mix)
         best, index = scores.max(dim=1)
-        results[weights] = [
+        results[mix] = [
             (parts.keys[i], s) for s, i in zip(best.tolist(), index.tolist(), strict=True)
         ]
     return _FoldScores(examples, purposes, results)
 
 
-def _choose_weights(folds: Sequence[_FoldScores]) -> Weights:
-    """The mixing weights with the most held-out messages right (ties: the defaults' side)."""
+def _choose_mix(folds: Sequence[_FoldScores]) -> Mix:
+    """The mix with the most held-out messages right (ties: the defaults' side)."""
 
-    def correct(weights: Weights) -> int:
+    def correct(mix: Mix) -> int:
         return sum(
             example.intent is not None and predicted == example.intent
             for fold in folds
-            for example, predicted, _ in fold.rows(weights, "held_out")
+            for example, predicted, _ in fold.rows(mix, "held_out")
         )
 
-    return max(folds[0].results, key=lambda w: (correct(w), -_distance(w, DEFAULT_WEIGHTS)))
-
-
-def _distance(a: Weights, b: Weights) -> float:
-    return sum(abs(x - y) for x, y in zip(a, b, strict=True))
+    return max(folds[0].results, key=lambda m: (correct(m), -m.distance(DEFAULT_MIX)))
 
 
 def _calibrate(
-    folds: Sequence[_FoldScores], weights: Weights
+    folds: Sequence[_FoldScores], mix: Mix
 ) -> tuple[Calibration, OutOfScopeCurve | None]:
     """Fit confidence = P(right and in scope | score) on held-out and calibration messages, and
     the curve of in-scope answered vs out-of-scope caught (None without out-of-scope messages).
@@ -526,7 +509,7 @@ def _calibrate(
     scores: list[float] = []
     right: list[bool] = []
     for fold in folds:
-        for example, predicted, score in fold.rows(weights, "held_out", "calibrate"):
+        for example, predicted, score in fold.rows(mix, "held_out", "calibrate"):
             if math.isinf(score):
                 continue
             scores.append(score)
@@ -536,13 +519,13 @@ def _calibrate(
     in_scope = [
         calibration.confidence(score)
         for fold in folds
-        for example, predicted, score in fold.rows(weights, "held_out")
+        for example, predicted, score in fold.rows(mix, "held_out")
         if example.intent is not None and predicted == example.intent
     ]
     outside = [
         calibration.confidence(score)
         for fold in folds
-        for example, _, score in fold.rows(weights, "calibrate")
+        for example, _, score in fold.rows(mix, "calibrate")
     ]
     if not outside or not in_scope:
         return calibration, None

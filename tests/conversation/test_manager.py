@@ -13,6 +13,7 @@ from chatbot.db.models import AppSetting, ConversationStatus, Role
 from chatbot.knowledge.spec import IntentSpec
 from chatbot.nlu.encoder import SentenceEncoder
 from chatbot.nlu.engine import IntentEngine
+from chatbot.nlu.scoring import Scoring
 from tests.factories import shop_intents
 
 pytestmark = pytest.mark.model  # every test here understands messages with the real encoder
@@ -196,7 +197,7 @@ def test_an_admins_clarify_threshold_wins_over_the_models_fitted_one(
     real_encoder: SentenceEncoder, db_session: Session
 ) -> None:
     import_intents(db_session, shop_intents(), replace=True)
-    engine = IntentEngine(real_encoder, version="v-tuned", fallback_threshold=0.5)
+    engine = IntentEngine(real_encoder, version="v-tuned", scoring=Scoring(fallback_threshold=0.5))
     manager = ConversationManager(engine, Thresholds())
     assert manager.thresholds_for(engine).clarify == 0.5
     _admin_saves(db_session, answer_threshold=0.7)

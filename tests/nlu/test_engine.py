@@ -5,7 +5,7 @@ from torch import Tensor
 
 from chatbot.knowledge.spec import IntentSpec
 from chatbot.nlu.encoder import SentenceEncoder
-from chatbot.nlu.engine import Calibration, IntentEngine
+from chatbot.nlu.engine import IntentEngine
 from tests.factories import shop_intents
 
 
@@ -97,11 +97,3 @@ def test_an_empty_knowledge_base_predicts_nothing(real_encoder: SentenceEncoder)
     engine.load_knowledge([], revision=1)
     prediction = engine.predict(["hello?"])[0]
     assert (prediction.intent, prediction.confidence, prediction.ranking) == (None, 0.0, ())
-
-
-def test_calibration_is_monotonic_and_bounded() -> None:
-    calibration = Calibration(center=0.5, scale=0.1)
-    values = [calibration.confidence(s) for s in (-1.0, 0.2, 0.5, 0.8, 1.0)]
-    assert values == sorted(values)
-    assert values[2] == pytest.approx(0.5)
-    assert calibration.confidence(float("-inf")) == 0.0

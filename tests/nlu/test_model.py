@@ -11,8 +11,10 @@ import pytest
 import torch
 
 from chatbot.nlu.encoder import WEIGHTS_FILE, ModelLoadError, SentenceEncoder, file_sha256
-from chatbot.nlu.engine import Calibration
+from chatbot.nlu.engine import IntentEngine
 from chatbot.nlu.model import CARD_FILE, PROTOTYPES_FILE, ModelCard, load_model, save_model
+from chatbot.nlu.scope import OutOfScopeCurve
+from chatbot.nlu.scoring import Calibration, Mix, Scoring
 
 TEXTS = ["where is my parcel", "I want my money back", "是否可以开发票"]
 
@@ -22,12 +24,12 @@ CARD = ModelCard(
     base_model="packaged",
     base_weights_sha256="5" * 64,
     intents=["delivery", "refunds"],
-    calibration={"center": 0.42, "scale": 0.05},
-    nearest_weight=0.5,
-    prototype_weight=0.25,
-    lexical_weight=0.1,
-    lexical_weight_zh=0.9,
-    fallback_threshold=0.37,
+    scoring=Scoring(
+        mix=Mix(nearest=0.5, prototype=0.25, lexical=0.1, lexical_zh=0.9),
+        calibration=Calibration(center=0.42, scale=0.05),
+        fallback_threshold=0.37,
+        oos_curve=OutOfScopeCurve.measure([0.9, 0.8, 0.6, 0.4], [0.1, 0.5]),  # exact quarters
+    ),
     metrics={"accuracy": 0.9, "macro_f1": 0.88},
     training={"epochs": 2, "seed": 0},
     data_fingerprint="f" * 64,
@@ -66,7 +68,11 @@ def test_a_saved_model_loads_with_the_same_embeddings_card_and_prototypes(
     assert loaded.encoder.path == directory
     assert loaded.encoder.weights_sha256 == file_sha256(directory / WEIGHTS_FILE)
     assert torch.allclose(loaded.encoder.encode(TEXTS), real_encoder.encode(TEXTS), atol=1e-5)
-    assert loaded.card.calibration_curve() == Calibration(center=0.42, scale=0.05)
+    assert loaded.card.scoring.calibration == Calibration(center=0.42, scale=0.05)
+    # The engine takes the version whole: its scoring, prototypes and name.
+    engine = IntentEngine.from_pretrained(directory)
+    assert (engine.version, engine.scoring) == (saved.version, saved.scoring)
+    assert list(engine.prototypes) == list(prototypes)
 
 
 @pytest.mark.model
@@ -111,18 +117,30 @@ def test_a_card_from_another_release_still_reads(tmp_path: Path) -> None:
     )
     read = ModelCard.read(tmp_path)
     assert read.version == "ft-old"
-    assert read.calibration_curve() == Calibration()
-    assert read.fallback_threshold is None
-    assert (read.nearest_weight, read.lexical_weight, read.lexical_weight_zh) == (0.7, 0.2, 0.8)
-    assert (read.prototype_weight, read.prototype_intents) == (0.0, [])
+    assert read.scoring == Scoring()  # the base model's: no fallback, no curve
+    assert (read.scoring.mix, read.prototype_intents) == (Mix(0.7, 0.0, 0.2, 0.8), [])
     assert read.metrics == {} and read.training == {}
 
 
 def test_a_card_round_trips_through_json(tmp_path: Path) -> None:
-    written = card(fallback_threshold=None, device="cuda")
+    written = card(device="cuda")
     written.write(tmp_path)
     assert ModelCard.read(tmp_path) == written
-    assert json.loads((tmp_path / CARD_FILE).read_text(encoding="utf-8")) == asdict(written)
+    # On disk the scoring is the flat fields every card has had, so older releases read it.
+    on_disk = json.loads((tmp_path / CARD_FILE).read_text(encoding="utf-8"))
+    assert on_disk == {k: v for k, v in asdict(written).items() if k != "scoring"} | {
+        "nearest_weight": 0.5,
+        "prototype_weight": 0.25,
+        "lexical_weight": 0.1,
+        "lexical_weight_zh": 0.9,
+        "calibration": {"center": 0.42, "scale": 0.05},
+        "fallback_threshold": 0.37,
+        "oos_curve": on_disk["oos_curve"],
+    }
+    # [threshold, in-scope answered, out-of-scope caught] every hundredth.
+    assert on_disk["oos_curve"][0] == [0.0, 1.0, 0.0]
+    assert on_disk["oos_curve"][50] == [0.5, 0.75, 0.5]
+    assert on_disk["oos_curve"][100] == [1.0, 0.0, 1.0]
 
 
 def test_a_directory_without_weights_is_refused_clearly(tmp_path: Path) -> None:

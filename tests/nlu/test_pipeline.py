@@ -24,7 +24,7 @@ from chatbot.evaluation.report import build_report
 from chatbot.knowledge.spec import IntentSpec
 from chatbot.nlu.background import load_background
 from chatbot.nlu.encoder import SentenceEncoder
-from chatbot.nlu.engine import Calibration, IntentEngine
+from chatbot.nlu.engine import IntentEngine
 from chatbot.nlu.pipeline import (
     NEAREST_WEIGHTS,
     PROTOTYPE_WEIGHTS,
@@ -39,6 +39,7 @@ from chatbot.nlu.pipeline import (
     phrasing_examples,
     train_model,
 )
+from chatbot.nlu.scoring import Calibration, Mix
 from chatbot.nlu.trainer import TrainingConfig
 from tests.factories import shop_intents
 
@@ -67,12 +68,7 @@ def engine_for(trained: TrainedModel, intents: list[IntentSpec]) -> IntentEngine
         trained.encoder,
         version="trained",
         prototypes=trained.prototypes,
-        prototype_weight=trained.prototype_weight,
-        calibration=trained.calibration,
-        nearest_weight=trained.nearest_weight,
-        lexical_weight=trained.lexical_weight,
-        lexical_weight_zh=trained.lexical_weight_zh,
-        fallback_threshold=trained.fallback_threshold,
+        scoring=trained.scoring,
     )
     engine.load_knowledge(intents, revision=1)
     return engine
@@ -124,7 +120,7 @@ def test_the_final_model_keeps_a_unit_prototype_per_intent(trained: TrainedModel
     for prototype in trained.prototypes.values():
         assert prototype.shape == (trained.encoder.dimension,)
         assert float(prototype.norm()) == pytest.approx(1.0, abs=1e-5)
-    assert trained.prototype_weight in PROTOTYPE_WEIGHTS
+    assert trained.scoring.mix.prototype in PROTOTYPE_WEIGHTS
 
 
 @pytest.mark.model
@@ -139,11 +135,11 @@ def test_a_correction_naming_a_removed_intent_is_skipped_and_listed(
 
 @pytest.mark.model
 def test_out_of_scope_corrections_fit_a_fallback_threshold(trained: TrainedModel) -> None:
-    assert trained.fallback_threshold is not None
-    assert 0.0 <= trained.fallback_threshold <= 1.0
-    assert trained.calibration != Calibration()  # fitted on the held-out scores
-    assert trained.calibration.scale > 0
-    assert trained.nearest_weight in NEAREST_WEIGHTS
+    assert trained.scoring.fallback_threshold is not None
+    assert 0.0 <= trained.scoring.fallback_threshold <= 1.0
+    assert trained.scoring.calibration != Calibration()  # fitted on the held-out scores
+    assert trained.scoring.calibration.scale > 0
+    assert trained.scoring.mix.nearest in NEAREST_WEIGHTS
 
 
 @pytest.mark.parametrize(
@@ -188,8 +184,8 @@ def test_intents_with_a_single_phrasing_train_unvalidated_and_answer(
     )
     # Nothing can be held out: no validation, no fitted curve or threshold, one run on it all.
     assert trained.validation.truth == []
-    assert trained.calibration == Calibration()
-    assert trained.fallback_threshold is None
+    assert trained.scoring.calibration == Calibration()
+    assert trained.scoring.fallback_threshold is None
     assert trained.final_fit
     assert trained.steps == FAST.training.epochs  # one batch per epoch
     assert trained.skipped_corrections == [REMOVED]
@@ -263,13 +259,13 @@ def test_held_out_messages_are_reported_in_their_stored_or_detected_language() -
     # A background message keeps its set's language; a staff correction has none stored.
     evaluate = [Example("明天天气怎么样", None, "zh"), Example("tell me a joke", None)]
     evaluate.append(Example("明天会下雨吗", None))
-    weights = (0.7, 0.5, 0.1, 0.8)
+    mix = Mix(0.7, 0.5, 0.1, 0.8)
     scores = _FoldScores(
         [*held_out, *evaluate],
         ["held_out"] * 3 + ["evaluate"] * 3,
-        {weights: [("refunds", 0.9)] * 3 + [("refunds", 0.2)] * 3},
+        {mix: [("refunds", 0.9)] * 3 + [("refunds", 0.2)] * 3},
     )
-    validation = scores.outcomes(weights, Calibration(), floor=0.3)
+    validation = scores.outcomes(mix, Calibration(), floor=0.3)
     assert validation.language == ["en", "zh", "zh", "zh", "en", "zh"]
     assert validation.truth == ["refunds"] * 3 + [None] * 3
     report = build_report(
@@ -447,14 +443,14 @@ def test_the_shipped_background_trains_negatives_and_fits_the_curve(
     used = bike_model.background
     assert used["negatives"] == WITH_BACKGROUND.min_negatives
     assert used["calibrate"] > 100 and used["evaluate"] > 100
-    assert bike_model.oos_curve is not None
-    assert bike_model.fallback_threshold == bike_model.oos_curve.threshold(0.5)
+    assert bike_model.scoring.oos_curve is not None
+    assert bike_model.scoring.fallback_threshold == bike_model.scoring.oos_curve.threshold(0.5)
     # The held-out background slice is judged: out of scope rows in the validation.
     assert bike_model.validation.truth.count(None) == used["evaluate"] * WITH_BACKGROUND.folds
     # The base model was judged on the same held-out messages, for "does it beat the base".
     assert bike_model.base_validation.truth == bike_model.validation.truth
     # Stricter never answers more.
-    thresholds = [bike_model.oos_curve.threshold(s) for s in (0.0, 0.25, 0.5, 0.75, 1.0)]
+    thresholds = [bike_model.scoring.oos_curve.threshold(s) for s in (0.0, 0.25, 0.5, 0.75, 1.0)]
     assert thresholds == sorted(thresholds)
 
 
