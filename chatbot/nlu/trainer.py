@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 from torch import Tensor
 
-from chatbot.nlu.encoder import SentenceEncoder, mean_pool
+from chatbot.nlu.encoder import SentenceEncoder
 
 
 @dataclass
@@ -137,20 +137,9 @@ def fine_tune(
     try:
         for epoch in range(epochs):
             for batch in _length_bucketed_batches(texts, config.batch_size, generator):
-                tokens = encoder.tokenizer(  # type: ignore[operator]
-                    [texts[i] for i in batch],
-                    padding=True,
-                    truncation=True,
-                    max_length=config.max_length,
-                    return_tensors="pt",
-                ).to(encoder.device)
-                with torch.autocast(
-                    device_type="cuda",
-                    dtype=torch.bfloat16,
-                    enabled=encoder.device.type == "cuda",
-                ):
-                    hidden = model(**tokens).last_hidden_state
-                embeddings = mean_pool(hidden.float(), tokens["attention_mask"])
+                embeddings = encoder.forward(
+                    [texts[i] for i in batch], max_length=config.max_length
+                )
                 logits = (
                     config.scale
                     * embeddings
