@@ -322,10 +322,6 @@ def cli(monkeypatch: pytest.MonkeyPatch, db_url: str) -> Iterator[Callable[..., 
     get_settings.cache_clear()
 
 
-# Tracing the activated version silences TracerWarning inside warnings.catch_warnings(), which
-# swaps the process's filters and is not thread-safe: with another thread entering it meanwhile,
-# pytest's "error" filter came back mid-trace now and then and the version failed to load.
-@pytest.mark.filterwarnings("ignore::torch.jit.TracerWarning")
 def test_an_integration_builds_trains_and_serves_with_only_an_api_token(
     cli: Callable[..., str], db_url: str, tmp_path: Path
 ) -> None:
