@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -26,6 +26,7 @@ from chatbot.knowledge.spec import ImportRejected, IntentSpec, KnowledgeDiff, Pr
 from chatbot.knowledge.synonyms import SynonymGroup
 from chatbot.knowledge.uploads import PendingUploads
 from chatbot.knowledge.writers import write_faq_bytes
+from chatbot.nlu.language import detect_language
 
 
 class Conflict(Exception):
@@ -46,7 +47,7 @@ def intent_version(intent: IntentSpec) -> str:
     Editors send back the version they read; a different stored one is a :class:`Conflict`.
 
     >>> intent_version(IntentSpec("hours", "9 to 5.", ("Open?",)))
-    '50018ef0d87f2dd5'
+    'b66ebc80f3dfe38b'
     """
     text = json.dumps(asdict(intent), ensure_ascii=False, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -174,8 +175,12 @@ def save_intent(
     *,
     creating: bool,
     version: str | None = None,
+    before_commit: Callable[[IntentSpec], None] | None = None,
 ) -> IntentSpec:
     """Add (``creating``) or overwrite an intent; returns it as stored.
+
+    ``before_commit`` records what else the change means in the same transaction (say, the
+    unanswered messages it came from, reviewed).
 
     Raises ``IntentRejected`` (every bad field; a taken key too), ``LookupError`` when
     overwriting an intent that does not exist, and :class:`Conflict` when ``version`` is given
@@ -199,8 +204,51 @@ def save_intent(
         audit.record(
             session, actor, action, intent.key, before=_snapshot(before), after=_snapshot(intent)
         )
+    if before_commit is not None:
+        before_commit(intent)
     session.commit()
     return intent
+
+
+def add_phrasings(
+    session: Session,
+    actor: str | None,
+    key: str,
+    texts: Sequence[str],
+    *,
+    before_commit: Callable[[IntentSpec], None] | None = None,
+) -> IntentSpec:
+    """``texts`` become phrasings of intent ``key``, each in the language it is written in;
+    checked and audited as an edit in the console is. ``LookupError`` when there is no such
+    intent."""
+    intent = store.find_intent(session, key)
+    if intent is None:
+        raise LookupError(f"intent '{key}' not found")
+    first = list(intent.phrasings_in(intent.language))
+    others = {t.language: t for t in translations_of(intent)}
+    for text in texts:
+        language = detect_language(text)
+        if _primary(language) == _primary(intent.language):
+            first.append(text)
+            continue
+        tag = next((t for t in others if _primary(t) == _primary(language)), language)
+        earlier = others.get(tag, Translation(tag, None, ()))
+        others[tag] = replace(earlier, phrasings=(*earlier.phrasings, text))
+    draft = IntentDraft(
+        key=intent.key,
+        answer=intent.answer,
+        phrasings=first,
+        language=intent.language,
+        category=intent.category or "",
+        follow_ups=intent.follow_ups,
+        translations=list(others.values()),
+        action=json.dumps(intent.action.to_json()) if intent.action is not None else "",
+    )
+    return save_intent(session, actor, draft, creating=False, before_commit=before_commit)
+
+
+def _primary(tag: str) -> str:
+    return tag.split("-")[0].lower()
 
 
 def delete_intent(

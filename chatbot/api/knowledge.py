@@ -166,7 +166,7 @@ class IntentUpdate(IntentFields):
     )
 
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{**_REFUNDS, "version": "50018ef0d87f2dd5"}]}
+        json_schema_extra={"examples": [{**_REFUNDS, "version": "b66ebc80f3dfe38b"}]}
     )
 
 
@@ -189,7 +189,7 @@ class IntentPublic(BaseModel):
 
     model_config = ConfigDict(
         json_schema_extra={
-            "examples": [{"key": "refunds", "version": "50018ef0d87f2dd5", **_REFUNDS}]
+            "examples": [{"key": "refunds", "version": "b66ebc80f3dfe38b", **_REFUNDS}]
         }
     )
 

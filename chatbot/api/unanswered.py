@@ -11,7 +11,7 @@ it settles, and a settled message never comes back.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from datetime import timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -21,6 +21,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session, sessionmaker
 
+from chatbot import authoring
 from chatbot.api.analytics import period_of
 from chatbot.api.auth import AdminUser, Principal, admin_user
 from chatbot.api.deps import MAX_ROW_ID, SessionDep
@@ -31,7 +32,7 @@ from chatbot.db import knowledge as store
 from chatbot.db import unanswered as db
 from chatbot.db.analytics import Period
 from chatbot.db.unanswered import Outcome, UnansweredMessage
-from chatbot.knowledge.edits import IntentRejected, intent_from_form
+from chatbot.knowledge.edits import IntentRejected
 from chatbot.knowledge.spec import IntentSpec
 from chatbot.nlu.grouping import group_messages, nearest_intent
 from chatbot.nlu.language import detect_language
@@ -132,35 +133,20 @@ def _rejected(rejected: IntentRejected) -> HTTPException:
 def add_phrasings(session: Session, actor: str, ids: list[int], key: str) -> IntentSpec:
     """The messages become phrasings of intent ``key`` (checked as the knowledge editor checks)."""
     messages = _messages(session, ids)
-    intent = store.find_intent(session, key)
-    if intent is None:
-        raise _unprocessable(f"intent: no intent is called {key!r}")
     try:
-        checked = intent_from_form(
-            key=intent.key,
-            answer=intent.answer,
-            phrasings="\n".join([*intent.phrasings, *(m.text for m in messages)]),
-            language=intent.language,
-            category=intent.category or "",
-            follow_ups=intent.follow_ups,
+        return authoring.add_phrasings(
+            session,
+            actor,
+            key,
+            [m.text for m in messages],
+            before_commit=lambda _: db.review(
+                session, ids, Outcome.ADDED, intent=key, reviewed_by=actor
+            ),
         )
-        new = [text for text in checked.phrasings if text not in intent.phrasings]
-        languages = [(text, detect_language(text)) for text in new]
-        after = replace(
-            checked,
-            answer=intent.answer,
-            answers=intent.answers,
-            phrasing_languages=intent.phrasing_languages
-            + tuple((t, lang) for t, lang in languages if lang != intent.language),
-        )
-        before = store.save_intent(session, after, create=False)
+    except LookupError:
+        raise _unprocessable(f"intent: no intent is called {key!r}") from None
     except IntentRejected as rejected:
         raise _rejected(rejected) from None
-    audit.record(
-        session, actor, "intent.update", key, before=_snapshot(before), after=asdict(after)
-    )
-    db.review(session, ids, Outcome.ADDED, intent=key, reviewed_by=actor)
-    return after
 
 
 def create_intent(
@@ -176,19 +162,26 @@ def create_intent(
 ) -> IntentSpec:
     """A new intent whose phrasings are the messages (or the admin's edit of them)."""
     messages = _messages(session, ids)
-    if phrasings is None:
-        phrasings = "\n".join(m.text for m in messages)
-    language = language or detect_language(messages[0].text)
+    texts = [m.text for m in messages] if phrasings is None else phrasings.splitlines()
+    draft = authoring.IntentDraft(
+        key=key,
+        answer=answer,
+        phrasings=texts,
+        language=language or detect_language(messages[0].text),
+        category=category,
+    )
     try:
-        intent = intent_from_form(
-            key=key, answer=answer, phrasings=phrasings, language=language, category=category
+        return authoring.save_intent(
+            session,
+            actor,
+            draft,
+            creating=True,
+            before_commit=lambda intent: db.review(
+                session, ids, Outcome.NEW_INTENT, intent=intent.key, reviewed_by=actor
+            ),
         )
-        store.save_intent(session, intent, create=True)
     except IntentRejected as rejected:
         raise _rejected(rejected) from None
-    audit.record(session, actor, "intent.create", intent.key, after=asdict(intent))
-    db.review(session, ids, Outcome.NEW_INTENT, intent=intent.key, reviewed_by=actor)
-    return intent
 
 
 def mark_out_of_scope(session: Session, actor: str, ids: list[int]) -> None:
@@ -212,10 +205,6 @@ def dismiss(session: Session, actor: str, ids: list[int]) -> None:
         session, actor, "unanswered.dismiss", f"{len(ids)} messages", after={"message_ids": ids}
     )
     db.review(session, ids, Outcome.DISMISSED, reviewed_by=actor)
-
-
-def _snapshot(intent: IntentSpec | None) -> dict[str, Any] | None:
-    return asdict(intent) if intent is not None else None
 
 
 # ---- JSON
