@@ -105,6 +105,34 @@ def test_add_as_phrasings_reaches_the_knowledge_base_and_the_next_training_run(
     assert {(text, "returns") for text in LOST[1:]} <= seen["examples"]
 
 
+def test_an_added_phrasing_keeps_its_language_and_the_intent_the_rest(
+    client: TestClient, admin: Staff, db_url: str
+) -> None:
+    chinese = "寄回去的东西怎么处理"
+    with committed(db_url) as session:
+        before = find_intent(session, "returns")
+    assert before is not None
+    _ask(client, [chinese])
+    answer = client.post(
+        f"{URL}/phrasings",
+        json={"message_ids": _ids(_groups(client, admin)), "intent": "returns"},
+        headers=admin.token_headers,
+    )
+    assert answer.status_code == 200, answer.text
+    with committed(db_url) as session:
+        after = find_intent(session, "returns")
+    assert after is not None and chinese in after.phrasings
+    assert after.language_of(chinese) == "zh"  # not the intent's English
+    assert after.phrasings_in(before.language) == before.phrasings_in(before.language)
+    assert (after.answer, after.answers, after.category, after.follow_ups, after.action) == (
+        before.answer,
+        before.answers,
+        before.category,
+        before.follow_ups,
+        before.action,
+    )
+
+
 def test_new_intent_out_of_scope_and_dismiss(client: TestClient, admin: Staff, db_url: str) -> None:
     _ask(client, LOST)
     ids = _ids(_groups(client, admin))
