@@ -4,6 +4,7 @@ hands back to the bot, closes, and the customer rates the conversation (see conf
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 import pytest
@@ -197,3 +198,33 @@ def test_canned_replies_page(new_page, accounts_on_server: dict[str, str], scree
     expect(phone.get_by_test_id("canned-reply").filter(has_text="8:00-20:00")).to_be_visible()
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390
     phone.screenshot(path=screenshots / "staff-canned-phone.png", full_page=True)
+
+
+def test_a_fetch_read_before_the_handoff_does_not_undo_its_status(new_page) -> None:
+    """The fetch a new socket makes can read the conversation before the handoff that started it
+    commits, and arrive after the handoff's answer: its older "bot" must not replace "waiting"."""
+    customer = new_page()
+    delivered: list[str] = []
+
+    def stale(route: Any) -> None:
+        if route.request.method != "GET":
+            route.continue_()
+            return
+        response = route.fetch()
+        body = response.json()
+        body["conversation"]["status"] = "bot"  # as read before the handoff committed
+        time.sleep(1.0)  # and delivered after the handoff's own answer
+        route.fulfill(response=response, json=body)
+        delivered.append(body["conversation"]["status"])
+
+    customer.route(re.compile(r".*/conversations/[^/]+/messages$"), stale)
+    customer.goto("/chat")
+    customer.get_by_test_id("chatbot-handoff").click()
+    status = customer.get_by_test_id("chatbot-status")
+    expect(status).to_have_text("Waiting for a person…")
+    deadline = time.monotonic() + 10
+    while not delivered and time.monotonic() < deadline:
+        customer.wait_for_timeout(100)
+    assert delivered == ["bot"]
+    customer.wait_for_timeout(300)  # the widget has read it
+    expect(status).to_have_text("Waiting for a person…")

@@ -537,6 +537,7 @@ button:disabled { cursor: not-allowed; opacity: .55; }
       conversation: null, // {id, token}
       status: "bot", // one of STATUSES
       agent: null, // the name of the person who joined, when the server said
+      statusChanges: 0, // how many times the status was set: a fetch begun earlier is stale
       busy: false, // a message or a handoff request is on its way
       open: MODE === "inline",
     };
@@ -1327,11 +1328,16 @@ button:disabled { cursor: not-allowed; opacity: .55; }
     async function resync() {
       const conversation = state.conversation;
       if (!conversation) return;
+      const statusChanges = state.statusChanges;
       try {
         const past = await history(conversation);
         if (state.conversation !== conversation) return;
+        // Read before a status that came since (a handoff's answer, a live event), its status
+        // is older news: on the first socket open the fetch can overtake the handoff that
+        // started the conversation and say "bot" after the widget already shows "waiting".
+        const current = state.statusChanges === statusChanges;
         (past.messages || []).forEach(widget.transcript.receive);
-        if (past.conversation) {
+        if (past.conversation && current) {
           setLanguage(widget, past.conversation.language);
           widget.takeover.setStatus(past.conversation.status, past.conversation.agent || null, past.conversation.satisfaction);
         }
@@ -1439,6 +1445,7 @@ button:disabled { cursor: not-allowed; opacity: .55; }
     // `satisfaction`: the rating already given to a closed conversation, if any.
     function setStatus(status, agent, satisfaction) {
       const before = state.status;
+      state.statusChanges += 1;
       state.status = STATUSES.includes(status) ? status : "bot";
       if (state.status !== "with_staff") state.agent = null;
       else if (agent) state.agent = agent;
