@@ -87,10 +87,8 @@ def call(request: ActionCall, environ: Mapping[str, str] | None = None) -> CallO
                 if not body.add(chunk):
                     break
             outcome = _answered(request, response.status_code, body.data)
-    except httpx.TimeoutException:
-        outcome = CallOutcome(request.intent, None, "timeout")
     except httpx.HTTPError as error:
-        outcome = CallOutcome(request.intent, None, f"request failed: {type(error).__name__}")
+        outcome = _failed(request, error)
     return _logged(request, outcome, started)
 
 
@@ -112,11 +110,15 @@ async def call_async(request: ActionCall, environ: Mapping[str, str] | None = No
                 if not body.add(chunk):
                     break
             outcome = _answered(request, response.status_code, body.data)
-    except httpx.TimeoutException:
-        outcome = CallOutcome(request.intent, None, "timeout")
     except httpx.HTTPError as error:
-        outcome = CallOutcome(request.intent, None, f"request failed: {type(error).__name__}")
+        outcome = _failed(request, error)
     return _logged(request, outcome, started)
+
+
+def _failed(request: ActionCall, error: httpx.HTTPError) -> CallOutcome:
+    if isinstance(error, httpx.TimeoutException):
+        return CallOutcome(request.intent, None, "timeout")
+    return CallOutcome(request.intent, None, f"request failed: {type(error).__name__}")
 
 
 class _Body:
