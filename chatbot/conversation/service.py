@@ -144,7 +144,7 @@ class ChatService:
             pending = step.result
             try:
                 if step.behind:  # encodes new phrasings: on the model's thread
-                    await self.batcher.run(lambda: self.db.read_now(self.manager.catch_up))
+                    await self.batcher.run(lambda: self.db.read_now(self.manager.model.follow))
                 engine: IntentEngine = self.manager.engine
                 prediction: Prediction | None = None
                 if pending.call is None:  # a message giving an asked slot needs no model
@@ -218,11 +218,11 @@ class ChatService:
     ) -> _Step:
         conversation = customer_conversation(session, conversation_id, token, lock=True)
         current = revisions.current(session)
-        behind = self.manager.behind(current)
-        if behind:
+        if self.manager.settings.behind(current):
             # Settings are a few rows: take them up now, so this turn already speaks them. The
             # knowledge base and model may need encoding: that waits until after the commit.
-            self.manager.follow_settings(session)
+            self.manager.settings.follow(session)
+        behind = self.manager.model.behind(current)
         before = conversation.status
         result = self.manager.receive(
             session,
