@@ -58,11 +58,14 @@ class Pending:
     call: ActionCall | None = None
     # The question the bot answered last, when the model may read this message as its follow-up.
     previous: PreviousTurn | None = None
+    # The message's own language (the conversation's may differ): it routes it to the intents
+    # in its script. None: the engine detects it.
+    detected: str | None = None
 
     @property
     def utterance(self) -> Utterance:
         """The message as the model reads it, with the turn it may follow up on."""
-        return Utterance(self.text, self.previous)
+        return Utterance(self.text, self.previous, self.detected)
 
 
 @dataclass(frozen=True)
@@ -190,7 +193,8 @@ class ConversationManager:
         )
         # The conversation starts in the widget's language and follows the customer's clear
         # messages; the widget follows it in turn (the reply carries it).
-        language = clear_language(text) or conversation.language or detect_language(text)
+        detected = detect_language(text)  # once: the model reads the message in it too
+        language = clear_language(text, detected) or conversation.language or detected
         if conversation.language != language:
             conversation.language = language
         if conversation.status in _WITH_PEOPLE:
@@ -225,7 +229,7 @@ class ConversationManager:
         # Only now, for the model: context never overrides an answer given above (or an active
         # slot-filling form), it only helps classify a message nothing else answered.
         previous = self._previous_turn(session, conversation, customer)
-        return Pending(customer, text, language, started, previous=previous)
+        return Pending(customer, text, language, started, previous=previous, detected=detected)
 
     def _previous_turn(
         self, session: Session, conversation: Conversation, customer: Message
@@ -265,7 +269,7 @@ class ConversationManager:
         builtin = self.replies.builtin(text, language)
         if builtin is not None:
             return Preview(builtin, None, engine.version, language)
-        prediction = engine.predict([text])[0]
+        prediction = engine.predict([Utterance(text, language=language)])[0]
         understood = self.replies.understood(engine, prediction)
         return Preview(understood, prediction, engine.version, prediction.language)
 

@@ -246,3 +246,22 @@ def test_a_message_answered_once_is_not_answered_twice(
     assert again.reply is not None and again.reply.id == first.reply.id
     assert len(store.list_messages(db_session, conversation.id)) == 2
 
+
+def test_a_turn_detects_the_messages_language_once(
+    manager: ConversationManager, db_session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chatbot.nlu import language
+
+    asked: list[str] = []
+    original = language.detect_language
+
+    def detect(text: str) -> str:
+        asked.append(text)
+        return original(text)
+
+    for module in ("chatbot.conversation.manager", "chatbot.nlu.engine", "chatbot.nlu.language"):
+        monkeypatch.setattr(f"{module}.detect_language", detect)
+    conversation, _ = store.start_conversation(db_session)
+    turn = manager.handle_message(db_session, conversation, "has my parcel shipped yet?")
+    assert turn.reply is not None and turn.reply.action == "answer"
+    assert asked.count("has my parcel shipped yet?") == 1
