@@ -1,26 +1,9 @@
-from collections.abc import Callable
-
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from chatbot.conversation.bot_settings import BotSettings
 from chatbot.conversation.policies import Thresholds
 from chatbot.db import app_settings, revisions
-
-
-def _statements(session: Session, work: Callable[[], object]) -> list[str]:
-    seen: list[str] = []
-
-    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        seen.append(statement)
-
-    engine = session.get_bind()
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        work()
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-    return seen
+from tests.statements import statements
 
 
 def _admin_saves(session: Session, **changes: object) -> None:
@@ -35,7 +18,7 @@ def test_settings_follow_a_change_by_its_revision_and_read_nothing_per_message(
     # The revisions a turn reads anyway say nothing changed: no statement of its own.
     current = revisions.current(db_session)
     assert not settings.behind(current)
-    assert _statements(db_session, lambda: settings.behind(current)) == []
+    assert statements(db_session, lambda: settings.behind(current)) == []
 
     _admin_saves(db_session, answer_threshold=0.8, greeting_en="Ahoy!")
     current = revisions.current(db_session)
@@ -50,7 +33,7 @@ def test_following_unchanged_settings_reads_only_their_revision(db_session: Sess
     settings = BotSettings()
     _admin_saves(db_session, answer_threshold=0.7)
     settings.follow(db_session)
-    assert len(_statements(db_session, lambda: settings.follow(db_session))) == 1
+    assert len(statements(db_session, lambda: settings.follow(db_session))) == 1
 
 
 def test_the_environments_defaults_stand_until_an_admin_changes_them(db_session: Session) -> None:
