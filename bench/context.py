@@ -100,7 +100,7 @@ class Scored:
         self.languages = alone.languages
         self.alone = alone.combine(engine.scoring.mix)
         self.together = together.combine(engine.scoring.mix)
-        # As ConversationManager.thresholds_for: a fine-tuned model's fitted fall-back threshold.
+        # As BotSettings.thresholds_for: a fine-tuned model's fitted fall-back threshold.
         fitted = engine.fallback_for(None)
         default = Thresholds()
         self.thresholds = (

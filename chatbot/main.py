@@ -142,7 +142,7 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
         )
         app.state.manager = manager
         batcher = MicroBatcher(
-            manager.predict,
+            manager.model.predict,
             max_batch_size=settings.batch_max_size,
             max_wait_s=settings.batch_wait_ms / 1000,
             on_batch=metrics.observe_batch,
@@ -150,7 +150,7 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
         )
         # Texts of the embeddings API share the model's thread and batching with customers.
         embedder = MicroBatcher(
-            manager.embed,
+            manager.model.embed,
             max_batch_size=settings.batch_max_size,
             max_wait_s=settings.batch_wait_ms / 1000,
             thread=inference,

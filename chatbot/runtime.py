@@ -10,6 +10,8 @@ from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
 from chatbot.config import Settings
+from chatbot.conversation.active_model import ActiveModel
+from chatbot.conversation.bot_settings import BotSettings
 from chatbot.conversation.manager import ConversationManager
 from chatbot.conversation.policies import Thresholds
 from chatbot.conversation.related import RelatedQuestions
@@ -63,6 +65,15 @@ def thresholds(settings: Settings) -> Thresholds:
     )
 
 
+def bot_settings(settings: Settings) -> BotSettings:
+    """The environment's settings for the bot; an admin's stored ones replace them."""
+    return BotSettings(
+        thresholds(settings),
+        fallbacks_before_handoff=settings.fallbacks_before_handoff,
+        offer_person_when_frustrated=settings.offer_person_when_frustrated,
+    )
+
+
 def build_manager(
     settings: Settings, encoder: Encoder, session_factory: sessionmaker[Session]
 ) -> ConversationManager:
@@ -106,11 +117,8 @@ def build_manager(
     with session_factory() as session:
         related.refresh(session)  # then every CHATBOT_RELATED_REFRESH_SECONDS (chatbot.upkeep)
     return ConversationManager(
-        load_engine(active),
-        thresholds(settings),
-        fallbacks_before_handoff=settings.fallbacks_before_handoff,
-        offer_person_when_frustrated=settings.offer_person_when_frustrated,
-        load_engine=load_engine,
+        ActiveModel(load_engine(active), load_engine),
+        bot_settings(settings),
         related=related,
         follow_up_context=settings.follow_up_context,
     )

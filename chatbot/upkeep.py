@@ -140,9 +140,11 @@ class Upkeep:
     async def follow(self) -> None:
         """Catch up with the stored revisions, if they moved (one query if not)."""
         current = await self.db.read(revisions.current)
-        if self.manager.behind(current):
+        if self.manager.settings.behind(current):
+            await self.db.read(self.manager.settings.follow)
+        if self.manager.model.behind(current):
             # Encoding new phrasings runs on the model's thread, like customers' messages.
-            await self.batcher.run(lambda: self.db.read_now(self.manager.catch_up))
+            await self.batcher.run(lambda: self.db.read_now(self.manager.model.follow))
 
     async def share_work(self) -> None:
         """Give out waiting conversations (CHATBOT_AUTO_ASSIGN) and send due reminders."""

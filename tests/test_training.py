@@ -565,7 +565,7 @@ def test_the_manager_follows_an_activated_version(
     register_and_activate(factory, "ft-tuned", tuned_model)
 
     with factory() as session:
-        manager.refresh(session, wait=True)
+        manager.model.follow(session, wait=True)
 
     assert manager.engine.version == "ft-tuned"
     assert manager.engine.revision == 1  # the new model indexed the knowledge base
@@ -614,10 +614,11 @@ def test_a_version_that_cannot_load_never_replaces_the_serving_one(
     register_and_activate(factory, "ft-missing", tmp_path / "deleted")
 
     with factory() as session:
-        manager.refresh(session, wait=True)
+        manager.model.follow(session, wait=True)
         assert manager.engine.version == base
-        manager.refresh(session, wait=True)  # not retried at every message
-        prediction = manager.understand(session, "How do I return an item?")
+        manager.model.follow(session, wait=True)  # not retried at every message
+        manager.model.follow(session)
+        prediction = manager.engine.predict(["How do I return an item?"])[0]
 
     assert manager.engine.version == base
     assert prediction.intent == "returns"

@@ -284,7 +284,7 @@ def ask_version(
     if row.status != "ready":
         raise HTTPException(status.HTTP_409_CONFLICT, f"model version '{version}' is {row.status}")
     engine = _engine(request, session, settings, manager, row)
-    manager.follow_settings(session)  # the admin's texts and thresholds, as customers get them
+    manager.settings.follow(session)  # the admin's texts and thresholds, as customers get them
     return _reply(manager.preview(text, engine))
 
 
@@ -296,7 +296,7 @@ def _engine(
     row: ModelVersion,
 ) -> IntentEngine:
     if row.version == manager.engine.version:
-        manager.refresh(session)  # the current knowledge base, as a customer's message would
+        manager.model.follow(session)  # the current knowledge base, as a customer's message would
         if manager.engine.version == row.version:
             return manager.engine
 

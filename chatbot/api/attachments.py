@@ -178,15 +178,10 @@ async def customer_upload(
             )
         except takeover.WrongState as exc:
             raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
-        events: list[tuple[str, Event]] = [
-            (
-                conversation_channel(conversation.id),
-                {"type": "message", "message": schemas.message_json(message)},
-            )
-        ]
+        channel = conversation_channel(conversation.id)
+        events = [(channel, takeover.message_event(schemas.message_json, message))]
         if takeover.concerns_queue(before, conversation.status):
-            entry = takeover.queue_entry(session, conversation)
-            events.append((takeover.STAFF_QUEUE, takeover.queue_event(entry)))
+            events.append(takeover.queue_update(session, conversation))
         return schemas.MessagePublic.of(message), events
 
     public, events = await _kept(files, stored, lambda: service.db.write(keep))

@@ -2,36 +2,29 @@
 
 from __future__ import annotations
 
-import logging
-import threading
 import time
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from sqlalchemy.orm import Session
 
-from chatbot.conversation import actions, builtins
+from chatbot.conversation import actions
+from chatbot.conversation.active_model import ActiveModel
 from chatbot.conversation.availability import person_available
+from chatbot.conversation.bot_settings import BotSettings
 from chatbot.conversation.calls import ActionCall, CallOutcome, call
-from chatbot.conversation.policies import Action, Thresholds, decide
+from chatbot.conversation.policies import Action
 from chatbot.conversation.related import RelatedQuestions
-from chatbot.conversation.replies import Reply, person_button
-from chatbot.db import app_settings, revisions
+from chatbot.conversation.replies import Replies, Reply, with_person_offered
 from chatbot.db import conversations as store
 from chatbot.db import related as related_store
-from chatbot.db.knowledge import knowledge_revision, load_intents, load_synonyms
-from chatbot.db.model_versions import active_version_name
+from chatbot.db import revisions
 from chatbot.db.models import Conversation, ConversationStatus, HandoffReason, Message, Role
 from chatbot.db.revisions import Revisions
-from chatbot.hours import Schedule
 from chatbot.nlu import sentiment
 from chatbot.nlu.context import PreviousTurn, Utterance
 from chatbot.nlu.engine import IntentEngine, Prediction
 from chatbot.nlu.language import clear_language, detect_language
 
-log = logging.getLogger(__name__)
-# Builds a ready engine for a version, reading through the given session or its own.
-EngineLoader = Callable[[str, Session | None], IntentEngine]
 _WITH_PEOPLE = (ConversationStatus.WAITING, ConversationStatus.WITH_STAFF)
 
 
@@ -65,11 +58,14 @@ class Pending:
     call: ActionCall | None = None
     # The question the bot answered last, when the model may read this message as its follow-up.
     previous: PreviousTurn | None = None
+    # The message's own language (the conversation's may differ): it routes it to the intents
+    # in its script. None: the engine detects it.
+    detected: str | None = None
 
     @property
     def utterance(self) -> Utterance:
         """The message as the model reads it, with the turn it may follow up on."""
-        return Utterance(self.text, self.previous)
+        return Utterance(self.text, self.previous, self.detected)
 
 
 @dataclass(frozen=True)
@@ -83,158 +79,33 @@ class Turn:
 
 
 class ConversationManager:
-    """Runs turns against the active model, keeping it in step with the knowledge base and registry.
+    """Runs turns: receive a customer's message, then respond with what the model made of it.
 
-    ``load_engine`` builds a ready engine for a model version; when another version is activated,
-    it loads in the background while turns go on with the current one, then takes over.
-    ``thresholds`` are the defaults: an admin's stored settings (thresholds, the bot's own texts)
-    replace them from the next message on.
+    ``model`` holds the engine and follows the active version and the knowledge base;
+    ``settings`` holds the admin's thresholds and texts. Callers keep both in step
+    (:func:`catch_up`) before a turn; the manager only reads them.
     """
 
     def __init__(
         self,
-        engine: IntentEngine,
-        thresholds: Thresholds | None = None,
+        model: ActiveModel,
+        settings: BotSettings | None = None,
         *,
-        fallbacks_before_handoff: int = 2,
-        offer_person_when_frustrated: bool = True,
-        load_engine: EngineLoader | None = None,
         related: RelatedQuestions | None = None,
         follow_up_context: bool = True,
     ) -> None:
-        self.engine = engine
+        self.model = model
+        self.settings = settings or BotSettings()
         # Read a short follow-up with the question answered before it (CHATBOT_FOLLOW_UP_CONTEXT).
         self.follow_up_context = follow_up_context
         self.related = related or RelatedQuestions()
-        self.thresholds = self._default_thresholds = thresholds or Thresholds()
-        self.texts = builtins.BotTexts()
-        self.schedules: dict[str, Schedule | None] = {}  # each language team's opening hours
-        # An admin's clarify threshold wins over the one a fine-tuned model was validated with.
-        self._clarify_overridden = False
-        self._settings_revision: int | None = None
-        self._settings_lock = threading.Lock()
-        self.fallbacks_before_handoff = fallbacks_before_handoff
-        # The environment's default; an admin's stored setting replaces it (follow_settings).
-        self._default_offer = self.offer_person_when_frustrated = offer_person_when_frustrated
-        self._load_engine = load_engine
-        self._refresh_lock = threading.Lock()
-        self._swap_lock = threading.Lock()
-        self._loading: str | None = None
-        self._unloadable: str | None = None  # a version that failed to load is not retried
+        self.replies = Replies(self.settings, self.related)
         sentiment.load()  # not in the first customer's turn, which holds the writer
 
-    def refresh(self, session: Session, *, wait: bool = False) -> None:
-        """Follow the knowledge base's revision and the active model version (cheap checks).
-
-        Args:
-            wait: load a newly activated version before returning, rather than in the background.
-        """
-        active = active_version_name(session) if self._load_engine else None
-        if active is not None and active not in (self.engine.version, self._unloadable):
-            self._switch_to(active, session if wait else None)
-        engine = self.engine
-        revision = knowledge_revision(session)
-        if revision == engine.revision:
-            return
-        with self._refresh_lock:
-            if revision != engine.revision:
-                engine.load_knowledge(load_intents(session), revision, load_synonyms(session))
-
-    def follow_settings(self, session: Session) -> None:
-        """Take up the admin's stored settings when they changed (one primary-key read if not)."""
-        revision = app_settings.settings_revision(session)
-        if revision == self._settings_revision:
-            return
-        with self._settings_lock:
-            if revision == self._settings_revision:
-                return
-            default = self._default_thresholds
-            current = app_settings.merge(
-                app_settings.RuntimeSettings(
-                    answer_threshold=default.answer,
-                    clarify_threshold=default.clarify,
-                    clarify_margin=default.margin,
-                    strictness=0.5 if default.strictness is None else default.strictness,
-                    offer_person_when_frustrated=self._default_offer,
-                ),
-                app_settings.stored(session),
-            )
-            self.texts = builtins.BotTexts(
-                {
-                    kind: {lang: current.text(kind, lang) for lang in app_settings.LANGUAGES}
-                    for kind in app_settings.TEXT_KINDS
-                }
-            )
-            self.schedules = {lang: current.schedule(lang) for lang in app_settings.LANGUAGES}
-            self._clarify_overridden = current.clarify_threshold != default.clarify
-            self.offer_person_when_frustrated = current.offer_person_when_frustrated
-            self.thresholds = replace(
-                default,
-                answer=current.answer_threshold,
-                clarify=current.clarify_threshold,
-                margin=current.clarify_margin,
-                strictness=current.strictness,
-            )
-            self._settings_revision = revision
-
-    def _switch_to(self, version: str, session: Session | None) -> None:
-        """Load ``version``: in this thread through ``session``, or in the background."""
-        with self._swap_lock:
-            if self._loading is not None:
-                return
-            self._loading = version
-        if session is not None:
-            self._load(version, session)
-        else:
-            threading.Thread(target=self._load, args=(version, None), daemon=True).start()
-
-    def _load(self, version: str, session: Session | None) -> None:
-        assert self._load_engine is not None
-        try:
-            # One assignment: a turn sees the old engine or the new one, never half of each.
-            self.engine = self._load_engine(version, session)
-            log.info("now answering with model %s", version)
-        except Exception:
-            self._unloadable = version
-            log.exception(
-                "cannot load model %s; still answering with %s", version, self.engine.version
-            )
-        finally:
-            with self._swap_lock:
-                self._loading = None
-
-    def behind(self, revisions: Revisions) -> bool:
-        """Whether the stored settings, knowledge base or active version moved on since the
-        last turn (then :meth:`catch_up` before understanding)."""
-        active = revisions.active_version
-        return (
-            revisions.settings != self._settings_revision
-            or revisions.knowledge != self.engine.revision
-            or (
-                self._load_engine is not None
-                and active is not None
-                and active not in (self.engine.version, self._unloadable, self._loading)
-            )
-        )
-
-    def catch_up(self, session: Session) -> None:
-        """Take up the stored settings, knowledge base and active version (reads only)."""
-        self.follow_settings(session)
-        self.refresh(session)
-
-    def understand(self, session: Session, text: str) -> Prediction:
-        self.refresh(session)
-        return self.engine.predict([text])[0]
-
-    def predict(self, texts: Sequence[str | Utterance]) -> list[tuple[IntentEngine, Prediction]]:
-        """Understand a batch of messages with the current model; each answer names its model."""
-        engine = self.engine  # one model for the whole batch, even if another is activated now
-        return [(engine, prediction) for prediction in engine.predict(texts)]
-
-    def embed(self, texts: list[str]) -> list[tuple[str, list[float]]]:
-        """Vectors of a batch of texts from the current model's encoder; each names its model."""
-        engine = self.engine
-        return [(engine.version, row.tolist()) for row in engine.encoder.encode(texts)]
+    @property
+    def engine(self) -> IntentEngine:
+        """The engine turns use now (the active model's)."""
+        return self.model.engine
 
     def handle_message(
         self,
@@ -250,15 +121,14 @@ class ConversationManager:
         The web app runs the same two steps with the model between two transactions: see
         :mod:`chatbot.conversation.service`.
         """
-        if self.behind(revisions.current(session)):
-            self.catch_up(session)
+        catch_up(self, session, revisions.current(session))
         received = self.receive(
             session, conversation, text, chosen_intent=chosen_intent, related_to=related_to
         )
         if isinstance(received, Turn):
             return received
         engine, prediction = (
-            (self.engine, None) if received.call else self.predict([received.utterance])[0]
+            (self.engine, None) if received.call else self.model.predict([received.utterance])[0]
         )
         action_call = self.action_call(engine, prediction, received)
         # Inline, inside the caller's transaction: fine for one CLI process, never for the app.
@@ -323,7 +193,8 @@ class ConversationManager:
         )
         # The conversation starts in the widget's language and follows the customer's clear
         # messages; the widget follows it in turn (the reply carries it).
-        language = clear_language(text) or conversation.language or detect_language(text)
+        detected = detect_language(text)  # once: the model reads the message in it too
+        language = clear_language(text, detected) or conversation.language or detected
         if conversation.language != language:
             conversation.language = language
         if conversation.status in _WITH_PEOPLE:
@@ -340,9 +211,9 @@ class ConversationManager:
                 customer, self._say(engine, session, conversation, customer, filled, started)
             )
         if chosen_intent is not None:
-            answered = self._chosen(engine, chosen_intent, language)
+            answered = self.replies.chosen(engine, chosen_intent, language)
         else:
-            answered = self._builtin(text, language)
+            answered = self.replies.builtin(text, language)
         if answered is not None:
             if answered.action is Action.HANDOFF:
                 answered = replace(answered, handoff_reason=self._why_asked(session, conversation))
@@ -358,7 +229,7 @@ class ConversationManager:
         # Only now, for the model: context never overrides an answer given above (or an active
         # slot-filling form), it only helps classify a message nothing else answered.
         previous = self._previous_turn(session, conversation, customer)
-        return Pending(customer, text, language, started, previous=previous)
+        return Pending(customer, text, language, started, previous=previous, detected=detected)
 
     def _previous_turn(
         self, session: Session, conversation: Conversation, customer: Message
@@ -387,7 +258,7 @@ class ConversationManager:
         nothing stored: callers make the call outside any transaction."""
         if pending.call is not None or prediction is None:
             return pending.call
-        reply = self._understood(engine, prediction, pending.language)
+        reply = self.replies.understood(engine, prediction, pending.language)
         return actions.ready_call(engine, reply, pending.text, pending.language)
 
     def preview(self, text: str, engine: IntentEngine | None = None) -> Preview:
@@ -395,11 +266,11 @@ class ConversationManager:
         nothing. ``engine``: another model version than the serving one (the test pane)."""
         engine = engine or self.engine
         language = detect_language(text)
-        builtin = self._builtin(text, language)
+        builtin = self.replies.builtin(text, language)
         if builtin is not None:
             return Preview(builtin, None, engine.version, language)
-        prediction = engine.predict([text])[0]
-        understood = self._understood(engine, prediction)
+        prediction = engine.predict([Utterance(text, language=language)])[0]
+        understood = self.replies.understood(engine, prediction)
         return Preview(understood, prediction, engine.version, prediction.language)
 
     def respond(
@@ -429,7 +300,7 @@ class ConversationManager:
             assert pending.call is not None, "a message without a call needs the model"
             reply = actions.called_reply(engine, pending.call, outcome, 1.0)
         else:
-            reply = self._understood(engine, prediction, pending.language)
+            reply = self.replies.understood(engine, prediction, pending.language)
             begun = actions.start(engine, conversation, reply, pending.text, pending.language)
             if isinstance(begun, ActionCall):
                 # Made by the caller (action_call); without that step the call counts as failed.
@@ -438,120 +309,35 @@ class ConversationManager:
             else:
                 reply = begun
         if reply.action is Action.FALLBACK and self._one_fallback_too_many(session, conversation):
-            reply = self._handoff_reply(pending.language, HandoffReason.REPEATED_FALLBACK)
+            reply = self.replies.handoff(pending.language, HandoffReason.REPEATED_FALLBACK)
             reply = self._unless_nobody_can_come(session, reply, pending.language)
         elif self._frustrated(conversation, customer):
-            reply = _with_person_offered(reply, pending.language)
+            reply = with_person_offered(reply, pending.language)
         return Turn(
             customer, self._say(engine, session, conversation, customer, reply, pending.started)
         )
-
-    def thresholds_for(self, engine: IntentEngine) -> Thresholds:
-        """The settings' thresholds, with the fallback threshold the model's measured curve gives
-        at the chosen strictness (unless an admin chose a clarify threshold)."""
-        fitted = engine.fallback_for(self.thresholds.strictness)
-        if fitted is None or self._clarify_overridden:
-            return self.thresholds
-        return replace(self.thresholds, clarify=min(fitted, self.thresholds.answer))
 
     def request_handoff(self, session: Session, conversation: Conversation) -> Message | None:
         """The customer asked for a person (button): hand off unless people already hold it."""
         if conversation.status in _WITH_PEOPLE:
             return None
         language = conversation.language or "en"
-        self.follow_settings(session)
-        reply = self._handoff_reply(language, self._why_asked(session, conversation))
+        self.settings.follow(session)
+        reply = self.replies.handoff(language, self._why_asked(session, conversation))
         reply = self._unless_nobody_can_come(session, reply, language)
         return self._say(self.engine, session, conversation, None, reply, time.perf_counter())
-
-    def _understood(
-        self, engine: IntentEngine, prediction: Prediction, language: str | None = None
-    ) -> Reply:
-        """Answer, ask which was meant, or fall back, as the thresholds decide; the bot's own
-        words in ``language`` (the conversation's; default: the message's)."""
-        decision = decide(prediction, self.thresholds_for(engine))
-        language = language or prediction.language
-        if decision.action is Action.ANSWER and decision.intent is not None:
-            answer = self._answer(engine, decision.intent, prediction.confidence, language)
-            assert answer is not None  # the engine just produced this key
-            return answer
-        if decision.action is Action.CLARIFY:
-            return Reply(
-                self.texts.clarify(language),
-                Action.CLARIFY,
-                prediction.intent,
-                prediction.confidence,
-                suggestions=_buttons(engine, decision.suggestions, language),
-            )
-        return Reply(
-            self.texts.fallback(language),
-            Action.FALLBACK,
-            prediction.intent,
-            prediction.confidence,
-            suggestions=[person_button(language)],
-        )
-
-    def _answer(
-        self, engine: IntentEngine, key: str, confidence: float, language: str
-    ) -> Reply | None:
-        """The intent's answer in ``language`` (the customer's); when it has none in that
-        language, its first language's under a short note in the customer's."""
-        spec = engine.intent(key)
-        if spec is None:
-            return None
-        text, answered_in = spec.answer_in(language)
-        if answered_in.split("-")[0].lower() != language.split("-")[0].lower():
-            text = f"{builtins.other_language_note(answered_in, language)}\n\n{text}"
-        follow_ups = _buttons(engine, spec.follow_ups, language)
-        return Reply(
-            text,
-            Action.ANSWER,
-            key,
-            confidence,
-            follow_ups=follow_ups,
-            related=self.related.buttons(
-                engine, key, language, besides=tuple(b["intent"] for b in follow_ups)
-            ),
-        )
-
-    def _chosen(self, engine: IntentEngine, key: str, language: str) -> Reply | None:
-        """A clicked button: that intent's answer, or a person (None: no longer known)."""
-        if key == builtins.HUMAN:
-            return self._handoff_reply(language)
-        return self._answer(engine, key, 1.0, language)
-
-    def _builtin(self, text: str, language: str) -> Reply | None:
-        """Greetings, thanks, goodbyes and "a person please", answered without the model."""
-        builtin = builtins.match_builtin(text)
-        if builtin is None:
-            return None
-        if builtin.intent == builtins.HUMAN:
-            return self._handoff_reply(language)
-        return Reply(
-            self.texts.small_talk(builtin.intent, language), Action.SMALLTALK, builtin.intent, 1.0
-        )
-
-    def _handoff_reply(self, language: str, reason: HandoffReason = HandoffReason.ASKED) -> Reply:
-        return Reply(
-            self.texts.handoff(language),
-            Action.HANDOFF,
-            builtins.HUMAN,
-            1.0,
-            handoff_reason=reason,
-        )
 
     def _unless_nobody_can_come(self, session: Session, reply: Reply, language: str) -> Reply:
         """A handoff, or, outside the language's opening hours or with nobody on duty, the offer
         to leave a message and an e-mail address (the conversation stays with the bot)."""
         if self.can_come_now(session, language):
             return reply
-        return Reply(self.texts.offline(language), Action.OFFLINE, builtins.HUMAN, 1.0)
+        return self.replies.offline(language)
 
     def can_come_now(self, session: Session, language: str) -> bool:
         """Whether a person can come now for a customer speaking ``language``."""
-        self.follow_settings(session)
-        schedule = self.schedules.get(language.split("-")[0].lower(), self.schedules.get("en"))
-        return person_available(session, schedule)
+        self.settings.follow(session)
+        return person_available(session, self.settings.schedule(language))
 
     @staticmethod
     def _why_asked(session: Session, conversation: Conversation) -> HandoffReason:
@@ -563,17 +349,18 @@ class ConversationManager:
 
     def _one_fallback_too_many(self, session: Session, conversation: Conversation) -> bool:
         """Whether this fallback would be one too many in a row: a person takes over instead."""
-        if self.fallbacks_before_handoff <= 0:
+        allowed = self.settings.fallbacks_before_handoff
+        if allowed <= 0:
             return False
-        earlier = self.fallbacks_before_handoff - 1
-        recent = store.recent_bot_actions(session, conversation.id, self.fallbacks_before_handoff)
+        earlier = allowed - 1
+        recent = store.recent_bot_actions(session, conversation.id, allowed)
         return recent[:earlier] == [Action.FALLBACK.value] * earlier
 
     def _frustrated(self, conversation: Conversation, customer: Message) -> bool:
         """The frustration signal: the customer is negative again (two negative messages in the
         conversation, this one among them). Repeated fallbacks hand over on their own."""
         return (
-            self.offer_person_when_frustrated
+            self.settings.offer_person_when_frustrated
             and customer.sentiment == sentiment.Polarity.NEGATIVE
             and conversation.negative_messages >= 2
         )
@@ -609,22 +396,10 @@ class ConversationManager:
         )
 
 
-def _with_person_offered(reply: Reply, language: str) -> Reply:
-    """An answer or "did you mean" with a person offered below it (a fallback offers one
-    already; a handoff brings one)."""
-    if reply.action not in (Action.ANSWER, Action.CLARIFY):
-        return reply
-    button = person_button(language)
-    offer = builtins.localized(builtins.FRUSTRATED, language)
-    return replace(reply, text=f"{reply.text}\n\n{offer}", suggestions=[*reply.suggestions, button])
-
-
-def _buttons(engine: IntentEngine, keys: Sequence[str], language: str) -> list[dict[str, str]]:
-    """Suggestion or follow-up buttons for the intents the knowledge base still has, each
-    labelled with a phrasing in the customer's language where the intent has one."""
-    buttons = []
-    for key in keys:
-        spec = engine.intent(key)
-        if spec is not None:
-            buttons.append({"intent": key, "question": spec.question_in(language)})
-    return buttons
+def catch_up(manager: ConversationManager, session: Session, current: Revisions) -> None:
+    """Take up the stored settings, knowledge base and active version where ``current`` (the
+    revisions this transaction read) shows they moved on; nothing to read when they did not."""
+    if manager.settings.behind(current):
+        manager.settings.follow(session)
+    if manager.model.behind(current):
+        manager.model.follow(session)

@@ -144,7 +144,7 @@ class ChatService:
             pending = step.result
             try:
                 if step.behind:  # encodes new phrasings: on the model's thread
-                    await self.batcher.run(lambda: self.db.read_now(self.manager.catch_up))
+                    await self.batcher.run(lambda: self.db.read_now(self.manager.model.follow))
                 engine: IntentEngine = self.manager.engine
                 prediction: Prediction | None = None
                 if pending.call is None:  # a message giving an asked slot needs no model
@@ -176,9 +176,9 @@ class ChatService:
             assigned = self._auto_assign(session, conversation) if message is not None else []
             channel = conversation_channel(conversation.id)
             events = [] if message is None else [self._message_event(channel, message)]
-            events.append((channel, customer_status_event(conversation)))
+            events.append((channel, takeover.customer_status_event(conversation)))
             if message is not None and conversation.status in takeover.LIVE:  # queued just now
-                events.append(_queue_event(session, conversation))
+                events.append(takeover.queue_update(session, conversation))
             events += assigned
             return conversation.status.value, message, events
 
@@ -197,8 +197,8 @@ class ChatService:
             customer, reply = offline.leave_message(session, conversation, email, text)
             channel = conversation_channel(conversation.id)
             events = [self._message_event(channel, m) for m in (customer, reply)]
-            events += [(channel, customer_status_event(conversation))]
-            events.append(_queue_event(session, conversation))
+            events += [(channel, takeover.customer_status_event(conversation))]
+            events.append(takeover.queue_update(session, conversation))
             return conversation.status.value, customer, reply, events
 
         status, customer, reply, events = await self.db.write(leave)
@@ -218,11 +218,11 @@ class ChatService:
     ) -> _Step:
         conversation = customer_conversation(session, conversation_id, token, lock=True)
         current = revisions.current(session)
-        behind = self.manager.behind(current)
-        if behind:
+        if self.manager.settings.behind(current):
             # Settings are a few rows: take them up now, so this turn already speaks them. The
             # knowledge base and model may need encoding: that waits until after the commit.
-            self.manager.follow_settings(session)
+            self.manager.settings.follow(session)
+        behind = self.manager.model.behind(current)
         before = conversation.status
         result = self.manager.receive(
             session,
@@ -319,14 +319,14 @@ class ChatService:
             if message is not None and listened
         ]
         if conversation.status != before and listened:
-            events.append((channel, customer_status_event(conversation)))
+            events.append((channel, takeover.customer_status_event(conversation)))
         if takeover.concerns_queue(before, conversation.status):
             # It just asked for a person, or a person is (about to be) reading along.
-            events.append(_queue_event(session, conversation))
+            events.append(takeover.queue_update(session, conversation))
         return events
 
     def _message_event(self, channel: str, message: Message) -> tuple[str, Event]:
-        return channel, {"type": "message", "message": self.view(message)}
+        return channel, takeover.message_event(self.view, message)
 
     def _publish(self, events: list[tuple[str, Event]]) -> None:
         for channel, event in events:
@@ -349,20 +349,10 @@ def customer_conversation(
     return conversation
 
 
-def customer_status_event(conversation: Conversation) -> Event:
-    # No "agent": the customer's own turns never put a person in charge.
-    return {"type": "status", "status": conversation.status.value}
-
-
-def _queue_event(session: Session, conversation: Conversation) -> tuple[str, Event]:
-    return takeover.STAFF_QUEUE, takeover.queue_event(takeover.queue_entry(session, conversation))
-
-
 __all__ = [
     "ChatService",
     "ConversationNotFound",
     "Overloaded",
     "TurnFailed",
     "customer_conversation",
-    "customer_status_event",
 ]

@@ -239,14 +239,24 @@ def close_idle(
             return changes
 
 
-# ---- announcing
+# ---- announcing: every live event about a conversation is built here
 
 
 MessageView = Callable[[Message], dict[str, Any]]
 
 
+def message_event(view: MessageView, message: Message) -> Event:
+    """A new message, as ``view`` (the API's JSON of it) shows it."""
+    return {"type": "message", "message": view(message)}
+
+
 def status_event(conversation: Conversation, agent: str | None = None) -> Event:
-    return {"type": "status", "status": conversation.status.value, "agent": agent}
+    return {**customer_status_event(conversation), "agent": agent}
+
+
+def customer_status_event(conversation: Conversation) -> Event:
+    """The status after a customer's own turn: no "agent", as it never puts a person in charge."""
+    return {"type": "status", "status": conversation.status.value}
 
 
 def typing_event(role: Role) -> Event:
@@ -258,17 +268,20 @@ def queue_event(entry: dict[str, Any]) -> Event:
     return {"type": "queue", "conversation": entry}
 
 
+def queue_update(session: Session, conversation: Conversation) -> tuple[str, Event]:
+    """How the conversation now stands in the queue, for every staff console."""
+    return STAFF_QUEUE, queue_event(queue_entry(session, conversation))
+
+
 def announcements(session: Session, change: Change, view: MessageView) -> list[tuple[str, Event]]:
     """What to publish, channel by channel, once ``change`` is committed: its messages and
     status to the conversation, and how it stands in the queue to every console."""
     channel = conversation_channel(change.conversation.id)
-    events: list[tuple[str, Event]] = [
-        (channel, {"type": "message", "message": view(message)}) for message in change.messages
-    ]
+    events = [(channel, message_event(view, message)) for message in change.messages]
     if change.status_changed:
         events.append((channel, status_event(change.conversation, change.agent)))
     if change.status_changed or change.conversation.status in LIVE:
-        events.append((STAFF_QUEUE, queue_event(queue_entry(session, change.conversation))))
+        events.append(queue_update(session, change.conversation))
     return events
 
 
@@ -280,7 +293,7 @@ def announce(bus: EventBus, session: Session, change: Change, view: MessageView)
 
 def announce_queue(bus: EventBus, session: Session, conversation: Conversation) -> None:
     """Tell every staff console how the conversation now stands in the queue."""
-    bus.publish(STAFF_QUEUE, queue_event(queue_entry(session, conversation)))
+    bus.publish(*queue_update(session, conversation))
 
 
 def concerns_queue(before: ConversationStatus, after: ConversationStatus) -> bool:

@@ -8,7 +8,6 @@ import secrets
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import and_, case, exists, func, select, update
 from sqlalchemy.orm import Session, aliased
@@ -50,17 +49,66 @@ def token_matches(conversation: Conversation, token: str) -> bool:
 
 
 def add_message(
-    session: Session, conversation: Conversation, role: Role, text: str, **fields: Any
+    session: Session,
+    conversation: Conversation,
+    role: Role,
+    text: str,
+    *,
+    reply_to_id: int | None = None,
+    author_id: int | None = None,
+    client_id: str | None = None,
+    attachment_id: int | None = None,
+    sentiment: str | None = None,
+    sentiment_score: float | None = None,
+    related_from_id: int | None = None,
+    model_version: str | None = None,
+    latency_ms: float | None = None,
+    intent: str | None = None,
+    confidence: float | None = None,
+    action: str | None = None,
+    suggestions: list[dict[str, str]] | None = None,
+    follow_ups: list[dict[str, str]] | None = None,
+    related: list[dict[str, str]] | None = None,
+    handoff_reason: str | None = None,
 ) -> Message:
-    message = Message(conversation_id=conversation.id, role=role, text=text, **fields)
+    """Store a message and count it on its conversation.
+
+    Who wrote it: ``author_id`` (a staff member), ``client_id`` (the id a customer's browser
+    gave it, so a retry is stored once). On a customer message: its ``sentiment`` and score,
+    and ``related_from_id``, the bot answer whose related question it clicked. On a bot reply:
+    ``reply_to_id`` (the customer message it answers), what the model made of that message
+    (``intent``, ``confidence``, ``model_version``, ``latency_ms``), the ``action`` taken, the
+    buttons offered and, on a handoff, its reason.
+    """
+    message = Message(
+        conversation_id=conversation.id,
+        role=role,
+        text=text,
+        reply_to_id=reply_to_id,
+        author_id=author_id,
+        client_id=client_id,
+        attachment_id=attachment_id,
+        sentiment=sentiment,
+        sentiment_score=sentiment_score,
+        related_from_id=related_from_id,
+        model_version=model_version,
+        latency_ms=latency_ms,
+        intent=intent,
+        confidence=confidence,
+        action=action,
+        suggestions=suggestions or [],
+        follow_ups=follow_ups or [],
+        related=related,
+        handoff_reason=handoff_reason,
+    )
     session.add(message)
     conversation.updated_at = utcnow()
     conversation.message_count = (conversation.message_count or 0) + 1
-    if fields.get("action") == "fallback":
+    if action == "fallback":
         conversation.had_fallback = True
-    if fields.get("sentiment") == "negative":
+    if sentiment == "negative":
         conversation.negative_messages = (conversation.negative_messages or 0) + 1
-    elif fields.get("sentiment") == "positive":
+    elif sentiment == "positive":
         conversation.positive_messages = (conversation.positive_messages or 0) + 1
     session.flush()
     webhooks.emit(

@@ -40,6 +40,9 @@ class Utterance:
 
     text: str
     previous: PreviousTurn | None = None
+    # The message's language (detect_language), when the caller found it already: not detected
+    # again. It routes the message to the intents in its script, as the text alone would.
+    language: str | None = None
 
 
 @dataclass(frozen=True)

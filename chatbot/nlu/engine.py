@@ -294,15 +294,19 @@ class IntentEngine:
         """
         utterances = [t if isinstance(t, Utterance) else Utterance(t) for t in texts]
         plain = [u.text for u in utterances]
+        languages = [u.language or detect_language(u.text) for u in utterances]
         follow_ups = [
             row
             for row, utterance in enumerate(utterances)
-            if may_need_context(utterance, detect_language(utterance.text), self.context)
+            if may_need_context(utterance, languages[row], self.context)
         ]
         # The joined readings share the messages' forward pass (and the micro-batch).
-        parts = self.score_parts(plain + [joined(utterances[row]) for row in follow_ups])
+        together = [joined(utterances[row]) for row in follow_ups]
+        parts = self.score_parts(
+            plain + together, [*languages, *(detect_language(t) for t in together)]
+        )
         if parts is None:
-            return [Prediction(None, 0.0, (), detect_language(t)) for t in plain]
+            return [Prediction(None, 0.0, (), language) for language in languages]
         scores = parts.combine(self.scoring.mix)
         for extra, row in enumerate(follow_ups, start=len(plain)):
             alone = scores[row]
@@ -322,8 +326,12 @@ class IntentEngine:
             predictions.append(Prediction(best.intent, best.confidence, ranking, language))
         return predictions
 
-    def score_parts(self, texts: Sequence[str]) -> ScoreParts | None:
-        """The separate dense and lexical evidence for every text and intent (None: no index)."""
+    def score_parts(
+        self, texts: Sequence[str], languages: Sequence[str] | None = None
+    ) -> ScoreParts | None:
+        """The separate dense and lexical evidence for every text and intent (None: no index).
+
+        ``languages``: the texts' languages, when the caller detected them already."""
         snapshot = self._snapshot
         if snapshot is None or not len(snapshot.index) or not texts:
             return None
@@ -334,7 +342,7 @@ class IntentEngine:
         lexical_by_intent = torch.zeros_like(nearest).scatter_reduce(
             1, index.phrasing_intent.expand(len(texts), -1), lexical, reduce="amax"
         )
-        languages = [detect_language(t) for t in texts]
+        languages = list(languages) if languages else [detect_language(t) for t in texts]
         intent_languages = snapshot.languages
         allowed = torch.ones_like(nearest, dtype=torch.bool)
         for row, language in enumerate(languages):

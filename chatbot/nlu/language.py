@@ -21,10 +21,11 @@ def detect_language(text: str) -> str:
     return "zh" if letters and cjk / letters >= 0.2 else "en"
 
 
-def clear_language(text: str) -> str | None:
+def clear_language(text: str, detected: str | None = None) -> str | None:
     """The language of ``text`` when it says clearly, else None: Chinese as
     :func:`detect_language` finds it, English from three Latin words with no Chinese character.
     A conversation follows its customer's clear messages; "ok" or "hi" say too little.
+    ``detected``: what :func:`detect_language` found for ``text``, when the caller has it.
 
     Example:
         >>> clear_language("我的包裹还没到"), clear_language("where is my parcel?")
@@ -32,7 +33,7 @@ def clear_language(text: str) -> str | None:
         >>> clear_language("hello") is None, clear_language("ok thanks") is None
         (True, True)
     """
-    if detect_language(text) == "zh":
+    if (detected or detect_language(text)) == "zh":
         return "zh"
     if not has_chinese(text) and len(_WORD.findall(text)) >= 3:
         return "en"

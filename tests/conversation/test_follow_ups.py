@@ -3,6 +3,8 @@
 import pytest
 from sqlalchemy.orm import Session
 
+from chatbot.conversation.active_model import ActiveModel
+from chatbot.conversation.bot_settings import BotSettings
 from chatbot.conversation.manager import ConversationManager, Pending
 from chatbot.conversation.policies import Thresholds
 from chatbot.db import conversations as store
@@ -35,8 +37,8 @@ def manager_for(
 ) -> ConversationManager:
     import_intents(session, [*shop_intents(), *REWARDS], replace=True)
     return ConversationManager(
-        IntentEngine(encoder, version="v-test"),
-        Thresholds(),
+        ActiveModel(IntentEngine(encoder, version="v-test")),
+        BotSettings(Thresholds()),
         follow_up_context=follow_up_context,
     )
 

@@ -6,6 +6,8 @@ import pytest
 from sqlalchemy.orm import Session
 
 from chatbot.conversation import builtins
+from chatbot.conversation.active_model import ActiveModel
+from chatbot.conversation.bot_settings import BotSettings
 from chatbot.conversation.manager import ConversationManager
 from chatbot.conversation.policies import Thresholds
 from chatbot.db import app_settings
@@ -26,7 +28,9 @@ CALM = ("Where is my order?", "How can I track my parcel?")
 @pytest.fixture
 def manager(real_encoder: SentenceEncoder, db_session: Session) -> ConversationManager:
     import_intents(db_session, shop_intents(), replace=True)
-    return ConversationManager(IntentEngine(real_encoder, version="v-test"), Thresholds())
+    return ConversationManager(
+        ActiveModel(IntentEngine(real_encoder, version="v-test")), BotSettings(Thresholds())
+    )
 
 
 def _offered_a_person(text: str, suggestions: list[dict[str, str]]) -> bool:
@@ -81,7 +85,9 @@ def test_the_environments_default_holds_until_an_admin_chooses(
 ) -> None:
     import_intents(db_session, shop_intents(), replace=True)
     engine = IntentEngine(real_encoder, version="v-test")
-    manager = ConversationManager(engine, Thresholds(), offer_person_when_frustrated=False)
+    manager = ConversationManager(
+        ActiveModel(engine), BotSettings(Thresholds(), offer_person_when_frustrated=False)
+    )
     quiet, _ = store.start_conversation(db_session)
     replies = [manager.handle_message(db_session, quiet, text).reply for text in ANGRY]
     assert all(r is not None and not _offered_a_person(r.text, r.suggestions) for r in replies)

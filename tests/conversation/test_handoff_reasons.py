@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.orm import Session
 
+from chatbot.conversation.active_model import ActiveModel
+from chatbot.conversation.bot_settings import BotSettings
 from chatbot.conversation.manager import ConversationManager
 from chatbot.conversation.policies import Thresholds
 from chatbot.db import conversations as store
@@ -25,8 +27,10 @@ KNOWLEDGE = [
 def manager(db_session: Session) -> ConversationManager:
     import_intents(db_session, KNOWLEDGE, replace=True)
     engine = IntentEngine(HashingEncoder(), version="v-hash")
-    manager = ConversationManager(engine, Thresholds(), fallbacks_before_handoff=2)
-    manager.refresh(db_session)
+    manager = ConversationManager(
+        ActiveModel(engine), BotSettings(Thresholds(), fallbacks_before_handoff=2)
+    )
+    manager.model.follow(db_session)
     return manager
 
 

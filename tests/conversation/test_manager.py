@@ -4,6 +4,8 @@ import pytest
 from sqlalchemy.orm import Session
 
 from chatbot.conversation import builtins
+from chatbot.conversation.active_model import ActiveModel
+from chatbot.conversation.bot_settings import BotSettings
 from chatbot.conversation.manager import ConversationManager, Turn
 from chatbot.conversation.policies import Thresholds
 from chatbot.db import app_settings
@@ -23,7 +25,8 @@ pytestmark = pytest.mark.model  # every test here understands messages with the 
 def manager(real_encoder: SentenceEncoder, db_session: Session) -> ConversationManager:
     import_intents(db_session, shop_intents(), replace=True)
     return ConversationManager(
-        IntentEngine(real_encoder, version="v-test"), Thresholds(), fallbacks_before_handoff=2
+        ActiveModel(IntentEngine(real_encoder, version="v-test")),
+        BotSettings(Thresholds(), fallbacks_before_handoff=2),
     )
 
 
@@ -109,7 +112,8 @@ def test_close_rivals_are_offered_as_suggestions(
 ) -> None:
     import_intents(db_session, shop_intents(), replace=True)
     strict = ConversationManager(
-        IntentEngine(real_encoder, version="v"), Thresholds(answer=0.99, clarify=0.01)
+        ActiveModel(IntentEngine(real_encoder, version="v")),
+        BotSettings(Thresholds(answer=0.99, clarify=0.01)),
     )
     conversation, _ = store.start_conversation(db_session)
     turn = strict.handle_message(db_session, conversation, "order")
@@ -198,17 +202,17 @@ def test_an_admins_clarify_threshold_wins_over_the_models_fitted_one(
 ) -> None:
     import_intents(db_session, shop_intents(), replace=True)
     engine = IntentEngine(real_encoder, version="v-tuned", scoring=Scoring(fallback_threshold=0.5))
-    manager = ConversationManager(engine, Thresholds())
-    assert manager.thresholds_for(engine).clarify == 0.5
+    settings = BotSettings(Thresholds())
+    assert settings.thresholds_for(engine).clarify == 0.5
     _admin_saves(db_session, answer_threshold=0.7)
-    manager.follow_settings(db_session)
-    assert (manager.thresholds_for(engine).answer, manager.thresholds_for(engine).clarify) == (
+    settings.follow(db_session)
+    assert (settings.thresholds_for(engine).answer, settings.thresholds_for(engine).clarify) == (
         0.7,
         0.5,
     )
     _admin_saves(db_session, clarify_threshold=0.2)
-    manager.follow_settings(db_session)
-    assert manager.thresholds_for(engine).clarify == 0.2
+    settings.follow(db_session)
+    assert settings.thresholds_for(engine).clarify == 0.2
 
 
 def test_a_person_who_takes_over_while_the_model_thinks_silences_the_bot(
@@ -217,7 +221,7 @@ def test_a_person_who_takes_over_while_the_model_thinks_silences_the_bot(
     conversation, _ = store.start_conversation(db_session)
     pending = manager.receive(db_session, conversation, "has my parcel shipped yet?")
     assert not isinstance(pending, Turn)
-    engine, prediction = manager.predict([pending.text])[0]
+    engine, prediction = manager.model.predict([pending.text])[0]
     store.set_status(db_session, conversation, ConversationStatus.WITH_STAFF)
     turn = manager.respond(db_session, conversation, pending, engine, prediction)
     assert turn.reply is None
@@ -230,7 +234,7 @@ def test_a_message_answered_once_is_not_answered_twice(
     conversation, _ = store.start_conversation(db_session)
     pending = manager.receive(db_session, conversation, "has my parcel shipped yet?", client_id="a")
     assert not isinstance(pending, Turn)
-    engine, prediction = manager.predict([pending.text])[0]
+    engine, prediction = manager.model.predict([pending.text])[0]
     first = manager.respond(db_session, conversation, pending, engine, prediction)
     assert first.reply is not None and first.reply.reply_to_id == pending.customer.id
     # A retry that was stored before, answered while this try ran: the same reply, not a second.
@@ -241,3 +245,23 @@ def test_a_message_answered_once_is_not_answered_twice(
     assert isinstance(again, Turn) and again.repeated
     assert again.reply is not None and again.reply.id == first.reply.id
     assert len(store.list_messages(db_session, conversation.id)) == 2
+
+
+def test_a_turn_detects_the_messages_language_once(
+    manager: ConversationManager, db_session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chatbot.nlu import language
+
+    asked: list[str] = []
+    original = language.detect_language
+
+    def detect(text: str) -> str:
+        asked.append(text)
+        return original(text)
+
+    for module in ("chatbot.conversation.manager", "chatbot.nlu.engine", "chatbot.nlu.language"):
+        monkeypatch.setattr(f"{module}.detect_language", detect)
+    conversation, _ = store.start_conversation(db_session)
+    turn = manager.handle_message(db_session, conversation, "has my parcel shipped yet?")
+    assert turn.reply is not None and turn.reply.action == "answer"
+    assert asked.count("has my parcel shipped yet?") == 1

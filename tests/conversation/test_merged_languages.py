@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session
 
+from chatbot.conversation.active_model import ActiveModel
+from chatbot.conversation.bot_settings import BotSettings
 from chatbot.conversation.manager import ConversationManager
 from chatbot.conversation.policies import Thresholds
 from chatbot.db import conversations as store
@@ -66,7 +68,9 @@ def test_the_bots_answers_are_unchanged_by_the_merge(
 ) -> None:
     old = _old_sample()
     import_intents(db_session, old, replace=True)
-    manager = ConversationManager(IntentEngine(real_encoder, version="v-test"), Thresholds())
+    manager = ConversationManager(
+        ActiveModel(IntentEngine(real_encoder, version="v-test")), BotSettings(Thresholds())
+    )
     # Every phrasing of the sample, and a few paraphrases, each the first message of a new
     # conversation (whose language it sets).
     messages = [p for intent in old for p in intent.phrasings[:3]] + [
@@ -112,7 +116,9 @@ def _hashing_manager(db_session: Session) -> ConversationManager:
     from tests.fakes import HashingEncoder
 
     import_intents(db_session, BILINGUAL, replace=True)
-    return ConversationManager(IntentEngine(HashingEncoder(), version="v-test"), Thresholds())
+    return ConversationManager(
+        ActiveModel(IntentEngine(HashingEncoder(), version="v-test")), BotSettings(Thresholds())
+    )
 
 
 @pytest.mark.parametrize(

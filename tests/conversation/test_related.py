@@ -8,6 +8,8 @@ import pytest
 import torch
 from sqlalchemy.orm import Session
 
+from chatbot.conversation.active_model import ActiveModel
+from chatbot.conversation.bot_settings import BotSettings
 from chatbot.conversation.manager import ConversationManager, NotOffered
 from chatbot.conversation.policies import Action, Thresholds
 from chatbot.conversation.related import RelatedQuestions
@@ -162,7 +164,9 @@ def test_never_the_answered_intent_a_follow_up_or_one_without_an_answer_in_that_
 def test_an_answer_stores_its_related_questions_and_a_click_is_stored_with_the_message(
     engine: IntentEngine, db_session: Session
 ) -> None:
-    manager = ConversationManager(engine, Thresholds(answer=0.0, clarify=0.0, margin=0.0))
+    manager = ConversationManager(
+        ActiveModel(engine), BotSettings(Thresholds(answer=0.0, clarify=0.0, margin=0.0))
+    )
     conversation, _ = store.start_conversation(db_session)
     turn = manager.handle_message(
         db_session, conversation, "How long does a refund take?", chosen_intent="refund_time"

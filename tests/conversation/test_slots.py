@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from chatbot.conversation import slots
+from chatbot.conversation.active_model import ActiveModel
 from chatbot.conversation.manager import ConversationManager
 from chatbot.db import conversations as store
 from chatbot.db.base import utcnow
@@ -111,7 +112,7 @@ def manager(db_session: Session, api: OrderApi) -> ConversationManager:
         IntentSpec("opening_hours", "9 to 5.", ("When are you open?", "Opening hours")),
     ]
     import_intents(db_session, intents, replace=True)
-    return ConversationManager(IntentEngine(HashingEncoder(), version="v-test"))
+    return ConversationManager(ActiveModel(IntentEngine(HashingEncoder(), version="v-test")))
 
 
 @pytest.fixture
@@ -225,7 +226,7 @@ def test_the_filling_is_stored_with_the_conversation(
     db_session.expire_all()
 
     # Another replica's manager, knowing nothing of the first turn, takes the second.
-    other = ConversationManager(IntentEngine(HashingEncoder(), version="v-test"))
+    other = ConversationManager(ActiveModel(IntentEngine(HashingEncoder(), version="v-test")))
     reloaded = store.get_conversation(db_session, conversation.id)
     assert reloaded is not None
     turn = other.handle_message(db_session, reloaded, "ZZ9999")

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from chatbot.db import conversations as conversation_store
@@ -16,6 +16,7 @@ from chatbot.db import model_versions, privacy, revisions
 from chatbot.db import webhooks as store
 from chatbot.db.base import utcnow
 from chatbot.db.models import ConversationStatus, Role, Webhook, WebhookDelivery
+from tests.statements import statements
 
 RETRY = timedelta(seconds=30)
 
@@ -194,19 +195,7 @@ def test_activating_a_version_from_anywhere_is_one_event_naming_the_one_it_repla
 
 
 def _statements_about_webhooks(session: Session, work: Callable[[], object]) -> list[str]:
-    seen: list[str] = []
-
-    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        if "FROM webhooks" in statement:
-            seen.append(statement)
-
-    engine = session.get_bind()
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        work()
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-    return seen
+    return [s for s in statements(session, work) if "FROM webhooks" in s]
 
 
 def test_a_turn_that_read_no_webhook_is_enabled_records_its_messages_without_asking_again(

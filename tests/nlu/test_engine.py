@@ -4,6 +4,7 @@ import pytest
 from torch import Tensor
 
 from chatbot.knowledge.spec import IntentSpec
+from chatbot.nlu.context import Utterance
 from chatbot.nlu.encoder import SentenceEncoder
 from chatbot.nlu.engine import IntentEngine
 from tests.factories import shop_intents
@@ -97,3 +98,22 @@ def test_an_empty_knowledge_base_predicts_nothing(real_encoder: SentenceEncoder)
     engine.load_knowledge([], revision=1)
     prediction = engine.predict(["hello?"])[0]
     assert (prediction.intent, prediction.confidence, prediction.ranking) == (None, 0.0, ())
+
+
+@pytest.mark.model
+def test_a_language_the_caller_detected_is_not_detected_again(
+    engine: IntentEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    expected = engine.predict(["我的包裹在哪里", "where is my parcel"])
+    asked: list[str] = []
+
+    def detect(text: str) -> str:
+        asked.append(text)
+        return "zh" if "包裹" in text else "en"
+
+    monkeypatch.setattr("chatbot.nlu.engine.detect_language", detect)
+    given = engine.predict(
+        [Utterance("我的包裹在哪里", language="zh"), Utterance("where is my parcel", language="en")]
+    )
+    assert asked == []
+    assert given == expected

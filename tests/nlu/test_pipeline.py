@@ -18,7 +18,7 @@ from dataclasses import replace
 import pytest
 import torch
 
-from chatbot.conversation.manager import ConversationManager
+from chatbot.conversation.bot_settings import BotSettings
 from chatbot.conversation.policies import Action, decide
 from chatbot.evaluation.report import build_report
 from chatbot.knowledge.spec import IntentSpec
@@ -157,7 +157,7 @@ def test_a_trained_model_answers_in_scope_paraphrases(
 ) -> None:
     engine = engine_for(trained, ENGLISH)
     prediction = engine.predict([message])[0]
-    decision = decide(prediction, ConversationManager(engine).thresholds_for(engine))
+    decision = decide(prediction, BotSettings().thresholds_for(engine))
     assert (decision.action, decision.intent) == (Action.ANSWER, intent)
 
 
@@ -171,7 +171,7 @@ def test_a_trained_model_falls_back_on_unrelated_questions(
 ) -> None:
     engine = engine_for(trained, ENGLISH)
     prediction = engine.predict([message])[0]
-    decision = decide(prediction, ConversationManager(engine).thresholds_for(engine))
+    decision = decide(prediction, BotSettings().thresholds_for(engine))
     assert decision.action is Action.FALLBACK
 
 
@@ -194,9 +194,7 @@ def test_intents_with_a_single_phrasing_train_unvalidated_and_answer(
     for intent in SINGLE:
         prediction = engine.predict([intent.phrasings[0]])[0]
         assert prediction.intent == intent.key
-        assert decide(prediction, ConversationManager(engine).thresholds_for(engine)).action == (
-            Action.ANSWER
-        )
+        assert decide(prediction, BotSettings().thresholds_for(engine)).action == (Action.ANSWER)
 
 
 @pytest.mark.model
@@ -427,7 +425,7 @@ WITH_BACKGROUND = PipelineConfig(
 
 def answered(engine: IntentEngine, message: str) -> tuple[Action, str | None]:
     prediction = engine.predict([message])[0]
-    decision = decide(prediction, ConversationManager(engine).thresholds_for(engine))
+    decision = decide(prediction, BotSettings().thresholds_for(engine))
     return decision.action, decision.intent
 
 
