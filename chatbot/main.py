@@ -28,7 +28,6 @@ from chatbot.api import (
     admin_models,
     analytics,
     attachments,
-    auth,
     canned,
     chat,
     embeddings,
@@ -39,6 +38,7 @@ from chatbot.api import (
     metrics,
     pages,
     presence,
+    principals,
     privacy,
     ratelimit,
     schemas,
@@ -53,6 +53,8 @@ from chatbot.api import (
 from chatbot.api import settings as settings_api
 from chatbot.api.views import WEB_DIR
 from chatbot.config import Settings, get_settings
+from chatbot.console import account as account_pages
+from chatbot.console import sign_in
 from chatbot.conversation.service import ChatService
 from chatbot.db.session import Database
 from chatbot.events import make_event_bus
@@ -227,7 +229,7 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
     )
     app.add_middleware(metrics.RequestMetrics)
     app.add_middleware(RequestIds)  # outside the metrics: their log lines carry the id too
-    app.add_exception_handler(auth.LoginRequired, auth.login_required_handler)
+    app.add_exception_handler(principals.LoginRequired, principals.login_required_handler)
     errors.install(app)
     ratelimit.install(app)
     # Each router documents the errors its routes answer, so the OpenAPI schema says all that
@@ -243,7 +245,8 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
     )
     app.include_router(admin.router, responses=signed_in)
     app.include_router(pages.router, responses=customer)
-    app.include_router(auth.router)
+    app.include_router(sign_in.router)
+    app.include_router(account_pages.router)
     app.include_router(staff.router, responses=signed_in)
     app.include_router(takeover.router, responses=signed_in)
     app.include_router(presence.router, responses=signed_in)

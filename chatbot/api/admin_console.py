@@ -16,11 +16,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from chatbot import accounts as account_changes
-from chatbot.api.auth import AdminUser, Principal
 from chatbot.api.deps import RowId, SessionDep, SettingsDep
 from chatbot.api.i18n import Translate, request_language, translator
-from chatbot.api.views import render
+from chatbot.api.principals import AdminUser, Principal
 from chatbot.config import Settings
+from chatbot.console.views import render
 from chatbot.conversation import builtins
 from chatbot.db import accounts, app_settings, audit
 from chatbot.db.app_settings import RuntimeSettings

@@ -17,12 +17,12 @@ from sqlalchemy.orm import Session
 
 from chatbot import authoring
 from chatbot.api import admin_synonyms
-from chatbot.api.auth import AdminUser, Principal
 from chatbot.api.deps import SessionDep, SettingsDep
 from chatbot.api.i18n import Translate, request_language, translator
 from chatbot.api.markdown import render_markdown
-from chatbot.api.views import render
+from chatbot.api.principals import AdminUser, Principal
 from chatbot.config import Settings
+from chatbot.console.views import render
 from chatbot.db import knowledge as store
 from chatbot.knowledge.edits import FieldProblem, IntentRejected
 from chatbot.knowledge.spec import ImportRejected, IntentSpec, Problem

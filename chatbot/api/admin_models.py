@@ -18,11 +18,11 @@ from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel
 
-from chatbot.api.auth import AdminUser
 from chatbot.api.deps import ManagerDep, SessionDep, SettingsDep, message_text
 from chatbot.api.i18n import request_language, translator
 from chatbot.api.markdown import render_markdown
-from chatbot.api.views import render
+from chatbot.api.principals import AdminUser
+from chatbot.console.views import render
 from chatbot.conversation.manager import ConversationManager, Preview
 from chatbot.db import app_settings
 from chatbot.db import model_versions as registry

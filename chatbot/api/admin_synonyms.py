@@ -15,9 +15,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from chatbot import authoring
-from chatbot.api.auth import AdminUser, Principal
 from chatbot.api.deps import SessionDep
-from chatbot.api.views import render
+from chatbot.api.principals import AdminUser, Principal
+from chatbot.console.views import render
 from chatbot.db import knowledge as store
 from chatbot.knowledge.synonyms import (
     MAX_GROUPS,

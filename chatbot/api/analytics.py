@@ -20,14 +20,14 @@ from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 
-from chatbot.api import charts
-from chatbot.api.auth import AdminUser, admin_user
 from chatbot.api.deps import SessionDep, SettingsDep
 from chatbot.api.i18n import Translate, request_language, translator
+from chatbot.api.principals import AdminUser, admin_user
 from chatbot.api.staff import guard_formula
 from chatbot.api.text_analysis import keywords_table, moods_table
-from chatbot.api.views import render
 from chatbot.config import Settings
+from chatbot.console import charts
+from chatbot.console.views import render
 from chatbot.db import analytics, related, text_analysis
 from chatbot.db.analytics import ConversationCounts, Period, ReplyCounts
 from chatbot.db.app_settings import LANGUAGES

@@ -15,10 +15,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from chatbot.api.auth import Principal, StaffUser
 from chatbot.api.deps import RowId, SessionDep
+from chatbot.api.principals import Principal, StaffUser
 from chatbot.api.schemas import answer_example
-from chatbot.api.views import render
+from chatbot.console.views import render
 from chatbot.db import canned
 from chatbot.db.base import as_utc
 from chatbot.db.models import CannedReply

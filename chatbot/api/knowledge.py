@@ -24,9 +24,9 @@ from chatbot.api.admin_knowledge import (
     pending_uploads,
     upload_bytes,
 )
-from chatbot.api.auth import AdminUser, admin_user
 from chatbot.api.deps import SessionDep, SettingsDep
 from chatbot.api.errors import ErrorPublic
+from chatbot.api.principals import AdminUser, admin_user
 from chatbot.db import knowledge as store
 from chatbot.knowledge.edits import IntentRejected
 from chatbot.knowledge.files import (

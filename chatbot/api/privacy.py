@@ -8,8 +8,8 @@ from fastapi import APIRouter, Form, HTTPException, status
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel
 
-from chatbot.api.auth import AdminUser
 from chatbot.api.deps import SessionDep, SettingsDep
+from chatbot.api.principals import AdminUser
 from chatbot.attachments import AttachmentFiles
 from chatbot.db import privacy
 

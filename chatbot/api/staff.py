@@ -15,11 +15,11 @@ from fastapi.responses import HTMLResponse, StreamingResponse
 from markupsafe import Markup
 from pydantic import BaseModel, Field
 
-from chatbot.api.auth import StaffUser
 from chatbot.api.deps import RowId, SessionDep
 from chatbot.api.i18n import Translate, request_language, translator
 from chatbot.api.markdown import render_markdown
-from chatbot.api.views import render
+from chatbot.api.principals import StaffUser
+from chatbot.console.views import render
 from chatbot.db import conversations as store
 from chatbot.db import corrections, labels, transcripts
 from chatbot.db.knowledge import load_intents

@@ -27,10 +27,10 @@ from starlette.concurrency import run_in_threadpool
 
 from chatbot import mail
 from chatbot.api import schemas
-from chatbot.api.auth import StaffUser, websocket_principal
 from chatbot.api.deps import BusDep, SessionDep, SettingsDep, message_text
 from chatbot.api.i18n import request_language, translator
-from chatbot.api.views import render
+from chatbot.api.principals import StaffUser, websocket_principal
+from chatbot.console.views import render
 from chatbot.conversation import takeover
 from chatbot.db import conversations as store
 from chatbot.db import presence

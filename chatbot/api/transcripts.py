@@ -14,8 +14,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, Field
 
-from chatbot.api.auth import StaffUser
 from chatbot.api.deps import SessionDep
+from chatbot.api.principals import StaffUser
 from chatbot.api.schemas import answer_example
 from chatbot.api.staff import PREVIEW_CHARS, CorrectionPublic, read_cursor, read_filters, verdict
 from chatbot.db import labels, transcripts

@@ -23,10 +23,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from chatbot import authoring
 from chatbot.api.analytics import period_of
-from chatbot.api.auth import AdminUser, Principal, admin_user
 from chatbot.api.deps import MAX_ROW_ID, SessionDep
 from chatbot.api.i18n import request_language, translator
-from chatbot.api.views import render
+from chatbot.api.principals import AdminUser, Principal, admin_user
+from chatbot.console.views import render
 from chatbot.db import audit, corrections
 from chatbot.db import knowledge as store
 from chatbot.db import unanswered as db

@@ -18,10 +18,10 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from chatbot import webhooks as hooks
-from chatbot.api.auth import AdminUser, Principal
 from chatbot.api.deps import RowId, SessionDep
 from chatbot.api.i18n import Translate, request_language, translator
-from chatbot.api.views import render
+from chatbot.api.principals import AdminUser, Principal
+from chatbot.console.views import render
 from chatbot.db import audit, revisions
 from chatbot.db import webhooks as store
 from chatbot.db.base import as_utc
