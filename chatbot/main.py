@@ -19,19 +19,19 @@ from starlette.types import ASGIApp
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 import chatbot
-from chatbot import mail, retention
+from chatbot import console, mail, retention
 from chatbot.api import (
     account,
     admin,
-    admin_console,
-    admin_knowledge,
     admin_models,
     analytics,
     attachments,
     canned,
     chat,
+    corrections,
     embeddings,
     errors,
+    export,
     headers,
     health,
     knowledge,
@@ -42,7 +42,7 @@ from chatbot.api import (
     privacy,
     ratelimit,
     schemas,
-    staff,
+    synonyms,
     takeover,
     teamwork,
     transcripts,
@@ -53,8 +53,6 @@ from chatbot.api import (
 from chatbot.api import settings as settings_api
 from chatbot.api.views import WEB_DIR
 from chatbot.config import Settings, get_settings
-from chatbot.console import account as account_pages
-from chatbot.console import sign_in
 from chatbot.conversation.service import ChatService
 from chatbot.db.session import Database
 from chatbot.events import make_event_bus
@@ -245,14 +243,13 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
     )
     app.include_router(admin.router, responses=signed_in)
     app.include_router(pages.router, responses=customer)
-    app.include_router(sign_in.router)
-    app.include_router(account_pages.router)
-    app.include_router(staff.router, responses=signed_in)
+    app.include_router(export.router, responses=signed_in)
+    app.include_router(corrections.router, responses=signed_in)
     app.include_router(takeover.router, responses=signed_in)
     app.include_router(presence.router, responses=signed_in)
     app.include_router(teamwork.router, responses=signed_in)
     app.include_router(
-        admin_knowledge.router,
+        synonyms.router,
         max_body_size=settings.max_import_bytes + UPLOAD_OVERHEAD,
         responses=signed_in,
     )
@@ -262,11 +259,8 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
         responses=signed_in,
     )
     app.include_router(admin_models.router, responses=signed_in)
-    app.include_router(admin_console.router, responses=signed_in)
-    app.include_router(analytics.api, responses=signed_in)
-    app.include_router(analytics.pages, responses=signed_in)
-    app.include_router(unanswered.api, responses=signed_in)
-    app.include_router(unanswered.pages, responses=signed_in)
+    app.include_router(analytics.router, responses=signed_in)
+    app.include_router(unanswered.router, responses=signed_in)
     app.include_router(privacy.router, responses=signed_in)
     app.include_router(embeddings.router, responses=signed_in)
     app.include_router(webhooks.router, responses=signed_in)
@@ -275,6 +269,10 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
     app.include_router(settings_api.router, responses=signed_in)
     app.include_router(account.router, responses=signed_in)
     app.include_router(transcripts.router, responses=signed_in)
+    app.include_router(
+        console.router(upload_limit=settings.max_import_bytes + UPLOAD_OVERHEAD),
+        responses=signed_in,
+    )
     app.include_router(health.router, responses=errors.documented(503))
     app.include_router(metrics.router)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import Request
-from fastapi.responses import HTMLResponse
+from fastapi import Request, status
+from fastapi.responses import HTMLResponse, RedirectResponse
 
 from chatbot.api.i18n import LANGUAGES, request_language, translator
 from chatbot.api.principals import Principal
@@ -35,3 +35,8 @@ def render(
         },
         status_code=status_code,
     )
+
+
+def see_other(path: str) -> RedirectResponse:
+    """After an accepted form: a 303 to the page, so reloading it never posts twice."""
+    return RedirectResponse(path, status.HTTP_303_SEE_OTHER)
