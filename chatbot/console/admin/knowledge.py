@@ -283,7 +283,7 @@ def _save(
 
 
 def _back_to_list(**message: str) -> RedirectResponse:
-    return RedirectResponse(f"/knowledge?{urlencode(message)}", status.HTTP_303_SEE_OTHER)
+    return RedirectResponse(f"/admin/knowledge?{urlencode(message)}", status.HTTP_303_SEE_OTHER)
 
 
 @router.get("/knowledge/new")

@@ -86,7 +86,7 @@ def compare_page(
 ) -> Response:
     """Two versions' metrics side by side, and per-intent F1 with what got worse first."""
     if not a or not b:  # the form on the models page chooses them
-        return RedirectResponse("/models", status.HTTP_303_SEE_OTHER)
+        return RedirectResponse("/admin/models", status.HTTP_303_SEE_OTHER)
     first, second = version_or_404(session, a), version_or_404(session, b)
     report_a, report_b = load_report(first.path), load_report(second.path)
     return render(

@@ -105,4 +105,4 @@ def save_settings(
             request, session, principal, settings, values={**current, **changes}, errors=errors
         )
     session.commit()
-    return see_other("/settings?saved=1")
+    return see_other("/admin/settings?saved=1")

@@ -67,4 +67,4 @@ def save_synonyms_page(
     except SynonymsRejected as rejected:
         return _page(request, principal, synonyms, status_code=422, problems=rejected.problems)
     authoring.replace_synonyms(session, principal.actor, groups)
-    return RedirectResponse("/synonyms?saved=1", status.HTTP_303_SEE_OTHER)
+    return RedirectResponse("/admin/synonyms?saved=1", status.HTTP_303_SEE_OTHER)

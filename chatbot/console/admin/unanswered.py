@@ -160,4 +160,4 @@ async def unanswered_action(
         session.rollback()
         return await _page(request, principal, session, chosen, status_code=422, error=exc.detail)
     query = urlencode({**chosen, "done": action})
-    return RedirectResponse(f"/unanswered?{query}", status.HTTP_303_SEE_OTHER)
+    return RedirectResponse(f"/admin/unanswered?{query}", status.HTTP_303_SEE_OTHER)

@@ -113,7 +113,7 @@ def create_user(
             draft={"email": email, "name": name, "role": role},
         )
     session.commit()
-    return see_other(f"/users?done=created&user={user.id}")
+    return see_other(f"/admin/users?done=created&user={user.id}")
 
 
 @router.post("/users/{user_id}/disable", response_class=HTMLResponse)
@@ -163,7 +163,7 @@ def _changed(
     except account_changes.AccountError as exc:
         return _refused(request, session, principal, str(exc))
     session.commit()
-    return see_other(f"/users?done={done}&user={user.id}")
+    return see_other(f"/admin/users?done={done}&user={user.id}")
 
 
 @router.post("/users/{user_id}/password", response_class=HTMLResponse)

@@ -84,7 +84,7 @@ def _page(
 
 
 def _see(done: str) -> RedirectResponse:
-    return RedirectResponse(f"/webhooks?done={done}", status.HTTP_303_SEE_OTHER)
+    return RedirectResponse(f"/admin/webhooks?done={done}", status.HTTP_303_SEE_OTHER)
 
 
 @router.get("/webhooks")
