@@ -51,7 +51,9 @@ def code_texts() -> dict[str, set[str]]:
                 and isinstance(node.args[0], ast.Constant)
                 and isinstance(node.args[0].value, str)
             ):
-                found.setdefault(node.args[0].value, set()).add(str(path.relative_to(PACKAGE_DIR.parent)))
+                found.setdefault(node.args[0].value, set()).add(
+                    str(path.relative_to(PACKAGE_DIR.parent))
+                )
     return found
 
 
