@@ -19,30 +19,30 @@ from starlette.types import ASGIApp
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 import chatbot
-from chatbot import mail, retention
+from chatbot import console, mail, retention
 from chatbot.api import (
     account,
     admin,
-    admin_console,
-    admin_knowledge,
     admin_models,
     analytics,
     attachments,
-    auth,
     canned,
     chat,
+    corrections,
     embeddings,
     errors,
+    export,
     headers,
     health,
     knowledge,
     metrics,
     pages,
     presence,
+    principals,
     privacy,
     ratelimit,
     schemas,
-    staff,
+    synonyms,
     takeover,
     teamwork,
     transcripts,
@@ -227,7 +227,7 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
     )
     app.add_middleware(metrics.RequestMetrics)
     app.add_middleware(RequestIds)  # outside the metrics: their log lines carry the id too
-    app.add_exception_handler(auth.LoginRequired, auth.login_required_handler)
+    app.add_exception_handler(principals.LoginRequired, principals.login_required_handler)
     errors.install(app)
     ratelimit.install(app)
     # Each router documents the errors its routes answer, so the OpenAPI schema says all that
@@ -243,13 +243,13 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
     )
     app.include_router(admin.router, responses=signed_in)
     app.include_router(pages.router, responses=customer)
-    app.include_router(auth.router)
-    app.include_router(staff.router, responses=signed_in)
+    app.include_router(export.router, responses=signed_in)
+    app.include_router(corrections.router, responses=signed_in)
     app.include_router(takeover.router, responses=signed_in)
     app.include_router(presence.router, responses=signed_in)
     app.include_router(teamwork.router, responses=signed_in)
     app.include_router(
-        admin_knowledge.router,
+        synonyms.router,
         max_body_size=settings.max_import_bytes + UPLOAD_OVERHEAD,
         responses=signed_in,
     )
@@ -259,11 +259,8 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
         responses=signed_in,
     )
     app.include_router(admin_models.router, responses=signed_in)
-    app.include_router(admin_console.router, responses=signed_in)
-    app.include_router(analytics.api, responses=signed_in)
-    app.include_router(analytics.pages, responses=signed_in)
-    app.include_router(unanswered.api, responses=signed_in)
-    app.include_router(unanswered.pages, responses=signed_in)
+    app.include_router(analytics.router, responses=signed_in)
+    app.include_router(unanswered.router, responses=signed_in)
     app.include_router(privacy.router, responses=signed_in)
     app.include_router(embeddings.router, responses=signed_in)
     app.include_router(webhooks.router, responses=signed_in)
@@ -272,6 +269,10 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
     app.include_router(settings_api.router, responses=signed_in)
     app.include_router(account.router, responses=signed_in)
     app.include_router(transcripts.router, responses=signed_in)
+    app.include_router(
+        console.router(upload_limit=settings.max_import_bytes + UPLOAD_OVERHEAD),
+        responses=signed_in,
+    )
     app.include_router(health.router, responses=errors.documented(503))
     app.include_router(metrics.router)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")

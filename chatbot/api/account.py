@@ -18,9 +18,9 @@ from sqlalchemy.orm import Session
 
 from chatbot import accounts as account_changes
 from chatbot import security
-from chatbot.api.auth import PasswordNotConfirmed, Principal, StaffUser, confirm_own_password
 from chatbot.api.deps import RowId, SessionDep
 from chatbot.api.errors import documented
+from chatbot.api.principals import PasswordNotConfirmed, Principal, StaffUser, confirm_own_password
 from chatbot.api.ratelimit import RateLimited
 from chatbot.api.schemas import answer_example
 from chatbot.api.users import PasswordResetPublic, UserPublic

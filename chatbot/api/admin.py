@@ -9,8 +9,8 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from pydantic import BaseModel, Field
 
-from chatbot.api.auth import AdminUser, admin_user
 from chatbot.api.deps import BusDep, RowId, SessionDep, SettingsDep
+from chatbot.api.principals import AdminUser, admin_user
 from chatbot.db import audit
 from chatbot.db import model_versions as registry
 from chatbot.db import training_runs as runs

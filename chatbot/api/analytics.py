@@ -15,20 +15,16 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import cached_property
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Request, status
-from fastapi.responses import HTMLResponse, Response
-from markupsafe import Markup
+from fastapi import APIRouter, Depends, HTTPException, status
+from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from chatbot.api import charts
-from chatbot.api.auth import AdminUser, admin_user
 from chatbot.api.deps import SessionDep, SettingsDep
-from chatbot.api.i18n import Translate, request_language, translator
-from chatbot.api.staff import guard_formula
+from chatbot.api.export import guard_formula
+from chatbot.api.principals import admin_user
 from chatbot.api.text_analysis import keywords_table, moods_table
-from chatbot.api.views import render
 from chatbot.config import Settings
-from chatbot.db import analytics, related, text_analysis
+from chatbot.db import analytics, related
 from chatbot.db.analytics import ConversationCounts, Period, ReplyCounts
 from chatbot.db.app_settings import LANGUAGES
 from chatbot.db.base import utcnow
@@ -39,10 +35,9 @@ TOP_INTENTS = 10
 MIN_VOTES = 3  # an intent needs this many thumbs to be ranked by its feedback
 REASONS = ("asked", "low_confidence", "repeated_fallback", "unrecorded")
 
-api = APIRouter(
+router = APIRouter(
     prefix="/api/v1/admin/analytics", tags=["analytics"], dependencies=[Depends(admin_user)]
 )
-pages = APIRouter(include_in_schema=False)
 
 
 # ---- the period
@@ -350,7 +345,7 @@ Table = Literal[
 ]
 
 
-def _about(period: Period) -> dict[str, Any]:
+def period_about(period: Period) -> dict[str, Any]:
     return {
         "since": period.since.date().isoformat(),
         "until": (period.until - timedelta(microseconds=1)).date().isoformat(),
@@ -366,7 +361,7 @@ def summary(figures: Figures) -> dict[str, Any]:
     top = figures.intents[:TOP_INTENTS]
     offers = related.total(figures.related)
     return {
-        **_about(figures.period),
+        **period_about(figures.period),
         "conversations": conversations.conversations,
         "messages": replies.messages,
         "customer_messages": replies.customer_messages,
@@ -390,7 +385,7 @@ def summary(figures: Figures) -> dict[str, Any]:
 # ---- JSON and CSV
 
 
-@api.get("/summary")
+@router.get("/summary")
 def summary_json(session: SessionDep, period: Period = Depends(_period)) -> dict[str, Any]:
     """Headline figures: conversations, messages, containment, handoff, fallback and
     clarification rates, helpful rate, satisfaction, latency and the top intents.
@@ -401,7 +396,7 @@ def summary_json(session: SessionDep, period: Period = Depends(_period)) -> dict
     return summary(Figures(session, period))
 
 
-@api.get(
+@router.get(
     "/{table}.csv",
     response_class=Response,
     responses={200: {"description": "The table as CSV", "content": {"text/csv": {}}}},
@@ -415,7 +410,7 @@ def table_csv(table: Table, session: SessionDep, period: Period = Depends(_perio
     writer.writerow(columns)
     for row in rows:
         writer.writerow([guard_formula("" if row[c] is None else row[c]) for c in columns])
-    about = _about(period)
+    about = period_about(period)
     name = f"analytics-{table}-{about['since']}-{about['until']}.csv"
     return Response(
         buffer.getvalue(),
@@ -424,132 +419,9 @@ def table_csv(table: Table, session: SessionDep, period: Period = Depends(_perio
     )
 
 
-@api.get("/{table}")
+@router.get("/{table}")
 def table_json(
     table: Table, session: SessionDep, period: Period = Depends(_period)
 ) -> dict[str, Any]:
     """One of the dashboard's tables: ``{"since", "until", "language", "rows": [...]}``."""
-    return {**_about(period), "rows": TABLES[table](Figures(session, period))}
-
-
-# ---- the page
-
-
-def _charts(_: Translate, figures: Figures, tables: dict[str, Rows]) -> dict[str, Markup]:
-    daily = tables["daily"]
-    labels = [row["day"][5:] for row in daily]  # MM-DD
-    markers = [
-        charts.Marker(at.date().isoformat()[5:], _("{version} activated", version=version))
-        for version, at in figures.activations
-    ]
-
-    def series(name: str, key: str, rows: Rows = daily) -> charts.Series:
-        return charts.Series(name, [row[key] for row in rows])
-
-    versions = [row["model_version"] for row in tables["models"]]
-    by_version: dict[str, dict[str, float | None]] = {}
-    for row in tables["daily_by_model"]:
-        by_version.setdefault(row["model_version"], {})[row["day"][5:]] = row["fallback_rate"]
-    return {
-        "volume": charts.line_chart(
-            _("Conversations and messages per day"),
-            labels,
-            [series(_("Conversations"), "conversations"), series(_("Messages"), "messages")],
-            test_id="chart-volume",
-        ),
-        "rates": charts.line_chart(
-            _("Containment, handoff, fallback and clarification rates per day"),
-            labels,
-            [
-                series(_("Containment"), "containment_rate"),
-                series(_("Handoff"), "handoff_rate"),
-                series(_("Fallback"), "fallback_rate"),
-                series(_("Clarification"), "clarification_rate"),
-            ],
-            fmt=charts.percent,
-            top=1.0,
-            markers=markers,
-            test_id="chart-rates",
-        ),
-        "feedback": charts.line_chart(
-            _("Helpful answers per day"),
-            labels,
-            [series(_("Helpful"), "helpful_rate")],
-            fmt=charts.percent,
-            top=1.0,
-            markers=markers,
-            test_id="chart-feedback",
-        ),
-        "satisfaction": charts.line_chart(
-            _("Average satisfaction per day (1-5)"),
-            labels,
-            [series(_("Satisfaction"), "satisfaction_avg")],
-            top=5.0,
-            test_id="chart-satisfaction",
-        ),
-        "versions": charts.line_chart(
-            _("Fallback rate per day by model version"),
-            labels,
-            [
-                charts.Series(version, [by_version.get(version, {}).get(day) for day in labels])
-                for version in versions
-            ],
-            fmt=charts.percent,
-            top=1.0,
-            markers=markers,
-            test_id="chart-versions",
-        ),
-        "hours": charts.bar_chart(
-            _("Customer messages by hour of day (UTC)"),
-            [f"{row['hour']:02d}" for row in tables["hours"]],
-            [row["customer_messages"] for row in tables["hours"]],
-            test_id="chart-hours",
-        ),
-    }
-
-
-@pages.get("/admin/analytics", response_class=HTMLResponse)
-def analytics_page(
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    principal: AdminUser,
-    since: str | None = None,
-    until: str | None = None,
-    language: str | None = None,
-) -> HTMLResponse:
-    """The dashboard for a period and language."""
-    _ = translator(request_language(request))
-    try:
-        period = period_of(settings, since, until, language)
-    except HTTPException as exc:
-        return render(
-            request,
-            "console/analytics.html",
-            principal,
-            status_code=exc.status_code,
-            error=exc.detail,
-            chosen={"since": since or "", "until": until or "", "language": language or ""},
-        )
-    figures = Figures(session, period)
-    tables = {name: build(figures) for name, build in TABLES.items()}
-    about = _about(period)
-    return render(
-        request,
-        "console/analytics.html",
-        principal,
-        error=None,
-        chosen={**about, "language": period.language or "all"},
-        query=f"since={about['since']}&until={about['until']}&language={period.language or 'all'}",
-        summary=summary(figures),
-        tables=tables,
-        charts=_charts(_, figures, tables),
-        percent=lambda value: "—" if value is None else charts.percent(value),
-        keyword_sample=text_analysis.KEYWORD_SAMPLE,
-        reason_labels={
-            "asked": _("Asked for a person"),
-            "low_confidence": _("Asked after an unsure reply"),
-            "repeated_fallback": _("Repeated fallback"),
-            "unrecorded": _("Not recorded"),
-        },
-    )
+    return {**period_about(period), "rows": TABLES[table](Figures(session, period))}

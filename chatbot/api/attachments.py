@@ -22,10 +22,10 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from chatbot.api import schemas
-from chatbot.api.auth import StaffUser
 from chatbot.api.chat import ChatServiceDep, TokenBeforeBody
 from chatbot.api.deps import BusDep, CustomerToken, RowId, SessionDep, SettingsDep
 from chatbot.api.errors import ErrorPublic
+from chatbot.api.principals import StaffUser
 from chatbot.api.ratelimit import per_address, per_conversation
 from chatbot.attachments import (
     IMAGE_TYPES,

@@ -1,4 +1,4 @@
-"""Canned replies: the console page (list, create, edit, delete) and the same as a JSON API.
+"""Canned replies as a JSON API (the console page: chatbot/console/staff/canned.py).
 
 Both call chatbot/db/canned.py, which validates each field and writes the audit entry, so a form
 and an API call with the same values store and log the same thing.
@@ -10,24 +10,22 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Form, HTTPException, Request, status
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi import APIRouter, Body, HTTPException, status
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from chatbot.api.auth import Principal, StaffUser
 from chatbot.api.deps import RowId, SessionDep
+from chatbot.api.principals import StaffUser
 from chatbot.api.schemas import answer_example
-from chatbot.api.views import render
 from chatbot.db import canned
 from chatbot.db.base import as_utc
 from chatbot.db.models import CannedReply
 
-api = APIRouter(prefix="/api/v1/staff/canned", tags=["canned replies"])
-pages = APIRouter(include_in_schema=False)
+router = APIRouter(prefix="/api/v1/staff/canned", tags=["canned replies"])
 
 
-def _canned_reply(session: Session, reply_id: int) -> CannedReply:
+def find_canned_reply(session: Session, reply_id: int) -> CannedReply:
+    """The canned reply, or 404."""
     reply = canned.get_canned(session, reply_id)
     if reply is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"canned reply {reply_id} not found")
@@ -102,13 +100,13 @@ def _saved(session: Session, save: Callable[[], CannedReply]) -> CannedReplyPubl
     return CannedReplyPublic.of(reply)
 
 
-@api.get("", responses=answer_example([EXAMPLE_REPLY]))
+@router.get("", responses=answer_example([EXAMPLE_REPLY]))
 def list_canned_replies(session: SessionDep, principal: StaffUser) -> list[CannedReplyPublic]:
     """Every canned reply, by title: the picker beside the reply box."""
     return [CannedReplyPublic.of(reply) for reply in canned.list_canned(session)]
 
 
-@api.post(
+@router.post(
     "",
     status_code=status.HTTP_201_CREATED,
     responses=answer_example(EXAMPLE_REPLY, 201),
@@ -127,15 +125,15 @@ def create_canned_reply(
     )
 
 
-@api.get("/{reply_id}", responses=answer_example(EXAMPLE_REPLY))
+@router.get("/{reply_id}", responses=answer_example(EXAMPLE_REPLY))
 def read_canned_reply(
     reply_id: RowId, session: SessionDep, principal: StaffUser
 ) -> CannedReplyPublic:
     """One canned reply."""
-    return CannedReplyPublic.of(_canned_reply(session, reply_id))
+    return CannedReplyPublic.of(find_canned_reply(session, reply_id))
 
 
-@api.patch("/{reply_id}", responses=answer_example(EXAMPLE_REPLY))
+@router.patch("/{reply_id}", responses=answer_example(EXAMPLE_REPLY))
 def update_canned_reply(
     reply_id: RowId,
     body: Annotated[CannedReplyUpdate, Body(openapi_examples=UPDATE_EXAMPLES)],
@@ -143,7 +141,7 @@ def update_canned_reply(
     principal: StaffUser,
 ) -> CannedReplyPublic:
     """Change a canned reply's title, text or language (audited as ``canned.update``)."""
-    reply = _canned_reply(session, reply_id)
+    reply = find_canned_reply(session, reply_id)
     sent = body.model_fields_set
     title = body.title if body.title is not None else reply.title
     text = body.text if body.text is not None else reply.text
@@ -156,128 +154,8 @@ def update_canned_reply(
     )
 
 
-@api.delete("/{reply_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/{reply_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_canned_reply(reply_id: RowId, session: SessionDep, principal: StaffUser) -> None:
     """Remove a canned reply (audited as ``canned.delete``, with what it said)."""
-    canned.delete_canned(session, _canned_reply(session, reply_id), actor=principal.actor)
+    canned.delete_canned(session, find_canned_reply(session, reply_id), actor=principal.actor)
     session.commit()
-
-
-# ---- the console page
-
-
-def _canned_page(
-    request: Request,
-    session: Session,
-    principal: Principal,
-    *,
-    error: canned.CannedReplyError | None = None,
-    editing: int | None = None,
-    values: dict[str, str] | None = None,
-    status_code: int = 200,
-) -> HTMLResponse:
-    return render(
-        request,
-        "console/canned.html",
-        principal,
-        status_code=status_code,
-        replies=canned.list_canned(session),
-        error=error,
-        editing=editing,
-        values=values or {},
-        max_title=canned.MAX_TITLE_CHARS,
-        max_text=canned.MAX_TEXT_CHARS,
-    )
-
-
-@pages.get("/staff/canned", response_class=HTMLResponse)
-def canned_page(request: Request, session: SessionDep, principal: StaffUser) -> HTMLResponse:
-    """Canned replies: list, create, edit, delete."""
-    return _canned_page(request, session, principal)
-
-
-Text = Annotated[str, Form(max_length=10_000)]
-Language = Annotated[str, Form(max_length=16)]
-
-
-def _page_saved(
-    request: Request,
-    session: Session,
-    principal: Principal,
-    save: Callable[[], object],
-    values: dict[str, str],
-    editing: int | None,
-) -> Response:
-    try:
-        save()
-    except canned.CannedReplyError as exc:
-        session.rollback()
-        return _canned_page(
-            request,
-            session,
-            principal,
-            error=exc,
-            editing=editing,
-            values=values,
-            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
-        )
-    session.commit()
-    return RedirectResponse("/staff/canned", status.HTTP_303_SEE_OTHER)
-
-
-@pages.post("/staff/canned")
-def create_canned_reply_form(
-    request: Request,
-    session: SessionDep,
-    principal: StaffUser,
-    title: Text = "",
-    text: Text = "",
-    language: Language = "",
-) -> Response:
-    return _page_saved(
-        request,
-        session,
-        principal,
-        lambda: canned.create_canned(
-            session, title, text, language=language, actor=principal.actor
-        ),
-        {"title": title, "text": text, "language": language},
-        None,
-    )
-
-
-@pages.post("/staff/canned/{reply_id}")
-def update_canned_reply_form(
-    request: Request,
-    reply_id: RowId,
-    session: SessionDep,
-    principal: StaffUser,
-    title: Text = "",
-    text: Text = "",
-    language: Language = "",
-) -> Response:
-    reply = _canned_reply(session, reply_id)
-    return _page_saved(
-        request,
-        session,
-        principal,
-        lambda: canned.update_canned(
-            session, reply, title, text, language=language, actor=principal.actor
-        ),
-        {"title": title, "text": text, "language": language},
-        reply_id,
-    )
-
-
-@pages.post("/staff/canned/{reply_id}/delete")
-def delete_canned_reply_form(
-    reply_id: RowId, session: SessionDep, principal: StaffUser
-) -> Response:
-    canned.delete_canned(session, _canned_reply(session, reply_id), actor=principal.actor)
-    session.commit()
-    return RedirectResponse("/staff/canned", status.HTTP_303_SEE_OTHER)
-
-
-router = APIRouter()
-router.include_router(pages)
-router.include_router(api)

@@ -14,7 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field, StringConstraints
 
-from chatbot.api.auth import StaffUser
+from chatbot.api.principals import StaffUser
 from chatbot.nlu.batching import MicroBatcher
 
 router = APIRouter(prefix="/api/v1", tags=["embeddings"])

@@ -17,16 +17,16 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from chatbot import authoring
-from chatbot.api.admin_knowledge import (
+from chatbot.api.deps import SessionDep, SettingsDep
+from chatbot.api.errors import ErrorPublic
+from chatbot.api.knowledge_files import (
     FileFormat,
     draft_html,
     export_response,
     pending_uploads,
     upload_bytes,
 )
-from chatbot.api.auth import AdminUser, admin_user
-from chatbot.api.deps import SessionDep, SettingsDep
-from chatbot.api.errors import ErrorPublic
+from chatbot.api.principals import AdminUser, admin_user
 from chatbot.db import knowledge as store
 from chatbot.knowledge.edits import IntentRejected
 from chatbot.knowledge.files import (

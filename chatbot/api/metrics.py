@@ -11,8 +11,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, ge
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.types import Message as AsgiMessage
 
-from chatbot.api.auth import LoginRequired, find_principal
 from chatbot.api.deps import SessionDep, SettingsDep
+from chatbot.api.principals import LoginRequired, find_principal
 from chatbot.db.models import Message
 from chatbot.nlu.batching import BatchStats
 

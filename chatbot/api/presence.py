@@ -6,8 +6,8 @@ from fastapi import APIRouter
 from sqlalchemy.orm import Session
 
 from chatbot.api import schemas
-from chatbot.api.auth import Principal, StaffUser
 from chatbot.api.deps import SessionDep, SettingsDep
+from chatbot.api.principals import Principal, StaffUser
 from chatbot.api.views import runtime_settings
 from chatbot.config import Settings
 from chatbot.conversation.availability import person_available

@@ -1,15 +1,15 @@
-"""Erasing a customer's conversation: the admin console's button and the admin API."""
+"""Erasing a customer's conversation: the admin API.
+
+The console's button is chatbot/console/admin/conversations.py; both call ``erase``.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Form, HTTPException, status
-from fastapi.responses import RedirectResponse
+from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel
 
-from chatbot.api.auth import AdminUser
 from chatbot.api.deps import SessionDep, SettingsDep
+from chatbot.api.principals import AdminUser
 from chatbot.attachments import AttachmentFiles
 from chatbot.db import privacy
 
@@ -22,7 +22,7 @@ class ErasurePublic(BaseModel):
     corrections: int
 
 
-def _erase(
+def erase(
     session: SessionDep, settings: SettingsDep, principal: AdminUser, conversation_id: str
 ) -> ErasurePublic:
     erased = privacy.erase_conversation(session, conversation_id, principal.actor)
@@ -41,21 +41,4 @@ def erase_conversation(
 ) -> ErasurePublic:
     """Erase a conversation and every copy of its text (messages, corrections) and its
     attachments; audited."""
-    return _erase(session, settings, principal, conversation_id)
-
-
-@router.post("/admin/conversations/{conversation_id}/erase", include_in_schema=False)
-def erase_from_console(
-    conversation_id: str,
-    session: SessionDep,
-    settings: SettingsDep,
-    principal: AdminUser,
-    confirm: Annotated[str, Form(max_length=10)] = "",
-) -> RedirectResponse:
-    """The transcript page's Erase button, with its "this cannot be undone" box ticked."""
-    if confirm != "yes":
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT, "confirm: tick 'This cannot be undone' first"
-        )
-    _erase(session, settings, principal, conversation_id)
-    return RedirectResponse("/staff?erased=1", status.HTTP_303_SEE_OTHER)
+    return erase(session, settings, principal, conversation_id)

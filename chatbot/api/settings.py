@@ -13,8 +13,8 @@ from fastapi import APIRouter, Body, HTTPException, status
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from chatbot.api.auth import AdminUser
 from chatbot.api.deps import SessionDep, SettingsDep
+from chatbot.api.principals import AdminUser
 from chatbot.api.schemas import answer_example
 from chatbot.config import Settings
 from chatbot.db import app_settings

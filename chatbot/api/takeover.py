@@ -1,5 +1,7 @@
-"""Live takeover: the queue of conversations waiting for a person; claim, reply, hand back, close,
-and its console page. (The canned replies staff insert while they type: chatbot/api/canned.py.)
+"""Live takeover: the queue of conversations waiting for a person; claim, reply, hand back, close.
+
+Its console page is chatbot/console/staff/live.py; the canned replies staff insert while they
+type: chatbot/api/canned.py.
 """
 
 from __future__ import annotations
@@ -21,16 +23,13 @@ from fastapi import (
     WebSocketDisconnect,
     status,
 )
-from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from chatbot import mail
 from chatbot.api import schemas
-from chatbot.api.auth import StaffUser, websocket_principal
 from chatbot.api.deps import BusDep, SessionDep, SettingsDep, message_text
-from chatbot.api.i18n import request_language, translator
-from chatbot.api.views import render
+from chatbot.api.principals import StaffUser, websocket_principal
 from chatbot.conversation import takeover
 from chatbot.db import conversations as store
 from chatbot.db import presence
@@ -339,57 +338,3 @@ async def _cancel(task: asyncio.Task[None] | None) -> None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-
-
-# ---- console pages
-
-
-def _page_strings(request: Request) -> dict[str, str]:
-    _ = translator(request_language(request))
-    return {
-        "waiting": _("Waiting"),
-        "with_staff": _("With a person"),
-        "bot": _("With the bot"),
-        "closed": _("Closed"),
-        "customer": _("Customer"),
-        "bot_role": _("Bot"),
-        "staff": _("Staff"),
-        "system": _("Notice"),
-        "you": _("you"),
-        "nobody": _("nobody"),
-        "empty_queue": _(
-            "Nobody is waiting. Conversations appear here when they ask for a person."
-        ),
-        "pick": _("Choose a conversation from the queue."),
-        "customer_typing": _("The customer is typing…"),
-        "held_by": _("Held by {name}"),
-        "waiting_for": _("waiting {time}"),
-        "take_over": _("{name} holds this conversation. Take it over?"),
-        "no_messages": _("No messages yet."),
-        "offline": _("Reconnecting…"),
-        "error": _("Something went wrong: {detail}"),
-        "rated": _("Customer rating: {n}/5"),
-        "minutes": _("{n} min"),
-        "seconds": _("{n} s"),
-        "hours": _("{n} h"),
-        "more": _("{n} more in the queue"),
-        "show_more": _("Show more"),
-        "on_duty": _("{n} available now"),
-        "offline_request": _("Offline: reply by e-mail"),
-        "notify_title": _("A customer is waiting"),
-    }
-
-
-@router.get("/staff/live", response_class=HTMLResponse, include_in_schema=False)
-def live_page(
-    request: Request, principal: StaffUser, conversation: str | None = None
-) -> HTMLResponse:
-    """The live queue and the conversation a staff member is talking in."""
-    return render(
-        request,
-        "console/live.html",
-        principal,
-        strings=_page_strings(request),
-        selected=conversation or "",
-        max_chars=request.app.state.settings.max_message_chars,
-    )

@@ -15,8 +15,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from chatbot.api import schemas
-from chatbot.api.auth import StaffUser
 from chatbot.api.deps import BusDep, SessionDep
+from chatbot.api.principals import StaffUser
 from chatbot.conversation import assignment, takeover
 from chatbot.db import assignment as assignments
 from chatbot.db import audit, labels, notes, presence

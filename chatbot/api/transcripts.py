@@ -1,30 +1,150 @@
 """Staff API: the transcript list the console's Conversations page shows (filters, search, keyset
 pages) and the verdicts staff gave on one conversation's bot turns.
 
-The filters are read by chatbot/api/staff.py's ``read_filters``, as the page's are, so the same
-query string narrows both the same way. (One conversation's messages:
+The filters are read here by ``read_filters``, for this API, the console's page and the exports,
+so the same query string narrows them all the same way. (One conversation's messages:
 ``GET /api/v1/staff/conversations/{id}/messages``; exports: ``/staff/export.csv`` and ``.jsonl``.)
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Mapping
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, Field
 
-from chatbot.api.auth import StaffUser
+from chatbot.api.corrections import CorrectionPublic, verdict
 from chatbot.api.deps import SessionDep
+from chatbot.api.principals import StaffUser
 from chatbot.api.schemas import answer_example
-from chatbot.api.staff import PREVIEW_CHARS, CorrectionPublic, read_cursor, read_filters, verdict
 from chatbot.db import labels, transcripts
 from chatbot.db.base import as_utc
-from chatbot.db.transcripts import ConversationRow
+from chatbot.db.models import ConversationStatus
+from chatbot.db.transcripts import ConversationRow, Cursor, TranscriptFilter
 
 router = APIRouter(prefix="/api/v1/staff/conversations", tags=["transcripts"])
 MAX_PAGE = 200
 Mood = Literal["negative", "neutral", "positive"]
+PREVIEW_CHARS = 120
+FILTER_FIELDS = (
+    "from",
+    "to",
+    "status",
+    "intent",
+    "min_confidence",
+    "max_confidence",
+    "fallback",
+    "feedback",
+    "language",
+    "sentiment",
+    "label",
+    "q",
+)
+
+
+# ---- filters from the query string
+
+
+class FilterError(ValueError):
+    """A filter value that cannot be read; the message names the field."""
+
+
+def _day(raw: str, field: str) -> date:
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise FilterError(f"{field}: expected a date like 2026-01-31, got {raw!r}") from None
+
+
+def _confidence(raw: str, field: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise FilterError(f"{field}: expected a number from 0 to 1, got {raw!r}")
+    return value
+
+
+def _yes_no(raw: str, field: str) -> bool:
+    if raw not in ("yes", "no"):
+        raise FilterError(f"{field}: expected 'yes' or 'no', got {raw!r}")
+    return raw == "yes"
+
+
+def _status(raw: str) -> ConversationStatus:
+    try:
+        return ConversationStatus(raw)
+    except ValueError:
+        allowed = ", ".join(s.value for s in ConversationStatus)
+        raise FilterError(f"status: expected one of {allowed}, got {raw!r}") from None
+
+
+def _text(raw: str, field: str, limit: int) -> str:
+    # PostgreSQL refuses a NUL in any string (a 500 if it got there); no filter needs controls.
+    if any(ord(char) < 32 for char in raw):
+        raise FilterError(f"{field}: control characters are not allowed")
+    return raw[:limit]
+
+
+def _mood(raw: str) -> str:
+    if raw not in transcripts.MOODS:
+        allowed = ", ".join(transcripts.MOODS)
+        raise FilterError(f"sentiment: expected one of {allowed}, got {raw!r}")
+    return raw
+
+
+def _label(raw: str) -> str:
+    try:
+        return labels.normalized(raw)
+    except labels.LabelError as problem:
+        raise FilterError(str(problem)) from None
+
+
+def read_filters(params: Mapping[str, str]) -> tuple[TranscriptFilter, dict[str, str], list[str]]:
+    """The filter, the values to show back in the form, and a problem per unreadable field."""
+    form = {name: params.get(name, "").strip() for name in FILTER_FIELDS}
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    readers = {
+        "from": ("created_from", lambda raw: _day(raw, "from")),
+        "to": ("created_to", lambda raw: _day(raw, "to")),
+        "status": ("status", _status),
+        "intent": ("intent", lambda raw: _text(raw, "intent", 200)),
+        "min_confidence": ("min_confidence", lambda raw: _confidence(raw, "min_confidence")),
+        "max_confidence": ("max_confidence", lambda raw: _confidence(raw, "max_confidence")),
+        "fallback": ("had_fallback", lambda raw: _yes_no(raw, "fallback")),
+        "feedback": ("feedback", lambda raw: _yes_no(raw, "feedback")),
+        "language": ("language", lambda raw: _text(raw, "language", 16)),
+        "sentiment": ("sentiment", _mood),
+        "label": ("label", _label),
+        "q": ("q", lambda raw: _text(raw, "q", 200)),
+    }
+    for name, (attribute, read) in readers.items():
+        if form[name]:
+            try:
+                values[attribute] = read(form[name])
+            except FilterError as problem:
+                problems.append(str(problem))
+                form[name] = ""
+    return TranscriptFilter(**values), form, problems
+
+
+def read_cursor(params: Mapping[str, str]) -> Cursor | None:
+    before, before_id = params.get("before", ""), params.get("before_id", "")
+    if not before or not before_id:
+        return None
+    try:
+        return Cursor(datetime.fromisoformat(before), before_id[:36])
+    except ValueError:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, f"before: not a time: {before!r}"
+        ) from None
+
+
+# ---- the API
 
 
 class ConversationSummary(BaseModel):

@@ -14,21 +14,16 @@ import asyncio
 from dataclasses import asdict
 from datetime import timedelta
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request, status
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi import APIRouter, Depends, HTTPException, Request, status
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session, sessionmaker
 
 from chatbot import authoring
 from chatbot.api.analytics import period_of
-from chatbot.api.auth import AdminUser, Principal, admin_user
 from chatbot.api.deps import MAX_ROW_ID, SessionDep
-from chatbot.api.i18n import request_language, translator
-from chatbot.api.views import render
+from chatbot.api.principals import AdminUser, admin_user
 from chatbot.db import audit, corrections
-from chatbot.db import knowledge as store
 from chatbot.db import unanswered as db
 from chatbot.db.analytics import Period
 from chatbot.db.unanswered import Outcome, UnansweredMessage
@@ -41,10 +36,9 @@ MAX_MESSAGES = 1000  # the period's latest; more would hold the model thread for
 EXAMPLES = 5  # representative messages shown per group, and ranked for its nearest intent
 MAX_IDS = 1000
 
-api = APIRouter(
+router = APIRouter(
     prefix="/api/v1/admin/unanswered", tags=["unanswered"], dependencies=[Depends(admin_user)]
 )
-pages = APIRouter(include_in_schema=False)
 
 
 def _period(
@@ -111,7 +105,7 @@ async def grouped(request: Request, period: Period) -> dict[str, Any]:
 # ---- the actions, shared by the JSON routes and the page's forms
 
 
-def _unprocessable(detail: Any) -> HTTPException:
+def unprocessable(detail: Any) -> HTTPException:
     return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail)
 
 
@@ -119,7 +113,7 @@ def _messages(session: Session, ids: list[int]) -> list[UnansweredMessage]:
     found = db.find_unanswered(session, ids)
     missing = [i for i in dict.fromkeys(ids) if i not in found]
     if missing:
-        raise _unprocessable(
+        raise unprocessable(
             f"message_ids: {', '.join(map(str, missing[:10]))}: "
             "no customer message the bot replied to"
         )
@@ -127,7 +121,7 @@ def _messages(session: Session, ids: list[int]) -> list[UnansweredMessage]:
 
 
 def _rejected(rejected: IntentRejected) -> HTTPException:
-    return _unprocessable([str(problem) for problem in rejected.problems])
+    return unprocessable([str(problem) for problem in rejected.problems])
 
 
 def add_phrasings(session: Session, actor: str, ids: list[int], key: str) -> IntentSpec:
@@ -144,7 +138,7 @@ def add_phrasings(session: Session, actor: str, ids: list[int], key: str) -> Int
             ),
         )
     except LookupError:
-        raise _unprocessable(f"intent: no intent is called {key!r}") from None
+        raise unprocessable(f"intent: no intent is called {key!r}") from None
     except IntentRejected as rejected:
         raise _rejected(rejected) from None
 
@@ -234,7 +228,7 @@ class NewIntent(Selection):
     category: str = Field("", max_length=200)
 
 
-@api.get("")
+@router.get("")
 async def groups_json(request: Request, period: Period = Depends(_period)) -> dict[str, Any]:
     """The period's unanswered messages grouped by meaning: each group's size, language,
     examples, message ids, reasons and nearest intent (``{intent, score, confidence}``).
@@ -245,7 +239,7 @@ async def groups_json(request: Request, period: Period = Depends(_period)) -> di
     return await grouped(request, period)
 
 
-@api.post("/phrasings")
+@router.post("/phrasings")
 def phrasings_json(body: AddPhrasings, session: SessionDep, principal: AdminUser) -> dict[str, Any]:
     """Add the messages as phrasings of an existing intent."""
     intent = add_phrasings(session, principal.actor, body.message_ids, body.intent)
@@ -253,7 +247,7 @@ def phrasings_json(body: AddPhrasings, session: SessionDep, principal: AdminUser
     return {"intent": intent.key, "phrasings": list(intent.phrasings)}
 
 
-@api.post("/intents", status_code=status.HTTP_201_CREATED)
+@router.post("/intents", status_code=status.HTTP_201_CREATED)
 def intent_json(body: NewIntent, session: SessionDep, principal: AdminUser) -> dict[str, Any]:
     """Create a new intent from the messages."""
     intent = create_intent(
@@ -270,7 +264,7 @@ def intent_json(body: NewIntent, session: SessionDep, principal: AdminUser) -> d
     return {"intent": intent.key, "phrasings": list(intent.phrasings)}
 
 
-@api.post("/out_of_scope")
+@router.post("/out_of_scope")
 def out_of_scope_json(body: Selection, session: SessionDep, principal: AdminUser) -> dict[str, int]:
     """Mark the messages out of scope (fallback calibration of the next training run)."""
     mark_out_of_scope(session, principal.actor, body.message_ids)
@@ -278,144 +272,9 @@ def out_of_scope_json(body: Selection, session: SessionDep, principal: AdminUser
     return {"reviewed": len(set(body.message_ids))}
 
 
-@api.post("/dismiss")
+@router.post("/dismiss")
 def dismiss_json(body: Selection, session: SessionDep, principal: AdminUser) -> dict[str, int]:
     """Dismiss the messages: they leave the list for good."""
     dismiss(session, principal.actor, body.message_ids)
     session.commit()
     return {"reviewed": len(set(body.message_ids))}
-
-
-# ---- the page
-
-
-def _ids(text: str) -> list[int]:
-    try:
-        ids = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise _unprocessable("message_ids: a comma-separated list of ids") from None
-    if not ids or len(ids) > MAX_IDS:
-        raise _unprocessable(f"message_ids: 1 to {MAX_IDS} ids")
-    if not all(1 <= i <= MAX_ROW_ID for i in ids):
-        raise _unprocessable("message_ids: ids are whole numbers from 1")
-    return ids
-
-
-async def _page(
-    request: Request,
-    principal: Principal,
-    session: Session,
-    chosen: dict[str, str],
-    *,
-    status_code: int = 200,
-    error: Any = None,
-    done: str = "",
-) -> HTMLResponse:
-    try:
-        period = period_of(
-            request.app.state.settings, chosen["since"], chosen["until"], chosen["language"]
-        )
-    except HTTPException as exc:
-        return render(
-            request,
-            "console/unanswered.html",
-            principal,
-            status_code=exc.status_code,
-            error=exc.detail,
-            chosen=chosen,
-            result=None,
-            intents=[],
-            done="",
-        )
-    _ = translator(request_language(request))
-    result = await grouped(request, period)
-    keys = await asyncio.to_thread(lambda: [i.key for i in store.load_intents(session)])
-    return render(
-        request,
-        "console/unanswered.html",
-        principal,
-        status_code=status_code,
-        error=error,
-        chosen={
-            "since": result["since"],
-            "until": result["until"],
-            "language": period.language or "all",
-        },
-        result=result,
-        intents=keys,
-        done=done,
-        reason_labels={
-            "fallback": _("Fell back"),
-            "unhelpful": _("Thumbs down"),
-            "clarification_abandoned": _("“Did you mean” unanswered"),
-            "corrected": _("Corrected by staff"),
-        },
-    )
-
-
-@pages.get("/admin/unanswered", response_class=HTMLResponse)
-async def unanswered_page(
-    request: Request,
-    session: SessionDep,
-    principal: AdminUser,
-    since: str = "",
-    until: str = "",
-    language: str = "",
-    done: str = "",
-) -> HTMLResponse:
-    """Unanswered questions of a period, grouped, with an action per group."""
-    chosen = {"since": since, "until": until, "language": language}
-    return await _page(request, principal, session, chosen, done=done)
-
-
-@pages.post("/admin/unanswered/{action}", response_class=HTMLResponse)
-async def unanswered_action(
-    request: Request,
-    action: str,
-    session: SessionDep,
-    principal: AdminUser,
-    message_ids: Annotated[str, Form(max_length=20_000)] = "",
-    intent: Annotated[str, Form(max_length=200)] = "",
-    key: Annotated[str, Form(max_length=200)] = "",
-    answer: Annotated[str, Form(max_length=20_000)] = "",
-    phrasings: Annotated[str, Form(max_length=200_000)] = "",
-    since: Annotated[str, Form(max_length=40)] = "",
-    until: Annotated[str, Form(max_length=40)] = "",
-    language: Annotated[str, Form(max_length=10)] = "",
-) -> Any:
-    """One group's action from the page's forms; back to the page."""
-    chosen = {"since": since, "until": until, "language": language}
-    actor = principal.actor
-
-    def act() -> None:
-        ids = _ids(message_ids)
-        if action == "phrasings":
-            add_phrasings(session, actor, ids, intent)
-        elif action == "intent":
-            create_intent(
-                session,
-                actor,
-                ids,
-                key=key,
-                answer=answer,
-                phrasings=phrasings,
-                language="",
-                category="",
-            )
-        elif action == "out_of_scope":
-            mark_out_of_scope(session, actor, ids)
-        elif action == "dismiss":
-            dismiss(session, actor, ids)
-        else:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such action")
-        session.commit()
-
-    try:
-        await asyncio.to_thread(act)
-    except HTTPException as exc:
-        if exc.status_code != status.HTTP_422_UNPROCESSABLE_CONTENT:
-            raise
-        session.rollback()
-        return await _page(request, principal, session, chosen, status_code=422, error=exc.detail)
-    query = urlencode({**chosen, "done": action})
-    return RedirectResponse(f"/admin/unanswered?{query}", status.HTTP_303_SEE_OTHER)

@@ -16,8 +16,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from chatbot import accounts as account_changes
-from chatbot.api.auth import AdminUser
 from chatbot.api.deps import RowId, SessionDep
+from chatbot.api.principals import AdminUser
 from chatbot.api.schemas import answer_example
 from chatbot.db import accounts
 from chatbot.db.base import as_utc

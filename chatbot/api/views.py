@@ -1,24 +1,22 @@
-"""Server-rendered pages: one Jinja environment, and the context every console page shares."""
+"""Server-rendered pages: one Jinja environment, and the branding every page shows.
+
+The customer pages (chatbot/api/pages.py) and the consoles (chatbot/console/) both use it.
+"""
 
 from __future__ import annotations
 
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
-from chatbot.api.i18n import LANGUAGES, request_language, translator
 from chatbot.config import Settings
 from chatbot.db import app_settings
 from chatbot.db.app_settings import RuntimeSettings
-
-if TYPE_CHECKING:
-    from chatbot.api.auth import Principal
 
 # Inside the package, so an installed wheel carries it (see package-data in pyproject.toml).
 WEB_DIR = Path(__file__).resolve().parents[1] / "web"
@@ -52,28 +50,3 @@ def current_branding(request: Request) -> RuntimeSettings:
 def runtime_settings(session: Session, settings: Settings) -> RuntimeSettings:
     """The environment's settings with the admin's stored changes (a handful of rows)."""
     return app_settings.effective(session, RuntimeSettings.from_settings(settings))
-
-
-def render(
-    request: Request,
-    name: str,
-    principal: Principal | None = None,
-    status_code: int = 200,
-    **context: Any,
-) -> HTMLResponse:
-    """A console page: translated (``_``), branded, and carrying the CSRF token for its forms."""
-    language = request_language(request)
-    return templates.TemplateResponse(
-        request,
-        name,
-        {
-            **brand(current_branding(request)),
-            "_": translator(language),
-            "lang": language,
-            "languages": LANGUAGES,
-            "user": principal.user if principal else None,
-            "csrf_token": principal.csrf_token if principal else None,
-            **context,
-        },
-        status_code=status_code,
-    )

@@ -8,27 +8,22 @@ it. Page forms and JSON routes share the functions below, so both behave the sam
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Form, HTTPException, Query, Request, status
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from chatbot import webhooks as hooks
-from chatbot.api.auth import AdminUser, Principal
 from chatbot.api.deps import RowId, SessionDep
-from chatbot.api.i18n import Translate, request_language, translator
-from chatbot.api.views import render
+from chatbot.api.principals import AdminUser, Principal
 from chatbot.db import audit, revisions
 from chatbot.db import webhooks as store
 from chatbot.db.base import as_utc
 from chatbot.db.models import Webhook, WebhookDelivery
 
-pages = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
-api = APIRouter(prefix="/api/v1/admin/webhooks", tags=["admin"])
+router = APIRouter(prefix="/api/v1/admin/webhooks", tags=["admin"])
 LOG_PAGE = 50
 MAX_LOG_PAGE = 200
 
@@ -46,14 +41,14 @@ EventName = Literal[
 # ---- what both the page and the API do
 
 
-def _webhook(session: Session, webhook_id: int) -> Webhook:
+def find_webhook(session: Session, webhook_id: int) -> Webhook:
     webhook = store.get_webhook(session, webhook_id)
     if webhook is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"webhook {webhook_id} not found")
     return webhook
 
 
-def _create(
+def add_webhook(
     session: Session,
     principal: Principal,
     *,
@@ -82,7 +77,7 @@ def _create(
     return webhook, secret
 
 
-def _update(
+def change_webhook(
     session: Session,
     principal: Principal,
     webhook: Webhook,
@@ -110,7 +105,7 @@ def _update(
     session.commit()
 
 
-def _rotate(session: Session, principal: Principal, webhook: Webhook) -> str:
+def rotate_secret(session: Session, principal: Principal, webhook: Webhook) -> str:
     webhook.secret = hooks.new_secret()
     # The audit log says that it changed, never what it is.
     audit.record(session, principal.actor, "webhook.rotate_secret", str(webhook.id))
@@ -118,7 +113,7 @@ def _rotate(session: Session, principal: Principal, webhook: Webhook) -> str:
     return webhook.secret
 
 
-def _delete(session: Session, principal: Principal, webhook: Webhook) -> None:
+def remove_webhook(session: Session, principal: Principal, webhook: Webhook) -> None:
     before = store.snapshot(webhook)
     target = str(webhook.id)
     store.delete_webhook(session, webhook)
@@ -126,7 +121,7 @@ def _delete(session: Session, principal: Principal, webhook: Webhook) -> None:
     session.commit()
 
 
-def _send_test(session: Session, principal: Principal, webhook: Webhook) -> WebhookDelivery:
+def send_test(session: Session, principal: Principal, webhook: Webhook) -> WebhookDelivery:
     if not webhook.enabled:
         raise HTTPException(
             status.HTTP_409_CONFLICT, f"webhook {webhook.id} is disabled: enable it first"
@@ -233,17 +228,17 @@ class DeliveryPublic(BaseModel):
         )
 
 
-@api.get("")
+@router.get("")
 def list_webhooks(session: SessionDep, principal: AdminUser) -> list[WebhookPublic]:
     """Every webhook, secrets masked."""
     return [WebhookPublic.of(webhook) for webhook in store.list_webhooks(session)]
 
 
-@api.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED)
 def create_webhook(body: WebhookCreate, session: SessionDep, principal: AdminUser) -> WebhookPublic:
     """Register a URL for the chosen events; the answer holds the secret, once."""
     try:
-        webhook, secret = _create(
+        webhook, secret = add_webhook(
             session,
             principal,
             url=body.url,
@@ -258,20 +253,20 @@ def create_webhook(body: WebhookCreate, session: SessionDep, principal: AdminUse
     return WebhookPublic.of(webhook, secret=secret)
 
 
-@api.get("/{webhook_id}")
+@router.get("/{webhook_id}")
 def read_webhook(webhook_id: RowId, session: SessionDep, principal: AdminUser) -> WebhookPublic:
     """One webhook, its secret masked."""
-    return WebhookPublic.of(_webhook(session, webhook_id))
+    return WebhookPublic.of(find_webhook(session, webhook_id))
 
 
-@api.patch("/{webhook_id}")
+@router.patch("/{webhook_id}")
 def update_webhook(
     webhook_id: RowId, body: WebhookUpdate, session: SessionDep, principal: AdminUser
 ) -> WebhookPublic:
     """Change the URL, events, description or enabled state, or rotate the secret."""
-    webhook = _webhook(session, webhook_id)
+    webhook = find_webhook(session, webhook_id)
     try:
-        _update(
+        change_webhook(
             session,
             principal,
             webhook,
@@ -283,24 +278,24 @@ def update_webhook(
     except hooks.WebhookInvalid as exc:
         session.rollback()
         raise _invalid(exc) from None
-    secret = _rotate(session, principal, webhook) if body.rotate_secret else None
+    secret = rotate_secret(session, principal, webhook) if body.rotate_secret else None
     return WebhookPublic.of(webhook, secret=secret)
 
 
-@api.delete("/{webhook_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/{webhook_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_webhook(webhook_id: RowId, session: SessionDep, principal: AdminUser) -> None:
     """Remove a webhook and its delivery log; nothing more is sent to it."""
-    _delete(session, principal, _webhook(session, webhook_id))
+    remove_webhook(session, principal, find_webhook(session, webhook_id))
 
 
-@api.post("/{webhook_id}/test", status_code=status.HTTP_202_ACCEPTED)
+@router.post("/{webhook_id}/test", status_code=status.HTTP_202_ACCEPTED)
 def send_test_event(webhook_id: RowId, session: SessionDep, principal: AdminUser) -> DeliveryPublic:
     """Send a ``webhook.test`` event to this webhook (queued; follow it in the delivery log)."""
-    delivery = _send_test(session, principal, _webhook(session, webhook_id))
+    delivery = send_test(session, principal, find_webhook(session, webhook_id))
     return DeliveryPublic.of(delivery)
 
 
-@api.get("/{webhook_id}/deliveries")
+@router.get("/{webhook_id}/deliveries")
 def list_deliveries(
     webhook_id: RowId,
     session: SessionDep,
@@ -308,169 +303,6 @@ def list_deliveries(
     limit: Annotated[int, Query(ge=1, le=MAX_LOG_PAGE)] = LOG_PAGE,
 ) -> list[DeliveryPublic]:
     """This webhook's delivery log, newest first: status, attempts, answer and last error."""
-    _webhook(session, webhook_id)
+    find_webhook(session, webhook_id)
     deliveries = store.list_deliveries(session, webhook_id=webhook_id, limit=limit)
     return [DeliveryPublic.of(delivery) for delivery in deliveries]
-
-
-# ---- the page
-
-
-def _problem(_: Translate, exc: hooks.WebhookInvalid) -> str:
-    field, _colon, reason = str(exc).partition(":")
-    if field == "events":
-        if "unknown" in reason:
-            return _("Choose events from the list.")
-        return _("Choose at least one event.")
-    if field == "secret":
-        return _("A secret has at least 16 characters, without spaces.")
-    return _(
-        "Check the address: http:// or https:// with a host name, without a user name or password."
-    )
-
-
-def _notice(_: Translate, done: str) -> str | None:
-    return {
-        "saved": _("Saved."),
-        "deleted": _("Webhook deleted; nothing more is sent to it."),
-        "test": _("Test event queued: it shows in the delivery log below within seconds."),
-    }.get(done)
-
-
-def _page(
-    request: Request,
-    session: Session,
-    principal: Principal,
-    *,
-    status_code: int = 200,
-    notice: str | None = None,
-    error: str | None = None,
-    new_secret: tuple[Webhook, str] | None = None,
-    draft: Mapping[str, object] | None = None,
-    shown: int | None = None,
-) -> HTMLResponse:
-    return render(
-        request,
-        "console/webhooks.html",
-        principal,
-        status_code=status_code,
-        webhooks=store.list_webhooks(session),
-        deliveries=store.list_deliveries(session, webhook_id=shown, limit=LOG_PAGE),
-        shown=shown,
-        events=store.EVENTS,
-        masked=hooks.masked,
-        notice=notice,
-        error=error,
-        new_secret=new_secret,
-        draft=draft or {},
-        signature_header=hooks.SIGNATURE_HEADER,
-        timestamp_header=hooks.TIMESTAMP_HEADER,
-    )
-
-
-def _see(done: str) -> RedirectResponse:
-    return RedirectResponse(f"/admin/webhooks?done={done}", status.HTTP_303_SEE_OTHER)
-
-
-@pages.get("/admin/webhooks")
-def webhooks_page(
-    request: Request,
-    session: SessionDep,
-    principal: AdminUser,
-    done: Annotated[str, Query(max_length=20)] = "",
-    webhook: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
-) -> HTMLResponse:
-    """Webhooks, their events, and the delivery log."""
-    _ = translator(request_language(request))
-    return _page(request, session, principal, notice=_notice(_, done), shown=webhook)
-
-
-@pages.post("/admin/webhooks")
-def create_webhook_page(
-    request: Request,
-    session: SessionDep,
-    principal: AdminUser,
-    url: Annotated[str, Form(max_length=hooks.MAX_URL_CHARS)] = "",
-    description: Annotated[str, Form(max_length=200)] = "",
-    events: Annotated[list[str] | None, Form()] = None,
-    secret: Annotated[str, Form(max_length=200)] = "",
-) -> HTMLResponse:
-    """Register a webhook; the page shows its secret this once."""
-    chosen = events or []
-    try:
-        webhook, made = _create(
-            session,
-            principal,
-            url=url,
-            events=chosen,
-            description=description,
-            enabled=True,
-            secret=secret or None,
-        )
-    except hooks.WebhookInvalid as exc:
-        session.rollback()
-        _ = translator(request_language(request))
-        draft = {"url": url, "description": description, "events": chosen}
-        return _page(
-            request, session, principal, status_code=422, error=_problem(_, exc), draft=draft
-        )
-    return _page(request, session, principal, new_secret=(webhook, made))
-
-
-@pages.post("/admin/webhooks/{webhook_id}", response_model=None)
-def update_webhook_page(
-    request: Request,
-    webhook_id: RowId,
-    session: SessionDep,
-    principal: AdminUser,
-    url: Annotated[str, Form(max_length=hooks.MAX_URL_CHARS)] = "",
-    description: Annotated[str, Form(max_length=200)] = "",
-    events: Annotated[list[str] | None, Form()] = None,
-    enabled: Annotated[str, Form(max_length=10)] = "",
-) -> Response:
-    """Change a webhook's address, events, description or whether it is enabled."""
-    webhook = _webhook(session, webhook_id)
-    try:
-        _update(
-            session,
-            principal,
-            webhook,
-            url=url,
-            events=events or [],
-            description=description,
-            enabled=bool(enabled),
-        )
-    except hooks.WebhookInvalid as exc:
-        session.rollback()
-        _ = translator(request_language(request))
-        return _page(request, session, principal, status_code=422, error=_problem(_, exc))
-    return _see("saved")
-
-
-@pages.post("/admin/webhooks/{webhook_id}/secret")
-def rotate_secret_page(
-    webhook_id: RowId, request: Request, session: SessionDep, principal: AdminUser
-) -> HTMLResponse:
-    """A new secret, shown this once; the old one stops signing at once."""
-    webhook = _webhook(session, webhook_id)
-    return _page(
-        request, session, principal, new_secret=(webhook, _rotate(session, principal, webhook))
-    )
-
-
-@pages.post("/admin/webhooks/{webhook_id}/test", response_model=None)
-def send_test_page(webhook_id: RowId, session: SessionDep, principal: AdminUser) -> Response:
-    """The "send test event" button."""
-    _send_test(session, principal, _webhook(session, webhook_id))
-    return _see("test")
-
-
-@pages.post("/admin/webhooks/{webhook_id}/delete", response_model=None)
-def delete_webhook_page(webhook_id: RowId, session: SessionDep, principal: AdminUser) -> Response:
-    _delete(session, principal, _webhook(session, webhook_id))
-    return _see("deleted")
-
-
-router = APIRouter()
-router.include_router(pages)
-router.include_router(api)

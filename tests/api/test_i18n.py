@@ -19,7 +19,8 @@ from chatbot.api.views import WEB_DIR, templates
 from chatbot.db import app_settings, transcripts
 from chatbot.db.models import UserRole
 
-API_DIR = Path(__file__).resolve().parents[2] / "chatbot" / "api"
+PACKAGE_DIR = Path(__file__).resolve().parents[2] / "chatbot"
+CODE_DIRS = (PACKAGE_DIR / "api", PACKAGE_DIR / "console")  # the routes that translate
 HTML_LANG = re.compile(r'<html lang="([^"]+)"')
 
 
@@ -37,9 +38,10 @@ def template_texts() -> dict[str, set[str]]:
 
 
 def code_texts() -> dict[str, set[str]]:
-    """Every literal passed to ``_()`` in chatbot/api (implicitly joined literals included)."""
+    """Every literal passed to ``_()`` in chatbot/api and chatbot/console (implicitly joined
+    literals included)."""
     found: dict[str, set[str]] = {}
-    for path in sorted(API_DIR.glob("*.py")):
+    for path in sorted(p for folder in CODE_DIRS for p in folder.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if (
                 isinstance(node, ast.Call)
@@ -49,7 +51,9 @@ def code_texts() -> dict[str, set[str]]:
                 and isinstance(node.args[0], ast.Constant)
                 and isinstance(node.args[0].value, str)
             ):
-                found.setdefault(node.args[0].value, set()).add(f"chatbot/api/{path.name}")
+                found.setdefault(node.args[0].value, set()).add(
+                    str(path.relative_to(PACKAGE_DIR.parent))
+                )
     return found
 
 

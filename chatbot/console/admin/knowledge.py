@@ -1,4 +1,4 @@
-"""Admin console: the knowledge base pages (list, edit, upload with preview, download).
+"""The knowledge base pages: list, edit, upload with preview, download.
 
 The pages hold forms and their messages; what a change does (checks, storage, the audit record,
 the revision that serving processes follow) is ``chatbot.authoring``'s, which the JSON API in
@@ -8,7 +8,7 @@ the revision that serving processes follow) is ``chatbot.authoring``'s, which th
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, get_args
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, HTTPException, Request, UploadFile, status
@@ -16,32 +16,26 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from chatbot import authoring
-from chatbot.api import admin_synonyms
-from chatbot.api.auth import AdminUser, Principal
 from chatbot.api.deps import SessionDep, SettingsDep
 from chatbot.api.i18n import Translate, request_language, translator
-from chatbot.api.markdown import render_markdown
-from chatbot.api.views import render
-from chatbot.config import Settings
+from chatbot.api.knowledge_files import (
+    FileFormat,
+    draft_html,
+    export_response,
+    pending_uploads,
+    upload_bytes,
+)
+from chatbot.api.principals import AdminUser, Principal
+from chatbot.console.views import render
 from chatbot.db import knowledge as store
 from chatbot.knowledge.edits import FieldProblem, IntentRejected
 from chatbot.knowledge.spec import ImportRejected, IntentSpec, Problem
-from chatbot.knowledge.uploads import PendingUploads, UploadGone
-from chatbot.knowledge.writers import MEDIA_TYPES
+from chatbot.knowledge.uploads import UploadGone
 
-pages = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
-FileFormat = Literal["csv", "json", "jsonl", "xlsx"]
+router = APIRouter(default_response_class=HTMLResponse)
 
 
-def draft_html(markdown: str) -> str:
-    # Not the cached render: drafts typed key by key would push real answers out of the cache.
-    return render_markdown.__wrapped__(markdown)
-
-
-# ---- the list and the downloads
-
-
-@pages.get("/admin/knowledge")
+@router.get("/knowledge")
 def knowledge_list(
     request: Request,
     session: SessionDep,
@@ -71,19 +65,6 @@ def knowledge_list(
     )
 
 
-def export_response(session: Session, file_format: FileFormat) -> Response:
-    """The whole knowledge base as a download (422 when XLSX cannot hold it)."""
-    try:
-        data = authoring.export_knowledge(session, file_format)
-    except ValueError as error:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from error
-    return Response(
-        data,
-        media_type=MEDIA_TYPES[file_format],
-        headers={"Content-Disposition": f'attachment; filename="knowledge-base.{file_format}"'},
-    )
-
-
 def _export_route(file_format: FileFormat) -> None:
     # One route per format, not `export.{format}`: that would shadow every intent whose key
     # starts with "export." (RESERVED_KEYS names exactly these four).
@@ -91,28 +72,11 @@ def _export_route(file_format: FileFormat) -> None:
         """The whole knowledge base as a file that uploads back unchanged."""
         return export_response(session, file_format)
 
-    pages.add_api_route(f"/admin/knowledge/export.{file_format}", knowledge_export)
+    router.add_api_route(f"/knowledge/export.{file_format}", knowledge_export)
 
 
 for _format in get_args(FileFormat):
     _export_route(_format)
-
-
-# ---- uploads: preview, then confirm
-
-
-def pending_uploads(settings: Settings) -> PendingUploads:
-    return PendingUploads(settings.data_dir / "uploads")
-
-
-def upload_bytes(file: UploadFile, limit: int) -> bytes:
-    """An uploaded file's bytes; ``ImportRejected`` when it is over ``limit``."""
-    filename = file.filename or ""
-    if file.size is not None and file.size > limit:
-        # Refused before reading: the limit also protects this process's memory.
-        raise authoring.file_too_large(filename, file.size, limit)
-    # At most one byte over the limit: enough for the reader to refuse the file as too large.
-    return file.file.read(limit + 1)
 
 
 def _upload_page(
@@ -138,13 +102,13 @@ def _preview_context(preview: authoring.UploadPreview) -> dict[str, Any]:
     }
 
 
-@pages.get("/admin/knowledge/upload")
+@router.get("/knowledge/upload")
 def upload_form(request: Request, principal: AdminUser) -> HTMLResponse:
     """Choose a file to preview."""
     return _upload_page(request, principal)
 
 
-@pages.post("/admin/knowledge/upload")
+@router.post("/knowledge/upload")
 def upload_preview(
     request: Request,
     session: SessionDep,
@@ -176,7 +140,7 @@ def upload_preview(
     return _upload_page(request, principal, **_preview_context(preview))
 
 
-@pages.post("/admin/knowledge/upload/confirm")
+@router.post("/knowledge/upload/confirm")
 def upload_confirm(
     request: Request,
     session: SessionDep,
@@ -207,9 +171,6 @@ def upload_confirm(
             replace=rejected.replace,
         )
     return _upload_page(request, principal, applied=True, **_preview_context(applied))
-
-
-# ---- one intent: add, edit, delete
 
 
 def _edit_page(
@@ -325,14 +286,14 @@ def _back_to_list(**message: str) -> RedirectResponse:
     return RedirectResponse(f"/admin/knowledge?{urlencode(message)}", status.HTTP_303_SEE_OTHER)
 
 
-@pages.get("/admin/knowledge/new")
+@router.get("/knowledge/new")
 def new_intent_form(request: Request, session: SessionDep, principal: AdminUser) -> HTMLResponse:
     """An empty intent form."""
     form = _posted_form("", "en", "", "", "", [], "", "")
     return _edit_page(request, session, principal, creating=True, form=form)
 
 
-@pages.post("/admin/knowledge/new")
+@router.post("/knowledge/new")
 def create_intent(
     request: Request,
     session: SessionDep,
@@ -372,7 +333,7 @@ def _posted_form(
     }
 
 
-@pages.get("/admin/knowledge/{key}")
+@router.get("/knowledge/{key}")
 def edit_intent_form(
     request: Request, session: SessionDep, principal: AdminUser, key: str
 ) -> HTMLResponse:
@@ -381,7 +342,7 @@ def edit_intent_form(
     return _edit_page(request, session, principal, creating=False, form=_form_of(intent))
 
 
-@pages.post("/admin/knowledge/{key}")
+@router.post("/knowledge/{key}")
 def update_intent(
     request: Request,
     session: SessionDep,
@@ -401,7 +362,7 @@ def update_intent(
     return _save(request, session, principal, creating=False, form=form)
 
 
-@pages.get("/admin/knowledge/{key}/delete")
+@router.get("/knowledge/{key}/delete")
 def delete_intent_form(
     request: Request, session: SessionDep, principal: AdminUser, key: str
 ) -> HTMLResponse:
@@ -416,7 +377,7 @@ def delete_intent_form(
     )
 
 
-@pages.post("/admin/knowledge/{key}/delete")
+@router.post("/knowledge/{key}/delete")
 def delete_intent(
     request: Request, session: SessionDep, principal: AdminUser, key: str
 ) -> Response:
@@ -426,8 +387,3 @@ def delete_intent(
     except LookupError as error:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from error
     return _back_to_list(deleted=key)
-
-
-router = APIRouter()
-router.include_router(pages)
-router.include_router(admin_synonyms.router)
