@@ -43,9 +43,9 @@ from sqlalchemy import Engine, insert, text
 from sqlalchemy.orm import Session
 
 from chatbot.db import analytics, related, text_analysis
-from chatbot.db.analytics import Period
 from chatbot.db.migrate import alembic_config, upgrade
 from chatbot.db.models import Conversation, ConversationStatus, Message, ModelVersion
+from chatbot.db.periods import Period
 from chatbot.db.session import make_engine
 from chatbot.nlu.keywords import top_keywords
 
