@@ -37,7 +37,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from scratch_db import Backend, insert_history, postgres_backend, sqlite_backend
+from scratch_db import Backend, insert_history, message_row, postgres_backend, sqlite_backend
 from sqlalchemy import Engine, insert, text
 from sqlalchemy.orm import Session
 
@@ -213,26 +213,8 @@ def _customer_text(conversation_id: str, at: datetime) -> str:
 
 
 def _message(conversation_id: str, role: str, at: datetime, **fields: Any) -> dict[str, Any]:
-    row = {
-        "conversation_id": conversation_id,
-        "role": role,
-        "text": _customer_text(conversation_id, at) if role == "customer" else "…",
-        "intent": None,
-        "confidence": None,
-        "action": None,
-        "suggestions": [],
-        "follow_ups": [],
-        "model_version": None,
-        "latency_ms": None,
-        "helpful": None,
-        "handoff_reason": None,
-        "reply_to_id": None,
-        "related": None,
-        "related_from_id": None,
-        "created_at": at,
-    }
-    row.update(fields)
-    return row
+    text = _customer_text(conversation_id, at) if role == "customer" else "…"
+    return message_row(conversation_id, role, text, at, **fields)
 
 
 def fill(engine: Engine, count: int, seed: int) -> int:

@@ -1,7 +1,7 @@
 """A scratch database for the database benchmarks (analytics.py, transcripts.py).
 
-A migrated SQLite file or PostgreSQL schema, dropped afterwards, and the batched insert of a
-synthetic history into it. Imported as `scratch_db`: the benchmarks run as `python bench/X.py`.
+A migrated SQLite file or PostgreSQL schema, dropped afterwards, and the rows and batched insert
+of a synthetic history. Imported as `scratch_db`: the benchmarks run as `python bench/X.py`.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,32 @@ def postgres_backend(url: str, prefix: str, *, keep: bool = False) -> Backend:
         admin.dispose()
 
     return Backend(f"PostgreSQL ({schema})" if keep else "PostgreSQL", engine, cleanup)
+
+
+def message_row(
+    conversation_id: str, role: str, body: str, at: datetime, **fields: Any
+) -> dict[str, Any]:
+    """A messages row: what the bot did is empty unless ``fields`` says it."""
+    row = {
+        "conversation_id": conversation_id,
+        "role": role,
+        "text": body,
+        "intent": None,
+        "confidence": None,
+        "action": None,
+        "suggestions": [],
+        "follow_ups": [],
+        "model_version": None,
+        "latency_ms": None,
+        "helpful": None,
+        "handoff_reason": None,
+        "reply_to_id": None,
+        "related": None,
+        "related_from_id": None,
+        "created_at": at,
+    }
+    row.update(fields)
+    return row
 
 
 def insert_history(

@@ -34,7 +34,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from scratch_db import Backend, insert_history, postgres_backend, sqlite_backend
+from scratch_db import Backend, insert_history, message_row, postgres_backend, sqlite_backend
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
@@ -110,7 +110,7 @@ def fake_conversations(
                 if chinese
                 else rng.choice(ENGLISH).format(thing=rng.choice(THINGS))
             )
-            messages.append(_message(conversation_id, "customer", question, at))
+            messages.append(message_row(conversation_id, "customer", question, at))
             confidence = rng.betavariate(5, 2)
             action = (
                 "answer" if confidence > 0.55 else "clarify" if confidence > 0.3 else "fallback"
@@ -121,7 +121,7 @@ def fake_conversations(
             intent = rng.choice(INTENTS)
             at += timedelta(milliseconds=rng.randint(20, 900))
             messages.append(
-                _message(
+                message_row(
                     conversation_id,
                     "bot",
                     BOT_TEXT.format(intent=intent.replace("_", " ")),
@@ -151,25 +151,6 @@ def fake_conversations(
             },
             messages,
         )
-
-
-def _message(conversation_id: str, role: str, body: str, at: datetime, **fields: Any) -> dict:
-    row = {
-        "conversation_id": conversation_id,
-        "role": role,
-        "text": body,
-        "intent": None,
-        "confidence": None,
-        "action": None,
-        "suggestions": [],
-        "follow_ups": [],
-        "model_version": None,
-        "latency_ms": None,
-        "helpful": None,
-        "created_at": at,
-    }
-    row.update(fields)
-    return row
 
 
 def fill(engine: Engine, count: int, seed: int) -> None:
