@@ -33,24 +33,20 @@ import time
 import uuid
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from alembic import command
+from scratch_db import Backend, insert_history, message_row, postgres_backend, sqlite_backend
 from sqlalchemy import Engine, insert, text
 from sqlalchemy.orm import Session
 
 from chatbot.db import analytics, related, text_analysis
-from chatbot.db.analytics import Period
-from chatbot.db.migrate import alembic_config, upgrade
-from chatbot.db.models import Conversation, ConversationStatus, Message, ModelVersion
-from chatbot.db.session import make_engine
+from chatbot.db.models import ConversationStatus, ModelVersion
+from chatbot.db.periods import Period
 from chatbot.nlu.keywords import top_keywords
 
 GOAL_MS = 500
-BATCH = 5_000  # conversations per executemany round
 DAYS = 180
 END = datetime(2026, 7, 1, tzinfo=UTC)
 START = END - timedelta(days=DAYS)
@@ -217,42 +213,13 @@ def _customer_text(conversation_id: str, at: datetime) -> str:
 
 
 def _message(conversation_id: str, role: str, at: datetime, **fields: Any) -> dict[str, Any]:
-    row = {
-        "conversation_id": conversation_id,
-        "role": role,
-        "text": _customer_text(conversation_id, at) if role == "customer" else "…",
-        "intent": None,
-        "confidence": None,
-        "action": None,
-        "suggestions": [],
-        "follow_ups": [],
-        "model_version": None,
-        "latency_ms": None,
-        "helpful": None,
-        "handoff_reason": None,
-        "reply_to_id": None,
-        "related": None,
-        "related_from_id": None,
-        "created_at": at,
-    }
-    row.update(fields)
-    return row
+    text = _customer_text(conversation_id, at) if role == "customer" else "…"
+    return message_row(conversation_id, role, text, at, **fields)
 
 
 def fill(engine: Engine, count: int, seed: int) -> int:
     """Insert the history; returns how many messages it holds."""
     rng = random.Random(seed)
-    conversations: list[dict[str, Any]] = []
-    messages: list[dict[str, Any]] = []
-    total = 0
-
-    def flush() -> None:
-        with engine.begin() as connection:
-            connection.execute(insert(Conversation.__table__), conversations)
-            connection.execute(insert(Message.__table__), messages)
-        conversations.clear()
-        messages.clear()
-
     with engine.begin() as connection:
         connection.execute(
             insert(ModelVersion.__table__),
@@ -271,14 +238,7 @@ def fill(engine: Engine, count: int, seed: int) -> int:
                 for v, at, _f, _l in VERSIONS
             ],
         )
-    for conversation, rows in fake_conversations(count, rng):
-        conversations.append(conversation)
-        messages.extend(rows)
-        total += len(rows)
-        if len(conversations) >= BATCH:
-            flush()
-    if conversations:
-        flush()
+    total = insert_history(engine, fake_conversations(count, rng))
     # What autovacuum does on a live PostgreSQL: statistics, and the visibility map that lets the
     # analytics index answer without reading the table (index-only scans).
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
@@ -288,40 +248,6 @@ def fill(engine: Engine, count: int, seed: int) -> int:
         else:
             connection.execute(text("ANALYZE"))
     return total
-
-
-@dataclass
-class Backend:
-    name: str
-    engine: Engine
-    cleanup: Callable[[], None]
-
-
-def sqlite_backend(folder: Path) -> Backend:
-    url = f"sqlite:///{folder / 'analytics.db'}"
-    upgrade(url)
-    engine = make_engine(url)
-    return Backend("SQLite", engine, engine.dispose)
-
-
-def postgres_backend(url: str) -> Backend:
-    schema = f"bench_analytics_{uuid.uuid4().hex[:10]}"
-    admin = make_engine(url)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = make_engine(url, connect_args={"options": f"-csearch_path={schema}"})
-    with engine.begin() as connection:
-        config = alembic_config(url)
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
-
-    def cleanup() -> None:
-        engine.dispose()
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
-
-    return Backend("PostgreSQL", engine, cleanup)
 
 
 def median_ms(
@@ -374,9 +300,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     folder = Path(tempfile.mkdtemp(prefix="bench-analytics-"))
-    backends = [sqlite_backend(folder)]
+    backends = [sqlite_backend(folder / "analytics.db")]
     if args.postgres:
-        backends.append(postgres_backend(args.postgres))
+        backends.append(postgres_backend(args.postgres, "bench_analytics"))
     table: dict[str, dict[str, dict[str, float]]] = {}
     try:
         for backend in backends:

@@ -29,23 +29,19 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from sqlalchemy import Engine, func, insert, select, text
+from scratch_db import Backend, insert_history, message_row, postgres_backend, sqlite_backend
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
-from chatbot.db.migrate import alembic_config, upgrade
-from chatbot.db.models import Conversation, ConversationStatus, Message
-from chatbot.db.session import make_engine
+from chatbot.db.models import Conversation, ConversationStatus
 from chatbot.db.transcripts import Cursor, TranscriptFilter, list_conversations
 
 GOAL_MS = 300
-BATCH = 5_000  # conversations per executemany round
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
 INTENTS = [
@@ -114,7 +110,7 @@ def fake_conversations(
                 if chinese
                 else rng.choice(ENGLISH).format(thing=rng.choice(THINGS))
             )
-            messages.append(_message(conversation_id, "customer", question, at))
+            messages.append(message_row(conversation_id, "customer", question, at))
             confidence = rng.betavariate(5, 2)
             action = (
                 "answer" if confidence > 0.55 else "clarify" if confidence > 0.3 else "fallback"
@@ -125,7 +121,7 @@ def fake_conversations(
             intent = rng.choice(INTENTS)
             at += timedelta(milliseconds=rng.randint(20, 900))
             messages.append(
-                _message(
+                message_row(
                     conversation_id,
                     "bot",
                     BOT_TEXT.format(intent=intent.replace("_", " ")),
@@ -157,44 +153,8 @@ def fake_conversations(
         )
 
 
-def _message(conversation_id: str, role: str, body: str, at: datetime, **fields: Any) -> dict:
-    row = {
-        "conversation_id": conversation_id,
-        "role": role,
-        "text": body,
-        "intent": None,
-        "confidence": None,
-        "action": None,
-        "suggestions": [],
-        "follow_ups": [],
-        "model_version": None,
-        "latency_ms": None,
-        "helpful": None,
-        "created_at": at,
-    }
-    row.update(fields)
-    return row
-
-
 def fill(engine: Engine, count: int, seed: int) -> None:
-    rng = random.Random(seed)
-    conversations: list[dict[str, Any]] = []
-    messages: list[dict[str, Any]] = []
-
-    def flush() -> None:
-        with engine.begin() as connection:
-            connection.execute(insert(Conversation.__table__), conversations)
-            connection.execute(insert(Message.__table__), messages)
-        conversations.clear()
-        messages.clear()
-
-    for conversation, rows in fake_conversations(count, rng):
-        conversations.append(conversation)
-        messages.extend(rows)
-        if len(conversations) >= BATCH:
-            flush()
-    if conversations:
-        flush()
+    insert_history(engine, fake_conversations(count, random.Random(seed)))
     with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
             connection.execute(text("ANALYZE conversations"))
@@ -225,41 +185,6 @@ def median_ms(engine: Engine, chosen: TranscriptFilter, cursor: Cursor | None, r
     return statistics.median(timings)
 
 
-@dataclass
-class Backend:
-    name: str
-    engine: Engine
-    cleanup: Callable[[], None]
-
-
-def sqlite_backend(folder: Path) -> Backend:
-    url = f"sqlite:///{folder / 'transcripts.db'}"
-    upgrade(url)
-    engine = make_engine(url)
-    return Backend("SQLite", engine, engine.dispose)
-
-
-def postgres_backend(url: str, keep: bool) -> Backend:
-    schema = f"bench_transcripts_{uuid.uuid4().hex[:10]}"
-    admin = make_engine(url)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = make_engine(url, connect_args={"options": f"-csearch_path={schema}"})
-    with engine.begin() as connection:
-        config = alembic_config(url)
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
-
-    def cleanup() -> None:
-        engine.dispose()
-        if not keep:
-            with admin.begin() as connection:
-                connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
-
-    return Backend(f"PostgreSQL ({schema})", engine, cleanup)
-
-
 def run(
     backend: Backend, conversations: int, seed: int, runs: int
 ) -> dict[str, tuple[float, float]]:
@@ -288,9 +213,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     folder = Path(tempfile.mkdtemp(prefix="bench-transcripts-"))
-    backends = [sqlite_backend(folder)]
+    backends = [sqlite_backend(folder / "transcripts.db")]
     if args.postgres:
-        backends.append(postgres_backend(args.postgres, args.keep))
+        backends.append(postgres_backend(args.postgres, "bench_transcripts", keep=args.keep))
     table: dict[str, dict[str, tuple[float, float]]] = {}
     try:
         for backend in backends:

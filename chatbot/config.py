@@ -1,5 +1,8 @@
 """Settings: one class, read from the environment (prefix ``CHATBOT_``) and an optional ``.env``."""
 
+# One module on purpose, though long: every setting is a documented field of the one class, so a
+# reader (and the test that every setting is documented) finds them all in one place.
+
 from __future__ import annotations
 
 import ipaddress

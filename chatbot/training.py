@@ -24,15 +24,10 @@ from chatbot.db.models import ModelVersion, RunStatus, TrainingRun
 from chatbot.evaluation.report import build_report, write_report_images
 from chatbot.nlu.encoder import SentenceEncoder, all_threads, file_sha256, resolve_device
 from chatbot.nlu.model import ModelCard, save_model
-from chatbot.nlu.pipeline import (
-    Example,
-    PipelineConfig,
-    TrainingDataError,
-    data_fingerprint,
-    train_model,
-)
+from chatbot.nlu.pipeline import PipelineConfig, TrainingDataError, data_fingerprint, train_model
 from chatbot.nlu.precision import choose_for
 from chatbot.nlu.trainer import Progress, TrainingCancelled, TrainingConfig
+from chatbot.nlu.validation import Example
 
 log = logging.getLogger(__name__)
 # A run's "activate" value that activates the new version only if it beats the base model.

@@ -3,7 +3,7 @@
 Every function takes a :class:`Period` (UTC, ``since`` inclusive, ``until`` exclusive, optionally
 one conversation language) and returns small rows; rates and sums across days or model versions
 are left to the caller (:func:`totals`, :func:`by_version`), so each table is scanned once.
-Days and hours are UTC, computed in SQL with one expression per dialect (SQLite, PostgreSQL).
+Days and hours are UTC, computed in SQL per dialect (:mod:`chatbot.db.periods`).
 
 Conversations count in the period they started; messages in the period they were sent.
 """
@@ -14,28 +14,20 @@ import math
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from fractions import Fraction
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Date,
-    Integer,
-    Select,
     and_,
-    bindparam,
     false,
     func,
     or_,
     select,
     true,
 )
-from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.functions import FunctionElement
-from sqlalchemy.types import NullType
 
 from chatbot.db.base import as_utc
 from chatbot.db.models import (
@@ -46,92 +38,7 @@ from chatbot.db.models import (
     ModelVersion,
     Role,
 )
-
-# Any select statement, whatever its columns.
-_Query = TypeVar("_Query", bound=Select[*tuple[Any, ...]])
-
-
-@dataclass(frozen=True)
-class Period:
-    """What the figures cover: ``since`` <= moment < ``until`` (timezone-aware, UTC).
-
-    ``idle_before``: a conversation still with the bot, silent since before this moment, counts
-    as abandoned (ended) for containment. ``language``: only conversations in that language.
-    """
-
-    since: datetime
-    until: datetime
-    idle_before: datetime
-    language: str | None = None
-
-
-# ---- days and hours, per dialect
-
-
-class _Day(FunctionElement[date]):
-    type = Date()
-    name = "analytics_day"
-    inherit_cache = True
-
-
-class _Hour(FunctionElement[int]):
-    type = Integer()
-    name = "analytics_hour"
-    inherit_cache = True
-
-
-def _argument(element: FunctionElement[Any], compiler: SQLCompiler, **kw: Any) -> str:
-    return compiler.process(next(iter(element.clauses)), **kw)
-
-
-@compiles(_Day, "sqlite")
-def _day_sqlite(element: _Day, compiler: SQLCompiler, **kw: Any) -> str:
-    # SQLite keeps UTC moments as 'YYYY-MM-DD HH:MM:SS.ffffff' text.
-    return f"substr({_argument(element, compiler, **kw)}, 1, 10)"
-
-
-@compiles(_Day)
-def _day_postgresql(element: _Day, compiler: SQLCompiler, **kw: Any) -> str:
-    # A cast, not to_char(): formatting every message's day as text doubled the query's time.
-    return f"CAST({_argument(element, compiler, **kw)} AT TIME ZONE 'UTC' AS DATE)"
-
-
-@compiles(_Hour, "sqlite")
-def _hour_sqlite(element: _Hour, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"CAST(substr({_argument(element, compiler, **kw)}, 12, 2) AS INTEGER)"
-
-
-@compiles(_Hour)
-def _hour_postgresql(element: _Hour, compiler: SQLCompiler, **kw: Any) -> str:
-    moment = _argument(element, compiler, **kw)
-    return f"CAST(extract(hour FROM {moment} AT TIME ZONE 'UTC') AS INTEGER)"
-
-
-class _OnSQLite(FunctionElement[Any]):
-    """A condition for SQLite only (elsewhere it reads ``true``): the day bounds that let SQLite
-    range over the analytics index, led by the day. PostgreSQL takes the period from created_at
-    alone: with the day bounds beside it, its planner multiplied their selectivities as if they
-    were independent, expected 84 messages instead of 165,000 and joined the language's
-    conversations by a nested loop (Chinese reply latency over 180 days: 628 ms, 170 ms without).
-
-    Untyped, not Boolean: SQLite has no boolean type, so SQLAlchemy writes a Boolean element in a
-    WHERE clause as ``(...) = 1``, which hides the last day's bound from SQLite's planner; it then
-    ranged over created_at and read the table for every message (reply latency over 180 days:
-    533 ms)."""
-
-    type = NullType()
-    name = "analytics_on_sqlite"
-    inherit_cache = True
-
-
-@compiles(_OnSQLite, "sqlite")
-def _on_sqlite_sqlite(element: _OnSQLite, compiler: SQLCompiler, **kw: Any) -> str:
-    return _argument(element, compiler, **kw)
-
-
-@compiles(_OnSQLite)
-def _on_sqlite_elsewhere(element: _OnSQLite, compiler: SQLCompiler, **kw: Any) -> str:
-    return "true"
+from chatbot.db.periods import Day, Hour, Period, in_language, message_period
 
 
 def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
@@ -169,7 +76,7 @@ class ConversationCounts:
 def conversations_by_day(session: Session, period: Period) -> list[ConversationCounts]:
     """Conversations started each day of the period, with how they went; days without any are
     absent."""
-    day = _Day(Conversation.created_at)
+    day = Day(Conversation.created_at)
     ended = or_(
         Conversation.status == ConversationStatus.CLOSED,
         and_(
@@ -270,7 +177,7 @@ def replies_by_day_and_version(session: Session, period: Period) -> list[ReplyCo
     0011): SQLite streams the groups from the index instead of sorting the period's messages.
     A few rows per day and version come back and are summed here.
     """
-    day = _Day(Message.created_at)
+    day = Day(Message.created_at)
     keys = (
         day,
         Message.model_version,
@@ -392,7 +299,7 @@ def worst_feedback(rows: Iterable[IntentCounts], *, min_votes: int = 3) -> list[
 
 def busiest_hours(session: Session, period: Period) -> list[int]:
     """Customer messages in each hour of the day (UTC), 24 counts."""
-    hour = _Hour(Message.created_at)
+    hour = Hour(Message.created_at)
     query = (
         select(hour, func.count())
         .where(*message_period(period, by_day=True), Message.role == Role.CUSTOMER)
@@ -480,28 +387,3 @@ def activations(session: Session, period: Period) -> list[tuple[str, datetime]]:
 
 def _rate(part: int, whole: int) -> float | None:
     return part / whole if whole else None
-
-
-def message_period(period: Period, *, by_day: bool = False) -> tuple[ColumnElement[bool], ...]:
-    """The period's messages; ``by_day`` also bounds the day on SQLite, so that it can range
-    over the analytics index (led by the day) rather than over created_at."""
-    exact = (Message.created_at >= period.since, Message.created_at < period.until)
-    if not by_day:
-        return exact
-    day = _Day(Message.created_at)
-    last = period.until - timedelta(microseconds=1)
-    first_day = bindparam(None, period.since.date(), type_=Date())
-    last_day = bindparam(None, last.date(), type_=Date())
-    return (_OnSQLite(and_(day >= first_day, day <= last_day)), *exact)
-
-
-def in_language(query: _Query, period: Period) -> _Query:
-    """Only messages of conversations in the period's language. An IN list rather than a join:
-    SQLite builds it once and keeps streaming messages from the analytics index."""
-    if period.language is None:
-        return query
-    return query.where(
-        Message.conversation_id.in_(
-            select(Conversation.id).where(Conversation.language == period.language)
-        )
-    )

@@ -1,5 +1,8 @@
 """Typed tables. A conversation is an append-only log of messages with typed columns."""
 
+# One module on purpose, though long: it is the whole declarative schema that Alembic compares
+# with the database, and its 30 tables refer to each other; split, a reader would chase them.
+
 from __future__ import annotations
 
 import enum

@@ -16,8 +16,8 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
-from chatbot.db.analytics import Period, in_language, message_period
 from chatbot.db.models import Message, Role
+from chatbot.db.periods import Period, in_language, message_period
 
 
 def asked_next(

@@ -16,9 +16,9 @@ from datetime import datetime
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from chatbot.db.analytics import Period
 from chatbot.db.base import as_utc, utcnow
 from chatbot.db.models import Conversation, Correction, Message, Role, UnansweredReview
+from chatbot.db.periods import Period
 
 
 class Reason(enum.StrEnum):

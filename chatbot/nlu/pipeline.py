@@ -20,43 +20,28 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import math
 import random
 import time
-from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from itertools import product
 from typing import Any
 
-import torch
 from torch import Tensor
 
 from chatbot.knowledge.spec import IntentSpec
 from chatbot.nlu.background import BackgroundMessage, background_for
+from chatbot.nlu.calibration import DEFAULT_MIX, FoldScores, choose_mix, fit_curves, score_fold
 from chatbot.nlu.encoder import SentenceEncoder
-from chatbot.nlu.engine import IntentEngine
 from chatbot.nlu.language import detect_language
-from chatbot.nlu.scope import OutOfScopeCurve
 from chatbot.nlu.scoring import Calibration, Mix, Scoring
 from chatbot.nlu.trainer import Progress, TrainingConfig, fine_tune
-
-
-@dataclass(frozen=True)
-class Example:
-    """A labelled message; ``intent`` None marks one the bot should not answer. ``language``:
-    the one stored with it (a phrasing's, a background message's); None: detected from the text.
-    """
-
-    text: str
-    intent: str | None
-    language: str | None = None
-
-    @property
-    def report_language(self) -> str:
-        """The language the report counts it under: its primary subtag (``zh-CN`` is ``zh``),
-        so stored tags and detected ones (``en``, ``zh``) fall into the same groups."""
-        return (self.language or detect_language(self.text)).split("-")[0].lower()
+from chatbot.nlu.validation import (
+    Example,
+    Validation,
+    held_out_folds,
+    intents_from,
+    phrasing_examples,
+)
 
 
 @dataclass
@@ -87,17 +72,6 @@ class PipelineConfig:
     max_evaluate: int = 400
     # The default point between answering more (0) and refusing more (1); admins move it live.
     strictness: float = 0.5
-
-
-@dataclass
-class Validation:
-    """Outcomes on held-out messages, for the report."""
-
-    truth: list[str | None] = field(default_factory=list)
-    language: list[str] = field(default_factory=list)
-    predicted: list[str | None] = field(default_factory=list)
-    confidence: list[float] = field(default_factory=list)
-    answered: list[bool] = field(default_factory=list)
 
 
 @dataclass
@@ -171,7 +145,7 @@ def train_model(
         base, intents, _sampled(base, background, len(examples), config), config
     )
     negatives = usable["train"][: _negative_count(usable["train"], len(examples), config)]
-    folds = _folds(examples, config)
+    folds = held_out_folds(examples, config)
     started = time.perf_counter()
     total_runs = len(folds) + 1
     steps = 0
@@ -220,21 +194,21 @@ def train_model(
     evaluate = [Example(m.text, None, m.language) for m in usable["evaluate"]] + out_of_scope
     validation = Validation()
     base_validation = Validation()
-    scored: list[_FoldScores] = []
+    scored: list[FoldScores] = []
     model: SentenceEncoder | None = None
     prototypes: dict[str, Tensor] = {}
     for run, (train, held_out) in enumerate(folds):
-        engine_intents = _intents_from(train, intents)
-        as_base = _score_fold(base, {}, engine_intents, held_out, (), evaluate)
-        _extend(base_validation, as_base.outcomes(Mix(), Calibration(), clarify_threshold))
+        engine_intents = intents_from(train, intents)
+        as_base = score_fold(base, {}, engine_intents, held_out, (), evaluate)
+        base_validation.extend(as_base.outcomes(Mix(), Calibration(), clarify_threshold))
         model, prototypes = fit(run, train)
-        scored.append(_score_fold(model, prototypes, engine_intents, held_out, calibrate, evaluate))
-    mix = _choose_mix(scored) if scored else DEFAULT_MIX
-    calibration, curve = _calibrate(scored, mix) if scored else (Calibration(), None)
+        scored.append(score_fold(model, prototypes, engine_intents, held_out, calibrate, evaluate))
+    mix = choose_mix(scored) if scored else DEFAULT_MIX
+    calibration, curve = fit_curves(scored, mix) if scored else (Calibration(), None)
     fallback = curve.threshold(config.strictness) if curve is not None else None
     for fold_scores in scored:
         floor = fallback if fallback is not None else clarify_threshold
-        _extend(validation, fold_scores.outcomes(mix, calibration, floor))
+        validation.extend(fold_scores.outcomes(mix, calibration, floor))
 
     final_fit = len(folds) != 1 or len(examples) <= config.final_fit_max_examples
     if final_fit:
@@ -258,23 +232,6 @@ def train_model(
             "strictness": config.strictness,
         },
     )
-
-
-def phrasing_examples(intents: Sequence[IntentSpec]) -> list[Example]:
-    """Every phrasing of the knowledge base as a labelled example, in the language stored with it.
-
-    Example:
-        >>> refunds = IntentSpec("refunds", "Within 30 days.", ("Refund?", "怎么退款"),
-        ...                      phrasing_languages=(("怎么退款", "zh-CN"),))
-        >>> [(e.text, e.language, e.report_language) for e in phrasing_examples([refunds])]
-        [('Refund?', 'en', 'en'), ('怎么退款', 'zh-CN', 'zh')]
-    """
-    return [Example(p, i.key, i.language_of(p)) for i in intents for p in i.phrasings]
-
-
-def _extend(validation: Validation, more: Validation) -> None:
-    for name in ("truth", "language", "predicted", "confidence", "answered"):
-        getattr(validation, name).extend(getattr(more, name))
 
 
 def _usable_background(
@@ -375,202 +332,3 @@ def _label_map(examples: Sequence[Example]) -> tuple[list[int], list[str]]:
     index: dict[str, int] = {}
     labels = [index.setdefault(e.intent or "", len(index)) for e in examples]
     return labels, list(index)
-
-
-def _folds(
-    examples: Sequence[Example], config: PipelineConfig
-) -> list[tuple[list[Example], list[Example]]]:
-    """Stratified hold-out, or k folds when one hold-out would be too small to measure."""
-    rng = random.Random(config.training.seed)
-    by_intent: dict[str, list[Example]] = defaultdict(list)
-    for example in examples:
-        by_intent[example.intent or ""].append(example)
-    shuffled = {k: rng.sample(v, len(v)) for k, v in by_intent.items()}
-    # An intent keeps at least one example in training; single-phrasing intents are never held out.
-    holdable = {k: v for k, v in shuffled.items() if len(v) >= 2}
-    hold = {
-        k: min(len(v) - 1, max(1, round(len(v) * config.validation_fraction)))
-        for k, v in holdable.items()
-    }
-    if not holdable:
-        return []  # every intent has one phrasing: nothing to validate on, train on all
-    if sum(hold.values()) >= config.min_validation:
-        return [_split(examples, {id(e) for k, v in holdable.items() for e in v[: hold[k]]})]
-    folds = [
-        _split(examples, {id(e) for v in holdable.values() for e in v[fold :: config.folds]})
-        for fold in range(config.folds)
-    ]
-    return [f for f in folds if f[1]]
-
-
-def _split(examples: Sequence[Example], held: set[int]) -> tuple[list[Example], list[Example]]:
-    return [e for e in examples if id(e) not in held], [e for e in examples if id(e) in held]
-
-
-def _intents_from(train: Sequence[Example], intents: Sequence[IntentSpec]) -> list[IntentSpec]:
-    phrasings: dict[str, list[str]] = defaultdict(list)
-    for example in train:
-        if example.intent is not None:
-            phrasings[example.intent].append(example.text)
-    return [replace(i, phrasings=tuple(phrasings[i.key])) for i in intents if phrasings[i.key]]
-
-
-# Searched on held-out messages: nearest phrasing vs centroid, prototype share, lexical share for
-# English-script and for Chinese messages.
-NEAREST_WEIGHTS = (0.3, 0.5, 0.7, 1.0)
-PROTOTYPE_WEIGHTS = (0.0, 0.25, 0.5, 0.75)
-LEXICAL_WEIGHTS = (0.0, 0.1, 0.2, 0.3)
-LEXICAL_WEIGHTS_ZH = (0.5, 0.7, 0.8, 0.9, 1.0)
-DEFAULT_MIX = Mix(nearest=0.7, prototype=0.5, lexical=0.1, lexical_zh=0.8)
-
-
-@dataclass
-class _FoldScores:
-    """Best intent and score of each scored message under every weight combination.
-
-    ``held_out`` messages are judged and calibrated on; ``calibrate`` ones (out of scope) only fit
-    the curves; ``evaluate`` ones (out of scope) are only judged.
-    """
-
-    examples: list[Example]
-    purposes: list[str]
-    results: dict[Mix, list[tuple[str | None, float]]]
-
-    def rows(self, mix: Mix, *purposes: str) -> list[tuple[Example, str | None, float]]:
-        return [
-            (example, predicted, score)
-            for example, purpose, (predicted, score) in zip(
-                self.examples, self.purposes, self.results[mix], strict=True
-            )
-            if purpose in purposes
-        ]
-
-    def outcomes(self, mix: Mix, calibration: Calibration, floor: float) -> Validation:
-        validation = Validation()
-        for example, predicted, score in self.rows(mix, "held_out", "evaluate"):
-            confidence = calibration.confidence(score)
-            validation.truth.append(example.intent)
-            validation.language.append(example.report_language)
-            validation.predicted.append(predicted)
-            validation.confidence.append(confidence)
-            validation.answered.append(confidence >= floor)
-        return validation
-
-
-def _score_fold(
-    encoder: SentenceEncoder,
-    prototypes: dict[str, Tensor],
-    intents: Sequence[IntentSpec],
-    held_out: Sequence[Example],
-    calibrate: Sequence[Example] = (),
-    evaluate: Sequence[Example] = (),
-) -> _FoldScores:
-    engine = IntentEngine(encoder, version="validation", prototypes=prototypes)
-    engine.load_knowledge(intents, revision=0)
-    examples = [*held_out, *calibrate, *evaluate]
-    purposes = (
-        ["held_out"] * len(held_out) + ["calibrate"] * len(calibrate) + ["evaluate"] * len(evaluate)
-    )
-    parts = engine.score_parts([e.text for e in examples])
-    results: dict[Mix, list[tuple[str | None, float]]] = {}
-    grid = product(NEAREST_WEIGHTS, PROTOTYPE_WEIGHTS, LEXICAL_WEIGHTS, LEXICAL_WEIGHTS_ZH)
-    for weights in grid:
-        mix = Mix(*weights)
-        if parts is None:
-            results[mix] = [(None, -math.inf)] * len(examples)
-            continue
-        scores = parts.combine(mix)
-        best, index = scores.max(dim=1)
-        results[mix] = [
-            (parts.keys[i], s) for s, i in zip(best.tolist(), index.tolist(), strict=True)
-        ]
-    return _FoldScores(examples, purposes, results)
-
-
-def _choose_mix(folds: Sequence[_FoldScores]) -> Mix:
-    """The mix with the most held-out messages right (ties: the defaults' side)."""
-
-    def correct(mix: Mix) -> int:
-        return sum(
-            example.intent is not None and predicted == example.intent
-            for fold in folds
-            for example, predicted, _ in fold.rows(mix, "held_out")
-        )
-
-    return max(folds[0].results, key=lambda m: (correct(m), -m.distance(DEFAULT_MIX)))
-
-
-def _calibrate(
-    folds: Sequence[_FoldScores], mix: Mix
-) -> tuple[Calibration, OutOfScopeCurve | None]:
-    """Fit confidence = P(right and in scope | score) on held-out and calibration messages, and
-    the curve of in-scope answered vs out-of-scope caught (None without out-of-scope messages).
-    """
-    scores: list[float] = []
-    right: list[bool] = []
-    for fold in folds:
-        for example, predicted, score in fold.rows(mix, "held_out", "calibrate"):
-            if math.isinf(score):
-                continue
-            scores.append(score)
-            right.append(example.intent is not None and predicted == example.intent)
-    calibration = fit_calibration(scores, right)
-    # The right answers a threshold keeps: refusing a wrong one costs nothing.
-    in_scope = [
-        calibration.confidence(score)
-        for fold in folds
-        for example, predicted, score in fold.rows(mix, "held_out")
-        if example.intent is not None and predicted == example.intent
-    ]
-    outside = [
-        calibration.confidence(score)
-        for fold in folds
-        for example, _, score in fold.rows(mix, "calibrate")
-    ]
-    if not outside or not in_scope:
-        return calibration, None
-    return calibration, OutOfScopeCurve.measure(in_scope, outside)
-
-
-def fit_calibration(scores: Sequence[float], right: Sequence[bool]) -> Calibration:
-    """Logistic regression of 'the best intent was right' on its score (Platt scaling).
-
-    Example:
-        >>> fit_calibration([0.2, 0.4, 0.6, 0.8], [False, False, True, True]).center
-        0.5...
-    """
-    if len(set(right)) < 2:
-        return Calibration()  # nothing to separate: keep the base curve
-    x = torch.tensor(scores, dtype=torch.float64)
-    y = torch.tensor(right, dtype=torch.float64)
-    a = torch.zeros(1, dtype=torch.float64, requires_grad=True)
-    b = torch.zeros(1, dtype=torch.float64, requires_grad=True)
-    optimizer = torch.optim.LBFGS([a, b], max_iter=200, line_search_fn="strong_wolfe")
-
-    def closure() -> Tensor:
-        optimizer.zero_grad()
-        logits = a * (x - x.mean()) / (x.std() + 1e-9) + b
-        # A little L2 keeps the curve finite when the two groups separate perfectly.
-        loss = (
-            torch.nn.functional.binary_cross_entropy_with_logits(logits, y)
-            + 1e-3 * a.square().sum()
-        )
-        loss.backward()
-        return loss
-
-    optimizer.step(closure)
-    slope = a.item() / (x.std().item() + 1e-9)
-    if slope <= 0:
-        return Calibration()
-    center = x.mean().item() - b.item() / slope
-    return Calibration(center=center, scale=1.0 / slope)
-
-
-def report_inputs(validation: Validation) -> dict[str, Any]:
-    return {
-        "truth": validation.truth,
-        "languages": validation.language,
-        "predicted": validation.predicted,
-        "confidence": validation.confidence,
-        "answered": validation.answered,
-    }

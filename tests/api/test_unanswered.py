@@ -15,7 +15,8 @@ from chatbot.db.knowledge import find_intent
 from chatbot.db.models import AuditEntry, Correction, UnansweredReview
 from chatbot.db.session import make_engine, make_session_factory
 from chatbot.knowledge.spec import IntentSpec
-from chatbot.nlu.pipeline import Example, TrainingDataError
+from chatbot.nlu.pipeline import TrainingDataError
+from chatbot.nlu.validation import Example
 from tests.api.conftest import Staff, committed, start_conversation
 
 URL = "/api/v1/admin/unanswered"

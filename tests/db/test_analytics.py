@@ -14,9 +14,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from chatbot.db import analytics
-from chatbot.db.analytics import ConversationCounts, Period, ReplyCounts
+from chatbot.db.analytics import ConversationCounts, ReplyCounts
 from chatbot.db.base import as_utc
 from chatbot.db.models import Conversation, ConversationStatus, Message, ModelVersion, Role
+from chatbot.db.periods import Period
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
 # Three days inside, one before and one after: the period must leave those two out.

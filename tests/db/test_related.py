@@ -14,9 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from chatbot.db import related
-from chatbot.db.analytics import Period
 from chatbot.db.base import as_utc
 from chatbot.db.models import Conversation, Message, Role
+from chatbot.db.periods import Period
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
 PERIOD = Period(since=START, until=START + timedelta(days=3), idle_before=START)

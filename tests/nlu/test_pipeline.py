@@ -9,9 +9,6 @@ refused because a background message resembles them.
 
 from __future__ import annotations
 
-import math
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import replace
 
@@ -23,24 +20,19 @@ from chatbot.conversation.policies import Action, decide
 from chatbot.evaluation.report import build_report
 from chatbot.knowledge.spec import IntentSpec
 from chatbot.nlu.background import load_background
+from chatbot.nlu.calibration import NEAREST_WEIGHTS, PROTOTYPE_WEIGHTS, FoldScores
 from chatbot.nlu.encoder import SentenceEncoder
 from chatbot.nlu.engine import IntentEngine
 from chatbot.nlu.pipeline import (
-    NEAREST_WEIGHTS,
-    PROTOTYPE_WEIGHTS,
-    Example,
     PipelineConfig,
     TrainedModel,
     TrainingDataError,
-    _folds,
-    _FoldScores,
     data_fingerprint,
-    fit_calibration,
-    phrasing_examples,
     train_model,
 )
 from chatbot.nlu.scoring import Calibration, Mix
 from chatbot.nlu.trainer import TrainingConfig
+from chatbot.nlu.validation import Example, held_out_folds, phrasing_examples
 from tests.factories import shop_intents
 
 FAST = PipelineConfig(
@@ -59,8 +51,9 @@ SINGLE = [
     IntentSpec("hours", "9:00-17:00.", ("What are your opening hours?",)),
 ]
 
-# BUG (see test_fit_calibration_emits_no_warning): the first fit in a process warns, which the
-# suite's warnings-as-errors setting turns into a failure; ignored where it is not the subject.
+# BUG (see test_fit_calibration_emits_no_warning in test_calibration.py): the first fit in a
+# process warns, which the suite's warnings-as-errors setting turns into a failure; ignored where
+# it is not the subject.
 
 
 def engine_for(trained: TrainedModel, intents: list[IntentSpec]) -> IntentEngine:
@@ -220,7 +213,7 @@ def test_corrections_alone_do_not_make_an_empty_knowledge_base_trainable(
 def test_folds_hold_out_only_what_an_intent_can_spare() -> None:
     examples = [Example(p, i.key) for i in ENGLISH for p in i.phrasings]
     examples += [Example("the only one", "lonely")]
-    folds = _folds(examples, FAST)
+    folds = held_out_folds(examples, FAST)
     assert len(folds) == FAST.folds
     held = [e for _, held_out in folds for e in held_out]
     assert sorted(e.text for e in held) == sorted(e.text for e in examples[:-1])  # each once
@@ -229,12 +222,12 @@ def test_folds_hold_out_only_what_an_intent_can_spare() -> None:
         assert {e.intent for e in train} == {e.intent for e in examples}
         assert set(train).isdisjoint(held_out)
         assert len(train) + len(held_out) == len(examples)
-    assert _folds(examples, FAST) == folds  # the seed decides
+    assert held_out_folds(examples, FAST) == folds  # the seed decides
 
 
 def test_folds_become_one_split_when_there_is_enough_to_hold_out() -> None:
     examples = [Example(f"question {n} about {k}", k) for k in "abcd" for n in range(80)]
-    folds = _folds(examples, FAST)
+    folds = held_out_folds(examples, FAST)
     assert len(folds) == 1
     train, held_out = folds[0]
     assert len(held_out) == 4 * 12  # 15% of each intent
@@ -243,7 +236,7 @@ def test_folds_become_one_split_when_there_is_enough_to_hold_out() -> None:
 
 
 def test_folds_of_single_phrasing_intents_are_empty() -> None:
-    assert _folds([Example(i.phrasings[0], i.key) for i in SINGLE], FAST) == []
+    assert held_out_folds([Example(i.phrasings[0], i.key) for i in SINGLE], FAST) == []
 
 
 def test_held_out_messages_are_reported_in_their_stored_or_detected_language() -> None:
@@ -258,7 +251,7 @@ def test_held_out_messages_are_reported_in_their_stored_or_detected_language() -
     evaluate = [Example("明天天气怎么样", None, "zh"), Example("tell me a joke", None)]
     evaluate.append(Example("明天会下雨吗", None))
     mix = Mix(0.7, 0.5, 0.1, 0.8)
-    scores = _FoldScores(
+    scores = FoldScores(
         [*held_out, *evaluate],
         ["held_out"] * 3 + ["evaluate"] * 3,
         {mix: [("refunds", 0.9)] * 3 + [("refunds", 0.2)] * 3},
@@ -292,44 +285,6 @@ def test_the_data_fingerprint_follows_the_data() -> None:
     # Answers are not training data: editing one does not change what a model learns from.
     answered = [replace(SINGLE[0], answer="Two days."), *SINGLE[1:]]
     assert data_fingerprint(answered, corrections) == fingerprint
-
-
-def test_fit_calibration_separates_right_from_wrong_scores() -> None:
-    scores = [0.2, 0.3, 0.35, 0.45, 0.55, 0.6, 0.7, 0.8]
-    right = [False, False, False, True, False, True, True, True]
-    calibration = fit_calibration(scores, right)
-    assert 0.35 < calibration.center < 0.6
-    assert calibration.scale > 0
-    assert calibration.confidence(0.8) > 0.8
-    assert calibration.confidence(0.2) < 0.2
-    confidences = [calibration.confidence(s) for s in scores]
-    assert confidences == sorted(confidences)
-
-
-def test_fit_calibration_keeps_the_default_when_it_cannot_learn() -> None:
-    assert fit_calibration([0.5, 0.7, 0.9], [True, True, True]) == Calibration()
-    assert fit_calibration([0.5, 0.7], [False, False]) == Calibration()
-    assert fit_calibration([], []) == Calibration()
-    # Higher scores more often wrong: a falling curve would be nonsense.
-    assert fit_calibration([0.2, 0.4, 0.6, 0.8], [True, True, False, False]) == Calibration()
-
-
-def test_fit_calibration_stays_finite_when_the_groups_separate_perfectly() -> None:
-    calibration = fit_calibration([0.1, 0.2, 0.8, 0.9], [False, False, True, True])
-    assert math.isfinite(calibration.center) and math.isfinite(calibration.scale)
-    assert calibration.center == pytest.approx(0.5, abs=0.05)
-
-
-def test_fit_calibration_emits_no_warning() -> None:
-    # In a fresh interpreter: torch gives this warning only once per process.
-    script = (
-        "from chatbot.nlu.pipeline import fit_calibration\n"
-        "fit_calibration([0.2, 0.4, 0.6, 0.8], [False, True, False, True])\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-W", "error", "-c", script], capture_output=True, text=True, timeout=120
-    )
-    assert result.returncode == 0, result.stderr[-500:]
 
 
 # A bicycle workshop, written for these tests (not the sample shop, not the background set).

@@ -1,4 +1,4 @@
-"""The `chatbot` command, run in-process: exit status, output and what it leaves stored."""
+"""Every `chatbot` command, run in-process: exit status, output and what it leaves stored."""
 
 from __future__ import annotations
 
