@@ -40,7 +40,7 @@ def ask_command(args: argparse.Namespace, settings: Settings) -> int:
         raise UserError("TEXT: the message is empty")
     manager, factory = _manager(settings)
     with factory() as session:
-        manager.follow_settings(session)  # the admin's texts and thresholds
+        manager.settings.follow(session)  # the admin's texts and thresholds
     started = time.perf_counter()
     # Exactly what a customer's first message would get, and nothing is stored.
     preview = manager.preview(text)
@@ -93,7 +93,7 @@ def evaluate_command(args: argparse.Namespace, settings: Settings) -> int:
             raise UserError(f"--model: {exc}") from exc
     if not engine.revision:
         raise UserError("the knowledge base is empty: import one with `chatbot import-faq FILE`")
-    thresholds = manager.thresholds_for(engine)
+    thresholds = manager.settings.thresholds_for(engine)
     outcomes = []
     for example in examples:
         started = time.perf_counter()
