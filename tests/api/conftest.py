@@ -139,6 +139,7 @@ def customer(client: TestClient) -> Customer:
 PASSWORD = "correct horse battery"
 STAFF_EMAIL = "sam@staff.example"
 ADMIN_EMAIL = "ada@admin.example"
+JSON = {"Accept": "application/json"}  # how a script asks: a 401, not a redirect to sign in
 _CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 
 
