@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 
 from chatbot.config import Settings
 from chatbot.db import accounts, audit
-from chatbot.db.knowledge import import_intents
+from chatbot.db.audit import list_entries
+from chatbot.db.knowledge import import_intents, knowledge_revision, load_intents
 from chatbot.db.models import ApiToken, UserRole
 from chatbot.db.session import make_engine, make_session_factory, transaction
 from chatbot.knowledge.spec import IntentSpec
@@ -273,3 +274,29 @@ def user_id(db_url: str, email: str) -> int:
         return user.id
 
     return in_database(db_url, find)
+
+
+@contextmanager
+def database(db_url: str) -> Iterator[Session]:
+    engine = make_engine(db_url)
+    try:
+        with make_session_factory(engine)() as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+def stored_intents(db_url: str) -> list[IntentSpec]:
+    with database(db_url) as session:
+        return load_intents(session)
+
+
+def revision(db_url: str) -> int:
+    with database(db_url) as session:
+        return knowledge_revision(session)
+
+
+def audit_actions(db_url: str) -> list[tuple[str, str | None, Any, Any]]:
+    with database(db_url) as session:
+        entries = list_entries(session, action="")
+        return [(e.action, e.target, e.before, e.after) for e in reversed(entries)]
