@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -15,8 +17,9 @@ from httpx import Response
 from sqlalchemy.orm import Session
 
 from chatbot.config import Settings
-from chatbot.db import accounts
-from chatbot.db.knowledge import import_intents
+from chatbot.db import accounts, audit
+from chatbot.db.audit import list_entries
+from chatbot.db.knowledge import import_intents, knowledge_revision, load_intents
 from chatbot.db.models import ApiToken, UserRole
 from chatbot.db.session import make_engine, make_session_factory, transaction
 from chatbot.knowledge.spec import IntentSpec
@@ -24,6 +27,8 @@ from chatbot.main import create_app
 from chatbot.security import token_digest
 from tests.fakes import HashingEncoder
 
+RETURNS_QUESTION = "How do I return an item?"  # answered outright with the default thresholds
+OFF_TOPIC = "do you offer gift wrapping"  # matches nothing: the bot falls back
 XSS = '<script>window.pwned = 1</script> <img src=x onerror="window.pwned = 2">'
 
 # With the hashing encoder, "how long will it take" is close to both `delivery_time` and
@@ -139,6 +144,7 @@ def customer(client: TestClient) -> Customer:
 PASSWORD = "correct horse battery"
 STAFF_EMAIL = "sam@staff.example"
 ADMIN_EMAIL = "ada@admin.example"
+JSON = {"Accept": "application/json"}  # how a script asks: a 401, not a redirect to sign in
 _CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 
 
@@ -220,3 +226,77 @@ def admin(client: TestClient, db_url: str) -> Staff:
     """An admin signed in on ``client``."""
     token = add_account(db_url, ADMIN_EMAIL, "admin")
     return Staff(sign_in(client, ADMIN_EMAIL), token)
+
+
+# ---- the database, a customer's question and an admin's form, as many tests see them
+
+T = TypeVar("T")
+
+
+def in_database(db_url: str, work: Callable[[Any], T]) -> T:
+    """Read or write through a session of its own, committed, as another process would."""
+    engine = make_engine(db_url)
+    try:
+        with transaction(make_session_factory(engine)) as session:
+            return work(session)
+    finally:
+        engine.dispose()
+
+
+def audit_log(db_url: str, action: str = "") -> list[dict[str, Any]]:
+    return in_database(
+        db_url,
+        lambda session: [
+            {"actor": e.actor, "action": e.action, "target": e.target}
+            | {"before": e.before, "after": e.after}
+            for e in audit.list_entries(session, action=action or None)
+        ],
+    )
+
+
+def post_form(client: TestClient, admin: Staff, path: str, **fields: str) -> httpx.Response:
+    return client.post(path, data={"csrf_token": admin.csrf, **fields}, follow_redirects=False)
+
+
+def ask(client: TestClient, customer: Customer, text: str) -> dict[str, Any]:
+    response = client.post(customer.messages_url, json={"text": text}, headers=customer.headers)
+    assert response.status_code == 200, response.text
+    reply: dict[str, Any] = response.json()["reply"]
+    return reply
+
+
+def user_id(db_url: str, email: str) -> int:
+    from chatbot.db.accounts import get_user_by_email
+
+    def find(session: Any) -> int:
+        user = get_user_by_email(session, email)
+        assert user is not None
+        return user.id
+
+    return in_database(db_url, find)
+
+
+@contextmanager
+def database(db_url: str) -> Iterator[Session]:
+    engine = make_engine(db_url)
+    try:
+        with make_session_factory(engine)() as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+def stored_intents(db_url: str) -> list[IntentSpec]:
+    with database(db_url) as session:
+        return load_intents(session)
+
+
+def revision(db_url: str) -> int:
+    with database(db_url) as session:
+        return knowledge_revision(session)
+
+
+def audit_actions(db_url: str) -> list[tuple[str, str | None, Any, Any]]:
+    with database(db_url) as session:
+        entries = list_entries(session, action="")
+        return [(e.action, e.target, e.before, e.after) for e in reversed(entries)]

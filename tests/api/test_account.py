@@ -7,8 +7,14 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from chatbot.db import accounts
-from tests.api.conftest import ADMIN_EMAIL, PASSWORD, STAFF_EMAIL, add_account, sign_in
-from tests.api.test_admin_console import audit_log
+from tests.api.conftest import (
+    ADMIN_EMAIL,
+    PASSWORD,
+    STAFF_EMAIL,
+    add_account,
+    audit_log,
+    sign_in,
+)
 from tests.api.test_users import bearer
 
 ACCOUNT = "/api/v1/staff/account"

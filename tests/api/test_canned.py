@@ -6,8 +6,12 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.api.conftest import STAFF_EMAIL, add_account, sign_in
-from tests.api.test_admin_console import audit_log
+from tests.api.conftest import (
+    STAFF_EMAIL,
+    add_account,
+    audit_log,
+    sign_in,
+)
 from tests.api.test_users import bearer
 
 CANNED = "/api/v1/staff/canned"

@@ -27,12 +27,15 @@ from chatbot.main import create_app
 from tests.api.conftest import (
     PASSWORD,
     STAFF_EMAIL,
+    XSS,
     Staff,
     add_account,
     another_browser,
+    audit_actions,
     committed,
+    revision,
+    stored_intents,
 )
-from tests.api.test_admin_knowledge import audit_actions, revision, stored_intents
 from tests.factories import SINGLE, tiny_bert
 from tests.knowledge.test_actions import ORDER_ACTION
 from tests.servers import serving
@@ -423,3 +426,37 @@ def test_an_intent_carries_its_action_through_the_api(api: TestClient, db_url: s
     # Null takes the action away: the intent answers with its text again.
     plain = api.put(intent_url("order_status"), json=GIFTS | {"action": None})
     assert plain.status_code == 200 and plain.json()["action"] is None
+
+
+def test_the_markdown_preview_is_sanitised(client: TestClient, admin: Staff) -> None:
+    response = client.post(
+        "/api/v1/admin/knowledge/preview",
+        json={"markdown": f"**Bold** | a |\n{XSS} [x](javascript:alert(1))"},
+        headers=admin.headers,
+    )
+
+    assert response.status_code == 200
+    preview = response.json()["html"]
+    assert "<strong>Bold</strong>" in preview
+    assert "&lt;script&gt;" in preview  # shown as text, never as markup
+    assert "<script" not in preview
+    assert "<img" not in preview
+    assert 'href="javascript' not in preview
+
+
+def test_the_preview_takes_api_tokens_and_refuses_others(
+    client: TestClient, admin: Staff, db_url: str
+) -> None:
+    body = {"markdown": "*hi*"}
+    by_token = client.post(
+        "/api/v1/admin/knowledge/preview", json=body, headers=admin.token_headers
+    )
+    assert by_token.json() == {"html": "<p><em>hi</em></p>"}
+    client.cookies.clear()
+    assert client.post("/api/v1/admin/knowledge/preview", json=body).status_code == 401
+    too_long = client.post(
+        "/api/v1/admin/knowledge/preview",
+        json={"markdown": "x" * 20_001},
+        headers=admin.token_headers,
+    )
+    assert too_long.status_code == 422

@@ -15,8 +15,8 @@ from fastapi.testclient import TestClient
 
 from tests.api.conftest import Staff, add_account, another_browser
 from tests.api.test_attachments import png, upload
-from tests.api.test_auth import CUSTOMER_PREFIX, PUBLIC, all_routes
 from tests.api.test_chat import transcript, wait_for_subscribers
+from tests.api.test_principals import CUSTOMER_PREFIX, PUBLIC, all_routes
 from tests.api.test_takeover import OTHER_EMAIL, events_until, post, url, waiting_customer
 
 NOTE = "NOTE-7f3a: refund fraud suspected, do not tell the customer"

@@ -12,7 +12,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from chatbot.config import Settings
-from tests.api.conftest import STAFF_EMAIL, Customer, Staff, start_conversation
+from tests.api.conftest import (
+    STAFF_EMAIL,
+    Customer,
+    Staff,
+    in_database,
+    start_conversation,
+)
 from tests.api.test_chat import say, transcript
 from tests.api.test_presence import ALWAYS, set_hours
 from tests.api.test_takeover import ASK_FOR_A_PERSON, queue_ids, url
@@ -124,7 +130,6 @@ def test_an_offline_request_is_not_closed_as_abandoned(client: TestClient, db_ur
     from datetime import timedelta
 
     from chatbot.conversation import takeover
-    from tests.api.test_admin_console import in_database
 
     set_hours(db_url, hours_en=ALWAYS)
     customer = start_conversation(client)

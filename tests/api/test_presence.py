@@ -11,8 +11,11 @@ from fastapi.testclient import TestClient
 from chatbot.config import Settings
 from chatbot.db import app_settings
 from chatbot.db.app_settings import RuntimeSettings
-from tests.api.conftest import Staff
-from tests.api.test_admin_console import in_database, post_form
+from tests.api.conftest import (
+    Staff,
+    in_database,
+    post_form,
+)
 from tests.api.test_takeover import staff_socket
 
 ALWAYS = "mon-sun 00:00-24:00"

@@ -8,13 +8,17 @@ import pytest
 from fastapi.testclient import TestClient
 
 from chatbot.db import app_settings
-from tests.api.conftest import ADMIN_EMAIL, STAFF_EMAIL, Customer, add_account, sign_in
-from tests.api.test_admin_console import (
+from tests.api.conftest import (
+    ADMIN_EMAIL,
     OFF_TOPIC,
     RETURNS_QUESTION,
+    STAFF_EMAIL,
+    Customer,
+    add_account,
     ask,
     audit_log,
     in_database,
+    sign_in,
     start_conversation,
 )
 from tests.api.test_users import bearer

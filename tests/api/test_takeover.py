@@ -3,7 +3,6 @@ and canned replies."""
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -227,13 +226,6 @@ def test_a_cookie_session_needs_the_csrf_token(client: TestClient, staff: Staff)
     assert transcript(client, customer)["conversation"]["status"] == "waiting"
 
 
-def test_pages_send_anonymous_visitors_to_sign_in(client: TestClient) -> None:
-    for path in ("/staff/live", "/staff/canned"):
-        response = client.get(path, headers={"Accept": "text/html"}, follow_redirects=False)
-        assert response.status_code == 303
-        assert response.headers["location"].startswith("/login?next=")
-
-
 # ---- live events
 
 
@@ -383,53 +375,6 @@ def test_a_staff_socket_closes_once_its_session_ends(
     assert caught.value.code == 1008
 
 
-# ---- canned replies
-
-
-def test_canned_replies_crud_and_validation(client: TestClient, staff: Staff) -> None:
-    form = {"csrf_token": staff.csrf}
-    created = client.post(
-        "/staff/canned",
-        data={**form, "title": "Refund delay", "text": "Refunds take 3-5 days.", "language": "en"},
-    )
-    assert created.status_code == 200 and created.url.path == "/staff/canned"
-    assert "Refund delay" in created.text
-    [reply] = client.get(f"{API}/canned", headers=staff.headers).json()
-    assert (reply["title"], reply["text"], reply["language"]) == (
-        "Refund delay",
-        "Refunds take 3-5 days.",
-        "en",
-    )
-
-    too_long = client.post("/staff/canned", data={**form, "title": "x" * 101, "text": "ok"})
-    assert too_long.status_code == 422
-    assert re.search(r"Title.*1 to 100 characters", too_long.text, re.S)
-    empty_text = client.post(
-        f"/staff/canned/{reply['id']}", data={**form, "title": "T", "text": " "}
-    )
-    assert empty_text.status_code == 422 and "1 to 2000 characters" in empty_text.text
-
-    edited = client.post(
-        f"/staff/canned/{reply['id']}", data={**form, "title": "Refunds", "text": "3-5 days."}
-    )
-    assert edited.status_code == 200
-    [reply] = client.get(f"{API}/canned", headers=staff.headers).json()
-    assert (reply["title"], reply["language"]) == ("Refunds", None)
-
-    no_csrf = client.post(f"/staff/canned/{reply['id']}/delete")
-    assert no_csrf.status_code == 403
-    assert client.post("/staff/canned/9999/delete", data=form).status_code == 404
-    deleted = client.post(f"/staff/canned/{reply['id']}/delete", data=form)
-    assert deleted.status_code == 200
-    assert client.get(f"{API}/canned", headers=staff.headers).json() == []
-
-
-def test_the_live_page_carries_its_strings(client: TestClient, staff: Staff) -> None:
-    page = client.get("/staff/live?conversation=abc")
-    assert page.status_code == 200
-    assert 'id="live-strings"' in page.text and 'data-selected="abc"' in page.text
-
-
 # ---- the queue's size and abandoned conversations
 
 
@@ -445,12 +390,6 @@ def test_the_queue_is_paged_and_capped(client: TestClient, staff: Staff) -> None
     for query in ("limit=201", "limit=0", "offset=-1", "offset=99999999999999999999"):
         refused = client.get(f"{API}/queue?{query}", headers=staff.headers)
         assert refused.status_code == 422, query
-
-
-def test_the_live_page_offers_more_than_one_page(client: TestClient, staff: Staff) -> None:
-    page = client.get("/staff/live")
-    assert 'data-testid="live-queue-show-more"' in page.text
-    assert '"more": "{n} more in the queue"' in page.text
 
 
 def test_the_server_closes_abandoned_conversations(

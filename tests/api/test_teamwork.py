@@ -15,8 +15,15 @@ from sqlalchemy.orm import Session
 from chatbot.config import Settings
 from chatbot.db import accounts, labels, notes, presence
 from chatbot.db.models import Conversation, PresenceStatus
-from tests.api.conftest import STAFF_EMAIL, Customer, Staff, add_account, start_conversation
-from tests.api.test_admin_console import audit_log, in_database
+from tests.api.conftest import (
+    STAFF_EMAIL,
+    Customer,
+    Staff,
+    add_account,
+    audit_log,
+    in_database,
+    start_conversation,
+)
 from tests.api.test_chat import say, transcript
 from tests.api.test_takeover import (
     API,

@@ -6,8 +6,13 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.api.conftest import STAFF_EMAIL, Customer, add_account, start_conversation
-from tests.api.test_admin_console import ask
+from tests.api.conftest import (
+    STAFF_EMAIL,
+    Customer,
+    add_account,
+    ask,
+    start_conversation,
+)
 from tests.api.test_users import bearer
 
 CONVERSATIONS = "/api/v1/staff/conversations"

@@ -6,8 +6,15 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.api.conftest import ADMIN_EMAIL, PASSWORD, STAFF_EMAIL, add_account, sign_in
-from tests.api.test_admin_console import audit_log, user_id
+from tests.api.conftest import (
+    ADMIN_EMAIL,
+    PASSWORD,
+    STAFF_EMAIL,
+    add_account,
+    audit_log,
+    sign_in,
+    user_id,
+)
 
 USERS = "/api/v1/admin/users"
 NEW_STAFF = "kim@staff.example"

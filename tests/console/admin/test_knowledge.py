@@ -1,4 +1,5 @@
-"""The knowledge base pages: list, edit, delete, upload with preview, download, live preview.
+"""The knowledge base pages (chatbot/console/admin/knowledge.py): list, edit, delete, upload with
+preview, download.
 
 Pages are driven as a browser would (form posts with the CSRF field); assertions read the
 data-testid attributes the pages expose, and the database through chatbot.db.
@@ -9,20 +10,15 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy.orm import Session
 
 from chatbot.config import Settings
-from chatbot.db.audit import list_entries
-from chatbot.db.knowledge import find_intent, knowledge_revision, load_intents
-from chatbot.db.session import make_engine, make_session_factory
+from chatbot.db.knowledge import find_intent
 from chatbot.knowledge.spec import IntentSpec
 from tests.api.conftest import (
     KNOWLEDGE,
@@ -30,8 +26,12 @@ from tests.api.conftest import (
     Staff,
     add_account,
     another_browser,
+    audit_actions,
+    database,
+    revision,
     sign_in,
     start_conversation,
+    stored_intents,
 )
 
 FORMATS = ("csv", "json", "jsonl", "xlsx")
@@ -53,32 +53,6 @@ TRICKY_FORM = {
     "follow_ups": ["returns", "wood_care"],
 }
 CSV_HEADER = "intent,question,answer\n"
-
-
-@contextmanager
-def database(db_url: str) -> Iterator[Session]:
-    engine = make_engine(db_url)
-    try:
-        with make_session_factory(engine)() as session:
-            yield session
-    finally:
-        engine.dispose()
-
-
-def stored_intents(db_url: str) -> list[IntentSpec]:
-    with database(db_url) as session:
-        return load_intents(session)
-
-
-def revision(db_url: str) -> int:
-    with database(db_url) as session:
-        return knowledge_revision(session)
-
-
-def audit_actions(db_url: str) -> list[tuple[str, str | None, Any, Any]]:
-    with database(db_url) as session:
-        entries = list_entries(session, action="")
-        return [(e.action, e.target, e.before, e.after) for e in reversed(entries)]
 
 
 def row_keys(page: str) -> list[str]:
@@ -424,43 +398,6 @@ def test_deleting_asks_first_and_unlinks_follow_ups(
     assert before["key"] == "returns"
     assert after == {"removed_from_follow_ups_of": ["delivery_time"]}
     assert 'data-testid="kb-deleted"' in client.get(response.headers["location"]).text
-
-
-# ---- the live preview
-
-
-def test_the_markdown_preview_is_sanitised(client: TestClient, admin: Staff) -> None:
-    response = client.post(
-        "/api/v1/admin/knowledge/preview",
-        json={"markdown": f"**Bold** | a |\n{XSS} [x](javascript:alert(1))"},
-        headers=admin.headers,
-    )
-
-    assert response.status_code == 200
-    preview = response.json()["html"]
-    assert "<strong>Bold</strong>" in preview
-    assert "&lt;script&gt;" in preview  # shown as text, never as markup
-    assert "<script" not in preview
-    assert "<img" not in preview
-    assert 'href="javascript' not in preview
-
-
-def test_the_preview_takes_api_tokens_and_refuses_others(
-    client: TestClient, admin: Staff, db_url: str
-) -> None:
-    body = {"markdown": "*hi*"}
-    by_token = client.post(
-        "/api/v1/admin/knowledge/preview", json=body, headers=admin.token_headers
-    )
-    assert by_token.json() == {"html": "<p><em>hi</em></p>"}
-    client.cookies.clear()
-    assert client.post("/api/v1/admin/knowledge/preview", json=body).status_code == 401
-    too_long = client.post(
-        "/api/v1/admin/knowledge/preview",
-        json={"markdown": "x" * 20_001},
-        headers=admin.token_headers,
-    )
-    assert too_long.status_code == 422
 
 
 # ---- uploads
