@@ -16,7 +16,7 @@ import pytest
 import torch
 from fastapi.testclient import TestClient
 
-from chatbot.api.admin_models import VersionEngines
+from chatbot.api.models import VersionEngines
 from chatbot.config import Settings
 from chatbot.db import app_settings
 from chatbot.db.model_versions import activate, get_version, register_version
@@ -142,7 +142,7 @@ def test_every_string_of_these_pages_has_a_chinese_translation() -> None:
     for name in templates:
         text = Path("chatbot/web/templates/console", name).read_text(encoding="utf-8")
         used |= set(re.findall(r'_\("((?:[^"\\]|\\.)*)"', text))
-    source = Path("chatbot/api/admin_models.py").read_text(encoding="utf-8")
+    source = Path("chatbot/api/models.py").read_text(encoding="utf-8")
     used |= set(re.findall(r'_\("((?:[^"\\]|\\.)*)"', source))
     assert used - set(catalog) == set()
 
