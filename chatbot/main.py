@@ -33,6 +33,7 @@ from chatbot.api import (
     headers,
     health,
     knowledge,
+    knowledge_files,
     metrics,
     models,
     pages,
@@ -256,6 +257,11 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
     )
     app.include_router(
         knowledge.router,
+        max_body_size=settings.max_import_bytes + UPLOAD_OVERHEAD,
+        responses=signed_in,
+    )
+    app.include_router(
+        knowledge_files.router,
         max_body_size=settings.max_import_bytes + UPLOAD_OVERHEAD,
         responses=signed_in,
     )
