@@ -7,7 +7,7 @@ process would, and reports as a training run writes them.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -16,11 +16,10 @@ from fastapi.testclient import TestClient
 
 from chatbot.config import Settings
 from chatbot.db.model_versions import register_version
-from chatbot.db.session import make_engine, make_session_factory, transaction
 from chatbot.evaluation.report import build_report, write_report_images
 from chatbot.main import create_app
 from chatbot.nlu.engine import Encoder
-from tests.api.conftest import add_account
+from tests.api.conftest import add_account, in_database
 from tests.fakes import HashingEncoder
 
 BASE = f"base-{HashingEncoder.weights_sha256[:12]}"
@@ -44,16 +43,6 @@ def client_for(settings: Settings, encoder: Encoder) -> Iterator[TestClient]:
         yield client
 
 
-def in_database(db_url: str, write: Callable[[Any], object]) -> None:
-    """Write something and commit, as another process would."""
-    engine = make_engine(db_url)
-    try:
-        with transaction(make_session_factory(engine)) as session:
-            write(session)
-    finally:
-        engine.dispose()
-
-
 def models(client: TestClient) -> list[dict[str, Any]]:
     response = client.get("/api/v1/admin/models", headers=ADMIN)
     assert response.status_code == 200, response.text
@@ -63,19 +52,17 @@ def models(client: TestClient) -> list[dict[str, Any]]:
 
 def register(db_url: str, version: str, path: Path | None = None, **fields: Any) -> None:
     """Register a fine-tuned version and commit, as a training run in another process would."""
-    engine = make_engine(db_url)
-    try:
-        with transaction(make_session_factory(engine)) as session:
-            register_version(
-                session,
-                version=version,
-                kind="fine-tuned",
-                base_model="packaged",
-                path=str(path) if path else None,
-                **fields,
-            )
-    finally:
-        engine.dispose()
+    in_database(
+        db_url,
+        lambda session: register_version(
+            session,
+            version=version,
+            kind="fine-tuned",
+            base_model="packaged",
+            path=str(path) if path else None,
+            **fields,
+        ),
+    )
 
 
 def write_report(

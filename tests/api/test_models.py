@@ -30,14 +30,13 @@ from chatbot.db.session import make_engine, make_session_factory, transaction
 from chatbot.knowledge.spec import IntentSpec
 from chatbot.nlu.encoder import SentenceEncoder
 from chatbot.nlu.engine import IntentEngine
-from tests.api.conftest import KNOWLEDGE, Staff, start_conversation, store_knowledge
+from tests.api.conftest import KNOWLEDGE, Staff, in_database, start_conversation, store_knowledge
 from tests.api.model_admin import (
     ADMIN,
     BASE,
     PNG,
     admin_settings,
     client_for,
-    in_database,
     models,
     register,
     write_report,

@@ -18,14 +18,13 @@ from fastapi.testclient import TestClient
 
 from chatbot.db.training_runs import create_run
 from chatbot.nlu.encoder import SentenceEncoder
-from tests.api.conftest import KNOWLEDGE, start_conversation, store_knowledge
+from tests.api.conftest import KNOWLEDGE, in_database, start_conversation, store_knowledge
 from tests.api.model_admin import (
     ADMIN,
     STAFF_TOKEN,
     TOKEN,
     admin_settings,
     client_for,
-    in_database,
     models,
 )
 from tests.factories import SINGLE
