@@ -85,6 +85,38 @@ def upload_bytes(file: UploadFile, limit: int) -> bytes:
     return file.file.read(limit + 1)
 
 
+def preview_file(
+    session: Session,
+    settings: Settings,
+    actor: str,
+    file: UploadFile,
+    filename: str,
+    *,
+    replace: bool,
+) -> authoring.UploadPreview:
+    """Check an uploaded file and say what it would change, keeping it for confirm_file;
+    ``ImportRejected`` names every problem."""
+    data = upload_bytes(file, settings.max_import_bytes)
+    return authoring.preview_upload(
+        session,
+        pending_uploads(settings),
+        actor,
+        data,
+        filename,
+        replace=replace,
+        max_bytes=settings.max_import_bytes,
+    )
+
+
+def confirm_file(
+    session: Session, settings: Settings, actor: str, token: str
+) -> authoring.UploadPreview:
+    """Apply a previewed file, all or nothing; ``UploadGone`` or ``ImportRejected`` if not."""
+    return authoring.confirm_upload(
+        session, pending_uploads(settings), actor, token, max_bytes=settings.max_import_bytes
+    )
+
+
 # ---- uploads: preview, then confirm
 
 
@@ -188,15 +220,7 @@ def preview_upload(
     """
     filename = file.filename or "upload"
     try:
-        preview = authoring.preview_upload(
-            session,
-            pending_uploads(settings),
-            principal.actor,
-            upload_bytes(file, settings.max_import_bytes),
-            filename,
-            replace=replace,
-            max_bytes=settings.max_import_bytes,
-        )
+        preview = preview_file(session, settings, principal.actor, file, filename, replace=replace)
     except ImportRejected as rejected:
         raise _file_problems(rejected) from None
     return UploadPublic.of(preview, applied=False)
@@ -208,13 +232,7 @@ def confirm_upload(
 ) -> UploadPublic:
     """Apply a previewed file, all or nothing (audited as ``knowledge.import``)."""
     try:
-        applied = authoring.confirm_upload(
-            session,
-            pending_uploads(settings),
-            principal.actor,
-            body.token,
-            max_bytes=settings.max_import_bytes,
-        )
+        applied = confirm_file(session, settings, principal.actor, body.token)
     except UploadGone:
         raise HTTPException(
             status.HTTP_410_GONE,
