@@ -22,8 +22,6 @@ import chatbot
 from chatbot import console, mail, retention
 from chatbot.api import (
     account,
-    admin,
-    admin_models,
     analytics,
     attachments,
     canned,
@@ -35,7 +33,9 @@ from chatbot.api import (
     headers,
     health,
     knowledge,
+    knowledge_files,
     metrics,
+    models,
     pages,
     presence,
     principals,
@@ -51,6 +51,7 @@ from chatbot.api import (
     webhooks,
 )
 from chatbot.api import settings as settings_api
+from chatbot.api import training as training_api
 from chatbot.api.views import WEB_DIR
 from chatbot.config import Settings, get_settings
 from chatbot.conversation.service import ChatService
@@ -241,7 +242,8 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
     app.include_router(
         attachments.staff, max_body_size=settings.max_attachment_bytes, responses=signed_in
     )
-    app.include_router(admin.router, responses=signed_in)
+    app.include_router(training_api.router, responses=signed_in)
+    app.include_router(models.router, responses=signed_in)
     app.include_router(pages.router, responses=customer)
     app.include_router(export.router, responses=signed_in)
     app.include_router(corrections.router, responses=signed_in)
@@ -258,7 +260,11 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
         max_body_size=settings.max_import_bytes + UPLOAD_OVERHEAD,
         responses=signed_in,
     )
-    app.include_router(admin_models.router, responses=signed_in)
+    app.include_router(
+        knowledge_files.router,
+        max_body_size=settings.max_import_bytes + UPLOAD_OVERHEAD,
+        responses=signed_in,
+    )
     app.include_router(analytics.router, responses=signed_in)
     app.include_router(unanswered.router, responses=signed_in)
     app.include_router(privacy.router, responses=signed_in)

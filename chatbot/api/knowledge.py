@@ -1,4 +1,5 @@
-"""JSON API for the knowledge base: intents (per language), uploads with preview, downloads.
+"""JSON API for the knowledge base's intents (per language) and an answer's live preview; its
+files (uploads with preview, the download) are chatbot/api/knowledge_files.py.
 
 Everything the knowledge console does, for scripts: an admin's API token (``Authorization:
 Bearer cbt_...``) needs no CSRF token; a browser session's cookie does (``X-CSRF-Token``), as on
@@ -12,20 +13,13 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, UploadFile, status
-from fastapi.responses import Response
+from fastapi import APIRouter, Depends, HTTPException, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from chatbot import authoring
-from chatbot.api.deps import SessionDep, SettingsDep
+from chatbot.api.deps import SessionDep
 from chatbot.api.errors import ErrorPublic
-from chatbot.api.knowledge_files import (
-    FileFormat,
-    draft_html,
-    export_response,
-    pending_uploads,
-    upload_bytes,
-)
+from chatbot.api.knowledge_files import REFUSED, Responses, draft_html
 from chatbot.api.principals import AdminUser, admin_user
 from chatbot.db import knowledge as store
 from chatbot.knowledge.edits import IntentRejected
@@ -36,9 +30,7 @@ from chatbot.knowledge.files import (
     MAX_LANGUAGE_CHARS,
     MAX_PHRASING_CHARS,
 )
-from chatbot.knowledge.spec import ImportRejected, IntentSpec
-from chatbot.knowledge.uploads import UploadGone
-from chatbot.knowledge.writers import MEDIA_TYPES
+from chatbot.knowledge.spec import IntentSpec
 
 router = APIRouter(
     prefix="/api/v1/admin/knowledge", tags=["knowledge"], dependencies=[Depends(admin_user)]
@@ -47,29 +39,8 @@ router = APIRouter(
 MAX_PHRASINGS = 1000
 MAX_TRANSLATIONS = 50
 MAX_FOLLOW_UPS = 100
-Responses = dict[int | str, dict[str, Any]]
 _CONFLICT: Responses = {
     409: {"model": ErrorPublic, "description": "Changed by someone else meanwhile"}
-}
-_GONE: Responses = {
-    410: {"model": ErrorPublic, "description": "Expired, applied already, or not yours"}
-}
-_FIELD_PROBLEMS_EXAMPLE = {
-    "detail": [
-        {"type": "value_error", "loc": ["body", "answer"], "msg": "Write the answer."},
-        {
-            "type": "value_error",
-            "loc": ["body", "phrasings"],
-            "msg": "'Refund?' is already a phrasing of 'refunds'.",
-        },
-    ]
-}
-_REFUSED: Responses = {
-    422: {
-        "model": ErrorPublic,
-        "description": "A field is refused; each problem names its field, as the form does",
-        "content": {"application/json": {"example": _FIELD_PROBLEMS_EXAMPLE}},
-    }
 }
 
 Phrasing = Annotated[str, Field(max_length=MAX_PHRASING_CHARS)]
@@ -245,7 +216,7 @@ def list_intents(
     return [IntentPublic.of(intent) for intent in found]
 
 
-@router.post("/intents", status_code=status.HTTP_201_CREATED, responses=_REFUSED)
+@router.post("/intents", status_code=status.HTTP_201_CREATED, responses=REFUSED)
 def create_intent(body: IntentCreate, session: SessionDep, principal: AdminUser) -> IntentPublic:
     """Add an intent (audited as ``intent.create``); a taken key is a problem of ``key``."""
     try:
@@ -266,7 +237,7 @@ def read_intent(key: str, session: SessionDep) -> IntentPublic:
     return IntentPublic.of(intent)
 
 
-@router.put("/intents/{key}", responses=_REFUSED | _CONFLICT)
+@router.put("/intents/{key}", responses=REFUSED | _CONFLICT)
 def update_intent(
     key: str, body: IntentUpdate, session: SessionDep, principal: AdminUser
 ) -> IntentPublic:
@@ -303,158 +274,6 @@ def delete_intent(
     except LookupError:
         raise _not_found(key) from None
     return IntentDeleted(key=key, removed_from_follow_ups_of=sources)
-
-
-# ---- uploads: preview, then confirm
-
-
-class ChangePublic(BaseModel):
-    key: str
-    fields: list[str] = Field(description="What differs: answer, phrasings, category, ...")
-    phrasings_added: list[str]
-    phrasings_removed: list[str]
-
-
-class UploadPublic(BaseModel):
-    filename: str
-    replace: bool
-    added: list[str]
-    changed: list[ChangePublic]
-    removed: list[str]
-    unchanged: int
-    synonyms_replaced: bool
-    synonym_groups: int
-    token: str | None = Field(
-        description="Confirms this preview (for an hour, once, by whoever uploaded it); null "
-        "when the file changes nothing, and once applied."
-    )
-    applied: bool
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "filename": "faq.csv",
-                    "replace": False,
-                    "added": ["gift_cards"],
-                    "changed": [
-                        {
-                            "key": "refunds",
-                            "fields": ["answer", "phrasings"],
-                            "phrasings_added": ["Money back?"],
-                            "phrasings_removed": [],
-                        }
-                    ],
-                    "removed": [],
-                    "unchanged": 12,
-                    "synonyms_replaced": False,
-                    "synonym_groups": 0,
-                    "token": "kJ0m2m9c1b4Q8sXoU3yV6tZr7wA5eH2dN1fL0pGqRzI",
-                    "applied": False,
-                }
-            ]
-        }
-    )
-
-    @classmethod
-    def of(cls, preview: authoring.UploadPreview, *, applied: bool) -> UploadPublic:
-        diff = preview.diff
-        return cls(
-            filename=preview.filename,
-            replace=preview.replace,
-            added=diff.added,
-            changed=[
-                ChangePublic(
-                    key=change.key,
-                    fields=list(change.fields),
-                    phrasings_added=list(change.phrasings_added),
-                    phrasings_removed=list(change.phrasings_removed),
-                )
-                for change in preview.changes
-            ],
-            removed=diff.removed,
-            unchanged=len(diff.unchanged),
-            synonyms_replaced=diff.synonyms_replaced,
-            synonym_groups=preview.synonym_count,
-            token=preview.token,
-            applied=applied,
-        )
-
-
-class UploadConfirm(BaseModel):
-    token: str = Field(max_length=100, description="The preview's token.")
-
-
-def _file_problems(rejected: ImportRejected) -> HTTPException:
-    detail = []
-    for problem in rejected.problems:
-        where: list[str | int] = ["body", "file"]
-        where += [part for part in (problem.row, problem.column) if part is not None]
-        detail.append({"type": "value_error", "loc": where, "msg": str(problem)})
-    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail)
-
-
-@router.post("/uploads", responses=_REFUSED)
-def preview_upload(
-    session: SessionDep,
-    settings: SettingsDep,
-    principal: AdminUser,
-    file: Annotated[UploadFile, File(description="CSV, JSON, JSONL or XLSX")],
-    replace: Annotated[bool, Form(description="Remove intents the file lacks")] = False,
-) -> UploadPublic:
-    """Check a knowledge base file and say what it would change; nothing is written yet.
-
-    422 names every problem (file, row, column). Confirm the preview with its ``token``.
-    """
-    filename = file.filename or "upload"
-    try:
-        preview = authoring.preview_upload(
-            session,
-            pending_uploads(settings),
-            principal.actor,
-            upload_bytes(file, settings.max_import_bytes),
-            filename,
-            replace=replace,
-            max_bytes=settings.max_import_bytes,
-        )
-    except ImportRejected as rejected:
-        raise _file_problems(rejected) from None
-    return UploadPublic.of(preview, applied=False)
-
-
-@router.post("/uploads/confirm", responses=_REFUSED | _GONE)
-def confirm_upload(
-    body: UploadConfirm, session: SessionDep, settings: SettingsDep, principal: AdminUser
-) -> UploadPublic:
-    """Apply a previewed file, all or nothing (audited as ``knowledge.import``)."""
-    try:
-        applied = authoring.confirm_upload(
-            session,
-            pending_uploads(settings),
-            principal.actor,
-            body.token,
-            max_bytes=settings.max_import_bytes,
-        )
-    except UploadGone:
-        raise HTTPException(
-            status.HTTP_410_GONE,
-            "this upload has expired or was already applied: upload the file again",
-        ) from None
-    except ImportRejected as rejected:
-        raise _file_problems(rejected) from None
-    return UploadPublic.of(applied, applied=True)
-
-
-@router.get(
-    "/export",
-    response_class=Response,
-    responses={200: {"content": {media.split(";")[0]: {} for media in MEDIA_TYPES.values()}}},
-)
-def export_knowledge(
-    session: SessionDep, file_format: Annotated[FileFormat, Query(alias="format")] = "csv"
-) -> Response:
-    """The whole knowledge base as a file that uploads back unchanged."""
-    return export_response(session, file_format)
 
 
 # ---- the answer's live preview

@@ -20,10 +20,10 @@ from chatbot.api.deps import SessionDep, SettingsDep
 from chatbot.api.i18n import Translate, request_language, translator
 from chatbot.api.knowledge_files import (
     FileFormat,
+    confirm_file,
     draft_html,
     export_response,
-    pending_uploads,
-    upload_bytes,
+    preview_file,
 )
 from chatbot.api.principals import AdminUser, Principal
 from chatbot.console.views import render
@@ -124,15 +124,7 @@ def upload_preview(
         return _upload_page(request, principal, 422, problems=[problem], replace=replace)
     filename = file.filename
     try:
-        preview = authoring.preview_upload(
-            session,
-            pending_uploads(settings),
-            principal.actor,
-            upload_bytes(file, settings.max_import_bytes),
-            filename,
-            replace=replace,
-            max_bytes=settings.max_import_bytes,
-        )
+        preview = preview_file(session, settings, principal.actor, file, filename, replace=replace)
     except ImportRejected as rejected:
         return _upload_page(
             request, principal, 422, problems=rejected.problems, filename=filename, replace=replace
@@ -151,13 +143,7 @@ def upload_confirm(
     """Apply a previewed file, all or nothing."""
     _ = translator(request_language(request))
     try:
-        applied = authoring.confirm_upload(
-            session,
-            pending_uploads(settings),
-            principal.actor,
-            token,
-            max_bytes=settings.max_import_bytes,
-        )
+        applied = confirm_file(session, settings, principal.actor, token)
     except UploadGone:
         error = _("This upload has expired or was already applied. Upload the file again.")
         return _upload_page(request, principal, status.HTTP_410_GONE, error=error)

@@ -1,6 +1,6 @@
 """The model pages: the versions, one version's report, two versions compared.
 
-The test pane on a version's page asks chatbot/api/admin_models.py's ``ask`` route.
+The test pane on a version's page asks chatbot/api/models.py's ``ask`` route.
 """
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
-from chatbot.api.admin_models import version_or_404
 from chatbot.api.deps import SessionDep
 from chatbot.api.i18n import request_language, translator
+from chatbot.api.models import version_or_404
 from chatbot.api.principals import AdminUser
 from chatbot.console.views import render
 from chatbot.db import app_settings

@@ -1,5 +1,5 @@
 """The training page: start a fine-tuning run and watch it live (static/training.js, over the
-training API in chatbot/api/admin.py).
+training API in chatbot/api/training.py).
 """
 
 from __future__ import annotations

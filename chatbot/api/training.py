@@ -1,30 +1,32 @@
-"""Admin API: training runs and model versions (the admin pages build on it)."""
+"""Training runs: start fine-tuning, watch it, cancel it (the training page polls these).
+
+The versions a run leaves are listed and activated in chatbot/api/models.py.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from pydantic import BaseModel, Field
 
-from chatbot.api.deps import BusDep, RowId, SessionDep, SettingsDep
+from chatbot.api.deps import RowId, SessionDep, SettingsDep
 from chatbot.api.principals import AdminUser, admin_user
 from chatbot.db import audit
-from chatbot.db import model_versions as registry
 from chatbot.db import training_runs as runs
 from chatbot.db.base import as_utc
 from chatbot.db.knowledge import load_intents
-from chatbot.db.models import ModelVersion, TrainingRun
+from chatbot.db.models import TrainingRun
 from chatbot.nlu.encoder import ModelLoadError
 from chatbot.training import start_run
-from chatbot.upkeep import announce_activation
 from chatbot.worker import training
 
 # Every route needs an admin; the handlers that change something also take the AdminUser
 # principal (the same dependency, evaluated once) to name them in the audit log.
-router = APIRouter(prefix="/api/v1/admin", tags=["admin"], dependencies=[Depends(admin_user)])
+router = APIRouter(
+    prefix="/api/v1/admin/training", tags=["admin"], dependencies=[Depends(admin_user)]
+)
 
 
 class TrainingStart(BaseModel):
@@ -65,29 +67,7 @@ def _utc(moment: datetime | None) -> datetime | None:
     return as_utc(moment) if moment is not None else None
 
 
-class ModelVersionPublic(BaseModel):
-    version: str
-    kind: str
-    status: str
-    active: bool
-    metrics: dict[str, Any]
-    created_at: datetime
-    activated_at: datetime | None
-
-    @classmethod
-    def of(cls, row: ModelVersion) -> ModelVersionPublic:
-        return cls(
-            version=row.version,
-            kind=row.kind,
-            status=row.status,
-            active=row.is_active,
-            metrics=row.metrics,
-            created_at=as_utc(row.created_at),
-            activated_at=_utc(row.activated_at),
-        )
-
-
-@router.post("/training", status_code=status.HTTP_202_ACCEPTED)
+@router.post("", status_code=status.HTTP_202_ACCEPTED)
 def start_training(
     body: TrainingStart,
     request: Request,
@@ -126,7 +106,7 @@ def start_training(
     return TrainingRunPublic.of(run)
 
 
-@router.get("/training")
+@router.get("")
 def list_training_runs(session: SessionDep) -> list[TrainingRunPublic]:
     """The latest training runs, newest first."""
     return [TrainingRunPublic.of(r) for r in runs.list_runs(session)]
@@ -139,13 +119,13 @@ def _run(session: SessionDep, run_id: int) -> TrainingRun:
     return run
 
 
-@router.get("/training/{run_id}")
+@router.get("/{run_id}")
 def get_training_run(run_id: RowId, session: SessionDep) -> TrainingRunPublic:
     """A run's status and progress (step, epoch, loss, ETA)."""
     return TrainingRunPublic.of(_run(session, run_id))
 
 
-@router.post("/training/{run_id}/cancel")
+@router.post("/{run_id}/cancel")
 def cancel_training_run(
     run_id: RowId, session: SessionDep, principal: AdminUser
 ) -> TrainingRunPublic:
@@ -163,48 +143,3 @@ def cancel_training_run(
     )
     session.commit()
     return TrainingRunPublic.of(run)
-
-
-@router.get("/models")
-def list_models(session: SessionDep) -> list[ModelVersionPublic]:
-    """Every model version with its validation metrics."""
-    return [ModelVersionPublic.of(v) for v in registry.list_versions(session)]
-
-
-@router.post("/models/{version}/activate")
-def activate_model(
-    version: str, session: SessionDep, bus: BusDep, principal: AdminUser, force: bool = False
-) -> ModelVersionPublic:
-    """Serve this version; every replica switches to it within seconds.
-
-    A version that catches far fewer out-of-scope questions than the active one is refused with
-    409 and ``{"detail": why, "confirm": true}`` unless ``force`` is set.
-    """
-    row = registry.get_version(session, version)
-    if row is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"model version '{version}' not found")
-    if row.status != "ready":
-        raise HTTPException(status.HTTP_409_CONFLICT, f"model version '{version}' is {row.status}")
-    regression = registry.scope_regression(session, row)
-    if regression is not None and not force:
-        raise HTTPException(
-            status.HTTP_409_CONFLICT,
-            {
-                "message": f"{regression}; activate with force=true to confirm",
-                "confirm": True,
-                **asdict(regression),
-            },
-        )
-    previous = registry.active_version_name(session)
-    registry.activate(session, row)
-    audit.record(
-        session,
-        principal.actor,
-        "model.activate",
-        version,
-        before={"active": previous},
-        after={"active": version},
-    )
-    session.commit()
-    announce_activation(bus, version)
-    return ModelVersionPublic.of(row)
