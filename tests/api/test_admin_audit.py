@@ -1,5 +1,5 @@
-"""Audit records of the admin API (chatbot/api/admin.py) and of the command line: model activations
-and training runs."""
+"""Audit records of the admin API (chatbot/api/training.py, models.py) and of the command line:
+model activations and training runs."""
 
 from __future__ import annotations
 
