@@ -1,5 +1,6 @@
 """Webhooks out, end to end: a real HTTP receiver started here gets signed deliveries from the
-job queue, a 500 is retried, and the delivery log, the console and the audit log say so."""
+job queue, a 500 is retried, and the delivery log and the audit log say so. The console's page
+is tested in tests/console/admin/test_webhooks.py, with this module's fixtures."""
 
 from __future__ import annotations
 
