@@ -12,7 +12,7 @@ from sqlalchemy import select
 from chatbot.config import Settings
 from chatbot.db import conversations as store
 from chatbot.db.base import utcnow
-from chatbot.db.models import AuditEntry, Conversation, Message, Role
+from chatbot.db.models import Conversation, Message, Role
 from chatbot.db.session import make_engine, make_session_factory, transaction
 from chatbot.main import create_app
 from tests.api.conftest import KNOWLEDGE, Customer, Staff, store_knowledge
@@ -80,29 +80,6 @@ def test_staff_cannot_erase(client: TestClient, customer: Customer, staff: Staff
     url = f"/api/v1/admin/conversations/{customer.id}"
     assert client.delete(url, headers=staff.token_headers).status_code == 403
     assert client.get(customer.messages_url, headers=customer.headers).status_code == 200
-
-
-def test_the_transcript_page_erases_for_admins(
-    client: TestClient, customer: Customer, admin: Staff, db_url: str
-) -> None:
-    client.post(customer.messages_url, json={"text": "hello"}, headers=customer.headers)
-    page = client.get(f"/staff/conversations/{customer.id}")
-    assert 'data-testid="erase-conversation"' in page.text
-    erase = f"/admin/conversations/{customer.id}/erase"
-    unconfirmed = client.post(erase, data={"csrf_token": admin.csrf}, follow_redirects=False)
-    assert unconfirmed.status_code == 422
-    assert client.get(f"/staff/conversations/{customer.id}").status_code == 200
-    form = {"csrf_token": admin.csrf, "confirm": "yes"}
-    done = client.post(erase, data=form, follow_redirects=False)
-    assert done.status_code == 303
-    assert client.get(f"/staff/conversations/{customer.id}").status_code == 404
-    engine = make_engine(db_url)
-    with make_session_factory(engine)() as session:
-        [entry] = session.scalars(
-            select(AuditEntry).where(AuditEntry.action == "conversation.erase")
-        )
-        assert (entry.actor, entry.target) == ("ada@admin.example", customer.id)
-    engine.dispose()
 
 
 def test_the_server_expires_old_conversations_when_it_starts(db_url: str, tmp_path: Path) -> None:

@@ -186,18 +186,3 @@ def test_bad_input_is_422_and_changes_nothing(
     assert _ids(_groups(client, admin)) == ids
     bad_period = client.get(URL, params={"since": "yesterday"}, headers=admin.token_headers)
     assert bad_period.status_code == 422 and "since" in bad_period.json()["detail"]
-
-
-def test_the_page_and_its_forms(client: TestClient, admin: Staff, db_url: str) -> None:
-    _ask(client, LOST[:1])
-    page = client.get("/admin/unanswered")
-    assert page.status_code == 200 and LOST[0] in page.text
-    ids = _ids(_groups(client, admin))
-    form = {"csrf_token": admin.csrf, "message_ids": ",".join(map(str, ids))}
-    no_csrf = client.post("/admin/unanswered/dismiss", data={"message_ids": form["message_ids"]})
-    assert no_csrf.status_code == 403
-    bad = client.post("/admin/unanswered/phrasings", data={**form, "intent": "nope"})
-    assert bad.status_code == 422 and "nope" in bad.text
-    done = client.post("/admin/unanswered/dismiss", data=form, follow_redirects=False)
-    assert done.status_code == 303
-    assert LOST[0] not in client.get(done.headers["location"]).text
