@@ -185,7 +185,7 @@ def test_the_transcript_shows_every_turn_and_escapes_customer_text(
         assert colleague is not None
         conversation, _token = store.start_conversation(session, language="en")
         store.add_message(session, conversation, Role.CUSTOMER, XSS)
-        store.add_message(
+        unhelpful = store.add_message(
             session,
             conversation,
             Role.BOT,
@@ -196,8 +196,8 @@ def test_the_transcript_shows_every_turn_and_escapes_customer_text(
             suggestions=[{"intent": "refund_time", "question": "When will I get my refund?"}],
             model_version="base-v1",
             latency_ms=12.4,
-            helpful=False,
         )
+        store.set_feedback(session, unhelpful, helpful=False)  # the customer's thumbs-down
         store.add_message(session, conversation, Role.SYSTEM, "Handed over to a person")
         store.add_message(
             session, conversation, Role.STAFF, "Let me check that.", author_id=colleague.id
