@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from chatbot.nlu import precision
 from chatbot.nlu.encoder import SentenceEncoder
 from chatbot.nlu.precision import MIN_STABILITY, candidates, choose, with_precision
 from tests.factories import shop_intents
@@ -71,3 +72,24 @@ def test_a_mode_whose_vectors_move_with_their_batch_is_not_chosen(
     # Demanding a stability no mode can have (above 1) leaves only fp32, whatever the speed.
     monkeypatch.setattr("chatbot.nlu.precision.MIN_STABILITY", 1.1)
     assert choose(real_encoder, texts, labels).mode == "fp32"
+
+
+def test_a_mode_slower_for_one_message_alone_is_not_chosen(
+    real_encoder: SentenceEncoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A lone customer's reply waits for one text encoded alone: a mode faster only in batches
+    would make every quiet-hour reply slower."""
+    intents = shop_intents()
+    texts = [p for i in intents for p in i.phrasings]
+    labels = [i.key for i in intents for _ in i.phrasings]
+    measured = precision._alone
+
+    def slow_alone_unless_fp32(encoder, texts, batched):  # type: ignore[no-untyped-def]
+        _stability, ms_alone = measured(encoder, texts, batched)
+        return 1.0, ms_alone * (1 if encoder.precision == "fp32" else 100)
+
+    monkeypatch.setattr("chatbot.nlu.precision._alone", slow_alone_unless_fp32)
+    monkeypatch.setattr("chatbot.nlu.precision.MIN_SPEED_UP", 0.0)  # any batch speed will do
+    choice = choose(real_encoder, texts, labels)
+    assert choice.mode == "fp32"
+    assert all(c.ms_alone > 0 for c in choice.checks)
