@@ -80,8 +80,9 @@ class Settings(BaseSettings):
     torch_threads: int = Field(
         0,
         ge=0,
-        description="CPU threads for torch. 0: one per available core, less one while serving "
-        "(the web threads need one).",
+        description="CPU threads for torch. 0: one per available core; while serving, one less "
+        "whenever other messages are queued or on their way (the web threads need a core), "
+        "every core for a message that is alone.",
     )
     inference_precision: Literal["auto", "fp32", "bf16", "int8"] = Field(
         "auto",

@@ -60,7 +60,7 @@ from chatbot.events import make_event_bus
 from chatbot.jobs import JobContext, JobRunner, make_job_runner
 from chatbot.logs import RequestIds
 from chatbot.nlu.batching import MicroBatcher, model_thread
-from chatbot.nlu.encoder import configure_threads, resolve_device
+from chatbot.nlu.encoder import configure_threads, resolve_device, serving_threads
 from chatbot.nlu.engine import Encoder
 from chatbot.runtime import build_manager, load_encoder
 from chatbot.training import first_run
@@ -148,6 +148,7 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
             max_wait_s=settings.batch_wait_ms / 1000,
             on_batch=metrics.observe_batch,
             thread=inference,
+            before_batch=serving_threads(settings.torch_threads),
         )
         # Texts of the embeddings API share the model's thread and batching with customers.
         embedder = MicroBatcher(
@@ -155,6 +156,7 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
             max_batch_size=settings.batch_max_size,
             max_wait_s=settings.batch_wait_ms / 1000,
             thread=inference,
+            before_batch=serving_threads(settings.torch_threads),
         )
         app.state.embedder = embedder
         app.state.chat = ChatService(

@@ -50,6 +50,8 @@ class MicroBatcher(Generic[R, Q]):
         on_batch: called with each batch's :class:`BatchStats` (metrics).
         thread: the single-thread executor that owns the model. Load the model on it too: torch
             runs several times slower on a thread other than the one that set it up.
+        before_batch: called on that thread before each batch, with whether it is one text
+            with nothing else queued or announced (torch may then take every core for it).
 
     Example:
         >>> async def demo() -> list[int]:
@@ -70,8 +72,10 @@ class MicroBatcher(Generic[R, Q]):
         max_wait_s: float = 0.002,
         on_batch: Callable[[BatchStats], None] | None = None,
         thread: ThreadPoolExecutor | None = None,
+        before_batch: Callable[[bool], object] | None = None,
     ) -> None:
         self._predict_batch = predict_batch
+        self._before_batch = before_batch
         self.max_batch_size = max_batch_size
         self.max_wait_s = max_wait_s
         self._on_batch = on_batch
@@ -121,6 +125,11 @@ class MicroBatcher(Generic[R, Q]):
         self._queue.clear()
         self._thread.shutdown(wait=False)
 
+    def _call(self, texts: list[Q], alone: bool) -> list[R]:
+        if self._before_batch is not None:
+            self._before_batch(alone)
+        return self._predict_batch(texts)
+
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         arrived = self._arrived
@@ -143,10 +152,12 @@ class MicroBatcher(Generic[R, Q]):
             del self._queue[: self.max_batch_size]
             if not batch:
                 continue
+            # Nothing else queued or on its way: the whole machine may serve this one message.
+            alone = len(batch) == 1 and not self._queue and self._coming == 0
             started = time.perf_counter()
             try:
                 results = await loop.run_in_executor(
-                    self._thread, self._predict_batch, [text for text, _, _ in batch]
+                    self._thread, self._call, [text for text, _, _ in batch], alone
                 )
             except Exception as exc:  # every caller of this batch hears of it
                 for _, _, future in batch:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -61,12 +61,30 @@ def configure_threads(threads: int = 0, *, serving: bool = False) -> int:
     """Use the number of torch threads given, or (0) one per core we may run on, less one when
     serving: the web threads need a core of their own, and torch's threads waiting on each other
     behind them made batches several times slower on two cores. Returns the number before."""
-    if threads <= 0:
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
-        threads = cores - 1 if serving else cores
     before = torch.get_num_threads()
-    torch.set_num_threads(max(1, threads))
+    torch.set_num_threads(_thread_count(threads, serving=serving))
     return before
+
+
+def serving_threads(threads: int = 0) -> Callable[[bool], None]:
+    """What the serving model thread does before each batch: with ``threads`` 0, every core for
+    a message that is alone (nothing else queued or on its way: a lone customer's encoding took
+    4.2 ms on two threads against 9.9 ms on one, for less CPU), one core less otherwise (see
+    :func:`configure_threads`). A number set by the admin is used for every batch."""
+    alone_count = _thread_count(threads)
+    busy_count = _thread_count(threads, serving=True)
+
+    def before_batch(alone: bool) -> None:
+        torch.set_num_threads(alone_count if alone else busy_count)
+
+    return before_batch
+
+
+def _thread_count(threads: int, *, serving: bool = False) -> int:
+    if threads > 0:
+        return threads
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+    return max(1, cores - 1 if serving else cores)
 
 
 @contextmanager
