@@ -15,7 +15,7 @@ from chatbot.api.deps import RowId, SessionDep
 from chatbot.api.principals import StaffUser
 from chatbot.db import conversations as store
 from chatbot.db import corrections, transcripts
-from chatbot.db.knowledge import load_intents
+from chatbot.db.knowledge import intent_languages
 from chatbot.db.models import Correction, Message, Role
 
 router = APIRouter(prefix="/api/v1/staff/messages", tags=["staff"])
@@ -76,7 +76,7 @@ def correct_bot_turn(
     if body.verdict == "wrong" and "intent" not in body.model_fields_set:
         raise _unprocessable("intent: required with verdict 'wrong' (null: out of scope)")
     intent = _bot_meant(message) if body.verdict == "right" else body.intent
-    known = {spec.key for spec in load_intents(session)}
+    known = intent_languages(session).keys()
     if intent is not None and intent not in known:
         raise _unprocessable(f"intent: {intent!r} is not an intent of the knowledge base")
     customer_text = transcripts.answered_customer_text(session, message)

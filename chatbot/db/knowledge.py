@@ -57,6 +57,24 @@ def load_intents(session: Session, name: str = "default") -> list[IntentSpec]:
     return [_to_spec(intent) for intent in _stored_intents(session, knowledge_base)]
 
 
+def intent_languages(session: Session, name: str = "default") -> dict[str, str]:
+    """Every intent's key and main language, in the order they were created: what pages that
+    offer intents to choose from need, without loading phrasings and answers.
+
+    >>> refunds = IntentSpec("refunds", "Within 30 days.", ("Can I get my money back?",))
+    >>> _ = import_intents(session, [refunds], replace=False)
+    >>> intent_languages(session)
+    {'refunds': 'en'}
+    """
+    rows = session.execute(
+        select(Intent.key, Intent.language)
+        .join(KnowledgeBase, KnowledgeBase.id == Intent.knowledge_base_id)
+        .where(KnowledgeBase.name == name)
+        .order_by(Intent.id)
+    )
+    return {key: language for key, language in rows}
+
+
 def knowledge_revision(session: Session, name: str = "default") -> int:
     """The knowledge base's revision, bumped by every change; 0 when it does not exist yet.
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from chatbot.db.app_settings import REVISION_KEY
@@ -21,6 +21,16 @@ class Revisions:
     webhooks: int = 0
 
 
+# Every turn reads it: built once (building it cost more than running it).
+_CURRENT = select(
+    select(KnowledgeBase.revision)
+    .where(KnowledgeBase.name == bindparam("knowledge_base"))
+    .scalar_subquery(),
+    select(AppSetting.value).where(AppSetting.key == REVISION_KEY).scalar_subquery(),
+    select(ModelVersion.version).where(ModelVersion.is_active).limit(1).scalar_subquery(),
+    select(func.count()).select_from(Webhook).where(Webhook.enabled).scalar_subquery(),
+)
+
 # In a session's info: (its transaction, the revisions read in it).
 _SEEN = "revisions.seen"
 
@@ -32,14 +42,7 @@ def current(session: Session, knowledge_base: str = "default") -> Revisions:
     relies on them rather than reading again.
     """
     knowledge, settings, active, webhooks = session.execute(
-        select(
-            select(KnowledgeBase.revision)
-            .where(KnowledgeBase.name == knowledge_base)
-            .scalar_subquery(),
-            select(AppSetting.value).where(AppSetting.key == REVISION_KEY).scalar_subquery(),
-            select(ModelVersion.version).where(ModelVersion.is_active).limit(1).scalar_subquery(),
-            select(func.count()).select_from(Webhook).where(Webhook.enabled).scalar_subquery(),
-        )
+        _CURRENT, {"knowledge_base": knowledge_base}
     ).one()
     found = Revisions(int(knowledge or 0), int(settings or 0), active, int(webhooks or 0))
     session.info[_SEEN] = (session.get_transaction(), found)

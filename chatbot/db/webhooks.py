@@ -37,6 +37,8 @@ PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 # Set in a session's info when it recorded deliveries: after its commit the dispatcher is woken.
 RECORDED = "webhooks.recorded"
 MAX_ERROR_CHARS = 500
+# Asked in a turn's second transaction, which has not read the revisions: built once.
+_ENABLED = select(Webhook).where(Webhook.enabled.is_(True))
 
 
 def emit(
@@ -54,11 +56,7 @@ def emit(
     known = revisions.seen(session)
     if known is not None and not known.webhooks:
         return 0  # the turn read that no webhook is enabled: no query of them per message
-    webhooks = [
-        webhook
-        for webhook in session.scalars(select(Webhook).where(Webhook.enabled.is_(True)))
-        if event_type in webhook.events
-    ]
+    webhooks = [webhook for webhook in session.scalars(_ENABLED) if event_type in webhook.events]
     if not webhooks:
         return 0
     event_id = str(uuid.uuid4())

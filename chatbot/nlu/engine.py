@@ -73,8 +73,14 @@ class _Snapshot:
     intents: dict[str, IntentSpec]
     prototypes: Tensor  # (rows, d)
     languages: list[str]  # per row
+    # Per row: written in Chinese; a message is scored only against rows of its own script.
+    chinese: Tensor = field(init=False)
     # nearest_intents() answers per (intent key, row, limit), worked out when first asked.
     neighbours: dict[tuple[str, int, int], tuple[str, ...]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        chinese = [same_script(language, "zh") for language in self.languages]
+        object.__setattr__(self, "chinese", torch.tensor(chinese, dtype=torch.bool))
 
 
 def _rows(intents: Sequence[IntentSpec]) -> list[tuple[str, str, list[str]]]:
@@ -343,10 +349,9 @@ class IntentEngine:
             1, index.phrasing_intent.expand(len(texts), -1), lexical, reduce="amax"
         )
         languages = list(languages) if languages else [detect_language(t) for t in texts]
-        intent_languages = snapshot.languages
         allowed = torch.ones_like(nearest, dtype=torch.bool)
         for row, language in enumerate(languages):
-            same = torch.tensor([same_script(language, lang) for lang in intent_languages])
+            same = snapshot.chinese if same_script(language, "zh") else ~snapshot.chinese
             if same.any():
                 allowed[row] = same
         return ScoreParts(

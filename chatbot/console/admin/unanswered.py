@@ -71,7 +71,7 @@ async def _page(
         )
     _ = translator(request_language(request))
     result = await grouped(request, period)
-    keys = await asyncio.to_thread(lambda: [i.key for i in store.load_intents(session)])
+    keys = await asyncio.to_thread(lambda: list(store.intent_languages(session)))
     return render(
         request,
         "console/unanswered.html",

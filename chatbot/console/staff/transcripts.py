@@ -20,7 +20,7 @@ from chatbot.api.principals import StaffUser
 from chatbot.api.transcripts import PREVIEW_CHARS, read_cursor, read_filters
 from chatbot.console.views import render
 from chatbot.db import labels, transcripts
-from chatbot.db.knowledge import load_intents
+from chatbot.db.knowledge import intent_languages
 from chatbot.db.models import ConversationStatus, Role
 from chatbot.nlu.keywords import top_keywords
 
@@ -45,7 +45,7 @@ def transcript_list(request: Request, session: SessionDep, principal: StaffUser)
             before=page.older.updated_at.isoformat(),
             before_id=page.older.conversation_id,
         )
-    intents = load_intents(session)
+    intents = intent_languages(session)
     return render(
         request,
         "console/transcripts.html",
@@ -57,8 +57,8 @@ def transcript_list(request: Request, session: SessionDep, principal: StaffUser)
         paged=cursor is not None,
         older_query=older,
         filter_query=_query(form),
-        intent_keys=[intent.key for intent in intents],
-        languages=sorted({intent.language for intent in intents} | {"en", "zh"}),
+        intent_keys=list(intents),
+        languages=sorted({*intents.values(), "en", "zh"}),
         statuses=[s.value for s in ConversationStatus],
         moods=transcripts.MOODS,
         preview_chars=PREVIEW_CHARS,
@@ -101,7 +101,7 @@ def transcript_page(
         keywords=top_keywords(
             (m.text for m in transcript.messages if m.role is Role.CUSTOMER), TRANSCRIPT_KEYWORDS
         ),
-        intent_keys=[intent.key for intent in load_intents(session)],
+        intent_keys=list(intent_languages(session)),
         live=transcript.conversation.status
         in (ConversationStatus.WAITING, ConversationStatus.WITH_STAFF),
         strings=_page_strings(_),
