@@ -385,7 +385,7 @@ def profile(pid: int, seconds: int, out: Path) -> subprocess.Popen[bytes]:
             "--threads",
             "--nonblocking",
             "--rate",
-            "50",
+            "200",
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -396,8 +396,10 @@ def top_costs(collapsed: Path, limit: int = 15) -> list[tuple[str, float]]:
     """The functions on the most samples (inclusive), as a share of samples that did work."""
     inclusive: Counter[str] = Counter()
     busy = 0
-    for line in collapsed.read_text().splitlines():
+    for line in collapsed.read_text(errors="replace").splitlines():
         stack, _, count_text = line.rpartition(" ")
+        if not count_text.isdigit():  # a frame name holding a line break, cut in two
+            continue
         frames = stack.split(";")
         if any(
             idle in frames[-1]
