@@ -24,7 +24,14 @@ from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 
 from chatbot.api import schemas
-from chatbot.api.deps import CustomerToken, RowId, SettingsDep, bearer_token, message_text
+from chatbot.api.deps import (
+    CustomerToken,
+    RowId,
+    SettingsDep,
+    bearer_token,
+    message_text,
+    read_bearer,
+)
 from chatbot.api.errors import ErrorPublic
 from chatbot.api.metrics import observe_reply
 from chatbot.api.ratelimit import per_address, per_conversation
@@ -45,7 +52,7 @@ TYPING_INTERVAL_S = 1.0  # at most one typing event per second from one customer
 AUTH_TIMEOUT_S = 10.0  # a socket that has not sent its token by then is closed
 
 
-def _service(request: Request) -> ChatService:
+async def _service(request: Request) -> ChatService:
     service: ChatService | None = getattr(request.app.state, "chat", None)
     if service is None:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "the model is not loaded yet")
@@ -72,7 +79,7 @@ class TokenBeforeBody(APIRoute):
             return handler
 
         async def token_first(request: Request) -> Response:
-            bearer_token(request.headers.get("authorization"))
+            read_bearer(request.headers.get("authorization"))
             return await handler(request)
 
         return token_first

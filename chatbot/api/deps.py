@@ -1,4 +1,8 @@
-"""Every FastAPI dependency, as an Annotated alias."""
+"""Every FastAPI dependency, as an Annotated alias.
+
+Those that only read the app's state are ``async def``: FastAPI runs a plain ``def`` dependency
+on the thread pool, a thread hop per dependency per request (three on every customer message).
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from chatbot.conversation.manager import ConversationManager
 from chatbot.events import EventBus
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -26,14 +30,14 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
 
 
-def get_manager(request: Request) -> ConversationManager:
+async def get_manager(request: Request) -> ConversationManager:
     manager: ConversationManager | None = getattr(request.app.state, "manager", None)
     if manager is None:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "the model is not loaded yet")
     return manager
 
 
-def get_bus(request: Request) -> EventBus:
+async def get_bus(request: Request) -> EventBus:
     bus: EventBus = request.app.state.bus
     return bus
 
@@ -48,7 +52,12 @@ MAX_ROW_ID = 2**31 - 1
 RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 
 
-def bearer_token(authorization: Annotated[str | None, Header()] = None) -> str:
+async def bearer_token(authorization: Annotated[str | None, Header()] = None) -> str:
+    return read_bearer(authorization)
+
+
+def read_bearer(authorization: str | None) -> str:
+    """The token of an ``Authorization: Bearer`` header; 401 without one."""
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise HTTPException(

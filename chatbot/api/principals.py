@@ -100,12 +100,12 @@ async def _csrf_checked(
     return principal
 
 
-def staff_user(principal: Annotated[Principal, Depends(_csrf_checked)]) -> Principal:
+async def staff_user(principal: Annotated[Principal, Depends(_csrf_checked)]) -> Principal:
     """Any signed-in staff member or admin (staff and admin routes both require at least this)."""
     return principal
 
 
-def admin_user(principal: Annotated[Principal, Depends(_csrf_checked)]) -> Principal:
+async def admin_user(principal: Annotated[Principal, Depends(_csrf_checked)]) -> Principal:
     if not principal.is_admin:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "this needs an admin account")
     return principal

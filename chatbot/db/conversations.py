@@ -375,10 +375,18 @@ def unanswered_before(
     return earlier is not None
 
 
+_LOCKED = (
+    select(Conversation)
+    .where(Conversation.id == bindparam("conversation_id"))
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
+
+
 def lock_conversation(session: Session, conversation_id: str) -> Conversation | None:
     """The conversation, locked until commit where the database can (two people claiming at once
     on PostgreSQL: the second waits, then sees the first one's claim)."""
-    return session.get(Conversation, conversation_id, with_for_update=True)
+    return session.scalars(_LOCKED, {"conversation_id": conversation_id}).one_or_none()
 
 
 def get_user(session: Session, user_id: int | None) -> User | None:
