@@ -27,7 +27,9 @@ class ActiveModel:
     caller already has (:meth:`behind`), so a turn adds no query of its own; only then does
     :meth:`follow` read. ``load_engine`` builds a ready engine for a version: when another
     version is activated, it loads in the background while turns go on with the current one,
-    then takes over. Without it (a fixed engine) only the knowledge base is followed.
+    then takes over, unless another version was activated meanwhile (an admin rolling back
+    while the new one loaded): a loaded version that is no longer the active one is dropped.
+    Without it (a fixed engine) only the knowledge base is followed.
     """
 
     def __init__(self, engine: IntentEngine, load_engine: EngineLoader | None = None) -> None:
@@ -36,16 +38,19 @@ class ActiveModel:
         self._refresh_lock = threading.Lock()
         self._swap_lock = threading.Lock()
         self._loading: str | None = None
+        self._wanted: str | None = engine.version  # the active version, as last read
         self._unloadable: str | None = None  # a version that failed to load is not retried
 
     def behind(self, revisions: Revisions) -> bool:
         """Whether the knowledge base or the active version moved on (then :meth:`follow`)."""
         active = revisions.active_version
-        return revisions.knowledge != self.engine.revision or (
-            self._load_engine is not None
-            and active is not None
-            and active not in (self.engine.version, self._unloadable, self._loading)
-        )
+        if revisions.knowledge != self.engine.revision:
+            return True
+        if self._load_engine is None or active is None or active == self._unloadable:
+            return False
+        # Activated since last read, or a load ended without installing it (it was not wanted
+        # then): either way, read the active version again.
+        return active != self._wanted or (active != self.engine.version and self._loading is None)
 
     def follow(self, session: Session, *, wait: bool = False) -> None:
         """Take up the knowledge base's revision and the active model version (cheap checks).
@@ -54,8 +59,10 @@ class ActiveModel:
             wait: load a newly activated version before returning, rather than in the background.
         """
         active = active_version_name(session) if self._load_engine else None
-        if active is not None and active not in (self.engine.version, self._unloadable):
-            self._switch_to(active, session if wait else None)
+        if active is not None:
+            self._wanted = active
+            if active not in (self.engine.version, self._unloadable):
+                self._switch_to(active, session if wait else None)
         engine = self.engine
         revision = knowledge_revision(session)
         if revision == engine.revision:
@@ -88,9 +95,13 @@ class ActiveModel:
     def _load(self, version: str, session: Session | None) -> None:
         assert self._load_engine is not None
         try:
-            # One assignment: a turn sees the old engine or the new one, never half of each.
-            self.engine = self._load_engine(version, session)
-            log.info("now answering with model %s", version)
+            engine = self._load_engine(version, session)
+            if version == self._wanted:
+                # One assignment: a turn sees the old engine or the new one, never half of each.
+                self.engine = engine
+                log.info("now answering with model %s", version)
+            else:
+                log.info("model %s loaded, but %s is active now: not used", version, self._wanted)
         except Exception:
             self._unloadable = version
             log.exception(
