@@ -142,13 +142,15 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
             inference, build_manager, settings, loaded, db.sessions
         )
         app.state.manager = manager
+        # Customers' messages and embedding requests share the model's thread and its threads.
+        before_batch = serving_threads(settings.torch_threads)
         batcher = MicroBatcher(
             manager.model.predict,
             max_batch_size=settings.batch_max_size,
             max_wait_s=settings.batch_wait_ms / 1000,
             on_batch=metrics.observe_batch,
             thread=inference,
-            before_batch=serving_threads(settings.torch_threads),
+            before_batch=before_batch,
         )
         # Texts of the embeddings API share the model's thread and batching with customers.
         embedder = MicroBatcher(
@@ -156,7 +158,7 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
             max_batch_size=settings.batch_max_size,
             max_wait_s=settings.batch_wait_ms / 1000,
             thread=inference,
-            before_batch=serving_threads(settings.torch_threads),
+            before_batch=before_batch,
         )
         app.state.embedder = embedder
         app.state.chat = ChatService(

@@ -108,7 +108,7 @@ class ModeCheck:
     accuracy: float  # each phrasing matched to its nearest other phrasing's intent
     ms_per_text: float  # in one batch of the whole sample
     stability: float  # lowest cosine of a text's vector in the batch to its vector alone
-    ms_alone: float = 0.0  # median time to encode one text on its own
+    ms_alone: float  # median time to encode one text on its own
 
     def as_dict(self) -> dict[str, float | str]:
         return asdict(self)
