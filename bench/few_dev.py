@@ -1,0 +1,91 @@
+"""A development split for choosing training settings at 10 phrasings per intent, apart from test.
+
+Draws 10 phrasings per intent from BANKING77's *training* set (the knowledge base) and 15 other
+training rows per intent (the development messages), trains through ``train_model`` with the
+shipped background, and prints development accuracy, the right answers kept with the fitted
+fallback threshold, and out-of-scope recall on the background's ``evaluate`` part. test.csv is
+never read: confirm a choice made here with ``bench/compare.py --setting few`` once, afterwards.
+
+    .venv/bin/python bench/few_dev.py ['{"learning_rate": 1e-4}'] [--seed 0]
+
+The JSON object overrides fields of ``TrainingConfig``. Run it alone on the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from banking77_base import read_dataset
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from chatbot.knowledge.spec import IntentSpec  # noqa: E402
+from chatbot.nlu.background import background_for  # noqa: E402
+from chatbot.nlu.encoder import SentenceEncoder  # noqa: E402
+from chatbot.nlu.engine import IntentEngine  # noqa: E402
+from chatbot.nlu.pipeline import PipelineConfig, train_model  # noqa: E402
+from chatbot.nlu.trainer import TrainingConfig  # noqa: E402
+
+PER_INTENT = 10
+DEV_PER_INTENT = 15
+
+
+def split(dataset: Path, seed: int) -> tuple[list[IntentSpec], list[tuple[str, str]]]:
+    by_intent: dict[str, list[str]] = defaultdict(list)
+    for text, intent in read_dataset(dataset / "train.csv"):
+        by_intent[intent].append(text)
+    rng = random.Random(seed)
+    intents, dev = [], []
+    for key in sorted(by_intent):
+        texts = rng.sample(by_intent[key], PER_INTENT + DEV_PER_INTENT)
+        intents.append(IntentSpec(key, f"Answer for {key}.", tuple(texts[:PER_INTENT])))
+        dev += [(text, key) for text in texts[PER_INTENT:]]
+    return intents, dev
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("overrides", nargs="?", default="{}", help="TrainingConfig fields, JSON")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--dataset", type=Path, default=ROOT.parent / "shared/datasets/banking77")
+    args = parser.parse_args()
+    overrides = json.loads(args.overrides)
+    intents, dev = split(args.dataset, args.seed)
+    started = time.perf_counter()
+    config = PipelineConfig(training=TrainingConfig(**overrides))
+    trained = train_model(SentenceEncoder.from_pretrained(), intents, config=config)
+    seconds = time.perf_counter() - started
+    engine = IntentEngine(
+        trained.encoder, version="dev", scoring=trained.scoring, prototypes=trained.prototypes
+    )
+    engine.load_knowledge(intents, revision=1)
+    floor = trained.scoring.fallback_threshold or 0.0
+    predictions = engine.predict([text for text, _ in dev])
+    right = [p.intent == key for p, (_, key) in zip(predictions, dev, strict=True)]
+    kept = [r and p.confidence >= floor for r, p in zip(right, predictions, strict=True)]
+    outside = engine.predict([m.text for m in background_for(["en"], "evaluate")])
+    caught = [p.confidence < floor for p in outside]
+    print(
+        json.dumps(
+            {
+                "overrides": overrides,
+                "seed": args.seed,
+                "dev_accuracy": round(sum(right) / len(dev), 4),
+                "right_kept": round(sum(kept) / len(dev), 4),
+                "background_recall": round(sum(caught) / len(caught), 4),
+                "fallback": floor,
+                "train_seconds": round(seconds, 1),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
