@@ -19,7 +19,7 @@ from chatbot.conversation.bot_settings import BotSettings
 from chatbot.conversation.policies import Action, decide
 from chatbot.evaluation.report import build_report
 from chatbot.knowledge.spec import IntentSpec
-from chatbot.nlu.background import load_background
+from chatbot.nlu.background import BackgroundMessage, load_background
 from chatbot.nlu.calibration import NEAREST_WEIGHTS, PROTOTYPE_WEIGHTS, FoldScores
 from chatbot.nlu.encoder import SentenceEncoder
 from chatbot.nlu.engine import IntentEngine
@@ -27,6 +27,7 @@ from chatbot.nlu.pipeline import (
     PipelineConfig,
     TrainedModel,
     TrainingDataError,
+    _sampled,
     data_fingerprint,
     train_model,
 )
@@ -466,3 +467,27 @@ def test_background_messages_too_close_to_the_knowledge_base_are_left_out(
     engine = engine_for(trained, weather_app)
     for message in ("is it going to rain this afternoon", "what will the weather be on sunday"):
         assert answered(engine, message) == (Action.ANSWER, "forecast"), message
+
+
+@pytest.mark.model
+def test_other_companies_support_questions_weigh_more_among_the_negatives(
+    real_encoder: SentenceEncoder,
+) -> None:
+    background = [
+        BackgroundMessage(domain, f"{text} {n}", "en")
+        for domain, text in (
+            ("support_gym", "can I freeze my gym membership"),
+            ("cooking", "how long do I boil an egg"),
+        )
+        for n in range(300)
+    ]
+
+    def support_share(weight: int) -> float:
+        config = PipelineConfig(min_negatives=150, near_domain_weight=weight)
+        drawn = [m for m in _sampled(real_encoder, background, 10, config) if m.part == "train"]
+        assert len(drawn) == 300  # twice the negatives wanted
+        return sum(m.near_domain for m in drawn) / len(drawn)
+
+    # Three to one: about three quarters of the draw, against about half unweighted.
+    assert support_share(3) > 0.65
+    assert support_share(1) < 0.6

@@ -35,6 +35,11 @@ class BackgroundMessage:
     def part(self) -> Part:
         return part_of(self.text)
 
+    @property
+    def near_domain(self) -> bool:
+        """Another company's support question: out of scope, but near any FAQ's own domain."""
+        return self.domain.startswith("support_")
+
 
 def part_of(text: str) -> Part:
     """The fixed part a message belongs to (stable across runs, machines and versions).
