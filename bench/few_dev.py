@@ -74,8 +74,7 @@ def main() -> None:
     background = background_for(["en"], "evaluate")
     outside = engine.predict([m.text for m in background])
     caught = [p.confidence < floor for p in outside]
-    # Other companies' support questions: the out-of-scope messages nearest a FAQ's own domain.
-    near = [c for c, m in zip(caught, background, strict=True) if m.domain.startswith("support_")]
+    near = [c for c, m in zip(caught, background, strict=True) if m.near_domain]
     print(
         json.dumps(
             {

@@ -257,7 +257,10 @@ def _usable_background(
     known = {p.casefold() for p in phrasings}
     candidates = [m for m in background if m.text.casefold() not in known]
     close: set[str] = {m.text for m in background} - {m.text for m in candidates}
-    english_candidates = [m.text for m in candidates if detect_language(m.text) != "zh"]
+    # Once per text: near-domain negatives come repeated (PipelineConfig.near_domain_weight).
+    english_candidates = list(
+        dict.fromkeys(m.text for m in candidates if detect_language(m.text) != "zh")
+    )
     if english and english_candidates:
         similarity = base.encode(english_candidates) @ base.encode(english).T
         nearest = similarity.max(dim=1).values.tolist()
