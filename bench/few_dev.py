@@ -2,12 +2,13 @@
 
 Draws 10 phrasings per intent from BANKING77's *training* set (the knowledge base) and 15 other
 training rows per intent (the development messages), trains through ``train_model`` with the
-shipped background, and prints development accuracy, the right answers kept with the fitted
-fallback threshold, and out-of-scope recall on the background's ``evaluate`` part (all of it, and
-its other companies' support questions alone). test.csv is never read: confirm a choice made here
-with ``bench/compare.py --setting few`` once, afterwards.
+shipped background, and prints development accuracy and, at each strictness asked for (the fallback
+threshold it picks on the model's curve), the right answers kept and out-of-scope recall on the
+background's ``evaluate`` part (all of it, and its other companies' support questions alone).
+test.csv is never read: confirm a choice made here with ``bench/compare.py --setting few`` once,
+afterwards.
 
-    .venv/bin/python bench/few_dev.py ['{"learning_rate": 1e-4}'] [--seed 0]
+    .venv/bin/python bench/few_dev.py ['{"learning_rate": 1e-4}'] [--seed 0] [--strictness 0.5 0.4]
 
 The JSON object overrides fields of ``TrainingConfig``. Run it alone on the machine.
 """
@@ -55,6 +56,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("overrides", nargs="?", default="{}", help="TrainingConfig fields, JSON")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--strictness", type=float, nargs="+", default=[0.5], help="settings to read the model at"
+    )
     parser.add_argument("--dataset", type=Path, default=ROOT.parent / "shared/datasets/banking77")
     args = parser.parse_args()
     overrides = json.loads(args.overrides)
@@ -67,24 +71,31 @@ def main() -> None:
         trained.encoder, version="dev", scoring=trained.scoring, prototypes=trained.prototypes
     )
     engine.load_knowledge(intents, revision=1)
-    floor = trained.scoring.fallback_threshold or 0.0
     predictions = engine.predict([text for text, _ in dev])
     right = [p.intent == key for p, (_, key) in zip(predictions, dev, strict=True)]
-    kept = [r and p.confidence >= floor for r, p in zip(right, predictions, strict=True)]
     background = background_for(["en"], "evaluate")
     outside = engine.predict([m.text for m in background])
-    caught = [p.confidence < floor for p in outside]
-    near = [c for c, m in zip(caught, background, strict=True) if m.near_domain]
+    near_domain = [m.near_domain for m in background]
+    # One training run, read at several strictness settings: the model does not change with it.
+    at_strictness = {}
+    for strictness in args.strictness:
+        floor = trained.scoring.fallback_for(strictness) or 0.0
+        kept = [r and p.confidence >= floor for r, p in zip(right, predictions, strict=True)]
+        caught = [p.confidence < floor for p in outside]
+        near = [c for c, n in zip(caught, near_domain, strict=True) if n]
+        at_strictness[str(strictness)] = {
+            "fallback": floor,
+            "right_kept": round(sum(kept) / len(dev), 4),
+            "background_recall": round(sum(caught) / len(caught), 4),
+            "support_questions_recall": round(sum(near) / max(1, len(near)), 4),
+        }
     print(
         json.dumps(
             {
                 "overrides": overrides,
                 "seed": args.seed,
                 "dev_accuracy": round(sum(right) / len(dev), 4),
-                "right_kept": round(sum(kept) / len(dev), 4),
-                "background_recall": round(sum(caught) / len(caught), 4),
-                "support_questions_recall": round(sum(near) / max(1, len(near)), 4),
-                "fallback": floor,
+                "at_strictness": at_strictness,
                 "train_seconds": round(seconds, 1),
             }
         )

@@ -16,6 +16,7 @@ import limits
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from chatbot.nlu.scope import DEFAULT_STRICTNESS
 from chatbot.redaction import ALL_KINDS
 
 DEFAULT_SECRET_KEY = "change-me-in-production"
@@ -165,7 +166,7 @@ class Settings(BaseSettings):
         "turns this on).",
     )
     strictness: float = Field(
-        0.5,
+        DEFAULT_STRICTNESS,
         ge=0,
         le=1,
         description="Between answering more (0) and refusing more out-of-scope questions (1): "

@@ -15,6 +15,7 @@ from chatbot.db import app_settings
 from chatbot.db.revisions import Revisions
 from chatbot.hours import Schedule
 from chatbot.nlu.engine import IntentEngine
+from chatbot.nlu.scope import DEFAULT_STRICTNESS
 
 
 class BotSettings:
@@ -66,7 +67,9 @@ class BotSettings:
                     answer_threshold=default.answer,
                     clarify_threshold=default.clarify,
                     clarify_margin=default.margin,
-                    strictness=0.5 if default.strictness is None else default.strictness,
+                    strictness=(
+                        DEFAULT_STRICTNESS if default.strictness is None else default.strictness
+                    ),
                     offer_person_when_frustrated=self._default_offer,
                 ),
                 app_settings.stored(session),

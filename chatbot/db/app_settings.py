@@ -21,6 +21,7 @@ from chatbot import hours
 from chatbot.config import Settings
 from chatbot.db import audit
 from chatbot.db.models import AppSetting
+from chatbot.nlu.scope import DEFAULT_STRICTNESS
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,7 @@ class RuntimeSettings(BaseModel):
     clarify_margin: float = Field(0.04, ge=0, le=1, allow_inf_nan=False)
     # 0 answers more, 1 refuses more: picks the fallback threshold on the active version's
     # measured curve (a version without one keeps clarify_threshold).
-    strictness: float = Field(0.5, ge=0, le=1, allow_inf_nan=False)
+    strictness: float = Field(DEFAULT_STRICTNESS, ge=0, le=1, allow_inf_nan=False)
     greeting_en: str = _text()
     greeting_zh: str = _text()
     fallback_en: str = _text()

@@ -33,6 +33,7 @@ from chatbot.nlu.background import BackgroundMessage, background_for
 from chatbot.nlu.calibration import DEFAULT_MIX, FoldScores, choose_mix, fit_curves, score_fold
 from chatbot.nlu.encoder import SentenceEncoder
 from chatbot.nlu.language import detect_language
+from chatbot.nlu.scope import DEFAULT_STRICTNESS
 from chatbot.nlu.scoring import Calibration, Mix, Scoring
 from chatbot.nlu.trainer import Progress, TrainingConfig, fine_tune
 from chatbot.nlu.validation import (
@@ -76,7 +77,7 @@ class PipelineConfig:
     max_calibrate: int = 400
     max_evaluate: int = 400
     # The default point between answering more (0) and refusing more (1); admins move it live.
-    strictness: float = 0.5
+    strictness: float = DEFAULT_STRICTNESS
 
 
 @dataclass

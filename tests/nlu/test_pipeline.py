@@ -31,6 +31,7 @@ from chatbot.nlu.pipeline import (
     data_fingerprint,
     train_model,
 )
+from chatbot.nlu.scope import DEFAULT_STRICTNESS
 from chatbot.nlu.scoring import Calibration, Mix
 from chatbot.nlu.trainer import TrainingConfig
 from chatbot.nlu.validation import Example, held_out_folds, phrasing_examples
@@ -398,7 +399,8 @@ def test_the_shipped_background_trains_negatives_and_fits_the_curve(
     assert used["negatives"] == WITH_BACKGROUND.min_negatives
     assert used["calibrate"] > 100 and used["evaluate"] > 100
     assert bike_model.scoring.oos_curve is not None
-    assert bike_model.scoring.fallback_threshold == bike_model.scoring.oos_curve.threshold(0.5)
+    fitted = bike_model.scoring.oos_curve.threshold(DEFAULT_STRICTNESS)
+    assert bike_model.scoring.fallback_threshold == fitted
     # The held-out background slice is judged: out of scope rows in the validation.
     assert bike_model.validation.truth.count(None) == used["evaluate"] * WITH_BACKGROUND.folds
     # The base model was judged on the same held-out messages, for "does it beat the base".

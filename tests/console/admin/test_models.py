@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from chatbot.db.model_versions import activate, get_version
 from chatbot.db.session import make_engine, make_session_factory, transaction
 from chatbot.evaluation.version_reports import compare_intents, report_image
-from chatbot.nlu.scope import OutOfScopeCurve
+from chatbot.nlu.scope import DEFAULT_STRICTNESS, OutOfScopeCurve
 from tests.api.conftest import Staff
 from tests.api.model_admin import BASE, PNG, register, write_report
 
@@ -213,7 +213,8 @@ def test_a_report_lays_out_strictness_on_the_measured_curve_and_marks_the_one_in
     directory = fake_version(tmp_path, "ft-curve", ["returns", None], ["returns", "returns"])
     report_file = directory / "report" / "report.json"
     report = json.loads(report_file.read_text(encoding="utf-8"))
-    report["oos_curve"] = OutOfScopeCurve.measure([0.9, 0.8, 0.45], [0.1, 0.3, 0.6]).to_list()
+    curve = OutOfScopeCurve.measure([0.9, 0.8, 0.45], [0.1, 0.3, 0.6])
+    report["oos_curve"] = curve.to_list()
     report_file.write_text(json.dumps(report), encoding="utf-8")
     register(db_url, "ft-curve", directory)
 
@@ -226,9 +227,11 @@ def test_a_report_lays_out_strictness_on_the_measured_curve_and_marks_the_one_in
         ]
 
     table = rows()
-    assert [row[0] for row in table] == ["0.00", "0.25", "0.50", "0.75", "1.00"]
+    default = f"{DEFAULT_STRICTNESS:.2f}"  # in force, and laid out beside the five steps
+    assert [row[0] for row in table] == sorted({"0.00", "0.25", "0.50", "0.75", "1.00", default})
+    assert curve.threshold(DEFAULT_STRICTNESS) == 0.38  # between 0.3 and 0.45: all right kept
     assert [row for row in table if row[-1] == "chosen"] == [
-        ("0.50", "0.38", "1.000", "0.667", "chosen")
+        (default, "0.38", "1.000", "0.667", "chosen")
     ]
     assert table[-1][3] == "1.000"  # the strictest setting catches every outsider
     response = client.post(
