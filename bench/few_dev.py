@@ -33,6 +33,7 @@ from chatbot.nlu.background import background_for  # noqa: E402
 from chatbot.nlu.encoder import SentenceEncoder  # noqa: E402
 from chatbot.nlu.engine import IntentEngine  # noqa: E402
 from chatbot.nlu.pipeline import PipelineConfig, train_model  # noqa: E402
+from chatbot.nlu.scope import DEFAULT_STRICTNESS  # noqa: E402
 from chatbot.nlu.trainer import TrainingConfig  # noqa: E402
 
 PER_INTENT = 10
@@ -57,7 +58,11 @@ def main() -> None:
     parser.add_argument("overrides", nargs="?", default="{}", help="TrainingConfig fields, JSON")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
-        "--strictness", type=float, nargs="+", default=[0.5], help="settings to read the model at"
+        "--strictness",
+        type=float,
+        nargs="+",
+        default=[DEFAULT_STRICTNESS],
+        help="settings to read the model at (default: the product's)",
     )
     parser.add_argument("--dataset", type=Path, default=ROOT.parent / "shared/datasets/banking77")
     args = parser.parse_args()
