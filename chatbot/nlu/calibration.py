@@ -12,8 +12,7 @@ import torch
 from torch import Tensor
 
 from chatbot.knowledge.spec import IntentSpec
-from chatbot.nlu.encoder import SentenceEncoder
-from chatbot.nlu.engine import IntentEngine
+from chatbot.nlu.engine import Encoder, IntentEngine
 from chatbot.nlu.scope import OutOfScopeCurve
 from chatbot.nlu.scoring import Calibration, Mix
 from chatbot.nlu.validation import Example, Validation
@@ -61,7 +60,7 @@ class FoldScores:
 
 
 def score_fold(
-    encoder: SentenceEncoder,
+    encoder: Encoder,
     prototypes: dict[str, Tensor],
     intents: Sequence[IntentSpec],
     held_out: Sequence[Example],

@@ -31,7 +31,8 @@ from torch import Tensor
 from chatbot.knowledge.spec import IntentSpec
 from chatbot.nlu.background import BackgroundMessage, background_for
 from chatbot.nlu.calibration import DEFAULT_MIX, FoldScores, choose_mix, fit_curves, score_fold
-from chatbot.nlu.encoder import SentenceEncoder
+from chatbot.nlu.encoder import RememberingEncoder, SentenceEncoder
+from chatbot.nlu.engine import Encoder
 from chatbot.nlu.language import detect_language
 from chatbot.nlu.scope import DEFAULT_STRICTNESS
 from chatbot.nlu.scoring import Calibration, Mix, Scoring
@@ -147,8 +148,10 @@ def train_model(
             for part in ("train", "calibrate", "evaluate")
             for m in background_for([i.language for i in intents], part)
         ]
+    # The base model's vectors serve the closeness check and its validation alike.
+    base_vectors = RememberingEncoder(base)
     usable = _usable_background(
-        base, intents, _sampled(base, background, len(examples), config), config
+        base_vectors, intents, _sampled(base, background, len(examples), config), config
     )
     negatives = usable["train"][: _negative_count(usable["train"], len(examples), config)]
     folds = held_out_folds(examples, config)
@@ -205,7 +208,7 @@ def train_model(
     prototypes: dict[str, Tensor] = {}
     for run, (train, held_out) in enumerate(folds):
         engine_intents = intents_from(train, intents)
-        as_base = score_fold(base, {}, engine_intents, held_out, (), evaluate)
+        as_base = score_fold(base_vectors, {}, engine_intents, held_out, (), evaluate)
         base_validation.extend(as_base.outcomes(Mix(), Calibration(), clarify_threshold))
         model, prototypes = fit(run, train)
         scored.append(score_fold(model, prototypes, engine_intents, held_out, calibrate, evaluate))
@@ -241,7 +244,7 @@ def train_model(
 
 
 def _usable_background(
-    base: SentenceEncoder,
+    base: Encoder,
     intents: Sequence[IntentSpec],
     background: Sequence[BackgroundMessage],
     config: PipelineConfig,
