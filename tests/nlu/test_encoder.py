@@ -9,6 +9,7 @@ from chatbot.nlu import encoder as encoder_module
 from chatbot.nlu.encoder import (
     PACKAGED_WEIGHTS_SHA256,
     ModelLoadError,
+    RememberingEncoder,
     SentenceEncoder,
     mean_pool,
     packaged_model_dir,
@@ -41,6 +42,27 @@ def test_length_sorted_batches_return_the_callers_order(real_encoder: SentenceEn
     together = real_encoder.encode(texts, batch_size=2)
     one_by_one = torch.cat([real_encoder.encode([t]) for t in texts])
     assert torch.allclose(together, one_by_one, atol=1e-5)
+
+
+@pytest.mark.model
+def test_a_remembering_encoder_embeds_each_text_once(real_encoder: SentenceEncoder) -> None:
+    asked: list[list[str]] = []
+
+    class Counting:
+        dimension = real_encoder.dimension
+
+        def encode(self, texts: list[str], *, batch_size: int = 64) -> torch.Tensor:
+            asked.append(list(texts))
+            return real_encoder.encode(texts, batch_size=batch_size)
+
+    remembering = RememberingEncoder(Counting())  # type: ignore[arg-type]
+    first = remembering.encode(["refund", "where is my parcel", "refund"])
+    again = remembering.encode(["where is my parcel", "opening hours", "refund"])
+    assert asked == [["refund", "where is my parcel"], ["opening hours"]]
+    plain = real_encoder.encode(["where is my parcel", "opening hours", "refund"])
+    assert torch.allclose(again, plain, atol=1e-5)
+    assert torch.equal(first[0], first[2]) and torch.equal(first[1], again[0])
+    assert remembering.encode([]).shape == (0, real_encoder.dimension)
 
 
 @pytest.mark.model
