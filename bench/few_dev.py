@@ -1,14 +1,16 @@
 """A development split for choosing training settings at 10 phrasings per intent, apart from test.
 
-Draws 10 phrasings per intent from BANKING77's *training* set (the knowledge base) and 15 other
-training rows per intent (the development messages), trains through ``train_model`` with the
-shipped background, and prints development accuracy and, at each strictness asked for (the fallback
-threshold it picks on the model's curve), the right answers kept and out-of-scope recall on the
-background's ``evaluate`` part (all of it, and its other companies' support questions alone).
-test.csv is never read: confirm a choice made here with ``bench/compare.py --setting few`` once,
-afterwards.
+Draws 10 phrasings per intent from BANKING77's *training* set (the knowledge base; ``--full``:
+every training row but the development ones) and 15 other training rows per intent (the
+development messages), trains through ``train_model`` with the shipped background, and prints
+development accuracy and, at each strictness asked for (the fallback threshold it picks on the
+model's curve), the right answers kept, the rejection cost (right answers lost to a fallback)
+and out-of-scope recall on the background's ``evaluate`` part (all of it, and its other
+companies' support questions alone). test.csv is never read: confirm a choice made here with
+``bench/compare.py`` once, afterwards.
 
     .venv/bin/python bench/few_dev.py ['{"learning_rate": 1e-4}'] [--seed 0] [--strictness 0.5 0.4]
+        [--full]
 
 The JSON object overrides fields of ``TrainingConfig`` (or of ``PipelineConfig``). Run it alone
 on the machine.
@@ -41,7 +43,12 @@ PER_INTENT = 10
 DEV_PER_INTENT = 15
 
 
-def split(dataset: Path, seed: int) -> tuple[list[IntentSpec], list[tuple[str, str]]]:
+def split(
+    dataset: Path, seed: int, full: bool = False
+) -> tuple[list[IntentSpec], list[tuple[str, str]]]:
+    """10 phrasings of each intent as the knowledge base (``full``: every row but the
+    development ones, the full-set regime), 15 others as development messages: the same 15
+    either way."""
     by_intent: dict[str, list[str]] = defaultdict(list)
     for text, intent in read_dataset(dataset / "train.csv"):
         by_intent[intent].append(text)
@@ -49,7 +56,9 @@ def split(dataset: Path, seed: int) -> tuple[list[IntentSpec], list[tuple[str, s
     intents, dev = [], []
     for key in sorted(by_intent):
         texts = rng.sample(by_intent[key], PER_INTENT + DEV_PER_INTENT)
-        intents.append(IntentSpec(key, f"Answer for {key}.", tuple(texts[:PER_INTENT])))
+        held = set(texts[PER_INTENT:])
+        known = [t for t in by_intent[key] if t not in held] if full else texts[:PER_INTENT]
+        intents.append(IntentSpec(key, f"Answer for {key}.", tuple(known)))
         dev += [(text, key) for text in texts[PER_INTENT:]]
     return intents, dev
 
@@ -58,6 +67,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("overrides", nargs="?", default="{}", help="TrainingConfig fields, JSON")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--full",
+        action="store_true",
+        help="the full-set regime: every training row but the development ones (about 8,850) "
+        "as the knowledge base; 13 minutes or more",
+    )
     parser.add_argument(
         "--strictness",
         type=float,
@@ -69,7 +84,7 @@ def main() -> None:
     args = parser.parse_args()
     overrides = json.loads(args.overrides)
     asked = dict(overrides)
-    intents, dev = split(args.dataset, args.seed)
+    intents, dev = split(args.dataset, args.seed, args.full)
     started = time.perf_counter()
     pipeline_fields = {k: overrides.pop(k) for k in list(overrides) if hasattr(PipelineConfig, k)}
     config = PipelineConfig(training=TrainingConfig(**overrides), **pipeline_fields)
@@ -94,6 +109,7 @@ def main() -> None:
         at_strictness[str(strictness)] = {
             "fallback": floor,
             "right_kept": round(sum(kept) / len(dev), 4),
+            "rejection_cost": round((sum(right) - sum(kept)) / len(dev), 4),
             "background_recall": round(sum(caught) / len(caught), 4),
             "support_questions_recall": round(sum(near) / max(1, len(near)), 4),
         }
@@ -105,12 +121,28 @@ def main() -> None:
         floor = outside_confidences[min(len(outside) - 1, int(recall * len(outside)))]
         kept = [r and p.confidence >= floor for r, p in zip(right, predictions, strict=True)]
         at_recall[str(recall)] = round(sum(kept) / len(dev), 4)
+    # Every message's confidence and the version's curve, to try other threshold rules on
+    # without training again.
+    raw = ROOT / "bench" / "out" / f"few_dev_seed{args.seed}{'_full' if args.full else ''}.json"
+    raw.parent.mkdir(parents=True, exist_ok=True)
+    curve = trained.scoring.oos_curve
+    raw.write_text(
+        json.dumps(
+            {
+                "overrides": asked,
+                "dev": [[r, p.confidence] for r, p in zip(right, predictions, strict=True)],
+                "outside": [[n, p.confidence] for n, p in zip(near_domain, outside, strict=True)],
+                "curve": curve.to_list() if curve is not None else None,
+            }
+        )
+    )
     print(
         json.dumps(
             {
                 "right_kept_at_recall": at_recall,
                 "overrides": asked,
                 "seed": args.seed,
+                "full": args.full,
                 "dev_accuracy": round(sum(right) / len(dev), 4),
                 "at_strictness": at_strictness,
                 "train_seconds": round(seconds, 1),
