@@ -83,11 +83,11 @@ def main() -> None:
     parser.add_argument("--dataset", type=Path, default=ROOT.parent / "shared/datasets/banking77")
     args = parser.parse_args()
     overrides = json.loads(args.overrides)
-    asked = dict(overrides)
     intents, dev = split(args.dataset, args.seed, args.full)
     started = time.perf_counter()
-    pipeline_fields = {k: overrides.pop(k) for k in list(overrides) if hasattr(PipelineConfig, k)}
-    config = PipelineConfig(training=TrainingConfig(**overrides), **pipeline_fields)
+    pipeline = {k: v for k, v in overrides.items() if hasattr(PipelineConfig, k)}
+    training = {k: v for k, v in overrides.items() if k not in pipeline}
+    config = PipelineConfig(training=TrainingConfig(**training), **pipeline)
     trained = train_model(SentenceEncoder.from_pretrained(), intents, config=config)
     seconds = time.perf_counter() - started
     engine = IntentEngine(
@@ -99,17 +99,21 @@ def main() -> None:
     background = background_for(["en"], "evaluate")
     outside = engine.predict([m.text for m in background])
     near_domain = [m.near_domain for m in background]
+
+    def right_kept(floor: float) -> int:
+        return sum(r and p.confidence >= floor for r, p in zip(right, predictions, strict=True))
+
     # One training run, read at several strictness settings: the model does not change with it.
     at_strictness = {}
     for strictness in args.strictness:
         floor = trained.scoring.fallback_for(strictness) or 0.0
-        kept = [r and p.confidence >= floor for r, p in zip(right, predictions, strict=True)]
+        kept = right_kept(floor)
         caught = [p.confidence < floor for p in outside]
         near = [c for c, n in zip(caught, near_domain, strict=True) if n]
         at_strictness[str(strictness)] = {
             "fallback": floor,
-            "right_kept": round(sum(kept) / len(dev), 4),
-            "rejection_cost": round((sum(right) - sum(kept)) / len(dev), 4),
+            "right_kept": round(kept / len(dev), 4),
+            "rejection_cost": round((sum(right) - kept) / len(dev), 4),
             "background_recall": round(sum(caught) / len(caught), 4),
             "support_questions_recall": round(sum(near) / max(1, len(near)), 4),
         }
@@ -119,8 +123,7 @@ def main() -> None:
     at_recall = {}
     for recall in (0.95, 0.97):
         floor = outside_confidences[min(len(outside) - 1, int(recall * len(outside)))]
-        kept = [r and p.confidence >= floor for r, p in zip(right, predictions, strict=True)]
-        at_recall[str(recall)] = round(sum(kept) / len(dev), 4)
+        at_recall[str(recall)] = round(right_kept(floor) / len(dev), 4)
     # Every message's confidence and the version's curve, to try other threshold rules on
     # without training again.
     raw = ROOT / "bench" / "out" / f"few_dev_seed{args.seed}{'_full' if args.full else ''}.json"
@@ -129,7 +132,7 @@ def main() -> None:
     raw.write_text(
         json.dumps(
             {
-                "overrides": asked,
+                "overrides": overrides,
                 "dev": [[r, p.confidence] for r, p in zip(right, predictions, strict=True)],
                 "outside": [[n, p.confidence] for n, p in zip(near_domain, outside, strict=True)],
                 "curve": curve.to_list() if curve is not None else None,
@@ -140,7 +143,7 @@ def main() -> None:
         json.dumps(
             {
                 "right_kept_at_recall": at_recall,
-                "overrides": asked,
+                "overrides": overrides,
                 "seed": args.seed,
                 "full": args.full,
                 "dev_accuracy": round(sum(right) / len(dev), 4),
