@@ -85,7 +85,7 @@ class Settings(BaseSettings):
         "whenever other messages are queued or on their way (the web threads need a core), "
         "every core for a message that is alone.",
     )
-    inference_precision: Literal["auto", "fp32", "bf16", "int8"] = Field(
+    inference_precision: Literal["auto", "fp32", "bf16", "int8", "onnx"] = Field(
         "auto",
         description="Numeric mode of the serving encoder. `auto`: the fastest mode whose accuracy "
         "cost, measured when the model version is built (or, for the base model, on the knowledge "

@@ -124,10 +124,11 @@ class SentenceEncoder:
         self.max_length = max_length
         # fp32, bf16 (autocast) or int8 (a dynamically quantised copy): see chatbot.nlu.precision.
         self.precision = precision
-        # A TorchScript trace of the model for serving on a CPU (chatbot.nlu.precision): one call
-        # into C++ that leaves Python's lock to the web threads, where the eager model takes and
-        # gives it back at every one of its few hundred operations.
-        self.traced: torch.jit.ScriptModule | None = None
+        # The serving call on a CPU (chatbot.nlu.precision): a TorchScript trace of the model or
+        # its ONNX Runtime session, (input ids, attention mask) -> last hidden state. Either is
+        # one call into C++ that leaves Python's lock to the web threads, where the eager model
+        # takes and gives it back at every one of its few hundred operations.
+        self.runner: Callable[[Tensor, Tensor], Tensor] | None = None
 
     @classmethod
     def from_pretrained(
@@ -212,8 +213,8 @@ class SentenceEncoder:
         # serving, where it was measured to win (chatbot.nlu.precision): training stays fp32.
         bf16 = self.device.type == "cuda" or (serving and self.precision == "bf16")
         with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=bf16):
-            if self.traced is not None and serving:
-                hidden = self.traced(batch["input_ids"], batch["attention_mask"])
+            if self.runner is not None and serving:
+                hidden = self.runner(batch["input_ids"], batch["attention_mask"])
             else:
                 hidden = self.model(**batch).last_hidden_state
         return mean_pool(hidden.float(), batch["attention_mask"])

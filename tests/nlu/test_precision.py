@@ -52,12 +52,32 @@ def test_the_traced_serving_model_gives_the_eager_models_vectors_at_any_shape(
     real_encoder: SentenceEncoder,
 ) -> None:
     serving = with_precision(real_encoder, "fp32")
-    assert serving.traced is not None and real_encoder.traced is None
+    assert serving.runner is not None and real_encoder.runner is None
     long = "my parcel is late " * 60  # past max_length: truncated the same way
     for texts in (["hi"], ["where is my parcel", "a much longer question about a refund"], [long]):
         assert torch.allclose(serving.encode(texts), real_encoder.encode(texts), atol=1e-5)
     many = [f"question number {i} about delivery {'soon ' * (i % 7)}" for i in range(70)]
     assert torch.allclose(serving.encode(many), real_encoder.encode(many), atol=1e-5)
+
+
+def test_the_onnx_runtime_copy_gives_the_eager_models_vectors_with_a_session_per_thread_count(
+    real_encoder: SentenceEncoder,
+) -> None:
+    serving = with_precision(real_encoder, "onnx")
+    assert serving.precision == "onnx" and isinstance(serving.runner, precision.OnnxRunner)
+    assert real_encoder.precision == "fp32" and real_encoder.runner is None
+    long = "my parcel is late " * 60
+    many = [f"question number {i} about delivery {'soon ' * (i % 7)}" for i in range(70)]
+    before = torch.get_num_threads()
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            for texts in (["hi"], ["where is my parcel", "a refund, please"], [long], many):
+                assert torch.allclose(serving.encode(texts), real_encoder.encode(texts), atol=1e-4)
+    finally:
+        torch.set_num_threads(before)
+    # The serving thread changes torch's thread count per batch: one session for each count.
+    assert sorted(serving.runner._sessions) == [1, 2]
 
 
 def test_a_mode_whose_vectors_move_with_their_batch_is_not_chosen(
