@@ -122,7 +122,8 @@ class SentenceEncoder:
         self.weights_sha256 = weights_sha256
         self.device = device
         self.max_length = max_length
-        # fp32, bf16 (autocast) or int8 (a dynamically quantised copy): see chatbot.nlu.precision.
+        # fp32, bf16 (autocast), int8 (a dynamically quantised copy) or onnx (ONNX Runtime): see
+        # chatbot.nlu.precision.
         self.precision = precision
         # The serving call on a CPU (chatbot.nlu.precision): a TorchScript trace of the model or
         # its ONNX Runtime session, (input ids, attention mask) -> last hidden state. Either is
