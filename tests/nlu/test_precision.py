@@ -113,3 +113,21 @@ def test_a_mode_slower_for_one_message_alone_is_not_chosen(
     choice = choose(real_encoder, texts, labels)
     assert choice.mode == "fp32"
     assert all(c.ms_alone > 0 for c in choice.checks)
+
+
+def test_a_mode_the_model_cannot_be_made_in_is_left_out_not_fatal(
+    real_encoder: SentenceEncoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A base model from CHATBOT_BASE_MODEL that the ONNX exporter cannot take still serves."""
+
+    def cannot_export(encoder: SentenceEncoder) -> None:
+        raise RuntimeError("the exporter does not support this model")
+
+    monkeypatch.setattr("chatbot.nlu.precision.OnnxRunner", cannot_export)
+    intents = shop_intents()
+    texts = [p for i in intents for p in i.phrasings]
+    labels = [i.key for i in intents for _ in i.phrasings]
+    choice = choose(real_encoder, texts, labels)
+    measured = [c.mode for c in choice.checks]
+    assert "onnx" not in measured and measured[0] == "fp32"
+    assert choice.mode in measured
