@@ -90,19 +90,22 @@ class _LastHiddenState(torch.nn.Module):
         return self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
 
 
-def _trace(encoder: SentenceEncoder) -> torch.jit.ScriptModule:
-    """Trace the model on a small batch; batch size and length stay free (shape-generic ops)."""
+def _sample_batch(encoder: SentenceEncoder) -> tuple[torch.Tensor, torch.Tensor]:
+    """A small padded batch (input ids, attention mask) to trace or export the model on."""
     sample = encoder.tokenizer(  # type: ignore[operator]
         ["a sample to trace", "another, somewhat longer sample to trace the model with"],
         padding=True,
         return_tensors="pt",
     )
+    return sample["input_ids"], sample["attention_mask"]
+
+
+def _trace(encoder: SentenceEncoder) -> torch.jit.ScriptModule:
+    """Trace the model on a small batch; batch size and length stay free (shape-generic ops)."""
     with warnings.catch_warnings(), torch.inference_mode():
         warnings.simplefilter("ignore")  # TracerWarning about Python values in the graph
         traced = torch.jit.trace(
-            _LastHiddenState(encoder.model).eval(),
-            (sample["input_ids"], sample["attention_mask"]),
-            check_trace=False,
+            _LastHiddenState(encoder.model).eval(), _sample_batch(encoder), check_trace=False
         )
     return traced
 
@@ -119,11 +122,6 @@ class OnnxRunner:
     def __init__(self, encoder: SentenceEncoder) -> None:
         if not _onnx_runtime():
             raise ValueError("precision 'onnx' needs the onnx and onnxruntime packages")
-        sample = encoder.tokenizer(  # type: ignore[operator]
-            ["a sample to export", "another, somewhat longer sample to export the model with"],
-            padding=True,
-            return_tensors="pt",
-        )
         with (
             tempfile.TemporaryDirectory() as directory,
             warnings.catch_warnings(),
@@ -133,7 +131,7 @@ class OnnxRunner:
             warnings.simplefilter("ignore")  # the exporter's tracer warns as the tracer does
             torch.onnx.export(
                 _LastHiddenState(encoder.model).eval(),
-                (sample["input_ids"], sample["attention_mask"]),
+                _sample_batch(encoder),
                 exported,
                 input_names=["input_ids", "attention_mask"],
                 output_names=["hidden"],
