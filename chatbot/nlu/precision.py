@@ -19,6 +19,7 @@ import logging
 import random
 import statistics
 import tempfile
+import threading
 import time
 import warnings
 from collections.abc import Sequence
@@ -36,6 +37,10 @@ MODES = ("fp32", "bf16", "int8", "onnx")
 MAX_COST = 0.003  # 0.3 points of accuracy
 SAMPLE = 2000  # phrasings the check encodes at most, per mode
 MIN_SPEED_UP = 1.1  # a mode must be this much faster than fp32 to be worth any risk
+# torch's TorchScript exporter keeps "an export is running" in a process-wide flag and refuses a
+# second export while it is set: a version loading in the background and the admin's test pane
+# exported at the same moment and one of them failed to load.
+_EXPORT_LOCK = threading.Lock()
 # A text's vector in a batch of others against its vector alone, lowest cosine allowed. Per-tensor
 # int8 activations take their scale from the whole batch: with this encoder's outlier dimensions a
 # text's vector moved to cosine 0.86 beside a long one, so a customer's answer would depend on who
@@ -123,6 +128,7 @@ class OnnxRunner:
         if not _onnx_runtime():
             raise ValueError("precision 'onnx' needs the onnx and onnxruntime packages")
         with (
+            _EXPORT_LOCK,
             tempfile.TemporaryDirectory() as directory,
             warnings.catch_warnings(),
             torch.inference_mode(),

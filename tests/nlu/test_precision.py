@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 import torch
 
@@ -78,6 +81,20 @@ def test_the_onnx_runtime_copy_gives_the_eager_models_vectors_with_a_session_per
         torch.set_num_threads(before)
     # The serving thread changes torch's thread count per batch: one session for each count.
     assert sorted(serving.runner._sessions) == [1, 2]
+
+
+def test_versions_exported_at_the_same_moment_all_load(real_encoder: SentenceEncoder) -> None:
+    # A version loading in the background while the admin's test pane loads another: torch's
+    # exporter refuses a second export while one runs, so the exports must take turns.
+    start = threading.Barrier(3)
+
+    def export() -> precision.OnnxRunner:
+        start.wait()
+        return precision.OnnxRunner(real_encoder)
+
+    with ThreadPoolExecutor(3) as pool:
+        runners = [f.result() for f in [pool.submit(export) for _ in range(3)]]
+    assert len({runner.model for runner in runners}) == 1
 
 
 def test_a_mode_whose_vectors_move_with_their_batch_is_not_chosen(
