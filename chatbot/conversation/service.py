@@ -5,6 +5,11 @@
    holding the conversation).
 2. Outside any transaction, the micro-batcher encodes the message together with whatever else
    arrived meanwhile; an intent's action makes its HTTP call (awaited, with its timeout).
+   For a lone customer (no other turn in progress) the encoding starts as the message arrives,
+   beside step 1, on the model's own thread: it reads the text alone, and is read again with
+   the turn before it when step 1 finds the message may be a follow-up (a short one after an
+   answer). It is awaited only after step 1 has committed, so a model error still finds the
+   message stored. Under load, messages are read after step 1, batched.
 3. A second short transaction stores the bot's reply, unless a person took over meanwhile.
    Replies keep the order of the customer's messages: while an earlier message of the
    conversation still waits for its reply (its turn running here or on another replica), this
@@ -18,6 +23,7 @@ says "please try again", and a retry with the same client id answers that messag
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable
 from dataclasses import dataclass, field, replace
@@ -133,22 +139,37 @@ class ChatService:
                     )
                 )
 
-            with self.batcher.coming():
-                try:  # most messages are sent once: no query looks for an earlier copy
-                    step = await receive(False)
-                except IntegrityError:  # the same client_id again: a retry
-                    step = await receive(True)
+            # A lone customer's message is read by the model while it is being stored (the
+            # guess stands when the stored turn gives the model nothing more to read). Under
+            # load the message is only announced: the batcher then waits for it to be stored,
+            # and the model reads it once, in a batch with the others.
+            alone = self.pending == 1 and chosen_intent is None
+            guess = self._guess(text) if alone else None
+            try:
+                with self.batcher.coming() if guess is None else contextlib.nullcontext():
+                    try:  # most messages are sent once: no query looks for an earlier copy
+                        step = await receive(False)
+                    except IntegrityError:  # the same client_id again: a retry
+                        step = await receive(True)
+            except BaseException:
+                _drop(guess)
+                raise
             self._publish(step.events)
             if isinstance(step.result, Turn):
+                _drop(guess)
                 return step.result
             pending = step.result
             try:
                 if step.behind:  # encodes new phrasings: on the model's thread
+                    _drop(guess)
+                    guess = None
                     await self.batcher.run(lambda: self.db.read_now(self.manager.model.follow))
                 engine: IntentEngine = self.manager.engine
                 prediction: Prediction | None = None
                 if pending.call is None:  # a message giving an asked slot needs no model
-                    engine, prediction = await self.batcher.predict(pending.utterance)
+                    engine, prediction = await self._understand(pending, guess)
+                else:
+                    _drop(guess)
                 # An action's HTTP call, awaited here: no transaction, connection or thread held.
                 action_call = self.manager.action_call(engine, prediction, pending)
                 outcome = await calls.call_async(action_call) if action_call else None
@@ -165,6 +186,23 @@ class ChatService:
             return step.result
         finally:
             self.pending -= 1
+
+    def _guess(self, text: str) -> asyncio.Task[tuple[IntentEngine, Prediction]]:
+        """The model's reading of ``text`` alone, started now, awaited after the message is
+        stored (step 1 and the model run at once: a lone reply waits for the longer of the two,
+        not their sum)."""
+        return asyncio.ensure_future(self.batcher.predict(Utterance(text)))
+
+    async def _understand(
+        self, pending: Pending, guess: asyncio.Task[tuple[IntentEngine, Prediction]] | None
+    ) -> tuple[IntentEngine, Prediction]:
+        """The model's reading of the stored message: the guess when the message reads the same
+        without the turn before it (most do), else a second, contextual prediction."""
+        if guess is not None:
+            engine, prediction = await guess
+            if engine.reads_alone(pending.utterance):
+                return engine, prediction
+        return await self.batcher.predict(pending.utterance)
 
     async def request_handoff(self, conversation_id: str, token: str) -> tuple[str, Message | None]:
         """The customer asked for a person: the conversation's status and the bot's message
@@ -331,6 +369,13 @@ class ChatService:
     def _publish(self, events: list[tuple[str, Event]]) -> None:
         for channel, event in events:
             self.bus.publish(channel, event)
+
+
+def _drop(guess: asyncio.Task[object] | None) -> None:
+    """Give up a guess the turn did not need; a failure of it is nobody's to hear."""
+    if guess is not None:
+        guess.cancel()
+        guess.add_done_callback(lambda task: task.cancelled() or task.exception())
 
 
 def customer_conversation(

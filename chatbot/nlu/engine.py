@@ -332,6 +332,12 @@ class IntentEngine:
             predictions.append(Prediction(best.intent, best.confidence, ranking, language))
         return predictions
 
+    def reads_alone(self, utterance: Utterance) -> bool:
+        """Whether :meth:`predict` reads ``utterance`` as its text alone, whatever turn came
+        before it: a prediction of the bare text can stand for it."""
+        language = utterance.language or detect_language(utterance.text)
+        return not may_need_context(utterance, language, self.context)
+
     def score_parts(
         self, texts: Sequence[str], languages: Sequence[str] | None = None
     ) -> ScoreParts | None:

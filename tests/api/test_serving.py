@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from torch import Tensor
 
 from chatbot.config import Settings
@@ -340,3 +340,80 @@ def test_a_staff_claim_amid_a_customers_messages_is_never_overwritten(
     assert conversation.status.value == "with_staff"
     # Every message counted: no turn's count overwrote another's.
     assert conversation.message_count == len(messages)
+
+
+class RecordingEncoder(HashingEncoder):
+    """Encodes like the hashing encoder and keeps every text it was given."""
+
+    def __init__(self, watched: str) -> None:
+        super().__init__()
+        self.texts: list[str] = []
+        self.watched = watched
+        self.read_watched = threading.Event()
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> Tensor:
+        self.texts += texts
+        if self.watched in texts:
+            self.read_watched.set()
+        return super().encode(texts, batch_size=batch_size)
+
+
+def test_the_model_reads_a_message_while_it_is_being_stored(
+    settings: Settings, db_url: str
+) -> None:
+    # A lone reply waits for the longer of storing and reading the message, not for their sum.
+    store_knowledge(db_url, KNOWLEDGE)
+    text = "How do I return an item?"
+    encoder = RecordingEncoder(text)
+    with TestClient(create_app(settings, encoder=encoder)) as client:
+        customer = start_conversation(client)
+        encoder.texts.clear()  # the knowledge base's phrasings, encoded at start-up
+        encoder.read_watched.clear()
+        engine, reader = make_engine(db_url), make_engine(db_url, read_only=True)
+        try:
+            with ThreadPoolExecutor(1) as pool, engine.connect() as other:
+                # Another writer holds the conversation row: the message cannot be stored yet.
+                other.execute(
+                    update(Conversation)
+                    .where(Conversation.id == customer.id)
+                    .values(language=Conversation.language)
+                )
+                sent = pool.submit(
+                    client.post,
+                    customer.messages_url,
+                    json={"text": text},
+                    headers=customer.headers,
+                )
+                assert encoder.read_watched.wait(timeout=30), "the model waited for the store"
+                with make_session_factory(reader)() as session:
+                    assert session.scalar(select(func.count()).select_from(Message)) == 0
+                other.rollback()
+                response = sent.result(timeout=60)
+        finally:
+            engine.dispose()
+            reader.dispose()
+    assert response.status_code == 200, response.text
+    assert response.json()["reply"]["intent"] == "returns"
+    assert encoder.texts.count(text) == 1  # read once: the stored turn added nothing to read
+
+
+def test_a_follow_up_is_read_again_with_the_question_before_it(client: TestClient) -> None:
+    encoder = client.app.state.chat.manager.engine.encoder  # type: ignore[attr-defined]
+    customer = start_conversation(client)
+    first = client.post(
+        customer.messages_url,
+        json={"text": "How long does delivery take?"},
+        headers=customer.headers,
+    )
+    assert first.json()["reply"]["action"] == "answer"
+    seen = RecordingEncoder("and express?")
+    encoder.encode = seen.encode  # the app's own model, watched
+    client.post(customer.messages_url, json={"text": "and express?"}, headers=customer.headers)
+    # Alone while the message was stored; then with the question it follows up on.
+    assert seen.texts[0] == "and express?"
+    assert any(t.endswith(" and express?") and t != "and express?" for t in seen.texts[1:])
+    # A long message is never a follow-up: the reading made while storing it stands.
+    seen.texts.clear()
+    long = "and what about express delivery to an address in another country please"
+    client.post(customer.messages_url, json={"text": long}, headers=customer.headers)
+    assert seen.texts == [long]
