@@ -243,12 +243,14 @@ class ConversationManager:
         if not self.follow_up_context:
             return None
         found = store.last_reply_before(session, conversation.id, customer.id)
-        if found is None:
+        return None if found is None else _answered(*found)
+
+    def followed_by(self, turn: Turn) -> PreviousTurn | None:
+        """What the conversation's next message may follow up on after ``turn``, as
+        :meth:`receive` will read it from the database unless another message comes between."""
+        if not self.follow_up_context or turn.reply is None:
             return None
-        reply, question = found
-        if reply.action != Action.ANSWER.value or reply.intent is None or question is None:
-            return None
-        return PreviousTurn(reply.intent, question)
+        return _answered(turn.reply, turn.customer.text)
 
     def action_call(
         self, engine: IntentEngine, prediction: Prediction | None, pending: Pending
@@ -394,6 +396,13 @@ class ConversationManager:
             related=reply.related or None,
             handoff_reason=reply.handoff_reason,
         )
+
+
+def _answered(reply: Message, question: str | None) -> PreviousTurn | None:
+    """The turn a message may follow up on: the bot's last message when it answered a question."""
+    if reply.action != Action.ANSWER.value or reply.intent is None or question is None:
+        return None
+    return PreviousTurn(reply.intent, question)
 
 
 def catch_up(manager: ConversationManager, session: Session, current: Revisions) -> None:

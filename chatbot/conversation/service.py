@@ -43,7 +43,7 @@ from chatbot.db.models import Conversation, ConversationStatus, Message
 from chatbot.db.session import Database
 from chatbot.events import Event, EventBus, conversation_channel
 from chatbot.nlu.batching import MicroBatcher
-from chatbot.nlu.context import Utterance
+from chatbot.nlu.context import PreviousTurn, Utterance
 from chatbot.nlu.engine import IntentEngine, Prediction
 
 # A turn that failed leaves its message unanswered for good: later ones wait for it this long at
@@ -51,6 +51,7 @@ from chatbot.nlu.engine import IntentEngine, Prediction
 ORDER_WAIT_MAX_S = 2.0
 ORDER_POLL_S = 0.02
 ORDER_WINDOW_S = 30
+FOLLOWED_BY_KEPT = 10_000  # conversations whose last answered turn is kept for a guess
 
 
 class ConversationNotFound(LookupError):
@@ -105,6 +106,7 @@ class ChatService:
         self.max_pending = max_pending
         self.auto_assign_max = auto_assign_max
         self.pending = 0
+        self._followed_by: dict[str, PreviousTurn | None] = {}  # by conversation, newest last
 
     async def take_turn(
         self,
@@ -144,7 +146,7 @@ class ChatService:
             # load the message is only announced: the batcher then waits for it to be stored,
             # and the model reads it once, in a batch with the others.
             alone = self.pending == 1 and chosen_intent is None
-            guess = self._guess(text) if alone else None
+            guess = self._guess(conversation_id, text) if alone else None
             try:
                 with self.batcher.coming() if guess is None else contextlib.nullcontext():
                     try:  # most messages are sent once: no query looks for an earlier copy
@@ -157,7 +159,7 @@ class ChatService:
             self._publish(step.events)
             if isinstance(step.result, Turn):
                 _drop(guess)
-                return step.result
+                return self._remember(conversation_id, step.result)
             pending = step.result
             try:
                 if step.behind:  # encodes new phrasings: on the model's thread
@@ -183,26 +185,37 @@ class ChatService:
                 ) from exc
             self._publish(step.events)
             assert isinstance(step.result, Turn)
-            return step.result
+            return self._remember(conversation_id, step.result)
         finally:
             self.pending -= 1
 
-    def _guess(self, text: str) -> asyncio.Task[tuple[IntentEngine, Prediction]]:
-        """The model's reading of ``text`` alone, started now, awaited after the message is
-        stored (step 1 and the model run at once: a lone reply waits for the longer of the two,
-        not their sum)."""
-        return asyncio.ensure_future(self.batcher.predict(Utterance(text)))
+    def _guess(self, conversation_id: str, text: str) -> _Guess:
+        """The model's reading of ``text``, started now and awaited after the message is stored
+        (step 1 and the model run at once: a lone reply waits for the longer of the two, not
+        their sum). It reads the text after the turn this process last stored for the
+        conversation; :meth:`_understand` checks that against the stored one."""
+        utterance = Utterance(text, self._followed_by.get(conversation_id))
+        return utterance, asyncio.ensure_future(self.batcher.predict(utterance))
 
     async def _understand(
-        self, pending: Pending, guess: asyncio.Task[tuple[IntentEngine, Prediction]] | None
+        self, pending: Pending, guess: _Guess | None
     ) -> tuple[IntentEngine, Prediction]:
-        """The model's reading of the stored message: the guess when the message reads the same
-        without the turn before it (most do), else a second, contextual prediction."""
+        """The model's reading of the stored message: the guess when the model reads it alike
+        (nearly always), else a second prediction."""
         if guess is not None:
-            engine, prediction = await guess
-            if engine.reads_alone(pending.utterance):
+            guessed, task = guess
+            engine, prediction = await task
+            if engine.reads_alike(guessed, pending.utterance):
                 return engine, prediction
         return await self.batcher.predict(pending.utterance)
+
+    def _remember(self, conversation_id: str, turn: Turn) -> Turn:
+        """Keep what the conversation's next message may follow up on, for its guess."""
+        self._followed_by.pop(conversation_id, None)  # re-inserted last: the newest
+        self._followed_by[conversation_id] = self.manager.followed_by(turn)
+        if len(self._followed_by) > FOLLOWED_BY_KEPT:
+            del self._followed_by[next(iter(self._followed_by))]  # the oldest
+        return turn
 
     async def request_handoff(self, conversation_id: str, token: str) -> tuple[str, Message | None]:
         """The customer asked for a person: the conversation's status and the bot's message
@@ -371,11 +384,16 @@ class ChatService:
             self.bus.publish(channel, event)
 
 
-def _drop(guess: asyncio.Task[object] | None) -> None:
+# What the model was asked to read while the message was stored, and its reading.
+_Guess = tuple[Utterance, "asyncio.Task[tuple[IntentEngine, Prediction]]"]
+
+
+def _drop(guess: _Guess | None) -> None:
     """Give up a guess the turn did not need; a failure of it is nobody's to hear."""
     if guess is not None:
-        guess.cancel()
-        guess.add_done_callback(lambda task: task.cancelled() or task.exception())
+        task = guess[1]
+        task.cancel()
+        task.add_done_callback(lambda done: done.cancelled() or done.exception())
 
 
 def customer_conversation(

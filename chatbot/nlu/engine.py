@@ -332,11 +332,17 @@ class IntentEngine:
             predictions.append(Prediction(best.intent, best.confidence, ranking, language))
         return predictions
 
-    def reads_alone(self, utterance: Utterance) -> bool:
-        """Whether :meth:`predict` reads ``utterance`` as its text alone, whatever turn came
-        before it: a prediction of the bare text can stand for it."""
+    def reads_alike(self, first: Utterance, second: Utterance) -> bool:
+        """Whether :meth:`predict` reads the two alike: the same text, after the same turn or
+        after none that it would read them with (a prediction of one stands for the other)."""
+        return first.text == second.text and (
+            first.previous == second.previous
+            or not (self._in_context(first) or self._in_context(second))
+        )
+
+    def _in_context(self, utterance: Utterance) -> bool:
         language = utterance.language or detect_language(utterance.text)
-        return not may_need_context(utterance, language, self.context)
+        return may_need_context(utterance, language, self.context)
 
     def score_parts(
         self, texts: Sequence[str], languages: Sequence[str] | None = None

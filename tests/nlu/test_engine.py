@@ -4,7 +4,7 @@ import pytest
 from torch import Tensor
 
 from chatbot.knowledge.spec import IntentSpec
-from chatbot.nlu.context import Utterance
+from chatbot.nlu.context import PreviousTurn, Utterance
 from chatbot.nlu.encoder import SentenceEncoder
 from chatbot.nlu.engine import IntentEngine
 from tests.factories import shop_intents
@@ -117,3 +117,26 @@ def test_a_language_the_caller_detected_is_not_detected_again(
     )
     assert asked == []
     assert given == expected
+
+
+@pytest.mark.model
+def test_a_prediction_stands_for_another_utterance_only_when_read_alike(
+    engine: IntentEngine,
+) -> None:
+    delivery = PreviousTurn("track_order", "where is my parcel")
+    refund = PreviousTurn("return_item", "can I send this back")
+    short, long = "and express?", "and what about express delivery to another country please"
+    # A short message is read with the turn before it: only the same turn reads it alike.
+    assert engine.reads_alike(Utterance(short, delivery), Utterance(short, delivery))
+    assert not engine.reads_alike(Utterance(short, delivery), Utterance(short, refund))
+    assert not engine.reads_alike(Utterance(short), Utterance(short, refund))
+    # A long one is read alone whatever came before; other words are never alike.
+    assert engine.reads_alike(Utterance(long), Utterance(long, refund))
+    assert not engine.reads_alike(Utterance(short), Utterance("and standard?"))
+    # "Alike" is a promise about predict (not alike only costs a second reading).
+    for first, second in [
+        (Utterance(long), Utterance(long, refund)),
+        (Utterance(short, refund),) * 2,
+    ]:
+        (a,), (b,) = engine.predict([first]), engine.predict([second])
+        assert a == b
