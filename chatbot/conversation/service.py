@@ -6,10 +6,10 @@
 2. Outside any transaction, the micro-batcher encodes the message together with whatever else
    arrived meanwhile; an intent's action makes its HTTP call (awaited, with its timeout).
    For a lone customer (no other turn in progress) the encoding starts as the message arrives,
-   beside step 1, on the model's own thread: it reads the text alone, and is read again with
-   the turn before it when step 1 finds the message may be a follow-up (a short one after an
-   answer). It is awaited only after step 1 has committed, so a model error still finds the
-   message stored. Under load, messages are read after step 1, batched.
+   beside step 1, on the model's own thread, after the turn this process last answered in the
+   conversation; it is read again only when step 1 finds another turn before it that the model
+   would read it with. It is awaited only after step 1 has committed, so a model error still
+   finds the message stored. Under load, messages are read after step 1, batched.
 3. A second short transaction stores the bot's reply, unless a person took over meanwhile.
    Replies keep the order of the customer's messages: while an earlier message of the
    conversation still waits for its reply (its turn running here or on another replica), this
@@ -125,6 +125,7 @@ class ChatService:
         if self.pending >= self.max_pending:
             raise Overloaded(f"{self.pending} messages are being answered; try again shortly")
         self.pending += 1
+        guess: _Guess | None = None
         try:
 
             def receive(resent: bool) -> Awaitable[_Step]:
@@ -142,36 +143,29 @@ class ChatService:
                 )
 
             # A lone customer's message is read by the model while it is being stored (the
-            # guess stands when the stored turn gives the model nothing more to read). Under
-            # load the message is only announced: the batcher then waits for it to be stored,
-            # and the model reads it once, in a batch with the others.
-            alone = self.pending == 1 and chosen_intent is None
-            guess = self._guess(conversation_id, text) if alone else None
-            try:
-                with self.batcher.coming() if guess is None else contextlib.nullcontext():
-                    try:  # most messages are sent once: no query looks for an earlier copy
-                        step = await receive(False)
-                    except IntegrityError:  # the same client_id again: a retry
-                        step = await receive(True)
-            except BaseException:
-                _drop(guess)
-                raise
+            # guess stands when the stored turn reads alike). Under load the message is only
+            # announced: the batcher then waits for it to be stored, and the model reads it
+            # once, in a batch with the others.
+            if self.pending == 1 and chosen_intent is None:
+                guess = self._guess(conversation_id, text)
+            with self.batcher.coming() if guess is None else contextlib.nullcontext():
+                try:  # most messages are sent once: no query looks for an earlier copy
+                    step = await receive(False)
+                except IntegrityError:  # the same client_id again: a retry
+                    step = await receive(True)
             self._publish(step.events)
             if isinstance(step.result, Turn):
-                _drop(guess)
                 return self._remember(conversation_id, step.result)
             pending = step.result
             try:
                 if step.behind:  # encodes new phrasings: on the model's thread
-                    _drop(guess)
+                    _drop(guess)  # read by the model it replaces
                     guess = None
                     await self.batcher.run(lambda: self.db.read_now(self.manager.model.follow))
                 engine: IntentEngine = self.manager.engine
                 prediction: Prediction | None = None
                 if pending.call is None:  # a message giving an asked slot needs no model
                     engine, prediction = await self._understand(pending, guess)
-                else:
-                    _drop(guess)
                 # An action's HTTP call, awaited here: no transaction, connection or thread held.
                 action_call = self.manager.action_call(engine, prediction, pending)
                 outcome = await calls.call_async(action_call) if action_call else None
@@ -187,6 +181,7 @@ class ChatService:
             assert isinstance(step.result, Turn)
             return self._remember(conversation_id, step.result)
         finally:
+            _drop(guess)  # unless used: a turn answered without the model, or a failed one
             self.pending -= 1
 
     def _guess(self, conversation_id: str, text: str) -> _Guess:
@@ -389,7 +384,8 @@ _Guess = tuple[Utterance, "asyncio.Task[tuple[IntentEngine, Prediction]]"]
 
 
 def _drop(guess: _Guess | None) -> None:
-    """Give up a guess the turn did not need; a failure of it is nobody's to hear."""
+    """Give up a guess the turn did not need (nothing happens to one it awaited); a failure
+    of it is nobody's to hear."""
     if guess is not None:
         task = guess[1]
         task.cancel()
